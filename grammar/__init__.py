@@ -1,0 +1,1 @@
+"""The ruledsl grammar, shipped inside the package as ``ruledsl.grammar``."""

@@ -1,0 +1,286 @@
+"""The typed AST of a ruleset.
+
+Every node is a frozen msgspec Struct with a source ``span``.  The parse tree
+is never mutated after construction: the checker keeps types and resolved
+names in side tables keyed by node identity.  Nodes are acyclic, so they are
+declared with ``gc=False``.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import msgspec
+
+
+class Span(msgspec.Struct, frozen=True, gc=False, array_like=True):
+    """A region of a source file: 0-based char offsets and 1-based line:col."""
+
+    start: int = 0
+    end: int = 0
+    line: int = 1
+    col: int = 1
+    end_line: int = 1
+    end_col: int = 1
+
+
+NO_SPAN = Span()
+
+
+class Node(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag=True, tag_field="node"):
+    """Base of every AST node: carries its source span."""
+
+    span: Span = NO_SPAN
+
+
+# ---------------------------------------------------------------- expressions
+
+
+class Literal(Node):
+    """A literal value.
+
+    ``kind`` is one of ``int``, ``decimal``, ``string``, ``bool``, ``duration``.
+    Decimals keep their source text (exact); durations are in milliseconds.
+    """
+
+    kind: str
+    value: Union[int, str, bool]
+
+
+class Name(Node):
+    """A reference to a field, constant, parameter, list, window, sequence or scorecard."""
+
+    name: str
+
+
+class Unary(Node):
+    """``-x`` or ``not x``."""
+
+    op: str
+    operand: "Expr"
+
+
+class Binary(Node):
+    """A binary operation: arithmetic, comparison, ``and``/``or``, ``in``/``not in``."""
+
+    op: str
+    left: "Expr"
+    right: "Expr"
+
+
+class Call(Node):
+    """A call of a built-in function, e.g. ``hour(ts)``."""
+
+    func: str
+    args: list["Expr"]
+    func_span: Span = NO_SPAN
+
+
+class ListLit(Node):
+    """An inline list, e.g. ``["atm", "pos"]``."""
+
+    items: list["Expr"]
+
+
+Expr = Union[Literal, Name, Unary, Binary, Call, ListLit]
+
+
+# ---------------------------------------------------------------- declarations
+
+
+class Ident(Node):
+    """A declared name together with where it was written."""
+
+    name: str
+
+
+class TypeRef(Node):
+    """A field or parameter type: ``decimal``, ``string?``, ``enum("a", "b")``."""
+
+    name: str
+    optional: bool = False
+    enum_values: list[str] = []
+
+
+class RulesetDecl(Node):
+    """The ruleset header: name, version, description, time zone, lateness."""
+
+    name: Ident
+    version: Optional[str] = None
+    description: Optional[str] = None
+    timezone: Optional[str] = None
+    lateness_ms: Optional[int] = None
+    # spans of header items, so duplicates can be reported where they stand
+    item_spans: list[Span] = []
+    item_names: list[str] = []
+
+
+class IncludeDecl(Node):
+    """``include "path"``: share schemas, lists, constants across files."""
+
+    path: str
+
+
+class FieldDecl(Node):
+    """One typed field of an event schema."""
+
+    name: Ident
+    type: TypeRef
+
+
+class EventDecl(Node):
+    """An event type and its schema."""
+
+    name: Ident
+    fields: list[FieldDecl]
+
+
+class ConstDecl(Node):
+    """A named constant, fixed at compile time."""
+
+    name: Ident
+    value: Expr
+
+
+class ParamDecl(Node):
+    """A business parameter: typed, with a default, adjustable at run time."""
+
+    name: Ident
+    type: TypeRef
+    default: Expr
+
+
+class ListDecl(Node):
+    """A black/grey list: inline items or a file with one entry per line."""
+
+    name: Ident
+    type: TypeRef
+    items: Optional[list[Expr]] = None
+    file: Optional[str] = None
+    file_span: Span = NO_SPAN
+
+
+class WindowDecl(Node):
+    """A sliding-window aggregate keyed by fields, in event time."""
+
+    name: Ident
+    agg: Ident
+    arg: Optional[Expr] = None
+    events: list[Ident] = []  # empty means any event type
+    where: Optional[Expr] = None
+    by: list[Expr] = []
+    over_ms: int = 0
+    over_span: Span = NO_SPAN
+    exclude_current: bool = False
+
+
+class Step(Node):
+    """One step of a sequence: an event type and an optional condition."""
+
+    event: Ident
+    where: Optional[Expr] = None
+
+
+class SequenceDecl(Node, kw_only=True):
+    """Ordered steps for the same key within a time span (the chain defence)."""
+
+    name: Ident
+    by: list[Expr]
+    within_ms: int
+    within_span: Span = NO_SPAN
+    steps: list[Step]
+
+
+class Clause(Node):
+    """A keyword clause inside a rule or scorecard, kept for duplicate checks."""
+
+    keyword: str
+
+
+class RuleDecl(Node):
+    """A rule: when its condition holds for an event, it proposes an action."""
+
+    name: Ident
+    reason: Optional[str] = None
+    code: Optional[str] = None
+    events: Optional[list[Ident]] = None  # None: not written; [] means any
+    when: Optional[Expr] = None
+    action: Optional[Ident] = None
+    priority: int = 0
+    tags: list[str] = []
+    shadow: bool = False
+    clauses: list[Clause] = []
+
+
+class ScoreItem(Node):
+    """A weighted scorecard item: ``item "label" when cond score n``."""
+
+    label: str
+    when: Expr
+    score: Expr
+
+
+class Level(Node):
+    """A scorecard level threshold: ``level high >= 80``."""
+
+    name: Ident
+    op: str
+    threshold: Expr
+
+
+class ScorecardDecl(Node):
+    """Weighted items summed to a score, mapped to five levels."""
+
+    name: Ident
+    events: Optional[list[Ident]] = None
+    items: list[ScoreItem] = []
+    levels: list[Level] = []
+    clauses: list[Clause] = []
+
+
+Decl = Union[
+    RulesetDecl,
+    IncludeDecl,
+    EventDecl,
+    ConstDecl,
+    ParamDecl,
+    ListDecl,
+    WindowDecl,
+    SequenceDecl,
+    RuleDecl,
+    ScorecardDecl,
+]
+
+
+class Module(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """One parsed source file."""
+
+    path: str
+    decls: list[Decl]
+
+
+ACTIONS = ("block", "hold", "step_up", "alert", "pass")
+"""Actions, strongest first."""
+
+LEVELS = ("high", "elevated", "medium", "low", "minimal")
+"""Scorecard levels, highest risk first."""
+
+AGGREGATES = ("count", "sum", "avg", "min", "max", "distinct", "last", "since")
+"""Window aggregate functions."""
+
+
+def walk(expr: Expr):
+    """Yield ``expr`` and every sub-expression, depth first, without recursion."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, Binary):
+            stack.append(node.right)
+            stack.append(node.left)
+        elif isinstance(node, Unary):
+            stack.append(node.operand)
+        elif isinstance(node, (Call,)):
+            stack.extend(reversed(node.args))
+        elif isinstance(node, ListLit):
+            stack.extend(reversed(node.items))

@@ -1,0 +1,45 @@
+"""Build script: the package, the grammar as package data, the Cython extensions.
+
+Environment switches:
+- ``RULEDSL_NO_EXTENSIONS=1``: pure-Python build (no compiler needed; slower).
+- ``RULEDSL_DEBUG=1``: compile extensions with bounds checks and asserts on.
+"""
+
+import os
+
+from setuptools import setup
+
+NO_EXT = os.environ.get("RULEDSL_NO_EXTENSIONS", "") not in ("", "0")
+DEBUG = os.environ.get("RULEDSL_DEBUG", "") not in ("", "0")
+
+EXTENSIONS = ["ruledsl._state"]
+
+
+def extensions():
+    """The Cython extension modules, or none for a pure-Python build."""
+    if NO_EXT:
+        return []
+    from Cython.Build import cythonize
+    from setuptools import Extension
+
+    directives = {
+        "language_level": 3,
+        "boundscheck": DEBUG,
+        "wraparound": DEBUG,
+        "initializedcheck": DEBUG,
+        "cdivision": True,
+    }
+    mods = [
+        Extension(name, [name.replace(".", "/") + ".pyx"], extra_compile_args=["-O2"] if not DEBUG else ["-O0", "-g"])
+        for name in EXTENSIONS
+    ]
+    return cythonize(mods, compiler_directives=directives, quiet=True)
+
+
+setup(
+    packages=["ruledsl", "ruledsl.grammar"],
+    package_dir={"ruledsl.grammar": "grammar"},
+    package_data={"ruledsl.grammar": ["*.lark"], "ruledsl": ["*.pyx", "*.pxd", "py.typed"]},
+    ext_modules=extensions(),
+    zip_safe=False,
+)
