@@ -1,0 +1,81 @@
+"""What evaluating an event returns: the decision and its parts.
+
+Decisions are msgspec Structs: cheap to build on the hot path and cheap to
+serialise.  ``Decision.channel_view()`` is what a channel may see: the action
+and reason codes only, never rule logic or thresholds.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import msgspec
+
+ACTION_RANK = {"pass": 0, "alert": 1, "step_up": 2, "hold": 3, "block": 4}
+"""Action strength: a decision takes the strongest action of its fired rules."""
+
+DEFAULT_HOLD_TIMEOUT_MS = 24 * 3_600_000
+
+
+class MatchedRule(msgspec.Struct, frozen=True, kw_only=True):
+    """A rule that fired for the event, with the feature values that made it fire."""
+
+    id: str
+    action: str
+    reason: str
+    code: Optional[str] = None
+    shadow: bool = False
+    priority: int = 0
+    features: dict[str, Any] = {}
+
+
+class ScoreResult(msgspec.Struct, frozen=True, kw_only=True):
+    """A scorecard's score and level for the event."""
+
+    name: str
+    score: Any
+    level: str
+
+
+class ChannelDecision(msgspec.Struct, frozen=True, kw_only=True):
+    """The channel-facing view: an action and reason codes, no rule content."""
+
+    action: str
+    codes: list[str] = []
+    hold_timeout_ms: Optional[int] = None
+
+
+class Decision(msgspec.Struct, frozen=True, kw_only=True):
+    """The engine's answer for one event."""
+
+    action: str
+    event_type: str
+    rules: list[MatchedRule] = []
+    scores: list[ScoreResult] = []
+    late: bool = False
+    degraded: bool = False
+    hold_timeout_ms: Optional[int] = None
+
+    @property
+    def matched(self) -> list[str]:
+        """Ids of every matched rule, shadow rules included, in decision order."""
+        return [r.id for r in self.rules]
+
+    def channel_view(self) -> ChannelDecision:
+        """Action and reason codes of the non-shadow rules that fired; nothing else."""
+        codes = [r.code for r in self.rules if not r.shadow and r.code]
+        return ChannelDecision(action=self.action, codes=codes, hold_timeout_ms=self.hold_timeout_ms)
+
+
+def rule_order_key(rule: MatchedRule, decl_index: int):
+    """Sort key for matched rules: strongest action, then higher priority, then declaration order."""
+    return (-ACTION_RANK[rule.action], -rule.priority, decl_index)
+
+
+def final_action(rules: list[MatchedRule]) -> str:
+    """The strongest action among non-shadow rules; ``pass`` when none fired."""
+    best = "pass"
+    for r in rules:
+        if not r.shadow and ACTION_RANK[r.action] > ACTION_RANK[best]:
+            best = r.action
+    return best

@@ -1,0 +1,496 @@
+"""The embedding API: ``load`` a ruleset, ``evaluate`` events, get decisions.
+
+``Engine`` binds the generated evaluator (``compiler``) to its state: window
+and sequence kernels (``state``), parameters and lists.  Parameters and lists
+live in plain Python lists that the generated code indexes on every event,
+so ``set_param`` and ``update_list`` take effect from the next event with no
+recompilation.
+
+Thread safety: every public method takes the engine's lock, so several
+threads may evaluate on one engine; each event is evaluated atomically
+against the state left by the previous one.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
+
+import msgspec
+import re2
+
+from . import state as _state
+from .compiler import Compiled, compile_ruleset, const_value, runtime_helpers
+from .decision import ACTION_RANK, DEFAULT_HOLD_TIMEOUT_MS, Decision, MatchedRule, ScoreResult
+from .diagnostics import RuleDSLError
+from .lists import convert_item, convert_values, resolve_lists
+from .values import SCALE, EventError, LocalClock, decimal_to_python, get_zone, parse_timestamp, to_decimal
+
+ADVANCE_EVERY = 1024
+"""Events between two incremental eviction sweeps of the window state."""
+
+NEVER = -(2**62)
+
+
+class LastState:
+    """``last(x)`` windows: the value at the key's most recent earlier event.
+
+    Values may be strings, so this state is kept in Python.  Per key it keeps
+    the entries newer than the watermark plus the newest one at or below it:
+    every on-time query can be answered from those, so memory stays at about
+    one entry per key.
+    """
+
+    def __init__(self, duration_ms: int, lateness_ms: int):
+        self.duration_ms = duration_ms
+        self.lateness_ms = lateness_ms
+        self._keys: dict[Any, list] = {}
+        self._wm = NEVER
+        self._sweep: Optional[Iterator] = None
+
+    def query(self, key, ts, value=None, include_current=False):
+        """Value of the newest entry with ``ts - D < entry.ts <= ts``, or None."""
+        entries = self._keys.get(key)
+        if not entries:
+            return None
+        i = bisect.bisect_right(entries, ts, key=lambda e: e[0]) - 1
+        if i < 0 or entries[i][0] <= ts - self.duration_ms:
+            return None
+        return entries[i][1]
+
+    def add(self, key, ts, value):
+        """Store an entry, keeping entries sorted by ts (equal ts: arrival order)."""
+        entries = self._keys.setdefault(key, [])
+        i = bisect.bisect_right(entries, ts, key=lambda e: e[0])
+        entries.insert(i, (ts, value))
+        self._trim(entries)
+
+    def _trim(self, entries):
+        # drop all but the newest entry at or below the watermark
+        j = bisect.bisect_right(entries, self._wm, key=lambda e: e[0])
+        if j > 1:
+            del entries[: j - 1]
+
+    def advance(self, watermark: int) -> None:
+        """Move the watermark; drop keys whose newest entry left every window."""
+        self._wm = max(self._wm, watermark)
+        limit = self._wm - self.duration_ms
+        dead = [k for k, e in self._keys.items() if e[-1][0] <= limit]
+        for k in dead:
+            del self._keys[k]
+
+    def __len__(self):
+        return len(self._keys)
+
+    def nbytes(self) -> int:
+        """Rough bytes held: a dict slot, a list and one tuple per entry."""
+        return sum(120 + 72 * len(e) for e in self._keys.values())
+
+    def clear(self):
+        """Forget everything."""
+        self._keys.clear()
+        self._wm = NEVER
+
+
+def _make_converters(zone):
+    """Event value validators used by generated code when the fast type test fails."""
+
+    def missing(event, field):
+        return EventError(f"event `{event}`: missing required field `{field}`", field=field, event_type=event)
+
+    def wrong(event, field, value, expected):
+        got = type(value).__name__
+        return EventError(
+            f"event `{event}`: field `{field}` must be {expected}, got {got} {value!r:.40}",
+            field=field, event_type=event,
+        )
+
+    def cv_str(event, field, value):
+        if value is None:
+            raise missing(event, field)
+        raise wrong(event, field, value, "a string")
+
+    def cv_int(event, field, value):
+        if value is None:
+            raise missing(event, field)
+        raise wrong(event, field, value, "an integer")
+
+    def cv_float(event, field, value):
+        if value is None:
+            raise missing(event, field)
+        if type(value) is int:
+            return float(value)
+        raise wrong(event, field, value, "a number")
+
+    def cv_bool(event, field, value):
+        if value is None:
+            raise missing(event, field)
+        raise wrong(event, field, value, "true or false")
+
+    def cv_dec(event, field, value):
+        if value is None:
+            raise missing(event, field)
+        if type(value) is bool:
+            raise wrong(event, field, value, "a decimal number")
+        try:
+            return to_decimal(value)
+        except (TypeError, ValueError, ArithmeticError):
+            raise wrong(event, field, value, "a decimal number") from None
+
+    def cv_ts(event, field, value):
+        if value is None:
+            raise missing(event, field)
+        if type(value) is bool:
+            raise wrong(event, field, value, "a timestamp (epoch ms or ISO 8601)")
+        try:
+            return parse_timestamp(value, zone)
+        except (TypeError, ValueError, OverflowError):
+            raise wrong(event, field, value, "a timestamp (epoch ms or ISO 8601)") from None
+
+    def cv_enum(event, field, value, allowed):
+        if value is None:
+            raise missing(event, field)
+        if type(value) is not str:
+            raise wrong(event, field, value, "a string")
+        raise EventError(
+            f"event `{event}`: field `{field}` is {value!r}, not one of {', '.join(allowed)}",
+            field=field, event_type=event,
+        )
+
+    return {
+        "_cv_str": cv_str, "_cv_int": cv_int, "_cv_float": cv_float, "_cv_bool": cv_bool,
+        "_cv_dec": cv_dec, "_cv_ts": cv_ts, "_cv_enum": cv_enum,
+    }
+
+
+def _avg_d(pair):
+    if pair is None:
+        return None
+    total, count = pair
+    from .values import div_half_even
+
+    return div_half_even(total, count)
+
+
+def _avg_i(pair):
+    if pair is None:
+        return None
+    total, count = pair
+    from .values import div_half_even
+
+    return div_half_even(total * SCALE, count)
+
+
+def _avg_f(pair):
+    if pair is None:
+        return None
+    total, count = pair
+    return total / count
+
+
+def _D(value):
+    return None if value is None else decimal_to_python(value)
+
+
+class Engine:
+    """A compiled ruleset with its state.  Build one with ``ruledsl.load``."""
+
+    def __init__(self, result, compiled: Compiled, *, params=None, lists=None, timezone: Optional[str] = None):
+        self.result = result
+        self.compiled = compiled
+        header = result.symbols.header
+        tz_name = timezone or (header.timezone if header and header.timezone else "UTC")
+        self.timezone = tz_name
+        self._zone = get_zone(tz_name)
+        self.lateness_ms = (header.lateness_ms if header and header.lateness_ms else 0)
+        self.hold_timeout_ms = DEFAULT_HOLD_TIMEOUT_MS
+        self._lock = threading.RLock()
+
+        self._params: list[Any] = []
+        for name in compiled.params:
+            decl = result.symbols.params[name]
+            self._params.append(const_value(result, decl.default, decl.type.name))
+        for name, value in (params or {}).items():
+            self._set_param(name, value)
+        self._lists: list[frozenset] = [None] * len(compiled.lists)  # type: ignore[list-item]
+        resolved = resolve_lists(result, lists)
+        for i, name in enumerate(compiled.lists):
+            self._lists[i] = resolved[name]
+
+        self._clock_state = [NEVER, NEVER, 0, 0]  # max ts, watermark, committed events, late events
+        self._windows = [self._new_window(spec) for spec in compiled.windows]
+        self._sequences = [_state.SequenceState(s.n_steps, s.within_ms) for s in compiled.sequences]
+        self._bind()
+
+    # ---------------------------------------------------------------- building
+    def _new_window(self, spec):
+        if spec.agg == "last":
+            return LastState(spec.duration_ms, self.lateness_ms)
+        return _state.WindowState(spec.agg, spec.duration_ms, self.lateness_ms, spec.is_float)
+
+    def _bind(self) -> None:
+        comp = self.compiled
+        clock = LocalClock(self._zone)
+        ns: dict[str, Any] = runtime_helpers(clock)
+        ns.update(_make_converters(self._zone))
+        ns["type"] = type
+        ns["K"] = comp.constants
+        ns["P"] = self._params
+        ns["LS"] = self._lists
+        ns["CLK"] = self._clock_state
+        ns["_hash"] = _state.stable_hash
+        ns["_avg_d"] = _avg_d
+        ns["_avg_f"] = _avg_f
+        ns["_avg_i"] = _avg_i
+        ns["_D"] = _D
+        ns["_SR"] = ScoreResult
+        for i, w in enumerate(self._windows):
+            ns[f"W{i}"] = w
+        for i, s in enumerate(self._sequences):
+            ns[f"S{i}"] = s
+        for i, pattern in enumerate(comp.regexes):
+            ns[f"rx{i}"] = re2.compile(pattern)
+        ns["_hit"] = _hit
+        ns["_tick"] = self._make_tick()
+        ns["_decide"] = self._make_decide()
+        code = compile(comp.source, "<ruledsl-generated>", "exec")
+        exec(code, ns)  # generated by ruledsl.compiler: user values enter only via repr()
+        self._fns = {event: ns[f"ev_{i}"] for i, event in enumerate(comp.event_types)}
+        self._ns = ns
+
+    def _make_tick(self):
+        clk = self._clock_state
+        lateness = self.lateness_ms
+        kernels = self._windows + self._sequences
+
+        def tick(ts):
+            if ts > clk[0]:
+                clk[0] = ts
+                clk[1] = ts - lateness
+            clk[2] += 1
+            if not clk[2] % ADVANCE_EVERY:
+                wm = clk[1]
+                for k in kernels:
+                    k.advance(wm)
+
+        return tick
+
+    def _make_decide(self):
+        metas = self.compiled.rules
+        hold_timeout = self.hold_timeout_ms
+        passes = {e: Decision(action="pass", event_type=e) for e in self.compiled.event_types}
+        rank = ACTION_RANK
+
+        def decide(event_type, hits, scores, late):
+            if hits is None:
+                if not scores and not late:
+                    return passes[event_type]
+                return Decision(action="pass", event_type=event_type, scores=scores, late=late)
+            matched = []
+            best = 0
+            for i, feats in hits:
+                m = metas[i]
+                matched.append(MatchedRule(
+                    id=m.id, action=m.action, reason=m.reason, code=m.code,
+                    shadow=m.shadow, priority=m.priority, features=feats,
+                ))
+                if not m.shadow and rank[m.action] > best:
+                    best = rank[m.action]
+            if len(hits) > 1:
+                order = {id(r): metas[i].index for r, (i, _f) in zip(matched, hits)}
+                matched.sort(key=lambda r: (-rank[r.action], -r.priority, order[id(r)]))
+            action = _ACTIONS_BY_RANK[best]
+            return Decision(
+                action=action, event_type=event_type, rules=matched, scores=scores, late=late,
+                hold_timeout_ms=hold_timeout if action == "hold" else None,
+            )
+
+        return decide
+
+    # ---------------------------------------------------------------- evaluating
+    def _coerce(self, event) -> dict:
+        if isinstance(event, dict):
+            return event
+        if isinstance(event, (bytes, bytearray, memoryview, str)):
+            try:
+                decoded = msgspec.json.decode(event)
+            except msgspec.DecodeError as err:
+                raise EventError(f"event is not valid JSON: {err}") from None
+            if not isinstance(decoded, dict):
+                raise EventError("event must be a JSON object")
+            return decoded
+        if isinstance(event, msgspec.Struct):
+            return msgspec.to_builtins(event, builtin_types=(type(None),))
+        if isinstance(event, Mapping):
+            return dict(event)
+        raise EventError(f"event must be a dict, a msgspec Struct or JSON bytes, not {type(event).__name__}")
+
+    def _function_for(self, event: dict):
+        fn = self._fns.get(event.get("type"))
+        if fn is None:
+            etype = event.get("type")
+            if etype is None:
+                raise EventError("event has no `type` field", field="type")
+            raise EventError(
+                f"unknown event type {etype!r}; this ruleset knows {', '.join(self._fns)}",
+                field="type", event_type=str(etype),
+            )
+        return fn
+
+    def evaluate(self, event) -> Decision:
+        """Evaluate one event and update the state; returns the decision.
+
+        Raises ``EventError`` for a malformed event, leaving the state untouched.
+        """
+        if type(event) is not dict:
+            event = self._coerce(event)
+        fn = self._fns.get(event.get("type")) or self._function_for(event)
+        with self._lock:
+            return fn(event, True)
+
+    def peek(self, event) -> Decision:
+        """Evaluate as ``evaluate`` would, without changing any state (what-if)."""
+        if type(event) is not dict:
+            event = self._coerce(event)
+        fn = self._fns.get(event.get("type")) or self._function_for(event)
+        with self._lock:
+            return fn(event, False)
+
+    def evaluate_many(self, events: Iterable[Any]) -> list[Decision]:
+        """Evaluate events in order; one lock acquisition for the whole batch.
+
+        A malformed event raises ``EventError`` after the events before it were
+        applied; the ones after it are not evaluated.
+        """
+        fns = self._fns
+        out = []
+        append = out.append
+        with self._lock:
+            for event in events:
+                if type(event) is not dict:
+                    event = self._coerce(event)
+                fn = fns.get(event.get("type")) or self._function_for(event)
+                append(fn(event, True))
+        return out
+
+    def evaluate_columns(self, columns: Mapping[str, Sequence[Any]]) -> list[Decision]:
+        """Evaluate a columnar batch: ``{"type": [...], "ts": [...], "amount": [...], ...}``.
+
+        Columns may be lists, NumPy arrays or Arrow arrays (anything with
+        ``tolist()`` or indexable); every column has one value per event, None
+        where a field is absent.
+        """
+        names = list(columns)
+        cols = [c.tolist() if hasattr(c, "tolist") else (c.to_pylist() if hasattr(c, "to_pylist") else list(c))
+                for c in columns.values()]
+        if len({len(c) for c in cols}) > 1:
+            raise EventError("columns have different lengths")
+        return self.evaluate_many(
+            {k: v for k, v in zip(names, row) if v is not None} for row in zip(*cols)
+        )
+
+    # ---------------------------------------------------------------- run-time changes
+    def _set_param(self, name: str, value: Any) -> None:
+        try:
+            i = self.compiled.params.index(name)
+        except ValueError:
+            raise KeyError(f"unknown parameter {name!r}") from None
+        type_name = self.compiled.param_types[name]
+        if type_name in ("duration", "timestamp"):
+            if type(value) is not int:
+                raise TypeError(f"parameter {name!r} is a {type_name}: give milliseconds as an int")
+            self._params[i] = value
+        else:
+            self._params[i] = convert_item(type_name, value)
+
+    def set_param(self, name: str, value: Any) -> None:
+        """Change a business parameter; effective from the next event."""
+        with self._lock:
+            self._set_param(name, value)
+
+    def get_param(self, name: str) -> Any:
+        """A parameter's current value (decimals as ``decimal.Decimal``)."""
+        i = self.compiled.params.index(name)
+        value = self._params[i]
+        return decimal_to_python(value) if self.compiled.param_types[name] == "decimal" else value
+
+    def update_list(self, name: str, values: Iterable[Any]) -> None:
+        """Replace a list's entries; effective from the next event."""
+        try:
+            i = self.compiled.lists.index(name)
+        except ValueError:
+            raise KeyError(f"unknown list {name!r}") from None
+        new = convert_values(self.compiled.list_types[name], values)
+        with self._lock:
+            self._lists[i] = new
+
+    # ---------------------------------------------------------------- introspection
+    @property
+    def late_events(self) -> int:
+        """How many events arrived later than the allowed lateness."""
+        return self._clock_state[3]
+
+    def stats(self) -> dict[str, Any]:
+        """Counters and memory: events, late events, active keys and bytes per window."""
+        with self._lock:
+            return {
+                "events": self._clock_state[2],
+                "late_events": self._clock_state[3],
+                "compiled": _state.COMPILED,
+                "windows": {
+                    spec.name: {"keys": len(w), "bytes": w.nbytes()}
+                    for spec, w in zip(self.compiled.windows, self._windows)
+                },
+                "sequences": {
+                    spec.name: {"keys": len(s), "bytes": s.nbytes()}
+                    for spec, s in zip(self.compiled.sequences, self._sequences)
+                },
+            }
+
+    @property
+    def generated_source(self) -> str:
+        """The generated evaluator source (for debugging; it contains rule logic)."""
+        return self.compiled.source
+
+
+_ACTIONS_BY_RANK = {v: k for k, v in ACTION_RANK.items()}
+
+
+def _hit(hits, index, features):
+    if hits is None:
+        return [(index, features)]
+    hits.append((index, features))
+    return hits
+
+
+def build_engine(result, *, params=None, lists=None, timezone: Optional[str] = None) -> Engine:
+    """Compile a checked ruleset into an engine; raises RuleDSLError if it has errors."""
+    if not result.ok:
+        raise RuleDSLError([d for d in result.diagnostics], getattr(result, "sources", None))
+    return Engine(result, compile_ruleset(result), params=params, lists=lists, timezone=timezone)
+
+
+def load(
+    path_or_paths: Union[str, Path, Iterable[Union[str, Path]]],
+    *,
+    params: Optional[dict[str, Any]] = None,
+    lists: Optional[dict[str, Iterable[Any]]] = None,
+    timezone: Optional[str] = None,
+) -> Engine:
+    """Load, check and compile ruleset files into an ``Engine``.
+
+    Raises ``RuleDSLError`` carrying every diagnostic if the ruleset is not
+    clean (warnings do not stop loading; errors do).
+    """
+    from .checker import check
+    from .loader import load_program
+
+    program = load_program(path_or_paths)
+    if program.has_syntax_errors:
+        raise RuleDSLError(program.diagnostics, program.sources)
+    result = check(program)
+    if not result.ok:
+        raise RuleDSLError(result.diagnostics, program.sources)
+    return Engine(result, compile_ruleset(result), params=params, lists=lists, timezone=timezone)

@@ -1,0 +1,154 @@
+"""Runtime value conversions shared by the compiled engine and the reference interpreter.
+
+Decimals are scaled integers (``SCALE`` units per 1); timestamps and
+durations are integer milliseconds.  These functions are small and exact;
+the generated evaluator calls them only off the common path (e.g. a decimal
+sent as a string), so their speed matters less than their correctness.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal as _decimal
+from typing import Any, Optional
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+
+SCALE = 10_000
+"""A decimal is an integer count of 1/SCALE (4 fractional digits)."""
+
+
+class EventError(ValueError):
+    """A malformed event: unknown type, missing required field, wrong type, bad timestamp.
+
+    Raised before any state changes, so a rejected event leaves the engine as it was.
+    """
+
+    def __init__(self, message: str, *, field: Optional[str] = None, event_type: Optional[str] = None):
+        super().__init__(message)
+        self.field = field
+        self.event_type = event_type
+
+
+def div_half_even(a: int, b: int) -> int:
+    """Integer ``a / b`` rounded half to even (``b != 0``)."""
+    if b < 0:
+        a, b = -a, -b
+    q, r = divmod(a, b)  # 0 <= r < b
+    if 2 * r > b or (2 * r == b and q & 1):
+        q += 1
+    return q
+
+
+def decimal_from_text(text: str) -> int:
+    """``"12.345"`` -> 123450 (scaled), rounding half to even past 4 digits."""
+    d = _decimal.Decimal(text.strip())
+    if not d.is_finite():
+        raise ValueError(text)
+    q = d.scaleb(4).to_integral_value(rounding=_decimal.ROUND_HALF_EVEN)
+    return int(q)
+
+
+def to_decimal(value: Any) -> int:
+    """An event value -> scaled decimal; raises TypeError/ValueError if it is not a number."""
+    t = type(value)
+    if t is int:
+        return value * SCALE
+    if t is float:
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("not a finite number")
+        return decimal_from_text(repr(value))
+    if t is str:
+        return decimal_from_text(value)
+    if isinstance(value, _decimal.Decimal):
+        return decimal_from_text(str(value))
+    raise TypeError(t.__name__)
+
+
+def decimal_to_python(scaled: int) -> _decimal.Decimal:
+    """A scaled decimal as ``decimal.Decimal`` with 4 places (for decisions and reports)."""
+    return _decimal.Decimal(scaled).scaleb(-4)
+
+
+def get_zone(name: str) -> _dt.tzinfo:
+    """A time zone by IANA name (``Asia/Shanghai``) or ``UTC``; raises ValueError if unknown."""
+    if name.upper() == "UTC":
+        return _dt.timezone.utc
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise ValueError(f"unknown time zone {name!r}") from err
+
+
+def parse_timestamp(value: Any, zone: _dt.tzinfo) -> int:
+    """An event ``ts`` -> epoch milliseconds.  Accepts int ms or an ISO 8601 string."""
+    t = type(value)
+    if t is int:
+        return value
+    if t is str:
+        try:
+            stamp = _dt.datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+        except ValueError:
+            raise ValueError(f"not an ISO 8601 timestamp: {value!r}") from None
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=zone)
+        return int(stamp.timestamp() * 1000) if stamp.microsecond % 1000 else int(stamp.timestamp()) * 1000 + stamp.microsecond // 1000
+    if isinstance(value, _dt.datetime):
+        stamp = value if value.tzinfo else value.replace(tzinfo=zone)
+        return int(stamp.timestamp()) * 1000 + stamp.microsecond // 1000
+    raise TypeError(t.__name__)
+
+
+class LocalClock:
+    """Local wall-clock parts of a timestamp in one time zone, cached per UTC hour.
+
+    Time-zone offsets only change on hour boundaries (UTC), so the offset for
+    one UTC hour is computed once and reused.
+    """
+
+    __slots__ = ("zone", "_offsets")
+
+    def __init__(self, zone: _dt.tzinfo):
+        self.zone = zone
+        self._offsets: dict[int, int] = {}
+
+    def local_ms(self, ts: int) -> int:
+        """Milliseconds since the epoch in local wall-clock time."""
+        h = ts // 3_600_000
+        off = self._offsets.get(h)
+        if off is None:
+            if len(self._offsets) > 100_000:
+                self._offsets.clear()
+            stamp = _dt.datetime.fromtimestamp(h * 3600, _dt.timezone.utc).astimezone(self.zone)
+            off = int(stamp.utcoffset().total_seconds() * 1000)
+            self._offsets[h] = off
+        return ts + off
+
+    def hour(self, ts: int) -> int:
+        """Local hour 0-23."""
+        return (self.local_ms(ts) // 3_600_000) % 24
+
+    def minute(self, ts: int) -> int:
+        """Local minute 0-59."""
+        return (self.local_ms(ts) // 60_000) % 60
+
+    def weekday(self, ts: int) -> int:
+        """Local ISO weekday, 1 = Monday ... 7 = Sunday (1970-01-01 was a Thursday)."""
+        return (self.local_ms(ts) // 86_400_000 + 3) % 7 + 1
+
+    def day(self, ts: int) -> int:
+        """Local day of month 1-31."""
+        return _dt.datetime.fromtimestamp(self.local_ms(ts) // 1000, _dt.timezone.utc).day
+
+
+def between_hours(hour: int, start: int, end: int) -> bool:
+    """``start <= hour < end``, wrapping past midnight when ``start > end``."""
+    if start <= end:
+        return start <= hour < end
+    return hour >= start or hour < end
+
+
+def to_builtin(value: Any) -> Any:
+    """A feature value as plain JSON-able data (used when serialising decisions)."""
+    return msgspec.to_builtins(value)
