@@ -1,3 +1,22 @@
-"""ruledsl: an anti-fraud rule language and engine for banks' channel services."""
+"""ruledsl: an anti-fraud rule language and engine for banks' channel services.
+
+Embedding in a channel service::
+
+    import ruledsl
+    engine = ruledsl.load("rulesets/echannel_monitoring.rdsl")
+    decision = engine.evaluate({"type": "transfer", "ts": 1700000000000, ...})
+    decision.action            # "block" | "hold" | "step_up" | "alert" | "pass"
+    decision.channel_view()    # action + reason codes only, for the channel
+"""
+
+from .decision import ChannelDecision, Decision, MatchedRule, ScoreResult
+from .diagnostics import Diagnostic, RuleDSLError
+from .engine import Engine, load
+from .values import EventError
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "ChannelDecision", "Decision", "Diagnostic", "Engine", "EventError", "MatchedRule",
+    "RuleDSLError", "ScoreResult", "load",
+]

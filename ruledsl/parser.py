@@ -138,7 +138,10 @@ class _ToAST(Transformer):
     def neg(self, meta, ch):
         operand = ch[1]
         if isinstance(operand, n.Literal) and operand.kind in ("int", "decimal"):
-            value = -operand.value if operand.kind == "int" else "-" + operand.value
+            if operand.kind == "int":
+                value = -operand.value
+            else:
+                value = operand.value[1:] if operand.value.startswith("-") else "-" + operand.value
             return n.Literal(kind=operand.kind, value=value, span=_span_of_meta(meta))
         return n.Unary(op="-", operand=operand, span=_span_of_meta(meta))
 
