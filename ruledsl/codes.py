@@ -51,7 +51,7 @@ Example:
 Fix: allowed escapes are \\" \\\\ \\n \\t \\uXXXX."""),
     _c("RD005", "error", "expression nested too deeply", """
 What: an expression nests parentheses or operators more than the limit
-(64 levels).
+(100 levels; each operator of a chain such as `a or b or c` counts as a level).
 Why: such expressions cannot be reviewed by a person; the limit also keeps
 the checker and compiler safe from stack exhaustion.
 Fix: split the condition into named windows, constants or several rules."""),

@@ -143,16 +143,23 @@ class _Gen:
             return f"({code} / {float(SCALE)!r})" if src == "decimal" else f"float({code})"
         raise AssertionError((src, dst))
 
-    def guard(self, parts: list[tuple[str, bool]], build) -> tuple[str, bool]:
-        """Evaluate operands once; if any may be None, the result is None (or False for tests)."""
+    def guard(self, parts: list[tuple[str, bool]], build, convs=None) -> tuple[str, bool]:
+        """Evaluate operands once; if any may be None, the result is None (or False for tests).
+
+        ``convs`` gives a (source type, target type) per operand: the numeric
+        conversion is applied after the None test, never to a None.
+        """
         names, checks = [], []
-        for code, nullable in parts:
+        for i, (code, nullable) in enumerate(parts):
             if nullable:
                 t = self.fresh()
                 checks.append(f"({t} := {code}) is None")
-                names.append(t)
+                name = t
             else:
-                names.append(code)
+                name = code
+            if convs is not None and convs[i] is not None:
+                name = self.convert(name, *convs[i])
+            names.append(name)
         body = build(*names)
         if not checks:
             return body, False
@@ -179,9 +186,8 @@ class _Gen:
         left, right = self.expr(node.left), self.expr(node.right)
         if op in ("==", "!=", "<", "<=", ">", ">="):
             common = promote(lt, rt) if lt in NUMERIC and rt in NUMERIC else None
-            lc = self.convert(left[0], lt, common) if common else left[0]
-            rc = self.convert(right[0], rt, common) if common else right[0]
-            code, nullable = self.guard([(lc, left[1]), (rc, right[1])], lambda a, b: f"({a} {op} {b})")
+            convs = [(lt, common), (rt, common)] if common else None
+            code, nullable = self.guard([left, right], lambda a, b: f"({a} {op} {b})", convs)
             return (f"({code} is True)" if nullable else code), False
         return self.arith(op, lt, rt, out, left, right)
 
@@ -190,11 +196,11 @@ class _Gen:
             pyop = "//" if op == "/" else op
             return self.guard([left, right], lambda a, b: f"({a} {pyop} {b})")
         if out == "float":
-            lc, rc = self.convert(left[0], lt, "float"), self.convert(right[0], rt, "float")
+            convs = [(lt, "float"), (rt, "float")]
             if op in ("/", "%"):
                 fn = "_fdiv" if op == "/" else "_fmod"
-                return self.guard([(lc, left[1]), (rc, right[1])], lambda a, b: f"{fn}({a}, {b})")[0], True
-            return self.guard([(lc, left[1]), (rc, right[1])], lambda a, b: f"({a} {op} {b})")
+                return self.guard([left, right], lambda a, b: f"{fn}({a}, {b})", convs)[0], True
+            return self.guard([left, right], lambda a, b: f"({a} {op} {b})", convs)
         if out == "int":
             if op == "%":
                 return self.guard([left, right], lambda a, b: f"_imod({a}, {b})")[0], True
@@ -204,12 +210,12 @@ class _Gen:
             if lt == "int" or rt == "int":  # an unscaled int times a scaled decimal stays exact
                 return self.guard([left, right], lambda a, b: f"({a} * {b})")
             return self.guard([left, right], lambda a, b: f"_dmul({a}, {b})")
-        lc, rc = self.convert(left[0], lt, "decimal"), self.convert(right[0], rt, "decimal")
+        convs = [(lt, "decimal"), (rt, "decimal")]
         if op == "/":
-            return self.guard([(lc, left[1]), (rc, right[1])], lambda a, b: f"_ddiv({a}, {b})")[0], True
+            return self.guard([left, right], lambda a, b: f"_ddiv({a}, {b})", convs)[0], True
         if op == "%":
-            return self.guard([(lc, left[1]), (rc, right[1])], lambda a, b: f"_imod({a}, {b})")[0], True
-        return self.guard([(lc, left[1]), (rc, right[1])], lambda a, b: f"({a} {op} {b})")
+            return self.guard([left, right], lambda a, b: f"_imod({a}, {b})", convs)[0], True
+        return self.guard([left, right], lambda a, b: f"({a} {op} {b})", convs)
 
     def membership(self, node: n.Binary):
         lt = self.ty(node.left)
@@ -226,14 +232,14 @@ class _Gen:
                     c, _nullable = self.expr(i)
                     codes.append(self.convert(c, self.ty(i), lt) if lt in NUMERIC else c)
                 seq = "(" + ", ".join(codes) + ",)"
-            lc = left[0]
+            convs = None
         else:
             seq, _ = self.expr(node.right)
             elem = self.c.types[id(node.right)].elem
             elem_t = elem.name if elem is not None else lt
-            lc = self.convert(left[0], lt, elem_t) if lt in NUMERIC and elem_t in NUMERIC else left[0]
+            convs = [(lt, elem_t)] if lt in NUMERIC and elem_t in NUMERIC else None
         op = node.op
-        code, nullable = self.guard([(lc, left[1])], lambda a: f"({a} {op} {seq})")
+        code, nullable = self.guard([left], lambda a: f"({a} {op} {seq})", convs)
         return (f"({code} is True)" if nullable else code), False
 
     def e_ListLit(self, node: n.ListLit):
@@ -257,8 +263,8 @@ class _Gen:
         parts = [self.expr(a) for a in args]
         out = self.ty(node)
         if f in ("min", "max", "abs"):
-            conv = [(self.convert(c, self.ty(a), out), nl) for (c, nl), a in zip(parts, args)]
-            return self.guard(conv, lambda *xs: f"{f}({', '.join(xs)})")
+            convs = [(self.ty(a), out) for a in args]
+            return self.guard(parts, lambda *xs: f"{f}({', '.join(xs)})", convs)
         table = {
             "hour": lambda t: f"_hour({t})",
             "minute": lambda t: f"_minute({t})",

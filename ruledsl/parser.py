@@ -22,8 +22,9 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from . import nodes as n
 from .diagnostics import Diagnostic, make
 
-MAX_DEPTH = 64
-"""Deepest expression nesting accepted (RD005)."""
+MAX_DEPTH = 100
+"""Deepest expression nesting accepted (RD005); each operator of a chain
+such as ``a or b or c`` counts as one level, because the AST nests them."""
 
 TOP_LEVEL_KEYWORDS = (
     "ruleset", "include", "event", "const", "param", "list", "window", "sequence", "rule", "scorecard",
@@ -436,13 +437,21 @@ def _depth_problem(tree: Tree, path: str) -> Optional[Diagnostic]:
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
+            span = _span_of(node)
+            span = n.Span(span.start, span.start + 1, span.line, span.col, span.line, span.col + 1)
             return make(
-                "RD005", f"expression is nested more than {MAX_DEPTH} levels deep", path, _span_of(node),
+                "RD005", f"expression is nested more than {MAX_DEPTH} levels deep", path, span,
                 "split it into named windows, constants or several rules",
             )
+        if node.data in ("or_expr", "and_expr"):
+            step = len(node.children) - 1
+        elif node.data in ("sum", "product"):  # operands and operator tokens alternate
+            step = len(node.children) // 2
+        else:
+            step = 1
         for child in node.children:
             if isinstance(child, Tree):
-                stack.append((child, depth + 1))
+                stack.append((child, depth + max(1, step)))
     return None
 
 

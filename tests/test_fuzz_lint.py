@@ -176,9 +176,11 @@ def test_redundant_parentheses_do_not_nest():
     assert result.diagnostics == []
 
 
-def test_long_flat_chains_are_checked_without_recursion():
-    # a flat chain parses shallow but builds a left-deep tree: the checker must be iterative
+def test_long_flat_chains_count_as_nesting():
+    # a flat chain parses shallow but builds a left-deep tree, so each operator
+    # counts as a level: 90 terms are fine, 5,000 give RD005, never a RecursionError
     for joiner, term in ((" or ", "a > 1"), (" + ", "a")):
-        cond = joiner.join([term] * 5_000) + ("" if joiner == " or " else " > 1")
-        result = lint_is_safe(_rule(cond))
-        assert result.diagnostics == []
+        tail = "" if joiner == " or " else " > 1"
+        assert lint_is_safe(_rule(joiner.join([term] * 90) + tail)).diagnostics == []
+        result = lint_is_safe(_rule(joiner.join([term] * 5_000) + tail))
+        assert [d.code for d in result.diagnostics] == ["RD005"]
