@@ -16,8 +16,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Optional
 
-from lark import Lark, Token, Transformer, Tree, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark import Lark, Token, Transformer
+from lark.lexer import Lexer
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import nodes as n
 from .diagnostics import Diagnostic, make
@@ -41,9 +42,93 @@ def _grammar_text() -> str:
         return (Path(__file__).resolve().parent.parent / "grammar" / "ruledsl.lark").read_text(encoding="utf-8")
 
 
+class _FastLexer(Lexer):
+    """A one-regex lexer that asks the LALR parser which keywords it accepts.
+
+    It behaves like Lark's contextual lexer for this grammar (a keyword
+    such as `code` is a plain name where the parser cannot take the
+    keyword, so it can be a field name) at a fraction of the cost.
+    """
+
+    __future_interface__ = 2
+
+    _MASTER = re.compile(
+        r"(?P<ws>(?:\s+|#[^\n]*)+)"
+        r"|(?P<DECIMAL>\d[\d_]*\.\d+)"
+        r"|(?P<DURATION>\d+(?:ms|s|m|h|d|w)(?!\w))"
+        r"|(?P<INT>\d[\d_]*)"
+        r'|(?P<STRING>"(?:[^"\\\n]|\\.)*")'
+        r"|(?P<NAME>(?!\d)\w+)"
+        r"|(?P<op>==|!=|<=|>=|[<>+\-*/%{}()\[\],:=?])"
+    )
+    _OPS = {
+        "==": "COMP_OP", "!=": "COMP_OP", "<=": "COMP_OP", ">=": "COMP_OP", "<": "COMP_OP", ">": "COMP_OP",
+        "+": "ADD_OP", "*": "MUL_OP", "/": "MUL_OP", "%": "MUL_OP", "?": "OPTIONAL",
+    }
+
+    def __init__(self, conf):
+        self.words: dict[str, str] = {}
+        self.puncts: dict[str, str] = {}
+        for t in conf.terminals:
+            if t.pattern.type == "str":
+                value = t.pattern.value
+                (self.words if re.fullmatch(r"\w+", value) else self.puncts)[value] = t.name
+        self.allowed = {t.name for t in conf.terminals}
+
+    def lex(self, lexer_state, parser_state):
+        text_slice = lexer_state.text
+        text, pos, end = text_slice.text, text_slice.start, text_slice.end
+        states = parser_state.parse_conf.states
+        words, puncts, ops = self.words, self.puncts, self._OPS
+        match = self._MASTER.match
+        line = text.count("\n", 0, pos) + 1
+        line_start = text.rfind("\n", 0, pos) + 1
+        while pos < end:
+            m = match(text, pos)
+            if m is None:
+                raise UnexpectedCharacters(
+                    text, pos, line, pos - line_start + 1, allowed=self.allowed, state=parser_state,
+                )
+            kind = m.lastgroup
+            value = m.group()
+            start = pos
+            pos = m.end()
+            if kind == "ws":
+                nl = value.count("\n")
+                if nl:
+                    line += nl
+                    line_start = start + value.rfind("\n") + 1
+                continue
+            if kind == "NAME":
+                kw = words.get(value)
+                if kw is not None and kw in states[parser_state.position]:
+                    kind = kw
+            elif kind == "op":
+                if value == "-":
+                    kind = "MINUS" if "MINUS" in states[parser_state.position] else "ADD_OP"
+                else:
+                    kind = ops.get(value) or puncts[value]
+            col = start - line_start + 1
+            tok = Token(kind, value, start, line, col, line, col + len(value), pos)
+            lexer_state.last_token = tok
+            yield tok
+
+
 @functools.lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return Lark(_grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    # Tree building and position propagation are the slow parts of a Lark
+    # parse, so the AST is built during the parse (an inline transformer) and
+    # spans come from the first and last token of each rule (keep_all_tokens).
+    return Lark(
+        _grammar_text(), parser="lalr", lexer=_FastLexer, maybe_placeholders=True, keep_all_tokens=True,
+        transformer=_InlineAST(),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _lark_for_errors() -> Lark:
+    """A plain parser used only to describe terminals in syntax errors."""
+    return Lark(_grammar_text(), parser="lalr", maybe_placeholders=True)
 
 
 class SyntaxProblem(Exception):
@@ -98,9 +183,15 @@ def format_duration(ms: int) -> str:
     return f"{ms}ms"
 
 
-@v_args(meta=True)
-class _ToAST(Transformer):
-    """Parse tree -> AST.  One method per grammar rule (or alias)."""
+class _ToAST:
+    """Parse tree -> AST.  One method per grammar rule (or alias).
+
+    Each method gets the rule's span and its children without anonymous
+    tokens (keywords and punctuation); ``_InlineAST`` adapts them for Lark.
+    """
+
+    def atom(self, meta, ch):  # "(" expr ")": the parentheses only group
+        return ch[0]
 
     # ---- leaves
     def name(self, meta, ch):
@@ -342,10 +433,95 @@ class _ToAST(Transformer):
         )
 
 
-def _span_of_meta(meta) -> n.Span:
-    if getattr(meta, "empty", True):
+def _span_of_meta(span: n.Span) -> n.Span:
+    return span
+
+
+def _item_span(item) -> Optional[n.Span]:
+    if item is None:
+        return None
+    if isinstance(item, Token):
+        return _span_of(item)
+    if isinstance(item, tuple):  # (keyword, value, span) clause tuples
+        return item[2]
+    if isinstance(item, list):
+        spans = [s for s in (_item_span(x) for x in item) if s is not None]
+        return _join(spans[0], spans[-1]) if spans else None
+    span = getattr(item, "span", None)
+    return span if span is not None and span is not n.NO_SPAN else None
+
+
+def _cover(children) -> n.Span:
+    first = last = None
+    for c in children:
+        first = _item_span(c)
+        if first is not None:
+            break
+    for c in reversed(children):
+        last = _item_span(c)
+        if last is not None:
+            break
+    if first is None:
         return n.NO_SPAN
-    return n.Span(meta.start_pos, meta.end_pos, meta.line, meta.column, meta.end_line, meta.end_column)
+    return _join(first, last)
+
+
+@functools.lru_cache(maxsize=1)
+def _anonymous_terminals() -> frozenset:
+    """Terminals the grammar does not name (keywords, punctuation): dropped from children."""
+    text = _grammar_text()
+    named = set(re.findall(r"^([A-Z_][A-Z_0-9]*)(?:\.\d+)?\s*:", text, re.MULTILINE))
+    return frozenset(t.name for t in _lark_for_errors().terminals if t.name not in named)
+
+
+class _TooDeep(Exception):
+    def __init__(self, span: n.Span):
+        super().__init__("too deep")
+        self.span = span
+
+
+_EXPR_RULES = {
+    "or_expr", "and_expr", "sum", "product", "compare", "in_op", "not_in_op", "not_op", "neg",
+    "call", "list_lit",
+}
+
+
+class _InlineAST(Transformer):
+    """Adapts ``_ToAST`` to Lark's inline (during-parse) transformer protocol.
+
+    It also measures expression depth as nodes are built (RD005), so a deeply
+    nested expression is refused before anything recursive walks it.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.impl = _ToAST()
+        self.depth: dict[int, int] = {}
+        self.anon: frozenset = frozenset()
+        for name in dir(_ToAST):
+            if not name.startswith("_"):
+                setattr(self, name, self._adapt(name, getattr(self.impl, name)))
+
+    def _adapt(self, rule: str, method):
+        is_expr = rule in _EXPR_RULES
+        chain = rule in ("or_expr", "and_expr", "sum", "product")
+
+        def callback(children):
+            anon = self.anon
+            kids = [c for c in children if not (isinstance(c, Token) and c.type in anon)]
+            node = method(_cover(children), kids)
+            if is_expr:
+                depth = self.depth
+                d = 0
+                for k in kids:
+                    d = max(d, depth.get(id(k), 0))
+                d += (sum(1 for k in kids if not isinstance(k, Token)) - 1) if chain else 1
+                if d > MAX_DEPTH:
+                    raise _TooDeep(_cover(children))
+                depth[id(node)] = d
+            return node
+
+        return callback
 
 
 # ---------------------------------------------------------------- syntax errors
@@ -372,7 +548,7 @@ _TERMINAL_WORDS = {
 def _describe_terminal(name: str) -> str:
     if name in _TERMINAL_WORDS:
         return _TERMINAL_WORDS[name]
-    for term in _lark().terminals:
+    for term in _lark_for_errors().terminals:
         if term.name == name:
             return f"`{term.pattern.value}`" if term.pattern.type == "str" else name.lower()
     return name.lower()
@@ -432,29 +608,6 @@ def _syntax_diagnostic(err: UnexpectedInput, text: str, path: str) -> Diagnostic
     return make("RD001", f"unexpected {_describe_token(tok)}", path, span, help_)
 
 
-def _depth_problem(tree: Tree, path: str) -> Optional[Diagnostic]:
-    stack = [(tree, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            span = _span_of(node)
-            span = n.Span(span.start, span.start + 1, span.line, span.col, span.line, span.col + 1)
-            return make(
-                "RD005", f"expression is nested more than {MAX_DEPTH} levels deep", path, span,
-                "split it into named windows, constants or several rules",
-            )
-        if node.data in ("or_expr", "and_expr"):
-            step = len(node.children) - 1
-        elif node.data in ("sum", "product"):  # operands and operator tokens alternate
-            step = len(node.children) // 2
-        else:
-            step = 1
-        for child in node.children:
-            if isinstance(child, Tree):
-                stack.append((child, depth + max(1, step)))
-    return None
-
-
 _DECL_START = re.compile(r"^(?:" + "|".join(TOP_LEVEL_KEYWORDS) + r")\b", re.MULTILINE)
 
 
@@ -473,9 +626,12 @@ def parse(text: str, path: str = "<string>") -> tuple[Optional[n.Module], list[D
     """
     diags: list[Diagnostic] = []
     work = text
+    parser = _lark()
+    transformer = parser.options.transformer
+    transformer.anon = _anonymous_terminals()
     for _attempt in range(50):
         try:
-            tree = _lark().parse(work)
+            decls = parser.parse(work)
         except UnexpectedInput as err:
             diags.append(_syntax_diagnostic(err, text, path))
             pos = getattr(err, "pos_in_stream", None)
@@ -491,17 +647,18 @@ def parse(text: str, path: str = "<string>") -> tuple[Optional[n.Module], list[D
                 break
             work = _blank(work, before[-1], after[0] if after else len(work))
             continue
-        problem = _depth_problem(tree, path)
-        if problem:
-            diags.append(problem)
+        except _TooDeep as err:
+            sp = err.span
+            span = n.Span(sp.start, sp.start + 1, sp.line, sp.col, sp.line, sp.col + 1)
+            diags.append(make(
+                "RD005", f"expression is nested more than {MAX_DEPTH} levels deep", path, span,
+                "split it into named windows, constants or several rules",
+            ))
             return None, diags
-        try:
-            decls = _ToAST().transform(tree)
-        except VisitError as err:
-            orig = err.orig_exc
-            if isinstance(orig, SyntaxProblem):
-                diags.append(make(orig.code, orig.message, path, orig.span, orig.help))
-                return None, diags
-            raise
+        except SyntaxProblem as err:
+            diags.append(make(err.code, err.message, path, err.span, err.help))
+            return None, diags
+        finally:
+            transformer.depth.clear()
         return n.Module(path=path, decls=decls), diags
     return None, diags

@@ -69,7 +69,7 @@ CASES = [
     ("RD001", "rule r { when amount > > 1 action block reason \"x\" }", [("RD001", 1, 24, "unexpected `>`")]),
     ("RD003", "rule r { on transfer when amount > 1; action block reason \"x\" }", [("RD003", 1, 37, ";")]),
     ("RD004", 'rule r { on transfer when city == "a\\q" action block reason "x" }', [("RD004", 1, 35, "escape")]),
-    ("RD005", R("-" * 120 + "amount > 1"), [("RD005", 1, 124, "nested")]),
+    ("RD005", R("-" * 120 + "amount > 1"), [("RD005", 1, 46, "nested")]),
     # ---- RD1xx names
     ("RD101", R("amount > limt"), [("RD101", 1, 36, "unknown name `limt`")]),
     ("RD101-event", R("login"), [("RD101", 1, 27, "is an event type")]),

@@ -1,0 +1,522 @@
+"""The standard benchmark (issue #3): ruledsl against a hand-written baseline.
+
+    python benchmarks/run_bench.py [--short] [--json OUT]
+
+Generates the standard workload (``workload.py``), loads ``standard.rdsl``
+(reports load + compile time), checks that the engine fires exactly the
+rules the hand-written function fires (``handwritten.py``), then measures in
+the same run, each on fresh state:
+
+- the hand-written function, events/s;
+- ``engine.evaluate()`` one dict at a time, events/s and ratio to hand-written;
+  (these and the two batch paths below run in interleaved rounds, best of
+  ``--repeat``; the hand-written function and ``evaluate()`` are also timed
+  with the garbage collector off);
+- p50/p90/p99/p99.9 latency of one ``evaluate()`` call (perf_counter_ns around
+  each call; the timer itself costs ~0.1 µs);
+- ``engine.evaluate_many()`` over the whole stream;
+- ``engine.evaluate_columns()`` (columns built once, outside the timing);
+- memory per 1,000,000 active keys of a count window (``stats()`` bytes and
+  the RSS delta from /proc/self/statm), beside the hand-written deque window;
+- lint time of a generated 2,000-rule ruleset: parse (``loader.load_program``)
+  and check (``checker.check``) separately, on one core.
+
+``--short``: 20,000 events, 100,000 keys, 200 lint rules (well under a minute).
+Timings are reported, never asserted: the exit status is non-zero only when
+something fails or the engine and the hand-written rules disagree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+try:
+    import ruledsl  # noqa: F401
+except ImportError:  # an uninstalled checkout
+    sys.path.insert(0, str(ROOT))
+
+import handwritten  # noqa: E402
+import lintgen  # noqa: E402
+import workload  # noqa: E402
+
+STANDARD = HERE / "standard.rdsl"
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process (Linux /proc/self/statm), 0 elsewhere."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def pin_one_core() -> int | None:
+    """Run the whole benchmark on one CPU (steadier numbers; 'lint on one core')."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpus[-1]})
+        return cpus[-1]
+    except OSError:
+        return None
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def load_engine():
+    from ruledsl.engine import load
+
+    return load(STANDARD)
+
+
+MEMORY_RULESET = (
+    "ruleset memory_bench { }\n"
+    "event e { k: string }\n"
+    "window c = count() of e by k over 1d\n"
+    'rule many { reason "many" on e when c > 1000 action alert }\n'
+)
+
+
+def memory_child(kind: str, n: int) -> dict:
+    """In a fresh process: fill a 1-day count window with ``n`` distinct keys; RSS delta and stats()."""
+    t0 = workload.YEAR_START_MS
+    keys = [f"K{i:09d}" for i in range(n)]  # built before the first RSS reading
+    events_per_chunk = 10_000
+    if kind == "handwritten":
+        gc.collect()
+        before = rss_bytes()
+        win = handwritten.CountWindow(86_400_000)
+        for i, k in enumerate(keys):
+            win.add(k, t0 + i)
+        gc.collect()
+        return {"keys": len(win.keys), "rss_delta_bytes": rss_bytes() - before}
+    from ruledsl.engine import load
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "memory.rdsl"
+        path.write_text(MEMORY_RULESET, encoding="utf-8")
+        engine = load(path)
+    # warm up the engine's own allocations (decisions, tick) on a key outside the set
+    engine.evaluate({"type": "e", "ts": t0, "k": "warm-up"})
+    gc.collect()
+    before = rss_bytes()
+    t_fill = time.perf_counter()
+    for start in range(0, n, events_per_chunk):
+        # 1 ms apart: every key stays inside the 1-day window
+        engine.evaluate_many({"type": "e", "ts": t0 + i, "k": keys[i]}
+                             for i in range(start, min(n, start + events_per_chunk)))
+    t_fill = time.perf_counter() - t_fill
+    gc.collect()
+    after = rss_bytes()
+    w = engine.stats()["windows"]["c"]
+    return {"keys": w["keys"] - 1, "stats_bytes": w["bytes"], "rss_delta_bytes": after - before,
+            "key_string_bytes_each": sys.getsizeof(keys[0]), "fill_seconds": t_fill,
+            "fill_events_per_s": n / t_fill}
+
+
+def memory_in_child(kind: str, n: int) -> dict:
+    """Run ``memory_child`` in a new interpreter so earlier sections do not blur the RSS delta."""
+    import subprocess
+
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--memory-child", kind, "--keys", str(n)],
+                          capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        raise RuntimeError(f"memory child ({kind}) failed: {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.results: dict = {"mode": "short" if args.short else "full"}
+        self.errors: list[str] = []
+        self.rows: list[tuple[str, str, str]] = []  # (section, measure, value)
+
+    def row(self, section: str, measure: str, value: str) -> None:
+        self.rows.append((section, measure, value))
+        if self.args.verbose:
+            print(f"  {section:<22} {measure:<34} {value}", flush=True)
+
+    def section(self, name: str, fn) -> None:
+        print(f"[{name}] ...", flush=True)
+        t0 = time.perf_counter()
+        try:
+            fn()
+        except Exception as err:  # report and go on with the other sections
+            self.errors.append(f"{name}: {type(err).__name__}: {err}")
+            self.results.setdefault("errors", []).append(
+                {"section": name, "error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()})
+            traceback.print_exc()
+        print(f"[{name}] done in {time.perf_counter() - t0:.1f} s", flush=True)
+
+    # ------------------------------------------------------------ sections
+    def s_environment(self):
+        from ruledsl import state
+
+        env = {
+            "python": platform.python_version(), "implementation": platform.python_implementation(),
+            "cpu": cpu_model(), "pinned_cpu": self.pinned, "state_kernels_compiled": state.COMPILED,
+            "ruledsl_no_extensions": os.environ.get("RULEDSL_NO_EXTENSIONS", ""),
+        }
+        self.results["environment"] = env
+        self.row("environment", "python", f"{env['python']} ({env['implementation']})")
+        self.row("environment", "cpu", f"{env['cpu']} (pinned to cpu {self.pinned})")
+        self.row("environment", "compiled state kernels (Cython)", str(env["state_kernels_compiled"]))
+
+    def s_workload(self):
+        a = self.args
+        t0 = time.perf_counter()
+        self.events = workload.generate(a.events, a.customers, a.seed, cache=a.cache)
+        dt = time.perf_counter() - t0
+        summ = workload.summary(self.events)
+        self.results["workload"] = {"generate_s": dt, **summ}
+        self.row("workload", "events", f"{summ['events']:,} over {summ['span_days']} days")
+        self.row("workload", "customers (active / profiles)", f"{summ['customers']:,} / {a.customers:,}")
+        self.row("workload", "by type", ", ".join(f"{k} {v:,}" for k, v in sorted(summ["types"].items())))
+        self.row("workload", "amounts sent as", ", ".join(f"{k} {v:,}" for k, v in summ["amount_repr"].items()))
+        self.row("workload", "generation time", f"{dt:.2f} s" + (" (cache)" if a.cache else ""))
+
+    def s_load(self):
+        from ruledsl.checker import check
+        from ruledsl.compiler import compile_ruleset
+        from ruledsl.engine import build_engine
+        from ruledsl.loader import load_program
+
+        # cold: first load in this process (includes building the Lark parser)
+        t0 = time.perf_counter()
+        engine = load_engine()
+        cold = time.perf_counter() - t0
+        # warm, broken down
+        t0 = time.perf_counter()
+        program = load_program(STANDARD)
+        t1 = time.perf_counter()
+        result = check(program)
+        t2 = time.perf_counter()
+        compile_ruleset(result)
+        t3 = time.perf_counter()
+        build_engine(result)
+        t4 = time.perf_counter()
+        rules = len(engine.compiled.rules)
+        windows = len(engine.compiled.windows)
+        self.results["load"] = {
+            "rules": rules, "windows": windows, "cold_load_s": cold, "parse_s": t1 - t0, "check_s": t2 - t1,
+            "compile_s": t3 - t2, "compile_and_bind_s": t4 - t3, "warm_load_s": (t2 - t0) + (t4 - t3),
+            "generated_source_lines": engine.generated_source.count("\n"),
+        }
+        self.row("load standard.rdsl", "rules / windows", f"{rules} / {windows}")
+        self.row("load standard.rdsl", "load+compile, first in process", f"{cold * 1e3:.0f} ms")
+        self.row("load standard.rdsl", "parse / check / compile+bind (warm)",
+                 f"{(t1 - t0) * 1e3:.1f} / {(t2 - t1) * 1e3:.1f} / {(t4 - t3) * 1e3:.1f} ms")
+
+    def s_correctness(self):
+        engine = load_engine()
+        t0 = time.perf_counter()
+        report = handwritten.compare(engine, self.events)
+        dt = time.perf_counter() - t0
+        self.results["correctness"] = {
+            "events": report["events"], "mismatches": report["mismatches"], "fired": report["fired"],
+            "actions": report["actions"], "examples": json.loads(json.dumps(report["examples"], default=str)),
+            "seconds": dt,
+        }
+        never = [r for r, c in report["fired"].items() if c == 0]
+        self.row("engine vs hand-written", "events compared", f"{report['events']:,}")
+        self.row("engine vs hand-written", "mismatches", f"{report['mismatches']:,}")
+        self.row("engine vs hand-written", "actions",
+                 ", ".join(f"{k} {v:,}" for k, v in report["actions"].items()))
+        self.row("engine vs hand-written", "rules that fired / never fired",
+                 f"{30 - len(never)} / {len(never)}" + (f" ({', '.join(never)})" if never else ""))
+        if report["mismatches"]:
+            self.errors.append(f"engine and hand-written rules disagree on {report['mismatches']} events")
+            for ex in report["examples"][:5]:
+                print("MISMATCH", json.dumps(ex, ensure_ascii=False, default=str), file=sys.stderr)
+
+    def s_throughput(self):
+        """Interleaved rounds (the machine's load drifts); the best pass of each kind is kept.
+
+        Every pass starts from fresh state and walks the whole stream; the
+        hand-written and ``evaluate()`` passes have the same loop shape
+        (results dropped).  Two extra kinds run with the garbage collector
+        off, to show how much of the hand-written cost is GC traversing its
+        Python window objects (the engine keeps window state in C arrays).
+        """
+        events = self.events
+        n = len(events)
+        t0 = time.perf_counter()
+        columns = workload.to_columns(events)
+        build_columns = time.perf_counter() - t0
+
+        def one_by_one(fn):
+            for ev in events:
+                fn(ev)
+
+        # each entry builds fresh state (outside the timing) and returns the timed pass
+        def hw_pass():
+            hw = handwritten.HandwrittenRules()
+            return lambda: one_by_one(hw.evaluate)
+
+        def eval_pass():
+            engine = load_engine()
+            return lambda: one_by_one(engine.evaluate)
+
+        def many_pass():
+            engine = load_engine()
+            return lambda: engine.evaluate_many(events)
+
+        def columns_pass():
+            engine = load_engine()
+            return lambda: engine.evaluate_columns(columns)
+
+        kinds = {
+            "handwritten": hw_pass,
+            "evaluate": eval_pass,
+            "evaluate_many": many_pass,
+            "evaluate_columns": columns_pass,
+            "handwritten_gc_off": hw_pass,
+            "evaluate_gc_off": eval_pass,
+        }
+        best: dict[str, float] = {}
+        best_cpu: dict[str, float] = {}
+        for _ in range(self.args.repeat):
+            for kind, prepare in kinds.items():
+                fn = prepare()  # engine load happens here, outside the timing
+                gc.collect()
+                gc_off = kind.endswith("_gc_off")
+                if gc_off:
+                    gc.disable()
+                try:
+                    c0 = time.process_time()
+                    t0 = time.perf_counter()
+                    fn()
+                    dt = time.perf_counter() - t0
+                    dc = time.process_time() - c0
+                finally:
+                    gc.enable()
+                best[kind] = min(best.get(kind, dt), dt)
+                best_cpu[kind] = min(best_cpu.get(kind, dc), dc)
+        for kind, dt in best.items():
+            eps = n / dt
+            base = "handwritten_gc_off" if kind.endswith("_gc_off") else "handwritten"
+            self.results[kind] = {
+                "seconds": dt, "events_per_s": eps, "us_per_event": 1e6 / eps,
+                "cpu_seconds": best_cpu[kind], "cpu_us_per_event": best_cpu[kind] / n * 1e6,
+                "ratio_to_handwritten": best[base] / dt,
+                "cpu_ratio_to_handwritten": best_cpu[base] / best_cpu[kind] if best_cpu[kind] else None,
+            }
+        self.results["evaluate_columns"].update({"columns": len(columns), "build_columns_s": build_columns})
+        self.results["throughput_passes"] = self.args.repeat
+
+        def show(section, kind, note=""):
+            r = self.results[kind]
+            ratio = r["cpu_ratio_to_handwritten"] or r["ratio_to_handwritten"]
+            rel = "" if kind.startswith("handwritten") else (
+                f"; {ratio:.2f}x hand-written" + (f", hand-written {1 / ratio:.2f}x faster" if ratio < 1 else ""))
+            self.row(section, "events/s" + note,
+                     f"{r['events_per_s']:>9,.0f}  ({r['us_per_event']:5.2f} µs wall, "
+                     f"{r['cpu_us_per_event']:5.2f} µs CPU per event{rel})")
+
+        show("hand-written Python", "handwritten")
+        show("hand-written Python", "handwritten_gc_off", ", gc off")
+        show("engine.evaluate()", "evaluate")
+        show("engine.evaluate()", "evaluate_gc_off", ", gc off")
+        show("engine.evaluate_many()", "evaluate_many")
+        show("engine.evaluate_columns()", "evaluate_columns")
+        self.row("engine.evaluate_columns()", "columns (built once, untimed)",
+                 f"{len(columns)} x {n:,} in {build_columns:.2f} s")
+        self.row("throughput", "method", f"best of {self.args.repeat} interleaved passes, fresh state each; "
+                 "ratios from CPU time (steadier than wall time on a shared machine)")
+
+    def s_latency(self):
+        events = self.events[: self.args.latency_sample]
+        engine = load_engine()
+        evaluate = engine.evaluate
+        clock = time.perf_counter_ns
+        lat = [0] * len(events)
+        gc.collect()
+        for i, ev in enumerate(events):
+            t0 = clock()
+            evaluate(ev)
+            lat[i] = clock() - t0
+        # timer overhead, to read the numbers honestly
+        t_over = min(-clock() + clock() for _ in range(1000))
+        lat.sort()
+
+        def pct(p):
+            return lat[min(len(lat) - 1, int(p / 100 * len(lat)))] / 1000
+
+        res = {"sample": len(lat), "p50_us": pct(50), "p90_us": pct(90), "p99_us": pct(99),
+               "p999_us": pct(99.9), "max_us": lat[-1] / 1000, "mean_us": statistics.fmean(lat) / 1000,
+               "timer_overhead_ns": t_over}
+        self.results["latency"] = res
+        self.row("evaluate() latency", "sample", f"{len(lat):,} events, each timed")
+        self.row("evaluate() latency", "p50 / p90 / p99 / p99.9",
+                 f"{res['p50_us']:.1f} / {res['p90_us']:.1f} / {res['p99_us']:.1f} / {res['p999_us']:.1f} µs")
+        self.row("evaluate() latency", "mean / max", f"{res['mean_us']:.1f} / {res['max_us']:.0f} µs")
+
+    def s_memory(self):
+        n = self.args.keys
+        m = min(n, self.args.handwritten_keys)
+        res = memory_in_child("engine", n)
+        hw = memory_in_child("handwritten", m)
+        scale = 1_000_000 / max(1, res["keys"])
+        res.update({
+            "stats_bytes_per_1m_keys": res["stats_bytes"] * scale,
+            "rss_delta_per_1m_keys": res["rss_delta_bytes"] * scale,
+            "handwritten_keys": hw["keys"],
+            "handwritten_rss_delta_per_1m_keys": hw["rss_delta_bytes"] * 1_000_000 / max(1, hw["keys"]),
+        })
+        self.results["memory"] = res
+        mb = 1024 * 1024
+        self.row("memory, count window", "active keys",
+                 f"{res['keys']:,} (filled at {res['fill_events_per_s']:,.0f} events/s)")
+        self.row("memory, count window", "stats() bytes per 1M keys",
+                 f"{res['stats_bytes_per_1m_keys'] / mb:,.1f} MiB")
+        self.row("memory, count window", "RSS delta per 1M keys",
+                 f"{res['rss_delta_per_1m_keys'] / mb:,.1f} MiB (key strings, "
+                 f"{res['key_string_bytes_each']} B each, not included)")
+        self.row("memory, count window", "hand-written dict+deque per 1M keys",
+                 f"{res['handwritten_rss_delta_per_1m_keys'] / mb:,.1f} MiB (RSS, measured on {hw['keys']:,} keys)")
+
+    def s_lint(self):
+        from ruledsl.checker import check
+        from ruledsl.loader import load_program, load_text
+
+        n = self.args.lint_rules
+        text = lintgen.generate_ruleset(n)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"lint_bench_{n}.rdsl"
+            path.write_text(text, encoding="utf-8")
+            load_text("ruleset warm_up { }")  # build the Lark parser outside the timing
+            best_parse = best_check = None
+            diags = None
+            for _ in range(self.args.lint_repeat):
+                gc.collect()
+                t0 = time.perf_counter()
+                program = load_program(path)
+                t1 = time.perf_counter()
+                result = check(program)
+                t2 = time.perf_counter()
+                best_parse = t1 - t0 if best_parse is None else min(best_parse, t1 - t0)
+                best_check = t2 - t1 if best_check is None else min(best_check, t2 - t1)
+                diags = list(program.diagnostics) + list(result.diagnostics)
+        errors = [d for d in diags if d.severity == "error"]
+        by_code: dict[str, int] = {}
+        for d in diags:
+            by_code[d.code] = by_code.get(d.code, 0) + 1
+        res = {"rules": n, "lines": text.count("\n"), "bytes": len(text.encode()), "parse_s": best_parse,
+               "check_s": best_check, "total_s": best_parse + best_check, "diagnostics": by_code,
+               "errors": len(errors)}
+        self.results["lint"] = res
+        self.row("lint generated ruleset", "size", f"{n:,} rules, {res['lines']:,} lines, {res['bytes'] / 1024:,.0f} KiB")
+        self.row("lint generated ruleset", "parse (load_program)", f"{best_parse * 1e3:,.0f} ms")
+        self.row("lint generated ruleset", "check (checker.check)", f"{best_check * 1e3:,.0f} ms")
+        self.row("lint generated ruleset", "diagnostics", ", ".join(f"{k} {v}" for k, v in sorted(by_code.items())) or "none")
+        if errors:
+            self.errors.append(f"generated lint ruleset has {len(errors)} errors, first: {errors[0].message}")
+
+    # ------------------------------------------------------------ driver
+    def run(self) -> int:
+        self.pinned = None if self.args.no_pin else pin_one_core()
+        t_all = time.perf_counter()
+        self.section("environment", self.s_environment)
+        self.section("workload", self.s_workload)
+        if not hasattr(self, "events"):
+            return self.finish(t_all)
+        self.section("load", self.s_load)
+        self.section("correctness", self.s_correctness)
+        self.section("throughput", self.s_throughput)
+        self.section("latency", self.s_latency)
+        self.section("memory", self.s_memory)
+        self.section("lint", self.s_lint)
+        return self.finish(t_all)
+
+    def finish(self, t_all) -> int:
+        self.results["total_seconds"] = time.perf_counter() - t_all
+        self.results["ok"] = not self.errors
+        print()
+        print(f"ruledsl benchmark ({self.results['mode']} mode)")
+        width = max((len(s) for s, _, _ in self.rows), default=10)
+        mwidth = max((len(m) for _, m, _ in self.rows), default=10)
+        last = None
+        for section, measure, value in self.rows:
+            shown = section if section != last else ""
+            if section != last:
+                print("-" * (width + mwidth + 40))
+            print(f"{shown:<{width}}  {measure:<{mwidth}}  {value}")
+            last = section
+        print("-" * (width + mwidth + 40))
+        print(f"total {self.results['total_seconds']:.1f} s")
+        if self.errors:
+            print("\nFAILED:")
+            for e in self.errors:
+                print(f"  - {e}")
+        if self.args.json:
+            Path(self.args.json).write_text(json.dumps(self.results, indent=2, ensure_ascii=False, default=str),
+                                            encoding="utf-8")
+            print(f"wrote {self.args.json}")
+        return 1 if self.errors else 0
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--short", action="store_true", help="20,000 events, 100,000 keys, 200 lint rules")
+    p.add_argument("--json", metavar="OUT", help="also write the results as JSON")
+    p.add_argument("--events", type=int, help="events in the stream (default 200,000; short 20,000)")
+    p.add_argument("--customers", type=int, default=workload.DEFAULT_CUSTOMERS, help="customer profiles (100,000)")
+    p.add_argument("--seed", type=int, default=workload.DEFAULT_SEED)
+    p.add_argument("--keys", type=int, help="active keys for the memory test (1,000,000; short 100,000)")
+    p.add_argument("--lint-rules", type=int, help="rules in the generated lint ruleset (2,000; short 200)")
+    p.add_argument("--repeat", type=int, default=3, help="throughput passes per measure, best kept (3)")
+    p.add_argument("--lint-repeat", type=int, default=3, help="lint passes, best kept (3)")
+    p.add_argument("--latency-sample", type=int, default=100_000, help="events timed one by one (100,000)")
+    p.add_argument("--cache", action="store_true", help="cache the workload under benchmarks/.cache/")
+    p.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
+    p.add_argument("--handwritten-keys", type=int, default=200_000,
+                   help="keys for the hand-written memory comparison, scaled to 1M (200,000)")
+    p.add_argument("--memory-child", choices=("engine", "handwritten"), help=argparse.SUPPRESS)
+    p.add_argument("-v", "--verbose", action="store_true", help="print each number as it is measured")
+    a = p.parse_args(argv)
+    if a.events is None:
+        a.events = 20_000 if a.short else workload.DEFAULT_EVENTS
+    if a.keys is None:
+        a.keys = 100_000 if a.short else 1_000_000
+    if a.lint_rules is None:
+        a.lint_rules = 200 if a.short else 2_000
+    return a
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.memory_child:
+        print(json.dumps(memory_child(args.memory_child, args.keys)))
+        return 0
+    return Bench(args).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""The benchmark suite works, and the engine agrees with the hand-written rules.
+
+The agreement test is a real correctness test: ``benchmarks/standard.rdsl``
+(30 rules, 10 windows) and ``benchmarks/handwritten.py`` (the same rules by
+hand with dicts and deques) must fire the same rules on every event of the
+standard workload.  Running ``run_bench.py --short`` takes about half a
+minute, so it runs only with ``RULEDSL_BENCH_SMOKE=1``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import handwritten  # noqa: E402
+import lintgen  # noqa: E402
+import workload  # noqa: E402
+
+
+def test_workload_is_deterministic_and_ordered():
+    a = workload.generate(2_000, n_customers=5_000, seed=1)
+    b = workload.generate(2_000, n_customers=5_000, seed=1)
+    assert a == b
+    assert len(a) == 2_000
+    assert all(x["ts"] <= y["ts"] for x, y in zip(a, a[1:]))
+    assert {ev["type"] for ev in a} == set(workload.EVENT_TYPES)
+    assert workload.generate(2_000, n_customers=5_000, seed=2) != a
+
+
+def test_engine_agrees_with_handwritten_rules():
+    from ruledsl.engine import load
+
+    events = workload.generate(5_000)
+    report = handwritten.compare(load(BENCH / "standard.rdsl"), events)
+    assert report["mismatches"] == 0, json.dumps(report["examples"][:3], ensure_ascii=False, default=str)
+    fired = [rule for rule, n in report["fired"].items() if n]
+    # the small stream still exercises most rules, windowed ones included
+    assert len(fired) >= 20, report["fired"]
+    assert report["actions"]["block"] and report["actions"]["hold"] and report["actions"]["pass"]
+
+
+def test_engine_agrees_with_handwritten_rules_on_a_dense_stream():
+    """Few customers: windows hold many entries per key and fire often."""
+    from ruledsl.engine import load
+
+    events = workload.generate(5_000, n_customers=300, seed=11)
+    report = handwritten.compare(load(BENCH / "standard.rdsl"), events)
+    assert report["mismatches"] == 0, json.dumps(report["examples"][:3], ensure_ascii=False, default=str)
+
+
+def test_reference_interpreter_agrees_with_handwritten_rules():
+    """The third opinion: the slow reference interpreter fires the same rules."""
+    from ruledsl.checker import check
+    from ruledsl.loader import load_program
+    from ruledsl.reference import ReferenceEngine
+
+    events = workload.generate(2_000, n_customers=300, seed=3)
+    report = handwritten.compare(ReferenceEngine(check(load_program(BENCH / "standard.rdsl"))), events)
+    assert report["mismatches"] == 0, json.dumps(report["examples"][:3], ensure_ascii=False, default=str)
+
+
+def test_generated_lint_ruleset_checks_clean():
+    from ruledsl.checker import check
+    from ruledsl.loader import load_text
+
+    program = load_text(lintgen.generate_ruleset(120), "lint_bench.rdsl")
+    result = check(program)
+    assert not program.diagnostics
+    assert result.ok, [d.message for d in result.diagnostics if d.severity == "error"][:5]
+
+
+@pytest.mark.skipif(os.environ.get("RULEDSL_BENCH_SMOKE", "") in ("", "0"),
+                    reason="set RULEDSL_BENCH_SMOKE=1 to run benchmarks/run_bench.py --short")
+def test_run_bench_short_writes_json(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "run_bench.py"), "--short", "--json", str(out), "--no-pin"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["ok"] and data["mode"] == "short"
+    assert data["correctness"]["mismatches"] == 0
+    for key in ("handwritten", "evaluate", "evaluate_many", "evaluate_columns"):
+        assert data[key]["events_per_s"] > 0
+    assert data["latency"]["p99_us"] >= data["latency"]["p50_us"] > 0
+    assert data["memory"]["keys"] == 100_000
+    assert data["lint"]["rules"] == 200 and data["lint"]["errors"] == 0
