@@ -122,7 +122,7 @@ class _Gen:
             return f"l{self.c.lists.index(name)}", False
         if kind == "window":
             self.used_windows.add(name)
-            return f"w{self.c.window_index[name]}", True
+            return f"w{self.c.window_index[name]}", self.c.window_nullable(name, self.event)
         if kind == "sequence":
             self.used_sequences.add(name)
             return f"s{self.c.sequence_index[name]}", False
@@ -311,6 +311,20 @@ class _Compiler:
         self.constants: list[Any] = []
         self.regexes: list[str] = []
         self.field_ids: dict[tuple[str, str], int] = {}
+
+    def window_nullable(self, name: str, event: Optional[str]) -> bool:
+        """Whether a window's value can be missing for an event of this type."""
+        decl = self.sym.windows[name]
+        if decl.agg.name not in ("count", "sum", "distinct") or event is None:
+            return True
+        fields = self.sym.fields[event]
+        for key in decl.by:
+            for sub in n.walk(key):
+                if isinstance(sub, n.Name) and self.refs.get(id(sub), ("",))[0] == "field":
+                    f = fields.get(self.refs[id(sub)][1])
+                    if f is None or f.optional:
+                        return True
+        return False
 
     # ---- names in generated code
     def field_var(self, event: Optional[str], name: str) -> str:
@@ -503,6 +517,7 @@ def _emit_event_function(comp: _Compiler, out: Compiled, emit: _Emitter, event: 
 
     emitted_windows: set[str] = set()
     emitted_sequences: set[str] = set()
+    fused_windows: set[str] = set()  # fed by query_add while being read
 
     # ---- windows
     for wname in sym.windows:
@@ -531,25 +546,36 @@ def _emit_event_function(comp: _Compiler, out: Compiled, emit: _Emitter, event: 
             cond = gen.test(decl.where) if decl.where is not None else "True"
             if decl.arg is not None and decl.agg.name not in ("count", "since"):
                 arg_code, arg_null = gen.expr(decl.arg)
-                if decl.agg.name in ("distinct", "last") and comp.types[id(decl.arg)].name in ("string", "enum"):
+                if arg_null:  # a missing value feeds nothing (test before hashing it)
                     body(1, f"v{wi} = {arg_code}")
-                    arg_code = f"_hash(v{wi})" if decl.agg.name == "distinct" else f"v{wi}"
+                    cond = f"{cond} and v{wi} is not None"
+                    arg_code = f"v{wi}"
+                if decl.agg.name == "distinct" and comp.types[id(decl.arg)].name in ("string", "enum"):
+                    arg_code = f"_hash({arg_code})"
+                    if arg_null:
+                        arg_code = f"(None if v{wi} is None else {arg_code})"
                 body(1, f"a{wi} = {arg_code}")
-                if arg_null:
-                    cond = f"{cond} and a{wi} is not None"
             else:
                 body(1, f"a{wi} = 0")
             nulls = f" and k{wi} is not None" if key_null else ""
-            body(1, f"d{wi} = not late and {cond}{nulls}")
-            include = "False" if spec.exclude_current else f"d{wi}"
-            value = f"a{wi} if d{wi} else 0"
-        else:
-            include, value = "False", "0"
-        query = f"W{wi}.query(k{wi}, ts, {value}, {include})"
-        if spec.agg == "avg":
-            arg_t = comp.types[id(decl.arg)].name
-            query = f"_avg_f({query})" if spec.is_float else (f"_avg_i({query})" if arg_t == "int" else f"_avg_d({query})")
+            cond = "" if cond == "True" else f" and {cond}"
+            body(1, f"d{wi} = not late{cond}{nulls}")
         if wname in read_windows:
+            wrap = lambda q: q  # noqa: E731
+            if spec.agg == "avg":
+                arg_t = comp.types[id(decl.arg)].name
+                helper = "_avg_f" if spec.is_float else ("_avg_i" if arg_t == "int" else "_avg_d")
+                wrap = lambda q, h=helper: f"{h}({q})"  # noqa: E731
+            quiet = wrap(f"W{wi}.query(k{wi}, ts, 0, False)")
+            if feeds:
+                # reading and feeding in one kernel call when the event is committed
+                inc = "False" if spec.exclude_current else "True"
+                fused = wrap(f"W{wi}.query_add(k{wi}, ts, a{wi}, {inc})")
+                peek = wrap(f"W{wi}.query(k{wi}, ts, a{wi}, {inc})")
+                query = f"(({fused} if commit else {peek}) if d{wi} else {quiet})"
+                fused_windows.add(wname)
+            else:
+                query = quiet
             if key_null:
                 body(1, f"w{wi} = None if k{wi} is None else {query}")
             else:
@@ -614,7 +640,7 @@ def _emit_event_function(comp: _Compiler, out: Compiled, emit: _Emitter, event: 
     body(2, "else:")
     for wname in fed_windows:
         wi = comp.window_index[wname]
-        if wname in emitted_windows:
+        if wname in emitted_windows and wname not in fused_windows:
             body(3, f"if d{wi}:")
             body(4, f"W{wi}.add(k{wi}, ts, a{wi})")
     for sname in fed_sequences:

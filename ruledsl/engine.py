@@ -28,8 +28,11 @@ from .diagnostics import RuleDSLError
 from .lists import convert_item, convert_values, resolve_lists
 from .values import SCALE, EventError, LocalClock, decimal_to_python, get_zone, parse_timestamp, to_decimal
 
-ADVANCE_EVERY = 1024
+ADVANCE_EVERY = 64
 """Events between two incremental eviction sweeps of the window state."""
+
+SWEEP_BUDGET = 128
+"""Key slots each sweep may visit: two per event, faster than keys are created."""
 
 NEVER = -(2**62)
 
@@ -48,7 +51,7 @@ class LastState:
         self.lateness_ms = lateness_ms
         self._keys: dict[Any, list] = {}
         self._wm = NEVER
-        self._sweep: Optional[Iterator] = None
+        self._pending: list = []
 
     def query(self, key, ts, value=None, include_current=False):
         """Value of the newest entry with ``ts - D < entry.ts <= ts``, or None."""
@@ -73,13 +76,31 @@ class LastState:
         if j > 1:
             del entries[: j - 1]
 
-    def advance(self, watermark: int) -> None:
-        """Move the watermark; drop keys whose newest entry left every window."""
+    def query_add(self, key, ts, value, include_current=False):
+        """``query`` then ``add``, in one call."""
+        result = self.query(key, ts)
+        self.add(key, ts, value)
+        return result
+
+    def advance(self, watermark: int, budget: int = 128) -> None:
+        """Move the watermark; visit up to ``budget`` keys and drop those that left every window."""
         self._wm = max(self._wm, watermark)
         limit = self._wm - self.duration_ms
-        dead = [k for k, e in self._keys.items() if e[-1][0] <= limit]
-        for k in dead:
-            del self._keys[k]
+        keys = self._keys
+        for _ in range(budget):
+            if not self._pending:
+                if not keys:
+                    return
+                self._pending = list(keys)
+                if len(self._pending) > budget:  # a new round starts at the next call
+                    return
+            key = self._pending.pop()
+            entries = keys.get(key)
+            if entries is not None:
+                if entries[-1][0] <= limit:
+                    del keys[key]
+                else:
+                    self._trim(entries)
 
     def __len__(self):
         return len(self._keys)
@@ -91,6 +112,7 @@ class LastState:
     def clear(self):
         """Forget everything."""
         self._keys.clear()
+        self._pending = []
         self._wm = NEVER
 
 
@@ -273,7 +295,7 @@ class Engine:
             if not clk[2] % ADVANCE_EVERY:
                 wm = clk[1]
                 for k in kernels:
-                    k.advance(wm)
+                    k.advance(wm, SWEEP_BUDGET)
 
         return tick
 

@@ -92,7 +92,10 @@ def _fnv(h: int, data: bytes) -> int:
     return h
 
 
-def _hash_u64(value) -> int:
+_MAX_HASH_DEPTH = 100
+
+
+def _hash_u64(value, depth=0) -> int:
     t = type(value)
     if t is str or isinstance(value, str):
         return _fnv(_fnv(_FNV_OFFSET, b"s"), value.encode("utf-8", "surrogatepass"))
@@ -103,7 +106,7 @@ def _hash_u64(value) -> int:
         return _fnv(_fnv(_FNV_OFFSET, b"I"), str(v).encode("ascii"))
     if t is float or isinstance(value, float):
         f = float(value)
-        if f == f and f != math.inf and f != -math.inf and f == int(f) and -9.223372036854775808e18 <= f < 9.223372036854775808e18:
+        if f == f and -9223372036854775808.0 <= f < 9223372036854775808.0 and f == int(f):
             # integral floats hash like the equal int (1.0 == 1, -0.0 == 0)
             return _fnv(_fnv(_FNV_OFFSET, b"i"), _pack_q(int(f)))
         bits = _CANON_NAN if f != f else _unpack_Q(_pack_d(f))[0]
@@ -113,9 +116,11 @@ def _hash_u64(value) -> int:
     if t is bytes or t is bytearray or isinstance(value, (bytes, bytearray)):
         return _fnv(_fnv(_FNV_OFFSET, b"b"), bytes(value))
     if t is tuple or isinstance(value, tuple):
+        if depth >= _MAX_HASH_DEPTH:
+            raise ValueError("stable_hash: tuples nested deeper than %d" % _MAX_HASH_DEPTH)
         h = _fnv(_fnv(_FNV_OFFSET, b"t"), _pack_q(len(value)))
         for item in value:
-            h = _fnv(h, _pack_Q(_hash_u64(item)))
+            h = _fnv(h, _pack_Q(_hash_u64(item, depth + 1)))
         return h
     raise TypeError("stable_hash: unsupported type %s" % t.__name__)
 
@@ -137,7 +142,7 @@ def stable_hash(value) -> int:
       8-byte LE unsigned hash of the element (recursively)
 
     The unsigned 64-bit result is returned as a signed int64.  Other types
-    raise ``TypeError``.
+    raise ``TypeError``; tuples nested deeper than 100 raise ``ValueError``.
     """
     h = _hash_u64(value)
     return h - (1 << 64) if h >= (1 << 63) else h
@@ -271,16 +276,19 @@ class WindowState:
 
     def _sweep_slot(self, slot):
         if self._ts[slot] is None:
-            return
+            return False
         self._evict(slot)
         if not self._ts[slot]:
             self._free_slot(slot)
+            return True
+        return False
 
     def _maybe_compact(self):
         n_used = len(self._skeys)
         active = len(self._map)
         if active == 0:
             if n_used:
+                self._map = {}               # an emptied dict keeps its table
                 self._skeys = []
                 self._ts = []
                 self._vals = []
@@ -298,6 +306,7 @@ class WindowState:
                 tsl.append(self._ts[slot])
                 vals.append(self._vals[slot])
             self._skeys, self._ts, self._vals = skeys, tsl, vals
+            self._map = dict(self._map)      # dicts never shrink on deletion
             self._free = []
             self._cursor = 0
 
@@ -312,7 +321,9 @@ class WindowState:
             slot = self._cursor
             self._cursor += 1
             done += 1
-            self._sweep_slot(slot)
+            if self._sweep_slot(slot) and not self._map:
+                self._maybe_compact()     # last key gone: release everything now
+                return
 
     # -- public API ----------------------------------------------------------
     def advance(self, watermark_ts, budget=DEFAULT_SWEEP_BUDGET):
@@ -337,7 +348,6 @@ class WindowState:
         """Full sweep: evict every key, free empty keys, compact the slot table."""
         for slot in range(len(self._skeys)):
             self._sweep_slot(slot)
-        self._cursor = len(self._skeys)
         self._cursor = 0
         self._maybe_compact()
 
@@ -346,10 +356,7 @@ class WindowState:
         v = self._conv(value)
         slot = self._map.get(key)
         if self._has_cutoff and ts <= self._cutoff:
-            # already expired for every allowed query: drop it
-            if slot is not None:
-                self._evict(slot)
-            return None
+            return None  # already expired for every allowed query: drop it
         if slot is None:
             slot = self._new_slot(key)
         tl = self._ts[slot]
@@ -403,14 +410,16 @@ class WindowState:
                 vals.append(cv)
             if not vals:
                 return None
+            # left-to-right fold keeping the first of equal values; for floats
+            # a NaN absorbs (any NaN in the interval -> NaN)
             m = vals[0]
             if kind == _MIN:
                 for v in vals:
-                    if v < m:
+                    if v != v or v < m:
                         m = v
             else:
                 for v in vals:
-                    if v > m:
+                    if v != v or v > m:
                         m = v
             return m
         if kind == _DISTINCT:
@@ -490,10 +499,8 @@ class WindowState:
 
 def _as_mask(matches, n_steps):
     if isinstance(matches, int):
-        m = int(matches)
-        if m < 0:
-            raise ValueError("matches bitmask must be >= 0")
-        return m & ((1 << n_steps) - 1)
+        # modulo 2**n_steps (negative ints act as two's complement)
+        return int(matches) & ((1 << n_steps) - 1)
     m = 0
     i = 0
     for flag in matches:
@@ -511,7 +518,8 @@ class SequenceState:
     """Per-key chain detection over arrival order (pure-Python twin).
 
     ``matches`` is either an int bitmask (bit ``i`` set <=> the event
-    satisfies step ``i``; bits >= n_steps are ignored; fastest) or a sequence
+    satisfies step ``i``; taken modulo ``2**n_steps``, so higher bits are
+    ignored and negative ints act as two's complement; fastest) or a sequence
     of exactly ``n_steps`` truthy/falsy values.
     """
 
@@ -596,7 +604,7 @@ class SequenceState:
         for i in range(m - 1, 0, -1):
             if (mask >> i) & 1:
                 prev = st[i - 1]
-                if self._ok(ts, prev) and (st[i] is None or prev > st[i]):
+                if prev is not None and (st[i] is None or prev > st[i]):
                     st[i] = prev
         if mask & 1:
             if st[0] is None or ts > st[0]:
@@ -625,7 +633,7 @@ class SequenceState:
     def _sweep_slot(self, slot):
         st = self._starts[slot]
         if st is None:
-            return
+            return False
         if self._has_cutoff:
             c = self._cutoff
             for i in range(self._m):
@@ -636,12 +644,15 @@ class SequenceState:
             self._skeys[slot] = _FREE
             self._starts[slot] = None
             self._free.append(slot)
+            return True
+        return False
 
     def _maybe_compact(self):
         n_used = len(self._skeys)
         active = len(self._map)
         if active == 0:
             if n_used:
+                self._map = {}               # an emptied dict keeps its table
                 self._skeys = []
                 self._starts = []
                 self._free = []
@@ -657,6 +668,7 @@ class SequenceState:
                 skeys.append(key)
                 starts.append(self._starts[slot])
             self._skeys, self._starts = skeys, starts
+            self._map = dict(self._map)      # dicts never shrink on deletion
             self._free = []
             self._cursor = 0
 
@@ -671,7 +683,9 @@ class SequenceState:
             slot = self._cursor
             self._cursor += 1
             done += 1
-            self._sweep_slot(slot)
+            if self._sweep_slot(slot) and not self._map:
+                self._maybe_compact()     # last key gone: release everything now
+                return
 
     def advance(self, watermark_ts, budget=DEFAULT_SWEEP_BUDGET):
         wm = _i64(watermark_ts)

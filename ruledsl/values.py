@@ -58,6 +58,13 @@ def to_decimal(value: Any) -> int:
     if t is float:
         if value != value or value in (float("inf"), float("-inf")):
             raise ValueError("not a finite number")
+        if -1e9 < value < 1e9:
+            # Fast path: a float written with at most 4 decimals (e.g. 12.34) is
+            # within 1e-6 of a whole number of units; rounding it is exact.
+            scaled = value * SCALE
+            r = round(scaled)
+            if abs(scaled - r) < 1e-6:
+                return r
         return decimal_from_text(repr(value))
     if t is str:
         return decimal_from_text(value)
