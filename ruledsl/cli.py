@@ -45,7 +45,7 @@ EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_ERROR = 2
 
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("ruledsl.cli_run", "ruledsl.cli_test")
 """Modules whose ``register(app)`` adds further commands (``run``, ``test``, ...)."""
 
 app = typer.Typer(
