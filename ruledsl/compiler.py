@@ -87,6 +87,7 @@ class _Gen:
         self.used_windows: set[str] = set()
         self.used_sequences: set[str] = set()
         self.used_scorecards: set[str] = set()
+        self.uses_local_time = False
 
     def fresh(self) -> str:
         self.tmp += 1
@@ -262,6 +263,17 @@ class _Gen:
             return self.guard([self.expr(args[0])], lambda s: f"(rx{idx}.search({s}) is not None)")
         parts = [self.expr(a) for a in args]
         out = self.ty(node)
+        if f in ("hour", "minute", "weekday", "between_hours") and parts[0][0] == "ts":
+            # the event's own time: its local time is computed once per event (``lt``)
+            self.uses_local_time = True
+            local = {
+                "hour": "(lt // 3600000 % 24)",
+                "minute": "(lt // 60000 % 60)",
+                "weekday": "((lt // 86400000 + 3) % 7 + 1)",
+            }
+            if f == "between_hours":
+                return self.guard(parts[1:], lambda a, b: f"_between((lt // 3600000 % 24), {a}, {b})")
+            return local[f], False
         if f in ("min", "max", "abs"):
             convs = [(self.ty(a), out) for a in args]
             return self.guard(parts, lambda *xs: f"{f}({', '.join(xs)})", convs)
@@ -395,7 +407,9 @@ def runtime_helpers(clock) -> dict[str, Any]:
         "__builtins__": {},
     }
     if clock is not None:
-        helpers.update(_hour=clock.hour, _minute=clock.minute, _weekday=clock.weekday, _day=clock.day)
+        helpers.update(
+            _hour=clock.hour, _minute=clock.minute, _weekday=clock.weekday, _day=clock.day, _local=clock.local_ms,
+        )
     return helpers
 
 
@@ -631,7 +645,8 @@ def _emit_event_function(comp: _Compiler, out: Compiled, emit: _Emitter, event: 
             var, ftype = _feature_var(comp, event, kind, fname)
             feats.append(f"{fname!r}: " + (f"_D({var})" if ftype == "decimal" else var))
         body(1, f"if {test}:")
-        body(2, f"hits = _hit(hits, {i}, {{{', '.join(feats)}}})")
+        body(2, "if hits is None: hits = []")
+        body(2, f"hits.append(({i}, {{{', '.join(feats)}}}))")
 
     # ---- commit
     body(1, "if commit:")
@@ -649,11 +664,17 @@ def _emit_event_function(comp: _Compiler, out: Compiled, emit: _Emitter, event: 
             cond = f"m{si} and sk{si} is not None"
             body(3, f"if {cond}:")
             body(4, f"S{si}.add(sk{si}, ts, m{si})")
-    body(3, "_tick(ts)")
+    body(3, "if ts > CLK[0]:")
+    body(4, "CLK[0] = ts")
+    body(4, "CLK[1] = ts - LATENESS")
+    body(3, "CLK[2] += 1")
+    body(3, "if not CLK[2] % ADVANCE_EVERY: _advance()")
     scores = ", ".join(
         f"_SR(name={name!r}, score={'_D(sc%d)' % comp.scorecard_index[name] if st == 'decimal' else 'sc%d' % comp.scorecard_index[name]}, level=lv{comp.scorecard_index[name]})"
         for name, st, _i, _l in card_codes
     )
+    if not card_codes:
+        body(1, f"if hits is None and not late: return PASS[{event!r}]")
     body(1, f"return _decide({event!r}, hits, [{scores}], late)")
 
     # ---- function head: decode the fields the body uses (and validate all of them)
@@ -675,6 +696,8 @@ def _emit_event_function(comp: _Compiler, out: Compiled, emit: _Emitter, event: 
             for line in _field_check(comp, event, fname, ftype, var):
                 emit(1, line)
     emit(1, "late = ts < CLK[1]")
+    if gen.uses_local_time:
+        emit(1, "lt = _local(ts)")
     for p in sorted(gen.used_params, key=comp.params.index):
         emit(1, f"p{comp.params.index(p)} = P[{comp.params.index(p)}]")
     for l in sorted(gen.used_lists, key=comp.lists.index):
