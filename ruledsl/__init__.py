@@ -9,12 +9,12 @@ Embedding in a channel service::
     decision.channel_view()    # action + reason codes only, for the channel
 """
 
+__version__ = "0.1.0"
+
 from .decision import ChannelDecision, Decision, MatchedRule, ScoreResult
 from .diagnostics import Diagnostic, RuleDSLError
 from .engine import Engine, load
 from .values import EventError
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ChannelDecision", "Decision", "Diagnostic", "Engine", "EventError", "MatchedRule",

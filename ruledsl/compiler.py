@@ -32,6 +32,7 @@ class WindowSpec:
     is_float: bool
     exclude_current: bool
     result_type: str
+    signature: str = ""  # the definition, canonically printed: equal signatures mean compatible state
 
 
 @dataclass
@@ -41,6 +42,7 @@ class SequenceSpec:
     name: str
     n_steps: int
     within_ms: int
+    signature: str = ""
 
 
 @dataclass
@@ -478,9 +480,11 @@ def compile_ruleset(result) -> Compiled:
     for name, decl in sym.windows.items():
         rt = _window_result_type(comp, decl)
         arg_t = comp.types[id(decl.arg)].name if decl.arg is not None else "int"
-        out.windows.append(WindowSpec(name, decl.agg.name, decl.over_ms, arg_t == "float", decl.exclude_current, rt))
+        out.windows.append(WindowSpec(
+            name, decl.agg.name, decl.over_ms, arg_t == "float", decl.exclude_current, rt, window_signature(decl, arg_t),
+        ))
     for name, decl in sym.sequences.items():
-        out.sequences.append(SequenceSpec(name, len(decl.steps), decl.within_ms))
+        out.sequences.append(SequenceSpec(name, len(decl.steps), decl.within_ms, sequence_signature(decl)))
     for i, (name, decl) in enumerate(sym.rules.items()):
         out.rules.append(RuleMeta(
             id=name, action=decl.action.name, reason=decl.reason or "", code=decl.code,
@@ -493,6 +497,29 @@ def compile_ruleset(result) -> Compiled:
     out.regexes = comp.regexes
     out.constants = comp.constants
     return out
+
+
+def window_signature(decl: n.WindowDecl, arg_type: str) -> str:
+    """What a window's state depends on, as text: its name is not part of it."""
+    from .formatter import format_expr
+
+    arg = format_expr(decl.arg) if decl.arg is not None else ""
+    events = ",".join(sorted(e.name for e in decl.events)) or "any"
+    where = format_expr(decl.where) if decl.where is not None else ""
+    by = ", ".join(format_expr(k) for k in decl.by)
+    excl = " excluding current" if decl.exclude_current else ""
+    return f"{decl.agg.name}({arg}:{arg_type}) of {events} where {where} by {by} over {decl.over_ms}ms{excl}"
+
+
+def sequence_signature(decl: n.SequenceDecl) -> str:
+    """What a sequence's state depends on, as text."""
+    from .formatter import format_expr
+
+    by = ", ".join(format_expr(k) for k in decl.by)
+    steps = "; ".join(
+        st.event.name + (f" where {format_expr(st.where)}" if st.where is not None else "") for st in decl.steps
+    )
+    return f"by {by} within {decl.within_ms}ms {{{steps}}}"
 
 
 def _applies(events: Optional[list[str]], event: str) -> bool:

@@ -21,6 +21,8 @@ from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
 import msgspec
 import re2
 
+from . import __version__
+from . import persistence
 from . import state as _state
 from .compiler import Compiled, compile_ruleset, const_value, runtime_helpers
 from .decision import ACTION_RANK, DEFAULT_HOLD_TIMEOUT_MS, Decision, MatchedRule, ScoreResult
@@ -101,6 +103,22 @@ class LastState:
                     del keys[key]
                 else:
                     self._trim(entries)
+
+    @property
+    def watermark(self):
+        """The watermark last given to ``advance`` (None before the first)."""
+        return None if self._wm == NEVER else self._wm
+
+    def dump(self):
+        """[(key, [(ts, value), ...]), ...] — the stored content."""
+        return [(k, list(e)) for k, e in self._keys.items()]
+
+    def load(self, items) -> None:
+        """Replace the content with ``dump()`` output."""
+        self.clear()
+        for key, entries in items:
+            for ts, value in entries:
+                self.add(key, ts, value)
 
     def __len__(self):
         return len(self._keys)
@@ -219,8 +237,12 @@ def _D(value):
 class Engine:
     """A compiled ruleset with its state.  Build one with ``ruledsl.load``."""
 
-    def __init__(self, result, compiled: Compiled, *, params=None, lists=None, timezone: Optional[str] = None):
+    def __init__(
+        self, result, compiled: Compiled, *, params=None, lists=None, timezone: Optional[str] = None,
+        state: Union[str, Path, None] = None, _carry: Optional["Engine"] = None,
+    ):
         self.result = result
+        self.paths: list[str] = []
         self.compiled = compiled
         header = result.symbols.header
         tz_name = timezone or (header.timezone if header and header.timezone else "UTC")
@@ -229,6 +251,7 @@ class Engine:
         self.lateness_ms = (header.lateness_ms if header and header.lateness_ms else 0)
         self.hold_timeout_ms = DEFAULT_HOLD_TIMEOUT_MS
         self._lock = threading.Lock()
+        self._reload_lock = threading.Lock()
 
         self._params: list[Any] = []
         for name in compiled.params:
@@ -241,10 +264,126 @@ class Engine:
         for i, name in enumerate(compiled.lists):
             self._lists[i] = resolved[name]
 
+        self._param_overrides = dict(params or {})
+        self._list_overrides = dict(lists or {})
         self._clock_state = [NEVER, NEVER, 0, 0]  # max ts, watermark, committed events, late events
         self._windows = [self._new_window(spec) for spec in compiled.windows]
         self._sequences = [_state.SequenceState(s.n_steps, s.within_ms) for s in compiled.sequences]
+        self.kept_state: list[str] = []  # names of windows/sequences whose state was carried or restored
+        if _carry is not None:
+            self._carry_state(_carry)
+        if state is not None:
+            self._restore(persistence.read(state))
         self._bind()
+
+    # ---------------------------------------------------------------- state across reloads and restarts
+    def _carry_state(self, old: "Engine") -> None:
+        # windows and sequences whose definition did not change keep their kernel
+        self._clock_state = old._clock_state
+        if old.lateness_ms != self.lateness_ms:
+            return  # kernels hold the lateness: every window starts empty
+        olds = {spec.signature: k for spec, k in zip(old.compiled.windows, old._windows)}
+        for i, spec in enumerate(self.compiled.windows):
+            if spec.signature in olds:
+                self._windows[i] = olds[spec.signature]
+                self.kept_state.append(spec.name)
+        olds = {spec.signature: k for spec, k in zip(old.compiled.sequences, old._sequences)}
+        for i, spec in enumerate(self.compiled.sequences):
+            if spec.signature in olds:
+                self._sequences[i] = olds[spec.signature]
+                self.kept_state.append(spec.name)
+
+    def _restore(self, snap: "persistence.Snapshot") -> None:
+        self._clock_state[:] = snap.clock
+        wm = snap.clock[1]
+        by_sig = {k.signature: k for k in snap.windows}
+        for spec, kernel in zip(self.compiled.windows, self._windows):
+            saved = by_sig.get(spec.signature)
+            if saved is not None:
+                kernel.load(saved.items)
+                if wm != NEVER:
+                    kernel.advance(wm, 0)
+                self.kept_state.append(spec.name)
+        by_sig = {k.signature: k for k in snap.sequences}
+        for spec, kernel in zip(self.compiled.sequences, self._sequences):
+            saved = by_sig.get(spec.signature)
+            if saved is not None:
+                kernel.load(saved.items)
+                if wm != NEVER:
+                    kernel.advance(wm, 0)
+                self.kept_state.append(spec.name)
+
+    def snapshot(self, path: Union[str, Path]) -> int:
+        """Write the window and sequence state to ``path`` atomically; returns its size in bytes.
+
+        Entries that left their window are not written.  Restore with
+        ``ruledsl.load(..., state=path)``; the restored engine continues
+        exactly where this one stopped.
+        """
+        with self._lock:
+            wm = self._clock_state[1]
+            windows = []
+            for spec, kernel in zip(self.compiled.windows, self._windows):
+                cutoff = wm - spec.duration_ms
+                items = []
+                for key, entries in kernel.dump():
+                    live = [e for e in entries if e[0] > cutoff]
+                    if live:
+                        items.append((key, live))
+                windows.append(persistence.KernelState(spec.signature, kernel.watermark, items))
+            sequences = []
+            for spec, kernel in zip(self.compiled.sequences, self._sequences):
+                cutoff = wm - spec.within_ms
+                items = []
+                for key, starts in kernel.dump():
+                    live = [st if st is not None and st > cutoff else None for st in starts]
+                    if any(st is not None for st in live):
+                        items.append((key, live))
+                sequences.append(persistence.KernelState(spec.signature, kernel.watermark, items))
+            snap = persistence.Snapshot(
+                ruledsl_version=__version__, clock=list(self._clock_state), lateness_ms=self.lateness_ms,
+                windows=windows, sequences=sequences,
+            )
+            data = persistence.encode(snap)
+        persistence.write_atomic(path, data)
+        return len(data)
+
+    def reload(self, paths=None, *, params=None, lists=None) -> list[str]:
+        """Load a new version of the ruleset into this running engine.
+
+        Windows and sequences whose definition did not change keep their
+        state; new ones start empty; removed ones are dropped.  Parameters
+        and lists set at run time are kept when the new ruleset still has
+        them.  The swap is atomic: every event is evaluated entirely by the
+        old or entirely by the new ruleset.  A ruleset with errors raises
+        ``RuleDSLError`` and the old one keeps running.  Returns the names of
+        the windows and sequences that kept their state.
+        """
+        from .checker import check
+        from .loader import load_program
+
+        paths = paths if paths is not None else self.paths
+        program = load_program(paths)
+        if program.has_syntax_errors:
+            raise RuleDSLError(program.diagnostics, program.sources)
+        result = check(program)
+        if not result.ok:
+            raise RuleDSLError(result.diagnostics, program.sources)
+        compiled = compile_ruleset(result)
+        keep_params = {k: v for k, v in self._param_overrides.items() if k in result.symbols.params}
+        keep_params.update(params or {})
+        keep_lists = {k: v for k, v in self._list_overrides.items() if k in result.symbols.lists}
+        keep_lists.update(lists or {})
+        with self._reload_lock:
+            # Built outside the evaluation lock: carried kernels are the same
+            # objects, so events evaluated meanwhile are not lost.
+            new = Engine(result, compiled, params=keep_params, lists=keep_lists, timezone=self.timezone, _carry=self)
+            new.paths = [str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+            with self._lock:
+                locks = (self._lock, self._reload_lock)
+                self.__dict__.update(new.__dict__)
+                self._lock, self._reload_lock = locks
+        return list(self.kept_state)
 
     # ---------------------------------------------------------------- building
     def _new_window(self, spec):
@@ -361,16 +500,16 @@ class Engine:
         """
         if type(event) is not dict:
             event = self._coerce(event)
-        fn = self._fns.get(event.get("type")) or self._function_for(event)
         with self._lock:
+            fn = self._fns.get(event.get("type")) or self._function_for(event)
             return fn(event, True)
 
     def peek(self, event) -> Decision:
         """Evaluate as ``evaluate`` would, without changing any state (what-if)."""
         if type(event) is not dict:
             event = self._coerce(event)
-        fn = self._fns.get(event.get("type")) or self._function_for(event)
         with self._lock:
+            fn = self._fns.get(event.get("type")) or self._function_for(event)
             return fn(event, False)
 
     def evaluate_many(self, events: Iterable[Any]) -> list[Decision]:
@@ -379,10 +518,10 @@ class Engine:
         A malformed event raises ``EventError`` after the events before it were
         applied; the ones after it are not evaluated.
         """
-        fns = self._fns
         out = []
         append = out.append
         with self._lock:
+            fns = self._fns
             for event in events:
                 if type(event) is not dict:
                     event = self._coerce(event)
@@ -424,6 +563,7 @@ class Engine:
         """Change a business parameter; effective from the next event."""
         with self._lock:
             self._set_param(name, value)
+            self._param_overrides[name] = value
 
     def get_param(self, name: str) -> Any:
         """A parameter's current value (decimals as ``decimal.Decimal``)."""
@@ -437,9 +577,11 @@ class Engine:
             i = self.compiled.lists.index(name)
         except ValueError:
             raise KeyError(f"unknown list {name!r}") from None
+        values = list(values)
         new = convert_values(self.compiled.list_types[name], values)
         with self._lock:
             self._lists[i] = new
+            self._list_overrides[name] = values
 
     # ---------------------------------------------------------------- introspection
     @property
@@ -486,11 +628,14 @@ def load(
     params: Optional[dict[str, Any]] = None,
     lists: Optional[dict[str, Iterable[Any]]] = None,
     timezone: Optional[str] = None,
+    state: Union[str, Path, None] = None,
 ) -> Engine:
     """Load, check and compile ruleset files into an ``Engine``.
 
+    ``state`` names a snapshot (``Engine.snapshot``) to continue from.
     Raises ``RuleDSLError`` carrying every diagnostic if the ruleset is not
-    clean (warnings do not stop loading; errors do).
+    clean (warnings do not stop loading; errors do), and
+    ``persistence.SnapshotError`` for a snapshot that cannot be used.
     """
     from .checker import check
     from .loader import load_program
@@ -501,4 +646,6 @@ def load(
     result = check(program)
     if not result.ok:
         raise RuleDSLError(result.diagnostics, program.sources)
-    return Engine(result, compile_ruleset(result), params=params, lists=lists, timezone=timezone)
+    engine = Engine(result, compile_ruleset(result), params=params, lists=lists, timezone=timezone, state=state)
+    engine.paths = [str(p) for p in ([path_or_paths] if isinstance(path_or_paths, (str, Path)) else path_or_paths)]
+    return engine
