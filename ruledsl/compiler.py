@@ -72,6 +72,7 @@ class Compiled:
     lists: list[str] = field(default_factory=list)
     list_types: dict[str, str] = field(default_factory=dict)
     scorecards: list[str] = field(default_factory=list)
+    batched: bool = False
     regexes: list[str] = field(default_factory=list)
     constants: list[Any] = field(default_factory=list)
 
@@ -325,12 +326,13 @@ class _Compiler:
         self.constants: list[Any] = []
         self.regexes: list[str] = []
         self.field_ids: dict[tuple[str, str], int] = {}
+        self.batched = False
 
     def window_nullable(self, name: str, event: Optional[str]) -> bool:
         """Whether a window's value can be missing for an event of this type."""
         decl = self.sym.windows[name]
-        if decl.agg.name not in ("count", "sum", "distinct") or event is None:
-            return True
+        if self.batched or decl.agg.name not in ("count", "sum", "distinct") or event is None:
+            return True  # an external store may be unavailable: then every window is missing
         fields = self.sym.fields[event]
         for key in decl.by:
             for sub in n.walk(key):
@@ -467,11 +469,16 @@ def _window_result_type(comp: _Compiler, decl: n.WindowDecl) -> str:
     return arg_t
 
 
-def compile_ruleset(result) -> Compiled:
-    """Generate the evaluator module for a checked ruleset (``result.ok`` must be true)."""
+def compile_ruleset(result, *, batched: bool = False) -> Compiled:
+    """Generate the evaluator module for a checked ruleset (``result.ok`` must be true).
+
+    ``batched`` generates code for an external state store: each event's
+    window and sequence operations go to the store in one call (``_run``).
+    """
     comp = _Compiler(result)
+    comp.batched = batched
     sym = comp.sym
-    out = Compiled(source="", event_types=list(sym.events))
+    out = Compiled(source="", event_types=list(sym.events), batched=batched)
     out.params = comp.params
     out.param_types = {name: d.type.name for name, d in sym.params.items()}
     out.lists = comp.lists
@@ -556,6 +563,9 @@ def _emit_event_function(comp: _Compiler, out: Compiled, emit: _Emitter, event: 
     fed_windows = [w for w, d in sym.windows.items() if _applies([e.name for e in d.events], event)]
     fed_sequences = [s for s, d in sym.sequences.items() if any(st.event.name == event for st in d.steps)]
 
+    batch_ops: list[str] = []
+    batch_reads: list[tuple[str, int, int]] = []
+    batch_seq_reads: list[tuple[int, int]] = []
     emitted_windows: set[str] = set()
     emitted_sequences: set[str] = set()
     fused_windows: set[str] = set()  # fed by query_add while being read
@@ -601,6 +611,16 @@ def _emit_event_function(comp: _Compiler, out: Compiled, emit: _Emitter, event: 
             nulls = f" and k{wi} is not None" if key_null else ""
             cond = "" if cond == "True" else f" and {cond}"
             body(1, f"d{wi} = not late{cond}{nulls}")
+        if comp.batched:
+            # one store round trip per event: queue the op, read its result after the loop
+            inc = "False" if spec.exclude_current else "True"
+            if feeds:
+                op = f'("w", {wi}, k{wi}, ts, a{wi} if d{wi} else 0, d{wi} and {inc}, commit and d{wi})'
+            else:
+                op = f'("w", {wi}, k{wi}, ts, 0, False, False)'
+            batch_reads.append((wname, wi, len(batch_ops)))
+            batch_ops.append(op)
+            continue
         if wname in read_windows:
             wrap = lambda q: q  # noqa: E731
             if spec.agg == "avg":
@@ -643,10 +663,31 @@ def _emit_event_function(comp: _Compiler, out: Compiled, emit: _Emitter, event: 
                 cond = gen.test(st.where) if st.where is not None else "True"
                 bits.append(f"({1 << bit} if {cond} else 0)")
         body(1, f"m{si} = {' | '.join(bits) if bits else '0'}")
+        if comp.batched:
+            batch_seq_reads.append((si, len(batch_ops)))
+            batch_ops.append(f'("s", {si}, sk{si}, ts, m{si}, commit and not late and m{si} != 0)')
+            continue
         if key_null:
             body(1, f"s{si} = sk{si} is not None and S{si}.query(sk{si}, ts, m{si})")
         else:
             body(1, f"s{si} = S{si}.query(sk{si}, ts, m{si})")
+
+    if comp.batched:
+        body(1, "R = _run([" + ", ".join(batch_ops) + "])")
+        for wname, wi, j in batch_reads:
+            if wname not in read_windows:
+                continue
+            spec = out.windows[wi]
+            value = f"R[{j}]"
+            if spec.agg == "avg":
+                arg_t = comp.types[id(sym.windows[wname].arg)].name
+                helper = "_avg_f" if spec.is_float else ("_avg_i" if arg_t == "int" else "_avg_d")
+                value = f"{helper}({value})"
+            body(1, f"w{wi} = {value}")
+        for si, j in batch_seq_reads:
+            body(1, f"s{si} = R[{j}]")
+        emitted_windows.clear()  # the store adds entries itself
+        emitted_sequences.clear()
 
     # ---- scorecards
     applicable_cards = {name for name, _ in cards}
@@ -700,9 +741,16 @@ def _emit_event_function(comp: _Compiler, out: Compiled, emit: _Emitter, event: 
         f"_SR(name={name!r}, score={'_D(sc%d)' % comp.scorecard_index[name] if st == 'decimal' else 'sc%d' % comp.scorecard_index[name]}, level=lv{comp.scorecard_index[name]})"
         for name, st, _i, _l in card_codes
     )
-    if not card_codes:
-        body(1, f"if hits is None and not late: return PASS[{event!r}]")
-    body(1, f"return _decide({event!r}, hits, [{scores}], late)")
+    if comp.batched:
+        body(1, f"dec = _decide({event!r}, hits, [{scores}], late)")
+        body(1, "if DEG[0]:")
+        body(2, "DEG[0] = False")
+        body(2, "return _degraded(dec)")
+        body(1, "return dec")
+    else:
+        if not card_codes:
+            body(1, f"if hits is None and not late: return PASS[{event!r}]")
+        body(1, f"return _decide({event!r}, hits, [{scores}], late)")
 
     # ---- function head: decode the fields the body uses (and validate all of them)
     emit(0, f"def ev_{comp_event_id(comp, event)}(ev, commit):")
