@@ -326,16 +326,18 @@ class _ToAST:
         return n.ParamDecl(name=ch[0], type=ch[1], default=ch[2], span=_span_of_meta(meta))
 
     def list_decl(self, meta, ch):
-        kind, payload, span = ch[2]
+        kind, payload, _span = ch[2]
         if kind == "file":
-            return n.ListDecl(name=ch[0], type=ch[1], file=payload, file_span=span, span=_span_of_meta(meta))
+            path, path_span = payload
+            return n.ListDecl(name=ch[0], type=ch[1], file=path, file_span=path_span, span=_span_of_meta(meta))
         return n.ListDecl(name=ch[0], type=ch[1], items=payload, span=_span_of_meta(meta))
 
     def list_inline(self, meta, ch):
         return ("inline", [c for c in ch if c is not None], _span_of_meta(meta))
 
     def list_file(self, meta, ch):
-        return ("file", parse_string_token(ch[0]), _span_of(ch[0]))
+        # the third item is the whole `file("...")` span, so the declaration's span covers it
+        return ("file", (parse_string_token(ch[0]), _span_of(ch[0])), meta)
 
     def window_decl(self, meta, ch):
         name, agg, arg, events, where, by, over, excluding = ch
