@@ -261,7 +261,7 @@ class Engine:
         self.timezone = tz_name
         self._zone = get_zone(tz_name)
         self.lateness_ms = (header.lateness_ms if header and header.lateness_ms else 0)
-        self.hold_timeout_ms = DEFAULT_HOLD_TIMEOUT_MS
+        self.hold_timeout_ms = (header.hold_timeout_ms if header and header.hold_timeout_ms else DEFAULT_HOLD_TIMEOUT_MS)
         self._lock = threading.Lock()
         self._reload_lock = threading.Lock()
 

@@ -68,7 +68,7 @@ LINE_WIDTH = 100
 """Lines longer than this (in terminal columns) are broken where the layout allows."""
 
 RULE_CLAUSE_ORDER = ("reason", "code", "on", "when", "action", "priority", "tags", "shadow")
-HEADER_ORDER = ("version", "description", "timezone", "lateness_ms")
+HEADER_ORDER = ("version", "description", "timezone", "lateness_ms", "hold_timeout_ms")
 
 
 class FormatError(Exception):
@@ -368,7 +368,7 @@ def _check_duplicates(kind: str, name: str, keywords: list[str], span: n.Span) -
     seen = set()
     for k in keywords:
         if k in seen:
-            shown = "lateness" if k == "lateness_ms" else k
+            shown = {"lateness_ms": "lateness", "hold_timeout_ms": "hold_timeout"}.get(k, k)
             raise FormatError(f"{kind} `{name}` has more than one `{shown}`; remove the extra one before formatting", span)
         seen.add(k)
 
@@ -438,6 +438,7 @@ class _Formatter:
             "description": d.description is not None and f"description {quote(d.description)}",
             "timezone": d.timezone is not None and f"timezone {quote(d.timezone)}",
             "lateness_ms": d.lateness_ms is not None and f"lateness {format_duration(d.lateness_ms)}",
+            "hold_timeout_ms": d.hold_timeout_ms is not None and f"hold_timeout {format_duration(d.hold_timeout_ms)}",
         }
         by_key = {}
         if d.item_names and len(d.item_spans) == len(d.item_names):

@@ -110,6 +110,7 @@ class RulesetDecl(Node):
     description: Optional[str] = None
     timezone: Optional[str] = None
     lateness_ms: Optional[int] = None
+    hold_timeout_ms: Optional[int] = None
     # spans of header items, so duplicates can be reported where they stand
     item_spans: list[Span] = []
     item_names: list[str] = []

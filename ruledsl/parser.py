@@ -302,6 +302,9 @@ class _ToAST:
     def h_lateness(self, meta, ch):
         return ("lateness_ms", parse_duration(str(ch[0])), _span_of_meta(meta))
 
+    def h_hold_timeout(self, meta, ch):
+        return ("hold_timeout_ms", parse_duration(str(ch[0])), _span_of_meta(meta))
+
     def include_decl(self, meta, ch):
         return n.IncludeDecl(path=parse_string_token(ch[0]), span=_span_of_meta(meta))
 
