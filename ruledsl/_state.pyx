@@ -21,6 +21,10 @@ Per-slot data lives in C memory:
   and halved when 8x too large.  int ``sum``/``avg`` windows also keep a
   per-slot running total (+ a bound on sum(|v|) that proves the wrapping
   int64 arithmetic exact) so a query costs O(#entries outside the interval).
+  Large keys (buffer >= 256 entries) of min/max/int-sum/int-avg windows get
+  two-level block summaries (64 / 4096 entries) so any interval folds in
+  O(64 + n/4096); distinct windows keep a value->count multiset once a key
+  holds >= 64 entries, so a query costs O(min(inside, outside)).
 * ``SequenceState``: one flat int64 array with ``n_steps`` words per slot
   (a validity/active bitmask + ``n_steps - 1`` start timestamps).
 
@@ -31,7 +35,7 @@ in use, so memory stays bounded when keys go idle.
 """
 
 cimport cython
-from libc.stdint cimport int64_t, uint64_t, int32_t, uint32_t, uint8_t, INT64_MIN, INT64_MAX
+from libc.stdint cimport int64_t, uint64_t, int32_t, uint32_t, INT64_MIN, INT64_MAX
 from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memmove, memcpy, memset
 from cpython.object cimport PyObject
@@ -54,7 +58,8 @@ cdef extern from "Python.h":
     char* PyByteArray_AS_STRING(object o)
     Py_ssize_t PyByteArray_GET_SIZE(object o)
 
-__all__ = ["WindowState", "SequenceState", "stable_hash", "AGGREGATES", "COMPILED"]
+__all__ = ["WindowState", "SequenceState", "stable_hash", "advance_all", "AGGREGATES",
+           "DEFAULT_SWEEP_BUDGET", "COMPILED"]
 
 COMPILED = True
 AGGREGATES = ("count", "sum", "avg", "min", "max", "distinct", "last", "since")
@@ -172,8 +177,10 @@ cdef inline bint _add_overflows(int64_t a, int64_t b) noexcept nogil:
 # ---------------------------------------------------------------------------
 # large-slot accelerators
 #
-# min/max: per-slot block summaries.  blk[b] is the left-to-right fold of the
-# entries at buffer indices [b << b1, (b + 1) << b1) and sblk[s] the fold over
+# min/max and int sum/avg: per-slot block summaries.  blk[b] is the
+# left-to-right fold (min / max / wrapping int64 sum, exact under the |v|
+# bound) of the entries at buffer indices [b << b1, (b + 1) << b1) and
+# sblk[s] the fold over
 # [s << b2, (s + 1) << b2) (clipped to the live end).  The summaries are exact
 # for every block that starts at or after `head`; blocks straddling `head` may
 # still include evicted entries and are never used whole (queries only use
@@ -307,8 +314,11 @@ cdef void _ms_remove(Aux* a, uint64_t key) noexcept nogil:
             i = j
 
 
-# fold modes: 0 int min, 1 int max, 2 float min, 3 float max
+# fold modes: 0 int min, 1 int max, 2 float min, 3 float max, 4 int wrapping sum
 cdef inline Val _fold1(int mode, Val m, Val v) noexcept nogil:
+    if mode == 4:
+        m.i = <int64_t>(<uint64_t>m.i + <uint64_t>v.i)
+        return m
     if mode == 0:
         if v.i < m.i:
             return v
@@ -327,8 +337,14 @@ cdef inline Val _fold1(int mode, Val m, Val v) noexcept nogil:
 cdef inline Val _fold_entries(int mode, Entry* buf, Py_ssize_t i, Py_ssize_t j, Val m) noexcept nogil:
     cdef Py_ssize_t k
     cdef int64_t mi
+    cdef uint64_t acc
     cdef double mf, x
-    if mode == 0:
+    if mode == 4:
+        acc = <uint64_t>m.i
+        for k in range(i, j):
+            acc += <uint64_t>buf[k].v.i
+        m.i = <int64_t>acc
+    elif mode == 0:
         mi = m.i
         for k in range(i, j):
             if buf[k].v.i < mi:
@@ -495,13 +511,19 @@ cdef class _SlotTable:
         cdef Py_ssize_t i, j, newcap
         cdef list newkeys
         if active == 0:
-            if self._n_used:
-                self._map = {}               # an emptied dict keeps its table
+            if self._n_used > _COMPACT_MIN:
+                # give the memory back (an emptied dict keeps its table)
+                self._map = {}
                 self._release_all()
                 self._n_used = 0
                 self._n_free = 0
                 self._skeys = []
                 self._resize(0)
+            elif self._n_used:
+                # small table: just restart the numbering, keep the allocations
+                self._n_used = 0
+                self._n_free = 0
+                del self._skeys[:]
             self._cursor = 0
             return 0
         if self._n_used > _COMPACT_MIN and 4 * active <= self._n_used:
@@ -675,9 +697,12 @@ cdef class WindowState(_SlotTable):
         self._kind = _AGG_CODE[agg]
         self._keep_last = self._kind == K_LAST or self._kind == K_SINCE
         self._int_totals = (not self.is_float) and (self._kind == K_SUM or self._kind == K_AVG)
-        self._use_mm = self._kind == K_MIN or self._kind == K_MAX
+        self._use_mm = self._kind == K_MIN or self._kind == K_MAX or self._int_totals
         self._use_ms = self._kind == K_DISTINCT
-        self._mode = (2 if self.is_float else 0) + (1 if self._kind == K_MAX else 0)
+        if self._int_totals:
+            self._mode = 4
+        else:
+            self._mode = (2 if self.is_float else 0) + (1 if self._kind == K_MAX else 0)
         self._b1 = _T_B1
         self._b2 = _T_B2
         self._mm_min_cap = _T_MM_MIN_CAP
@@ -921,6 +946,18 @@ cdef class WindowState(_SlotTable):
                 i += B1
         return _fold_entries(mode, buf, i, hi, m)
 
+    cdef inline uint64_t _isum(self, Aux* a, Entry* buf, Py_ssize_t i, Py_ssize_t j) noexcept:
+        """Wrapping sum of buf[i:j].v.i (blocks when the range is long)."""
+        cdef uint64_t acc = 0
+        cdef Py_ssize_t k
+        if j <= i:
+            return 0
+        if a != NULL and j - i > self._scan_max:
+            return <uint64_t>self._mm_range(a, buf, i, j).i
+        for k in range(i, j):
+            acc += <uint64_t>buf[k].v.i
+        return acc
+
     # -- distinct multiset -------------------------------------------------------------
     cdef void _ms_after_insert(self, Slot* s, Py_ssize_t slot, Val v) noexcept:
         cdef Aux* a = self._aux[slot]
@@ -1092,7 +1129,7 @@ cdef class WindowState(_SlotTable):
         if self._int_totals:
             self._tot[slot] += <uint64_t>v.i
             self._abs[slot] = _sat_add(self._abs[slot], _uabs(v.i))
-        elif self._use_mm:
+        if self._use_mm:
             if s.cap >= self._mm_min_cap:
                 self._mm_sync(s, slot, pos, append, reindexed)
         elif self._use_ms:
@@ -1292,16 +1329,11 @@ cdef class WindowState(_SlotTable):
                 isum = 0
             elif self._abs[slot] < _EXACT_BOUND:
                 # |any subset sum| < 2**63: wrapping arithmetic is exact
+                a = self._aux[slot]
                 if 2 * cnt <= end - head:
-                    acc = 0
-                    for i in range(lo, hi):
-                        acc += <uint64_t>buf[i].v.i
+                    acc = self._isum(a, buf, lo, hi)
                 else:
-                    acc = self._tot[slot]
-                    for i in range(head, lo):
-                        acc -= <uint64_t>buf[i].v.i
-                    for i in range(hi, end):
-                        acc -= <uint64_t>buf[i].v.i
+                    acc = self._tot[slot] - self._isum(a, buf, head, lo) - self._isum(a, buf, hi, end)
                 isum = <int64_t>acc
             else:
                 exact = False
@@ -1369,9 +1401,11 @@ cdef class WindowState(_SlotTable):
 
         C memory: slot table (capacity * 40 B), free list (capacity * 4 B),
         running totals for int sum/avg (capacity * 16 B), per-slot accelerator
-        pointers for min/max/distinct (capacity * 8 B) and the accelerators
-        of large keys, malloc'd entry buffers (capacity * 16 B each; a single
-        entry is stored inline in the slot), distinct scratch space.
+        pointers for min/max/distinct/int sum/int avg (capacity * 8 B) and the
+        accelerators of large keys (block summaries ~ 1/8 of the entry
+        buffer; distinct multiset 12-48 B per distinct value), malloc'd entry
+        buffers (capacity * 16 B each; a single entry is stored inline in the
+        slot), distinct scratch space.
         Python overhead: sys.getsizeof of the key dict and of the slot->key
         list + 32 B per key for the slot-number int object.  The key objects
         themselves and malloc headers are not counted.
@@ -1681,6 +1715,20 @@ cdef class SequenceState(_SlotTable):
     def __repr__(self):
         return "<%s steps=%d within=%d keys=%d>" % (type(self).__name__, self.n_steps,
                                                    self.within_ms, len(self._map))
+
+
+def advance_all(states, watermark_ts, Py_ssize_t budget=DEFAULT_SWEEP_BUDGET):
+    """advance_all(states, watermark_ts, budget=8)
+
+    ``s.advance(watermark_ts, budget)`` for every WindowState/SequenceState in
+    the iterable ``states``, without a Python-level call per state.
+    """
+    cdef int64_t wm = _to_i64(watermark_ts)
+    cdef _SlotTable st
+    for obj in states:
+        st = <_SlotTable?>obj
+        if st._set_watermark(wm) and budget > 0:
+            st._sweep(budget)
 
 
 # ---------------------------------------------------------------------------

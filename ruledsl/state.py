@@ -19,14 +19,16 @@ Public API (both implementations)::
         .advance(watermark_ts, budget=DEFAULT_SWEEP_BUDGET)
         .sweep()  .clear()  .keys()  .dump()  .load(items)  len(s)  .nbytes()  .watermark
     stable_hash(value) -> int   (signed 64-bit FNV-1a, process independent)
+    advance_all(states, watermark_ts, budget=DEFAULT_SWEEP_BUDGET)
+        s.advance(watermark_ts, budget) for every state, in one call
 """
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["WindowState", "SequenceState", "stable_hash", "AGGREGATES", "DEFAULT_SWEEP_BUDGET",
-           "COMPILED"]
+__all__ = ["WindowState", "SequenceState", "stable_hash", "advance_all", "AGGREGATES",
+           "DEFAULT_SWEEP_BUDGET", "COMPILED"]
 
 COMPILED = False
 
@@ -37,6 +39,7 @@ if os.environ.get("RULEDSL_NO_EXTENSIONS", "").strip() in ("", "0"):
             DEFAULT_SWEEP_BUDGET,
             SequenceState,
             WindowState,
+            advance_all,
             stable_hash,
         )
 
@@ -50,5 +53,6 @@ if not COMPILED:
         DEFAULT_SWEEP_BUDGET,
         SequenceState,
         WindowState,
+        advance_all,
         stable_hash,
     )

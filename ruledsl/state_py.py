@@ -23,21 +23,33 @@ Semantics (shared with the extension)
 * For ``last``/``since`` an entry is also dropped once a newer-or-equal entry
   (later in the sorted order) has ``ts <= wm``: every allowed query would pick
   that newer one instead.  With in-order events this keeps one entry per key.
-* ``SequenceState`` start timestamps are dropped when ``start < wm - within``
-  (strictly: an allowed event at ``ts == wm`` can still complete a chain that
-  started at exactly ``wm - within``, since the chain condition is
-  ``ts - start <= within``).
+* ``min``/``max`` fold the interval left to right in (ts, arrival) order,
+  keeping the first of equal values (so ``0.0`` vs ``-0.0`` is decided by
+  order); for float windows any NaN in the interval makes the result NaN.
+  ``distinct`` compares floats by value (``-0.0 == 0.0``, all NaNs equal).
+  Float ``sum``/``avg`` add left to right starting from ``0.0``, then the
+  current value; int sums are exact Python ints (never wrap).
+* Queries at ``ts < wm`` (late events) are answered from whatever is still
+  retained (identically in both implementations); entries that no allowed
+  query can see may already be gone.
+* ``SequenceState``: an event completes the chain when it matches the last
+  step and earlier events (arrival order, same key) matched the steps before
+  it with ``e.ts - first.ts <= within`` (docs/semantics.md).  Intermediate
+  steps are not time-checked, so out-of-order arrivals within the lateness
+  behave exactly like that definition.  Start timestamps are dropped when
+  ``start < wm - within`` (strictly: an allowed event at ``ts == wm`` can
+  still complete a chain that started at exactly ``wm - within``).
 """
 
 from __future__ import annotations
 
-import math
 import struct
 import sys
 from bisect import bisect_right
 from operator import index as _index
 
-__all__ = ["WindowState", "SequenceState", "stable_hash", "AGGREGATES", "COMPILED"]
+__all__ = ["WindowState", "SequenceState", "stable_hash", "advance_all", "AGGREGATES",
+           "DEFAULT_SWEEP_BUDGET", "COMPILED"]
 
 COMPILED = False
 
@@ -743,3 +755,11 @@ class SequenceState:
 
     def __reduce__(self):
         return (SequenceState, (self.n_steps, self.within_ms), self.__getstate__())
+
+
+def advance_all(states, watermark_ts, budget=DEFAULT_SWEEP_BUDGET):
+    """``s.advance(watermark_ts, budget)`` for every state in ``states``."""
+    wm = _i64(watermark_ts)
+    budget = _i64(budget)
+    for s in states:
+        s.advance(wm, budget)
