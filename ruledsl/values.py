@@ -107,6 +107,9 @@ def parse_timestamp(value: Any, zone: _dt.tzinfo) -> int:
     raise TypeError(t.__name__)
 
 
+_MIXED = object()
+
+
 class LocalClock:
     """Local wall-clock parts of a timestamp in one time zone, cached per UTC hour.
 
@@ -120,6 +123,10 @@ class LocalClock:
         self.zone = zone
         self._offsets: dict[int, int] = {}
 
+    def _offset_at(self, ts: int) -> int:
+        stamp = _dt.datetime.fromtimestamp(ts // 1000, _dt.timezone.utc).astimezone(self.zone)
+        return int(stamp.utcoffset().total_seconds() * 1000)
+
     def local_ms(self, ts: int) -> int:
         """Milliseconds since the epoch in local wall-clock time."""
         h = ts // 3_600_000
@@ -127,9 +134,13 @@ class LocalClock:
         if off is None:
             if len(self._offsets) > 100_000:
                 self._offsets.clear()
-            stamp = _dt.datetime.fromtimestamp(h * 3600, _dt.timezone.utc).astimezone(self.zone)
-            off = int(stamp.utcoffset().total_seconds() * 1000)
+            first = self._offset_at(h * 3_600_000)
+            last = self._offset_at(h * 3_600_000 + 3_599_999)
+            # an hour in which the offset changes (some zones shift at :30) is not cached
+            off = first if first == last else _MIXED
             self._offsets[h] = off
+        if off is _MIXED:
+            return ts + self._offset_at(ts)
         return ts + off
 
     def hour(self, ts: int) -> int:
