@@ -126,7 +126,9 @@ class _Gen:
             return f"l{self.c.lists.index(name)}", False
         if kind == "window":
             self.used_windows.add(name)
-            return f"w{self.c.window_index[name]}", self.c.window_nullable(name, self.event)
+            # a late event reads every window as missing, as does any event when an
+            # external store is unavailable: window values are always nullable
+            return f"w{self.c.window_index[name]}", True
         if kind == "sequence":
             self.used_sequences.add(name)
             return f"s{self.c.sequence_index[name]}", False
@@ -224,26 +226,39 @@ class _Gen:
     def membership(self, node: n.Binary):
         lt = self.ty(node.left)
         left = self.expr(node.left)
+        op = node.op
         if isinstance(node.right, n.ListLit):
             items = node.right.items
+            # compare in the widest numeric type of the left side and the items
+            ct = lt
+            if lt in NUMERIC:
+                for i in items:
+                    if self.ty(i) in NUMERIC:
+                        ct = promote(ct, self.ty(i))
             if all(self.c.is_constant(i) for i in items):
-                target = lt if lt in NUMERIC else None
-                values = frozenset(self.c.const_eval(i, target) for i in items)
-                seq = self.c.const_ref(values)
+                target = ct if ct in NUMERIC else None
+                seq = self.c.const_ref(frozenset(self.c.const_eval(i, target) for i in items))
             else:
                 codes = []
                 for i in items:
                     c, _nullable = self.expr(i)
-                    codes.append(self.convert(c, self.ty(i), lt) if lt in NUMERIC else c)
+                    codes.append(self.convert(c, self.ty(i), ct) if ct in NUMERIC else c)
                 seq = "(" + ", ".join(codes) + ",)"
-            convs = None
+            convs = [(lt, ct)] if lt in NUMERIC else None
+            code, nullable = self.guard([left], lambda a: f"({a} {op} {seq})", convs)
+            return (f"({code} is True)" if nullable else code), False
+        seq, _ = self.expr(node.right)
+        elem = self.c.types[id(node.right)].elem
+        elem_t = elem.name if elem is not None else lt
+        neg = "not " if op == "not in" else ""
+        if lt in NUMERIC and elem_t in NUMERIC and promote(lt, elem_t) != elem_t:
+            # the left side is wider than the list's entries: test exact representability
+            fn = {("decimal", "int"): "_dec_in_int", ("float", "int"): "_flt_in_int",
+                  ("float", "decimal"): "_flt_in_dec"}[(lt, elem_t)]
+            code, nullable = self.guard([left], lambda a: f"({neg}{fn}({a}, {seq}))")
         else:
-            seq, _ = self.expr(node.right)
-            elem = self.c.types[id(node.right)].elem
-            elem_t = elem.name if elem is not None else lt
             convs = [(lt, elem_t)] if lt in NUMERIC and elem_t in NUMERIC else None
-        op = node.op
-        code, nullable = self.guard([left], lambda a: f"({a} {op} {seq})", convs)
+            code, nullable = self.guard([left], lambda a: f"({a} {op} {seq})", convs)
         return (f"({code} is True)" if nullable else code), False
 
     def e_ListLit(self, node: n.ListLit):
@@ -328,20 +343,6 @@ class _Compiler:
         self.field_ids: dict[tuple[str, str], int] = {}
         self.batched = False
 
-    def window_nullable(self, name: str, event: Optional[str]) -> bool:
-        """Whether a window's value can be missing for an event of this type."""
-        decl = self.sym.windows[name]
-        if self.batched or decl.agg.name not in ("count", "sum", "distinct") or event is None:
-            return True  # an external store may be unavailable: then every window is missing
-        fields = self.sym.fields[event]
-        for key in decl.by:
-            for sub in n.walk(key):
-                if isinstance(sub, n.Name) and self.refs.get(id(sub), ("",))[0] == "field":
-                    f = fields.get(self.refs[id(sub)][1])
-                    if f is None or f.optional:
-                        return True
-        return False
-
     # ---- names in generated code
     def field_var(self, event: Optional[str], name: str) -> str:
         if name == "ts":
@@ -404,7 +405,21 @@ def runtime_helpers(clock) -> dict[str, Any]:
     def _fmod(a, b):
         return None if b == 0 else a % b
 
+    def _dec_in_int(x, entries):
+        return x % SCALE == 0 and x // SCALE in entries
+
+    def _flt_in_int(x, entries):
+        return x.is_integer() and int(x) in entries
+
+    def _flt_in_dec(x, entries):
+        # the one 4-place decimal that could equal x when compared as a float
+        if x != x or x in (float("inf"), float("-inf")):
+            return False
+        d = v.to_decimal(x)
+        return d / SCALE == x and d in entries
+
     helpers = {
+        "_dec_in_int": _dec_in_int, "_flt_in_int": _flt_in_int, "_flt_in_dec": _flt_in_dec,
         "_ddiv": _ddiv, "_dmul": _dmul, "_imod": _imod, "_fdiv": _fdiv, "_fmod": _fmod,
         "_between": v.between_hours, "min": min, "max": max, "abs": abs, "len": len,
         "type": type, "int": int, "str": str, "float": float, "bool": bool,
@@ -638,9 +653,9 @@ def _emit_event_function(comp: _Compiler, out: Compiled, emit: _Emitter, event: 
             else:
                 query = quiet
             if key_null:
-                body(1, f"w{wi} = None if k{wi} is None else {query}")
+                body(1, f"w{wi} = None if late or k{wi} is None else {query}")
             else:
-                body(1, f"w{wi} = {query}")
+                body(1, f"w{wi} = None if late else {query}")
 
     # ---- sequences
     for sname, decl in sym.sequences.items():
@@ -668,9 +683,9 @@ def _emit_event_function(comp: _Compiler, out: Compiled, emit: _Emitter, event: 
             batch_ops.append(f'("s", {si}, sk{si}, ts, m{si}, commit and not late and m{si} != 0)')
             continue
         if key_null:
-            body(1, f"s{si} = sk{si} is not None and S{si}.query(sk{si}, ts, m{si})")
+            body(1, f"s{si} = not late and sk{si} is not None and S{si}.query(sk{si}, ts, m{si})")
         else:
-            body(1, f"s{si} = S{si}.query(sk{si}, ts, m{si})")
+            body(1, f"s{si} = not late and S{si}.query(sk{si}, ts, m{si})")
 
     if comp.batched:
         body(1, "R = _run([" + ", ".join(batch_ops) + "])")
@@ -683,9 +698,9 @@ def _emit_event_function(comp: _Compiler, out: Compiled, emit: _Emitter, event: 
                 arg_t = comp.types[id(sym.windows[wname].arg)].name
                 helper = "_avg_f" if spec.is_float else ("_avg_i" if arg_t == "int" else "_avg_d")
                 value = f"{helper}({value})"
-            body(1, f"w{wi} = {value}")
+            body(1, f"w{wi} = None if late else {value}")
         for si, j in batch_seq_reads:
-            body(1, f"s{si} = R[{j}]")
+            body(1, f"s{si} = not late and R[{j}]")
         emitted_windows.clear()  # the store adds entries itself
         emitted_sequences.clear()
 
