@@ -688,7 +688,8 @@ def _emit_event_function(comp: _Compiler, out: Compiled, emit: _Emitter, event: 
             body(1, f"s{si} = not late and S{si}.query(sk{si}, ts, m{si})")
 
     if comp.batched:
-        body(1, "R = _run([" + ", ".join(batch_ops) + "])")
+        # a late event reads no state, so it costs no round trip
+        body(1, "R = None if late else _run([" + ", ".join(batch_ops) + "])")
         for wname, wi, j in batch_reads:
             if wname not in read_windows:
                 continue

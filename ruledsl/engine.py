@@ -34,7 +34,9 @@ ADVANCE_EVERY = 64
 """Events between two incremental eviction sweeps of the window state."""
 
 SWEEP_BUDGET = 128
-"""Key slots each sweep may visit: two per event, faster than keys are created."""
+"""Expiry-queue entries each kernel may pop per sweep: two per event, more than
+the at most one add per event per kernel that creates or re-queues a key (keys
+that cannot have expired are never visited)."""
 
 NEVER = -(2**62)
 
@@ -302,36 +304,32 @@ class Engine:
         self._clock_state = old._clock_state
         if old.lateness_ms != self.lateness_ms:
             return  # kernels hold the lateness: every window starts empty
-        olds = {spec.signature: k for spec, k in zip(old.compiled.windows, old._windows)}
-        for i, spec in enumerate(self.compiled.windows):
-            if spec.signature in olds:
-                self._windows[i] = olds[spec.signature]
-                self.kept_state.append(spec.name)
-        olds = {spec.signature: k for spec, k in zip(old.compiled.sequences, old._sequences)}
-        for i, spec in enumerate(self.compiled.sequences):
-            if spec.signature in olds:
-                self._sequences[i] = olds[spec.signature]
-                self.kept_state.append(spec.name)
+        for specs, mine, theirs, their_specs in (
+            (self.compiled.windows, self._windows, old._windows, old.compiled.windows),
+            (self.compiled.sequences, self._sequences, old._sequences, old.compiled.sequences),
+        ):
+            olds = _by_signature(their_specs, theirs)
+            for i, spec in enumerate(specs):
+                if olds.get(spec.signature):
+                    # identical definitions each keep their own kernel, in order
+                    mine[i] = olds[spec.signature].pop(0)
+                    self.kept_state.append(spec.name)
 
     def _restore(self, snap: "persistence.Snapshot") -> None:
         self._clock_state[:] = snap.clock
         wm = snap.clock[1]
-        by_sig = {k.signature: k for k in snap.windows}
-        for spec, kernel in zip(self.compiled.windows, self._windows):
-            saved = by_sig.get(spec.signature)
-            if saved is not None:
-                kernel.load(saved.items)
-                if wm != NEVER:
-                    kernel.advance(wm, 0)
-                self.kept_state.append(spec.name)
-        by_sig = {k.signature: k for k in snap.sequences}
-        for spec, kernel in zip(self.compiled.sequences, self._sequences):
-            saved = by_sig.get(spec.signature)
-            if saved is not None:
-                kernel.load(saved.items)
-                if wm != NEVER:
-                    kernel.advance(wm, 0)
-                self.kept_state.append(spec.name)
+        for specs, kernels, saved_list in (
+            (self.compiled.windows, self._windows, snap.windows),
+            (self.compiled.sequences, self._sequences, snap.sequences),
+        ):
+            saved_by_sig = _by_signature(saved_list, saved_list)
+            for spec, kernel in zip(specs, kernels):
+                if saved_by_sig.get(spec.signature):
+                    saved = saved_by_sig[spec.signature].pop(0)
+                    kernel.load(saved.items)
+                    if wm != NEVER:
+                        kernel.advance(wm, 0)
+                    self.kept_state.append(spec.name)
 
     def snapshot(self, path: Union[str, Path]) -> int:
         """Write the window and sequence state to ``path`` atomically; returns its size in bytes.
@@ -472,12 +470,16 @@ class Engine:
         return guarded
 
     def _advance(self) -> None:
-        # an incremental eviction sweep of every kernel (called every ADVANCE_EVERY events)
+        # an incremental eviction sweep of every kernel (called every ADVANCE_EVERY events):
+        # the state kernels in one advance_all call, the Python last() windows one by one
         wm = self._clock_state[1]
-        for k in self._windows:
-            k.advance(wm, SWEEP_BUDGET)
-        for k in self._sequences:
-            k.advance(wm, SWEEP_BUDGET)
+        kernels = [k for k in self._windows if not isinstance(k, LastState)]
+        if len(kernels) != len(self._windows):
+            for k in self._windows:
+                if isinstance(k, LastState):
+                    k.advance(wm, SWEEP_BUDGET)
+        kernels += self._sequences
+        _state.advance_all(kernels, wm, SWEEP_BUDGET)
 
     def _make_decide(self):
         metas = self.compiled.rules
@@ -672,15 +674,28 @@ class _FailClosed(Exception):
     """Raised inside generated code when the store failed and the policy is fail_closed."""
 
 
+def _by_signature(specs, items) -> dict[str, list]:
+    """Group ``items`` by their spec's signature, keeping declaration order."""
+    out: dict[str, list] = {}
+    for spec, item in zip(specs, items):
+        out.setdefault(spec.signature, []).append(item)
+    return out
+
+
 def _mark_degraded(decision: Decision) -> Decision:
     return msgspec.structs.replace(decision, degraded=True)
 
 
-def build_engine(result, *, params=None, lists=None, timezone: Optional[str] = None) -> Engine:
-    """Compile a checked ruleset into an engine; raises RuleDSLError if it has errors."""
+def build_engine(result, *, params=None, lists=None, timezone: Optional[str] = None, **options) -> Engine:
+    """Compile a checked ruleset into an engine; raises RuleDSLError if it has errors.
+
+    ``options`` are the ``Engine`` keywords ``state``, ``store``,
+    ``on_store_error`` and ``fail_closed_action`` (see ``load``).
+    """
     if not result.ok:
         raise RuleDSLError([d for d in result.diagnostics], getattr(result, "sources", None))
-    return Engine(result, compile_ruleset(result), params=params, lists=lists, timezone=timezone)
+    compiled = compile_ruleset(result, batched=options.get("store") is not None)
+    return Engine(result, compiled, params=params, lists=lists, timezone=timezone, **options)
 
 
 def load(
