@@ -149,15 +149,16 @@ def _make_converters(zone):
             field=field, event_type=event,
         )
 
-    def cv_str(event, field, value):
-        if value is None:
-            raise missing(event, field)
-        raise wrong(event, field, value, "a string")
+    def refuse(expected):
+        # the fast type test already failed: the value is missing or of the wrong type
+        def convert(event, field, value):
+            if value is None:
+                raise missing(event, field)
+            raise wrong(event, field, value, expected)
 
-    def cv_int(event, field, value):
-        if value is None:
-            raise missing(event, field)
-        raise wrong(event, field, value, "an integer")
+        return convert
+
+    cv_str, cv_int, cv_bool = refuse("a string"), refuse("an integer"), refuse("true or false")
 
     def cv_float(event, field, value):
         if value is None:
@@ -165,11 +166,6 @@ def _make_converters(zone):
         if type(value) is int:
             return float(value)
         raise wrong(event, field, value, "a number")
-
-    def cv_bool(event, field, value):
-        if value is None:
-            raise missing(event, field)
-        raise wrong(event, field, value, "true or false")
 
     def cv_dec(event, field, value):
         if value is None:
