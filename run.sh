@@ -9,7 +9,7 @@ VENV=${VENV:-.venv}
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install -q --upgrade pip
+"$VENV/bin/python" -m pip install -q --upgrade pip "setuptools>=68" wheel
 "$VENV/bin/python" -m pip install -q -e ".[test]"
 echo "== lint rulesets/"
 "$VENV/bin/ruledsl" lint rulesets/
