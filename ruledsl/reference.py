@@ -16,6 +16,12 @@ the compiled path (``compiler``, ``engine``, ``state``, ``values``):
 
 It is slow (quadratic in the history) and meant for tests only.
 
+Where docs/semantics.md is silent it decides (and the engine agrees):
+an event whose aggregated value is missing feeds nothing to that window; a
+sequence whose key is missing is false; ``%`` is floored (the result has the
+sign of the divisor, as Python's); a float event value is read as the decimal
+it prints as (``repr``, its JSON text) before rounding.
+
 Runtime values: int, ``Decimal``, float, str (strings and enums), bool, int
 milliseconds (timestamps, durations); a missing value is ``None``.
 """
@@ -468,6 +474,8 @@ class ReferenceEngine:
         return None if value is None else (key, value)
 
     def _window(self, name: str, ctx: _Ctx) -> Any:
+        if ctx.late:  # a late event sees no window state (semantics.md, "Order and lateness")
+            return None
         decl = self.sym.windows[name]
         agg = decl.agg.name
         key = self._key(decl.by, ctx)
@@ -497,6 +505,8 @@ class ReferenceEngine:
         )
 
     def _sequence(self, name: str, ctx: _Ctx) -> bool:
+        if ctx.late:
+            return False
         decl = self.sym.sequences[name]
         key = self._key(decl.by, ctx)
         last = len(decl.steps) - 1
