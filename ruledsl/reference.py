@@ -104,6 +104,8 @@ class ReferenceEngine:
         self.timezone = tz
         self.zone = dt.timezone.utc if tz.upper() == "UTC" else ZoneInfo(tz)
         self.lateness_ms = (header.lateness_ms if header is not None and header.lateness_ms else 0)
+        self.hold_timeout_ms = (header.hold_timeout_ms if header is not None and header.hold_timeout_ms
+                                else HOLD_TIMEOUT_MS)
         self.rule_index = {name: i for i, name in enumerate(self.sym.rules)}
 
         self._consts: dict[str, Any] = {}
@@ -206,7 +208,7 @@ class ReferenceEngine:
         action = final_action(rules)
         decision = Decision(
             action=action, event_type=etype, rules=rules, scores=scores, late=late,
-            hold_timeout_ms=HOLD_TIMEOUT_MS if action == "hold" else None,
+            hold_timeout_ms=self.hold_timeout_ms if action == "hold" else None,
         )
         if commit:
             self._commit(ctx)
