@@ -171,6 +171,26 @@ class _Gen:
             return body, False
         return f"(None if {' or '.join(checks)} else {body})", True
 
+    def guard_test(self, parts: list[tuple[str, bool]], build, convs=None) -> str:
+        """Like ``guard`` for a comparison: False (not None) when an operand is missing.
+
+        ``x is not None and x > 2`` is cheaper than building a None and testing it.
+        """
+        names, checks = [], []
+        for i, (code, nullable) in enumerate(parts):
+            name = code
+            if nullable:
+                if code.isidentifier():
+                    checks.append(f"{code} is not None")
+                else:
+                    name = self.fresh()
+                    checks.append(f"({name} := {code}) is not None")
+            if convs is not None and convs[i] is not None:
+                name = self.convert(name, *convs[i])
+            names.append(name)
+        body = build(*names)
+        return f"({' and '.join(checks)} and {body})" if checks else body
+
     def test(self, node) -> str:
         """Code for a condition that is exactly True or False (missing counts as False)."""
         code, nullable = self.expr(node)
@@ -193,8 +213,7 @@ class _Gen:
         if op in ("==", "!=", "<", "<=", ">", ">="):
             common = promote(lt, rt) if lt in NUMERIC and rt in NUMERIC else None
             convs = [(lt, common), (rt, common)] if common else None
-            code, nullable = self.guard([left, right], lambda a, b: f"({a} {op} {b})", convs)
-            return (f"({code} is True)" if nullable else code), False
+            return self.guard_test([left, right], lambda a, b: f"({a} {op} {b})", convs), False
         return self.arith(op, lt, rt, out, left, right)
 
     def arith(self, op, lt, rt, out, left, right):
@@ -245,8 +264,7 @@ class _Gen:
                     codes.append(self.convert(c, self.ty(i), ct) if ct in NUMERIC else c)
                 seq = "(" + ", ".join(codes) + ",)"
             convs = [(lt, ct)] if lt in NUMERIC else None
-            code, nullable = self.guard([left], lambda a: f"({a} {op} {seq})", convs)
-            return (f"({code} is True)" if nullable else code), False
+            return self.guard_test([left], lambda a: f"({a} {op} {seq})", convs), False
         seq, _ = self.expr(node.right)
         elem = self.c.types[id(node.right)].elem
         elem_t = elem.name if elem is not None else lt
@@ -255,11 +273,9 @@ class _Gen:
             # the left side is wider than the list's entries: test exact representability
             fn = {("decimal", "int"): "_dec_in_int", ("float", "int"): "_flt_in_int",
                   ("float", "decimal"): "_flt_in_dec"}[(lt, elem_t)]
-            code, nullable = self.guard([left], lambda a: f"({neg}{fn}({a}, {seq}))")
-        else:
-            convs = [(lt, elem_t)] if lt in NUMERIC and elem_t in NUMERIC else None
-            code, nullable = self.guard([left], lambda a: f"({a} {op} {seq})", convs)
-        return (f"({code} is True)" if nullable else code), False
+            return self.guard_test([left], lambda a: f"({neg}{fn}({a}, {seq}))"), False
+        convs = [(lt, elem_t)] if lt in NUMERIC and elem_t in NUMERIC else None
+        return self.guard_test([left], lambda a: f"({a} {op} {seq})", convs), False
 
     def e_ListLit(self, node: n.ListLit):
         codes = [self.expr(i)[0] for i in node.items]
