@@ -15,12 +15,14 @@ line: the msgspec encoding of ``ruledsl.Decision`` (``action``,
 ``event_type``, ``rules`` with reasons and features, ``scores``, ``late``,
 ...) with ``line`` (the event's line number in the events file) and
 ``ruleset`` first, and the event's ``label``/``scenario_id`` (and
-``"warmup": true``) copied when present.  Rejected events get no decision line.
+``"warmup": true``) copied when present.  Rejected (and skipped) events get no
+decision line.
 
 The summary (rich text, or ``--format json``) gives per ruleset: events,
 actions by count, the top rules by hits (with, on labelled traffic, their hits
 on fraud and on normal events and the precision), late and rejected events
-and the throughput.  When events carry ``label`` (and ``scenario_id``), it
+and the throughput (the JSON summary also gives events and alerts per event
+type).  When events carry ``label`` (and ``scenario_id``), it
 also gives, per scenario type, the number of scenarios, how many were caught
 (any event of the scenario got an action other than ``pass``) and the share
 caught, and the alerts (non-``pass`` decisions) per 10,000 events overall and
@@ -40,6 +42,14 @@ Errors
 A malformed line (not JSON, not an object) or an event a ruleset rejects
 (``EventError``: unknown type, missing field, wrong type, bad timestamp) is
 counted and reported with its line number on standard error; the run goes on.
+
+Mixed streams
+-------------
+With ``--skip-unknown-types`` an event whose ``type`` a ruleset does not
+declare is skipped by that ruleset instead of rejected: counted (per type) but
+not evaluated, written or scored, so each ruleset's statistics cover only the
+event types it knows.  ``python -m ruledsl.generator --profile all`` makes
+such a stream (account opening, ledger postings, e-channel and retail events).
 
 Exit codes: ``0`` every event evaluated; ``1`` some events were rejected (the
 rest were evaluated and written); ``2`` usage or I/O error: a missing or
@@ -186,6 +196,8 @@ class RulesetStats:
         self.warmup = 0
         self.rejected = 0
         self.rejections: list[tuple[int, str]] = []
+        self.skipped: Counter = Counter()  # event type -> events skipped (a type the ruleset does not declare)
+        self.by_type: dict[str, list[int]] = {}  # event type -> [events, alerts, normal events, normal alerts]
         self.internal_errors = 0
         self.late = 0
         self.actions: Counter = Counter()
@@ -215,6 +227,16 @@ class RulesetStats:
         if alert:
             self.alerts += 1
         fraud = label is not None
+        per_type = self.by_type.get(decision.event_type)
+        if per_type is None:
+            per_type = self.by_type[decision.event_type] = [0, 0, 0, 0]
+        per_type[0] += 1
+        if alert:
+            per_type[1] += 1
+        if not fraud:
+            per_type[2] += 1
+            if alert:
+                per_type[3] += 1
         for r in decision.rules:
             rid = r.id
             self.rule_hits[rid] += 1
@@ -274,6 +296,13 @@ class RulesetStats:
             "warmup_events": self.warmup,
             "rejected": self.rejected,
             "rejections": [{"line": ln, "error": msg} for ln, msg in self.rejections],
+            "skipped": sum(self.skipped.values()),
+            "skipped_types": dict(sorted(self.skipped.items())),
+            "by_event_type": {
+                t: {"events": n, "alerts": a, "alerts_per_10k": per10k(a, n), "normal_events": ne,
+                    "normal_alerts": na, "normal_alerts_per_10k": per10k(na, ne)}
+                for t, (n, a, ne, na) in sorted(self.by_type.items())
+            },
             "late": self.late,
             "actions": {a: self.actions.get(a, 0) for a in ACTIONS},
             "alerts": self.alerts,
@@ -348,11 +377,14 @@ def replay(
     events_name: str = "<events>",
     out: Optional[IO[bytes]] = None,
     warmup_ms: Optional[int] = None,
+    skip_unknown_types: bool = False,
 ) -> RunReport:
     """Evaluate JSON Lines through every ruleset, in order; write decisions to ``out``.
 
     ``lines`` yields raw lines (bytes, numbered from 1 in order).  Never raises
     for a bad event: malformed lines and rejected events are counted in the report.
+    With ``skip_unknown_types`` a ruleset skips (counts, does not evaluate) the
+    events whose ``type`` it does not declare instead of rejecting them.
     """
     from .values import parse_timestamp
 
@@ -361,7 +393,11 @@ def replay(
     encode = msgspec.json.Encoder().encode
     perf = time.perf_counter
     stats = report.stats
-    engines = [(s, s.rs.engine.evaluate, encode(s.rs.name)) for s in stats]
+    engines = [
+        (s, s.rs.engine.evaluate, encode(s.rs.name),
+         frozenset(s.rs.engine.compiled.event_types) if skip_unknown_types else None)
+        for s in stats
+    ]
     zone = rulesets[0].engine._zone if rulesets else None
     warmup_until: Optional[int] = None
     pass_cache: dict[tuple[int, str], bytes] = {}
@@ -404,7 +440,11 @@ def replay(
             tail = (b',"warmup":true' if warm else b"") + (
                 b',"label":' + encode(label) + b',"scenario_id":' + encode(sid) if label is not None else b""
             )
-        for st, evaluate, name_json in engines:
+        etype = event.get("type")
+        for st, evaluate, name_json, known in engines:
+            if known is not None and type(etype) is str and etype not in known:
+                st.skipped[etype] += 1
+                continue
             t0 = perf()
             try:
                 decision = evaluate(event)
@@ -498,6 +538,8 @@ def render_report(report: RunReport, console, *, top: int = 10) -> None:
         parts.append(f"late {_fmt_int(d['late'])}")
         rej = d["rejected"]
         parts.append(f"[red]rejected {_fmt_int(rej)}[/red]" if rej else "rejected 0")
+        if d["skipped"]:
+            parts.append(f"skipped {_fmt_int(d['skipped'])} of types it does not declare")
         if d["events_per_second"]:
             parts.append(f"evaluate {_fmt_int(d['events_per_second'])} events/s")
         console.print(" · ".join(parts))
@@ -647,6 +689,12 @@ def register(app) -> None:
         ] = SummaryFormat.text,
         top: Annotated[int, typer.Option("--top", help="How many rules to list by hits (0: all).", min=0)] = 10,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no summary (errors still go to stderr).")] = False,
+        skip_unknown_types: Annotated[
+            bool,
+            typer.Option("--skip-unknown-types",
+                         help="Skip (count, do not evaluate or score) events whose type a ruleset does not declare, "
+                         "instead of rejecting them: for streams that mix event families."),
+        ] = False,
     ) -> None:
         """Evaluate a JSON Lines file of events; print a summary and write the decisions.
 
@@ -716,7 +764,8 @@ def register(app) -> None:
                 except OSError as err:
                     usage_error(f"cannot write {out}: {err.strerror or err}")
         try:
-            report = replay(loaded, iter_lines(events), events_name=events_name, out=sink, warmup_ms=warmup_ms)
+            report = replay(loaded, iter_lines(events), events_name=events_name, out=sink, warmup_ms=warmup_ms,
+                            skip_unknown_types=skip_unknown_types)
         except OSError as err:
             usage_error(f"cannot read {events_name}: {err.strerror or err}")
         finally:

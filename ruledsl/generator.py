@@ -1,4 +1,4 @@
-"""A seeded generator of realistic e-channel traffic with labelled fraud scenarios.
+"""A seeded generator of realistic bank traffic with labelled fraud scenarios.
 
 ``generate(n_customers, days, seed, fraud_rate)`` yields event dicts in
 event-time order that conform to ``rulesets/common/echannel_events.rdsl``:
@@ -41,6 +41,60 @@ traffic, often true in takeovers (tampered devices) and induced transfers
 Not every scenario is made to be caught: some variants stay below the
 thresholds of ``rulesets/echannel_monitoring.rdsl``, as fraudsters' do.
 
+Event families (``profile``)
+----------------------------
+The default profile, ``echannel``, is the stream described above.  Other
+event families add to it (``profile="all"`` or e.g. ``"opening,posting"``;
+``FAMILIES``), with the schemas of ``rulesets/common/account_events.rdsl``
+and ``retail_events.rdsl``, each with scenarios made for one ruleset
+(``TARGET_RULESET``; other rulesets may catch them too):
+
+* ``opening``: ``account_open`` applications from new customers (about 3 a
+  day per 100 customers: office workers, students, retirees brought by their
+  children, shopkeepers, freelancers, the jobless, farmers, foreigners; a
+  few share a phone or a handset with a family member or apply twice).
+  Scenario ``risky_account_open`` (for ``account_opening_scorecard``): a
+  young person brought to the counter to open an account for sale, a ring
+  opening II-class accounts online with one phone and one (rooted) handset,
+  a student expecting a fortune through the account, a phone or handset on
+  the fraud lists, someone on the disciplinary list, a national of a
+  high-risk country, and a careful seller who scores low.
+* ``posting``: ``account_txn``, the core-banking ledger of every personal
+  account, both directions, with the balance after each entry and the last
+  activity before the day.  Every e-channel, counter and retail event that
+  moves money is posted (an in-bank payee's account gets the credit), plus
+  salaries on payday, money from family and friends, wallet withdrawals and
+  small shops' QR-code takings.  A payment larger than the balance is
+  preceded by a round sum from the customer's own account at another bank.
+  Scenarios (for ``gambling_fraud_t1``): ``gambling_account`` (a gambler's
+  night of round bets and winnings with agents; a rented "跑分" account
+  collecting players' deposits and sweeping them on; a quiet gambler) and
+  ``fraud_account`` (layering, fast in and out, a new account suddenly busy,
+  splits just below 50,000, cent test transfers, one person's three new
+  accounts, one handset for several accounts, money from or to a reported
+  account, a sold dormant account, and a careful one): their money comes in
+  from other banks (ledger only) and leaves by mobile transfers.
+* ``retail``: ``password_reset`` (before some new-device log-ins, or
+  forgotten), ``loan_application`` and ``dcep_topup`` (e-CNY wallet) in
+  ordinary mobile sessions.  Scenarios (for ``chain_defense``):
+  ``induced_loan_chain`` (screen sharing, or a password reset and the
+  scammer's phone, then a loan and a transfer out; or no signal at all),
+  ``reset_takeover`` (SIM swap or phished code: reset, new device elsewhere,
+  payee, large transfer) and ``remote_dcep`` (screen sharing, then e-CNY
+  top-ups to someone else's wallet; on the web there is no signal).
+* ``counter``: ``counter_transfer`` at a branch or by telephone banking.
+  Scenario ``risk_list_counterparty`` (for ``counterparty_screening``): a
+  scam victim pays an account on the risk or grey list (sample lists under
+  ``rulesets/lists/``), on the app, the web, at an ATM or the counter;
+  sometimes only the payee's name is listed, sometimes nothing is yet.
+
+``fraud_rate`` applies to each family.  The other families draw from random
+streams of their own and never change a customer's habits, so the e-channel
+events of any profile, leaving out those of the other families' scenarios,
+are exactly those of the ``echannel`` profile, in the same order.  Run a mixed stream with
+``ruledsl run --skip-unknown-types``: each ruleset skips the event types it
+does not declare.
+
 ``warmup_days`` adds days of normal traffic before the period, each event
 marked ``"warmup": true``, so windows (daily norms, habits, dormancy) are
 primed before the measured period; ``ruledsl run`` evaluates warm-up events
@@ -57,6 +111,7 @@ About 100,000 events take 1-2 seconds.
 Command line::
 
     python -m ruledsl.generator --customers 2000 --days 7 --seed 1 --out events.jsonl
+    python -m ruledsl.generator --profile all --customers 1000 --days 7 --warmup-days 14 --out all.jsonl
 """
 
 from __future__ import annotations
@@ -68,12 +123,16 @@ import math
 import random
 import sys
 import time
+import zlib
 from collections import Counter
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
 import msgspec
 
-__all__ = ["SCENARIOS", "EVENT_TYPES", "generate", "write_jsonl", "main"]
+__all__ = [
+    "SCENARIOS", "EVENT_TYPES", "FAMILIES", "FAMILY_EVENT_TYPES", "FAMILY_SCENARIOS", "PROFILES",
+    "ALL_EVENT_TYPES", "ALL_SCENARIOS", "TARGET_RULESET", "families_of", "generate", "write_jsonl", "main",
+]
 
 SCENARIOS: tuple[str, ...] = (
     "account_takeover",
@@ -88,6 +147,44 @@ SCENARIOS: tuple[str, ...] = (
 EVENT_TYPES: tuple[str, ...] = (
     "login", "query", "payee_add", "transfer", "payment", "cash_withdrawal", "agreement_sign",
 )
+"""The e-channel event types (``rulesets/common/echannel_events.rdsl``): the ``echannel`` family."""
+
+FAMILY_EVENT_TYPES: dict[str, tuple[str, ...]] = {
+    "echannel": EVENT_TYPES,
+    "opening": ("account_open",),
+    "posting": ("account_txn",),
+    "retail": ("password_reset", "loan_application", "dcep_topup"),
+    "counter": ("counter_transfer",),
+}
+"""The event types each family adds to the stream."""
+
+FAMILY_SCENARIOS: dict[str, tuple[str, ...]] = {
+    "echannel": SCENARIOS,
+    "opening": ("risky_account_open",),
+    "posting": ("gambling_account", "fraud_account"),
+    "retail": ("induced_loan_chain", "reset_takeover", "remote_dcep"),
+    "counter": ("risk_list_counterparty",),
+}
+"""The labelled scenario types each family injects."""
+
+FAMILIES: tuple[str, ...] = tuple(FAMILY_EVENT_TYPES)
+PROFILES: dict[str, tuple[str, ...]] = {"echannel": ("echannel",), "all": FAMILIES}
+"""Named profiles; ``--profile`` also takes a comma-separated list of families."""
+
+ALL_EVENT_TYPES: tuple[str, ...] = tuple(t for f in FAMILIES for t in FAMILY_EVENT_TYPES[f])
+ALL_SCENARIOS: tuple[str, ...] = tuple(s for f in FAMILIES for s in FAMILY_SCENARIOS[f])
+
+TARGET_RULESET: dict[str, str] = {
+    **{s: "echannel_monitoring" for s in SCENARIOS},
+    "risky_account_open": "account_opening_scorecard",
+    "gambling_account": "gambling_fraud_t1",
+    "fraud_account": "gambling_fraud_t1",
+    "induced_loan_chain": "chain_defense",
+    "reset_takeover": "chain_defense",
+    "remote_dcep": "chain_defense",
+    "risk_list_counterparty": "counterparty_screening",
+}
+"""The ruleset (in ``rulesets/``) each scenario type is made for; other rulesets may catch it too."""
 
 TZ_OFFSET_S = 8 * 3600
 DAY_S = 86_400
@@ -280,12 +377,135 @@ def _atm(rng: random.Random, city: str) -> str:
     return f"ATM{_CITY_CODE.get(city, '99')}{rng.randrange(10**5):05d}"
 
 
+# ---------------------------------------------------------------- the other families' vocabulary
+
+# 省级行政区划代码 of each city (counterparty_region of account_txn; identity numbers)
+PROVINCE: dict[str, str] = {
+    "北京": "110000", "上海": "310000", "广州": "440000", "深圳": "440000", "杭州": "330000",
+    "南京": "320000", "成都": "510000", "重庆": "500000", "武汉": "420000", "西安": "610000",
+    "天津": "120000", "苏州": "320000", "厦门": "350000", "福州": "350000", "泉州": "350000",
+    "梅州": "440000", "汕头": "440000", "长沙": "430000", "郑州": "410000", "济南": "370000",
+    "青岛": "370000", "沈阳": "210000", "大连": "210000", "哈尔滨": "230000", "昆明": "530000",
+    "南宁": "450000", "合肥": "340000", "南昌": "360000", "贵阳": "520000", "乌鲁木齐": "650000",
+}
+ALL_PROVINCES: tuple[str, ...] = tuple(sorted(set(PROVINCE.values()) | {
+    "130000", "140000", "150000", "220000", "460000", "540000", "620000", "630000", "640000",
+}))
+_CITY_BY_CODE = {code: name for name, code in _CITY_CODE.items()}
+
+# payment institutions' reserve accounts: the counterparty of third-party payments in the ledger
+INSTITUTION_ACCOUNTS: tuple[tuple[str, str, str], ...] = (
+    ("215500690100001", "支付宝（中国）网络技术有限公司", "330000"),
+    ("110060576018002", "财付通支付科技有限公司", "440000"),
+    ("310066726018004", "中国银联股份有限公司", "310000"),
+)
+LOAN_ACCOUNT = ("9558800000000001", "个人贷款发放专户")
+COMPANY_SUFFIXES = ("科技有限公司", "贸易有限公司", "实业有限公司", "建设工程有限公司", "餐饮管理有限公司",
+                    "物流有限公司", "医院", "学校", "商贸有限公司", "电子有限公司")
+TRANSFER_REMARKS = ("转账", "转账", "生活费", "房租", "还款", "", "", "红包", "货款", "学费")
+ONLINE_REMARKS = ("快捷支付",) * 10 + ("消费",) * 5 + ("网购",) * 3 + ("外卖",) * 3 + ("话费充值",)
+PERSONAS = ("worker", "student", "retired", "business", "freelance", "jobless", "rural", "foreigner")
+PERSONA_WEIGHTS = (48, 14, 10, 11, 7, 4, 5, 1)
+FRAUD_ACCOUNT_KINDS = ("layering", "fast", "new_busy", "split", "test", "multi", "device", "case", "dormant", "careful")
+FRAUD_ACCOUNT_WEIGHTS = (16, 14, 12, 10, 8, 8, 8, 8, 8, 8)
+FOREIGN_NATIONALITIES = ("USA", "DEU", "JPN", "KOR", "GBR", "SGP", "FRA", "CAN", "AUS", "MYS")
+HIGH_RISK_NATIONALITIES = ("MMR", "KHM", "LAO", "PHL")
+
+
+def _unit(*parts: Any) -> float:
+    """A deterministic number in [0, 1) from the parts (a stable trait of an account or customer)."""
+    return zlib.crc32("\x1f".join(map(str, parts)).encode()) / 4294967296.0
+
+
+def _cents(amount: str) -> int:
+    whole, _, frac = amount.partition(".")
+    return int(whole) * 100 + int((frac + "00")[:2])
+
+
+def _yuan(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    cents = abs(cents)
+    return f"{sign}{cents // 100}.{cents % 100:02d}"
+
+
+def _region(account: str, home: Optional[str], hometown: Optional[str] = None) -> str:
+    """The province where an account was opened.
+
+    A customer's counterparties are mostly local (``home`` city), some in the province the
+    customer comes from (``hometown``, a province code), a few anywhere; fraud's anywhere.
+    """
+    if home is not None:
+        u = _unit(account, "region")
+        if u < 0.75:
+            return PROVINCE.get(home, "440000")
+        if hometown is not None and u < 0.93:
+            return hometown
+    return ALL_PROVINCES[int(_unit(account, "province") * len(ALL_PROVINCES))]
+
+
+def _merchant_region(merchant: str) -> Optional[str]:
+    if merchant.startswith("8984"):
+        city = _CITY_BY_CODE.get(merchant[4:6])
+        if city is not None:
+            return PROVINCE[city]
+    return None
+
+
+def _id_no(rng: random.Random, province: str, age: int, year: int) -> str:
+    """An 18-digit resident identity number with a valid check digit (ISO 7064 MOD 11-2)."""
+    body = (f"{province[:2]}{rng.randrange(1, 20):02d}{rng.randrange(1, 30):02d}"
+            f"{year - age - (1 if rng.random() < 0.5 else 0):04d}{rng.randrange(1, 13):02d}{rng.randrange(1, 29):02d}"
+            f"{rng.randrange(1000):03d}")
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    check = "10X98765432"[sum(int(d) * w for d, w in zip(body, weights)) % 11]
+    return body + check
+
+
+def _phone(rng: random.Random) -> str:
+    return rng.choice(PHONE_PREFIXES) + f"{rng.randrange(10**8):08d}"
+
+
+def _device(rng: random.Random) -> str:
+    return f"D-{rng.getrandbits(40):010x}"
+
+
+def families_of(profile: "str | Iterable[str]") -> tuple[str, ...]:
+    """The families of a profile: ``"echannel"``, ``"all"`` or families (comma-separated or a list).
+
+    The e-channel traffic is the customer base every other family builds on, so it is always included.
+    """
+    names = [s.strip() for s in profile.split(",")] if isinstance(profile, str) else [str(s).strip() for s in profile]
+    chosen = {"echannel"}
+    for name in names:
+        if not name:
+            continue
+        if name in PROFILES:
+            chosen.update(PROFILES[name])
+        elif name in FAMILY_EVENT_TYPES:
+            chosen.add(name)
+        else:
+            raise ValueError(f"unknown profile or event family {name!r}; "
+                             f"known: {', '.join(PROFILES)} or families {', '.join(FAMILIES)}")
+    return tuple(f for f in FAMILIES if f in chosen)
+
+
 # ---------------------------------------------------------------- the generator
 
 
 class _Gen:
     def __init__(self, n_customers: int, days: int, seed: int, fraud_rate: float, start: str,
-                 warmup_days: int, scenarios: Sequence[str], ts_format: str):
+                 warmup_days: int, scenarios: Sequence[str], ts_format: str,
+                 families: Sequence[str] = ("echannel",)):
+        self.families = frozenset(families)
+        # the other families draw from random streams of their own, so the e-channel traffic
+        # (events, order, scenarios) stays exactly what the echannel profile makes
+        self.posting = "posting" in self.families
+        self.retail_rng: Optional[random.Random] = None
+        self.ledger: dict[str, list] = {}
+        self.ledger_init: dict[str, tuple[int, Optional[int]]] = {}
+        self.by_account: dict[str, Customer] = {}
+        self.day_start = 0
+        self.prng = random.Random(f"ruledsl-generator:{seed}:posting")
         self.rng = random.Random(f"ruledsl-generator:{seed}:normal")
         self.frng = random.Random(f"ruledsl-generator:{seed}:fraud")
         self.days = days
@@ -321,6 +541,22 @@ class _Gen:
         self.plan: dict[int, list[tuple[int, str, str]]] = {}
         self._plan_scenarios(n_customers, fraud_rate, scenarios)
         self._preludes()
+        for c in self.customers:
+            self.by_account[c.account] = c
+        self.n_customers = n_customers
+        self.year = _dt.date.fromisoformat(start).year
+        self.risk_accounts = _read_list("risk_accounts_sample")
+        self.risk_grey_accounts = _read_list("risk_grey_accounts_sample")
+        self.risk_names = _read_list("risk_names_sample")
+        self.case_accounts = _read_list("case_accounts_sample")
+        self.disciplined_ids = _read_list("disciplined_ids_sample")
+        self.risk_phones = _read_list("risk_phones_sample")
+        self.risk_devices = _read_list("risk_devices_sample")
+        self.xidx = {f: 60_000_000 + 1_000_000 * i for i, f in enumerate(FAMILIES)}
+        self.xrngs = {f: random.Random(f"ruledsl-generator:{seed}:fraud:{f}") for f in FAMILIES if f != "echannel"}
+        self.xplan: dict[int, list[tuple[int, int, str, str, str]]] = {}
+        self._plan_family_scenarios(n_customers, fraud_rate, scenarios)
+        self.applicants: list[tuple[int, dict]] = []  # recent applications (day, a copy of the event)
 
     # ------------------------------------------------------------ output
     def emit(self, ts_s: int, event: dict) -> None:
@@ -338,13 +574,25 @@ class _Gen:
         opened = event.get("opened_at")
         if opened is not None:
             event["opened_at"] = iso_ts(opened) if fmt != "epoch" else opened * 1000
+        active = event.get("last_active_at")
+        if active is not None:
+            event["last_active_at"] = iso_ts(active) if fmt != "epoch" else active * 1000
         return event
 
     def drain(self, until_s: Optional[int]) -> Iterator[dict]:
         heap = self.heap
         pop = heapq.heappop
+        posting = self.posting
         while heap and (until_s is None or heap[0][0] < until_s):
             ts_s, _seq, event = pop(heap)
+            if posting:
+                p = event.pop("_p", None)
+                if p is not None:  # a ledger entry: its balance is known only now, in time order
+                    yield from self._post(ts_s, event, p)
+                    continue
+                c = event.pop("_c", None)
+                if c is not None:  # money moved on a channel: queue its ledger entries (same second)
+                    self._derive(ts_s, event, c)
             yield self._format(ts_s, event)
 
     # ------------------------------------------------------------ event builders
@@ -373,7 +621,7 @@ class _Gen:
                            "payee_account": payee}, tag)
 
     def transfer(self, t, c, channel, amount, payee, *, name=None, same=False, city=None, device=None,
-                 phone=None, tag=None):
+                 phone=None, tag=None, remark=None):
         ev = {"type": "transfer", "ts": None, "customer_id": c.cid, "account_no": c.account}
         if channel in ("atm", "pos"):
             ev["card_no"] = c.card
@@ -391,9 +639,13 @@ class _Gen:
         if phone:
             ev["phone"] = phone
         ev["opened_at"] = c.opened_at
+        if self.posting:
+            ev["_c"] = c
+            if remark:
+                ev["_remark"] = remark
         self._tag_emit(t, ev, tag)
 
-    def payment(self, t, c, channel, amount, merchant, *, city=None, device=None, tag=None):
+    def payment(self, t, c, channel, amount, merchant, *, city=None, device=None, tag=None, remark=None):
         ev = {"type": "payment", "ts": None, "customer_id": c.cid, "card_no": c.card, "channel": channel,
               "merchant_id": merchant, "amount": amount}
         if city:
@@ -403,6 +655,10 @@ class _Gen:
         ev["opened_at"] = c.opened_at
         if channel == "pos":
             ev["_card"] = True
+        if self.posting:
+            ev["_c"] = c
+            if remark:
+                ev["_remark"] = remark
         self._tag_emit(t, ev, tag)
 
     def cash(self, t, c, atm, amount, city, tag=None):
@@ -410,6 +666,8 @@ class _Gen:
               "atm_id": atm, "amount": amount, "_card": True}
         if city:
             ev["city"] = city
+        if self.posting:
+            ev["_c"] = c
         self._tag_emit(t, ev, tag)
 
     def sign(self, t, c, channel, institution, phone, tag=None):
@@ -417,7 +675,56 @@ class _Gen:
               "account_no": c.account, "institution": institution}
         if phone:
             ev["phone"] = phone
+        if self.posting:
+            ev["_c"] = c
         self._tag_emit(t, ev, tag)
+
+    # the other families' events (account_events.rdsl, retail_events.rdsl)
+    def counter_transfer(self, t, c, channel, amount, payee, *, name=None, branch=None, tag=None):
+        ev = {"type": "counter_transfer", "ts": None, "customer_id": c.cid, "account_no": c.account,
+              "channel": channel}
+        if branch:
+            ev["branch_id"] = branch
+        ev["amount"] = amount
+        ev["payee_account"] = payee
+        if name:
+            ev["payee_name"] = name
+        if self.posting:
+            ev["_c"] = c
+        self._tag_emit(t, ev, tag)
+
+    def password_reset(self, t, c, channel, method, device, tag=None):
+        ev = {"type": "password_reset", "ts": None, "customer_id": c.cid, "channel": channel, "method": method}
+        if device:
+            ev["device_id"] = device
+        self._tag_emit(t, ev, tag)
+
+    def loan_application(self, t, c, channel, product, amount, device, tag=None, *, granted_after=None):
+        """``granted_after``: seconds until the loan is paid into the account (posting family), None: refused."""
+        ev = {"type": "loan_application", "ts": None, "customer_id": c.cid, "channel": channel,
+              "product": product, "amount": amount}
+        if device:
+            ev["device_id"] = device
+        if self.posting and granted_after is not None:
+            ev["_c"] = c
+            ev["_granted_after"] = granted_after
+        self._tag_emit(t, ev, tag)
+
+    def dcep_topup(self, t, c, channel, amount, wallet, own, device, tag=None):
+        ev = {"type": "dcep_topup", "ts": None, "customer_id": c.cid, "account_no": c.account, "channel": channel,
+              "amount": amount, "wallet_id": wallet, "own_wallet": own}
+        if device:
+            ev["device_id"] = device
+        if self.posting:
+            ev["_c"] = c
+        self._tag_emit(t, ev, tag)
+
+    def txn(self, t, c, direction, amount, channel, *, account=None, cp=None, cp_name=None, region=None,
+            same=None, device=None, remark=None, tag=None):
+        """Queue a ledger entry (``account_txn``); its balance and ``last_active_at`` are filled in when popped."""
+        holder = {"type": "account_txn", "_p": (c, account or c.account, direction, _cents(amount), channel, cp,
+                                                cp_name, region, same, device, remark)}
+        self._tag_emit(t, holder, tag)
 
     def _tag_emit(self, t: int, ev: dict, tag) -> None:
         if tag is not None:
@@ -455,7 +762,9 @@ class _Gen:
     def normal_day(self, day: int) -> None:
         # one random stream per day: a day's traffic does not depend on how many days came before
         rng = self.rng = random.Random(f"ruledsl-generator:{self.seed}:day:{day}")
-        day_start = self.period_start + day * DAY_S
+        day_start = self.day_start = self.period_start + day * DAY_S
+        if "retail" in self.families:
+            self.retail_rng = random.Random(f"ruledsl-generator:{self.seed}:retail:{day}")
         weekday = (_dt.date.fromordinal(_EPOCH_ORDINAL + (day_start + TZ_OFFSET_S) // DAY_S).weekday())
         tag = "warmup" if day < 0 else None
         for c in self.customers:
@@ -505,6 +814,8 @@ class _Gen:
         # a rooted phone; a relative helping over screen sharing: rare, and not fraud
         r = rng.random()
         self.login(t, c, channel, device, trusted, phone, city, tag, tamper=r < 0.002, remote=0.002 <= r < 0.003)
+        if self.retail_rng is not None:  # password resets, loans, e-CNY top-ups (their own random stream)
+            self._retail_session(c, t, channel, device, trusted, tag)
         if rng.random() < 0.6:
             t += rng.randrange(5, 60)
             self.query(t, c, channel, phone, tag)
@@ -642,6 +953,7 @@ class _Gen:
         c = Customer(self.frng, self.next_idx, home=home)
         self.next_idx += 1
         c.opened_at = self.period_start - self.frng.randrange(60 * DAY_S, 3650 * DAY_S)
+        self.by_account[c.account] = c
         return c
 
     def _victim(self) -> Customer:
@@ -849,6 +1161,862 @@ class _Gen:
             self.transfer(t, c, "mobile", amount, listed if i == 0 else self._external_account(), name=_name(frng),
                           city=city, device=device, phone=phone, tag=tag)
 
+    # ------------------------------------------------------------ the ledger (posting family)
+    def _ledger_state(self, c: Customer, account: str) -> list:
+        """``[balance in cents, last posting, last posting before today, today]`` of an account."""
+        st = self.ledger.get(account)
+        if st is None:
+            init = self.ledger_init.pop(account, None)
+            if init is None:
+                u = _unit(self.seed, account, "balance")
+                if self.period_start - c.opened_at < 90 * DAY_S:
+                    init = (int(500 * u) * 100, None)  # a new account (a mule of the e-channel scenarios)
+                else:
+                    # savings: enough for the stream's spending (and then some); last active before the stream
+                    spend = max(c.median, 200.0) * (20 + 3 * c.rate * (self.days + self.warmup_days))
+                    last = None if c.dormant else (
+                        self.period_start - self.warmup_days * DAY_S - HOUR_S
+                        - int(_unit(self.seed, account, "last") * 20 * DAY_S))
+                    init = (int(spend * math.exp(2.0 * u - 0.5)) * 100, last)
+            st = self.ledger[account] = [init[0], init[1], init[1], None]
+        return st
+
+    def _hometown(self, c: Customer) -> str:
+        return ALL_PROVINCES[int(_unit(self.seed, c.cid, "hometown") * len(ALL_PROVINCES))]
+
+    def _own_other_account(self, c: Customer) -> str:
+        for acct, _name, same in c.payees:
+            if same:
+                return acct
+        return f"6228{int(_unit(self.seed, c.cid, 'own') * 10**15):015d}"
+
+    @staticmethod
+    def _tag_of(ev: dict):
+        label = ev.get("label")
+        if label is not None:
+            return label, ev["scenario_id"]
+        return "warmup" if ev.get("warmup") else None
+
+    def _post(self, ts: int, holder: dict, p: tuple) -> Iterator[dict]:
+        c, account, direction, cents, channel, cp, cp_name, region, same, device, remark = p
+        st = self._ledger_state(c, account)
+        day = (ts + TZ_OFFSET_S) // DAY_S
+        if st[3] != day:
+            st[2], st[3] = st[1], day
+        if direction == "out" and cents > st[0]:
+            # not enough money: the customer first moves a round sum in from an own account at another bank
+            top = ((cents - st[0] + self.prng.randrange(50_000, 300_000)) // 10_000 + 1) * 10_000
+            st[0] += top
+            own = self._own_other_account(c)
+            yield self._format(ts, self._txn_event(holder, c, account, "in", top, st, "mobile", own, c.owner_name,
+                                                   _region(own, c.home, self._hometown(c)), True, None,
+                                                   "本人他行转入"))
+            st[1] = ts
+        st[0] += cents if direction == "in" else -cents
+        ev = self._txn_event(holder, c, account, direction, cents, st, channel, cp, cp_name, region, same, device,
+                             remark)
+        st[1] = ts
+        yield self._format(ts, ev)
+
+    @staticmethod
+    def _txn_event(holder, c, account, direction, cents, st, channel, cp, cp_name, region, same, device, remark):
+        ev = {"type": "account_txn", "ts": None, "customer_id": c.cid, "account_no": account, "direction": direction,
+              "amount": _yuan(cents), "balance_after": _yuan(st[0]), "channel": channel}
+        if cp:
+            ev["counterparty_account"] = cp
+        if cp_name:
+            ev["counterparty_name"] = cp_name
+        if region:
+            ev["counterparty_region"] = region
+        if same is not None:
+            ev["same_name"] = same
+        if device:
+            ev["device_id"] = device
+        if remark:
+            ev["remark"] = remark
+        ev["opened_at"] = c.opened_at
+        if st[2] is not None:
+            ev["last_active_at"] = st[2]
+        for key in ("label", "scenario_id", "warmup"):
+            if key in holder:
+                ev[key] = holder[key]
+        return ev
+
+    def _derive(self, ts: int, ev: dict, c: Customer) -> None:
+        """The ledger entries of a channel event that moves money (queued for the same second)."""
+        remark = ev.pop("_remark", None)
+        granted_after = ev.pop("_granted_after", None)
+        if c.corporate:
+            return  # the T+1 models watch personal settlement accounts
+        etype = ev["type"]
+        tag = self._tag_of(ev)
+        prng = self.prng
+        home = PROVINCE.get(c.home)
+        if etype == "transfer":
+            payee = ev["payee_account"]
+            same = ev["same_name"]
+            channel = ev["channel"]
+            if remark is None:
+                remark = "本人账户转账" if same else prng.choice(TRANSFER_REMARKS)
+            self.txn(ts, c, "out", ev["amount"], channel, cp=payee, cp_name=ev.get("payee_name"),
+                     region=_region(payee, c.home, self._hometown(c)), same=same,
+                     device=ev.get("device_id") if channel in ("mobile", "web") else None, remark=remark, tag=tag)
+            other = self.by_account.get(payee)
+            if other is not None and not other.corporate:  # a customer of the bank: the money comes in there
+                self.txn(ts, other, "in", ev["amount"], channel, cp=c.account, cp_name=c.owner_name, region=home,
+                         same=other.cid == c.cid, remark=remark, tag=tag)
+        elif etype == "payment":
+            merchant = ev["merchant_id"]
+            channel = ev["channel"]
+            if channel == "pos" and merchant.startswith("8984"):
+                cp, cp_name, region = merchant, None, _merchant_region(merchant)
+                remark = remark or "消费"
+            else:
+                u = _unit(merchant, "institution")
+                cp, cp_name, region = INSTITUTION_ACCOUNTS[0 if u < 0.55 else 1 if u < 0.95 else 2]
+                remark = remark or prng.choice(ONLINE_REMARKS)
+            self.txn(ts, c, "out", ev["amount"], channel, cp=cp, cp_name=cp_name, region=region, same=False,
+                     device=ev.get("device_id") if channel == "third_party" else None, remark=remark, tag=tag)
+        elif etype == "cash_withdrawal":
+            self.txn(ts, c, "out", ev["amount"], "atm", remark="ATM取款", tag=tag)
+        elif etype == "counter_transfer":
+            payee = ev["payee_account"]
+            self.txn(ts, c, "out", ev["amount"], ev["channel"], cp=payee, cp_name=ev.get("payee_name"),
+                     region=_region(payee, c.home, self._hometown(c)), remark=remark or "汇款", tag=tag)
+        elif etype == "dcep_topup":
+            self.txn(ts, c, "out", ev["amount"], ev["channel"], cp=ev["wallet_id"], cp_name="数字人民币钱包",
+                     same=ev["own_wallet"], device=ev.get("device_id"), remark="兑出至数字人民币钱包", tag=tag)
+        elif etype == "loan_application" and granted_after is not None:
+            self.txn(ts + granted_after, c, "in", ev["amount"], ev["channel"], cp=LOAN_ACCOUNT[0],
+                     cp_name=LOAN_ACCOUNT[1], region=home, same=False, remark="贷款发放", tag=tag)
+        elif etype == "agreement_sign" and prng.random() < 0.5:
+            # the institution checks the account with a one-cent deposit
+            inst = ev["institution"]
+            self.txn(ts + prng.randrange(5, 60), c, "in", "0.01", "third_party",
+                     cp=f"{zlib.crc32(inst.encode()):015d}", cp_name=inst, same=False, remark="账户验证", tag=tag)
+
+    # ------------------------------------------------------------ the other families' ordinary traffic
+    def family_day(self, day: int) -> None:
+        day_start = self.period_start + day * DAY_S
+        tag = "warmup" if day < 0 else None
+        if self.posting:
+            self._income_day(day, day_start, tag)
+        if "counter" in self.families:
+            self._counter_day(day, day_start, tag)
+        if "opening" in self.families:
+            self._opening_day(day, day_start, tag)
+
+    @staticmethod
+    def _hour_time(r: random.Random, day_start: int, hours: Optional[Sequence[int]] = None) -> int:
+        hour = r.choice(hours) if hours else _pick_cum(r, range(24), _HOUR_CUM)
+        return day_start + hour * HOUR_S + r.randrange(HOUR_S)
+
+    def _income_day(self, day: int, day_start: int, tag) -> None:
+        """Money coming in: salaries on payday, family and friends, wallet withdrawals, shops' QR payments."""
+        r = random.Random(f"ruledsl-generator:{self.seed}:posting:{day}")
+        dom = _dt.date.fromordinal(_EPOCH_ORDINAL + (day_start + TZ_OFFSET_S) // DAY_S).day
+        seed = self.seed
+        for c in self.customers:
+            if c.corporate or c.dormant:
+                continue
+            home = PROVINCE.get(c.home)
+            if _unit(seed, c.cid, "salary") < 0.7 and dom == 1 + int(_unit(seed, c.cid, "payday") * 28):
+                # about a month's spending
+                salary = max(2500.0, c.median * c.rate * (20 + 20 * _unit(seed, c.cid, "pay"))) * r.uniform(0.97, 1.03)
+                u = _unit(seed, c.cid, "employer")
+                employer = f"{c.home}{GIVEN[int(u * len(GIVEN))]}{GIVEN[int(u * 997) % len(GIVEN)]}" \
+                           f"{COMPANY_SUFFIXES[int(u * 9973) % len(COMPANY_SUFFIXES)]}"
+                self.txn(self._hour_time(r, day_start, (9, 10, 11)), c, "in", _money(salary), "counter",
+                         cp=f"6222020200{int(u * 10**9):09d}", cp_name=employer, region=home, same=False,
+                         remark=r.choice(("代发工资", "工资", "代发工资")), tag=tag)
+            for _ in range(_poisson(r, 0.08)):
+                if c.payees and r.random() < 0.5:
+                    payer, name, same = r.choice(c.payees)
+                else:
+                    payer, name, same = _new_payee(r)
+                amount = math.exp(r.gauss(math.log(c.median), 0.8))
+                self.txn(self._hour_time(r, day_start), c, "in",
+                         _round_money(amount, 100) if r.random() < 0.5 else _money(amount),
+                         r.choice(("mobile", "mobile", "web", "third_party")), cp=payer, cp_name=name,
+                         region=_region(payer, c.home, self._hometown(c)), same=same,
+                         remark=r.choice(("转账", "还款", "生活费", "红包", "", "")), tag=tag)
+            if r.random() < 0.004:
+                cp, cp_name, region = INSTITUTION_ACCOUNTS[r.choice((0, 0, 1, 1, 1))]
+                self.txn(self._hour_time(r, day_start), c, "in", _money(r.uniform(50, 2000)), "third_party",
+                         cp=cp, cp_name=cp_name, region=region, same=False,
+                         remark=r.choice(("零钱提现", "余额提现")), tag=tag)
+            if _unit(seed, c.cid, "shop") < 0.02:  # a small shop: its customers pay by the bank's QR code
+                for _ in range(_poisson(r, 8)):
+                    self.txn(self._hour_time(r, day_start, range(8, 22)), c, "in",
+                             _money(math.exp(r.gauss(math.log(35), 0.9))), "third_party",
+                             cp=f"2088{r.randrange(10**12):012d}", region=home, same=False, remark="二维码收款",
+                             tag=tag)
+
+    def _counter_day(self, day: int, day_start: int, tag) -> None:
+        """Transfers at a branch counter or by telephone banking (mostly older customers' habits)."""
+        r = random.Random(f"ruledsl-generator:{self.seed}:counter:{day}")
+        for c in self.customers:
+            if c.corporate or c.dormant or r.random() >= 0.004:
+                continue
+            acct, name, _same = r.choice(c.payees)
+            channel = "counter" if r.random() < 0.8 else "phone_banking"
+            amount = math.exp(r.gauss(math.log(c.median * 2), 0.8))
+            self.counter_transfer(self._hour_time(r, day_start, range(9, 17)), c, channel,
+                                  _round_money(amount, 100) if r.random() < 0.6 else _money(amount), acct,
+                                  name=name, branch=f"B{_CITY_CODE.get(c.home, '99')}{r.randrange(1, 40):03d}"
+                                  if channel == "counter" else None, tag=tag)
+
+    # ------------------------------------------------------------ account opening (opening family)
+    def _opening_day(self, day: int, day_start: int, tag) -> None:
+        """Applications from new customers: about 3 a day per 100 existing customers (a sample's intake)."""
+        r = random.Random(f"ruledsl-generator:{self.seed}:opening:{day}")
+        for _ in range(_poisson(r, max(0.5, self.n_customers * 0.03))):
+            recent = [a for a in self.applicants if a[0] >= day - 30]
+            if recent and r.random() < 0.01:
+                # the same person applies again (an abandoned application, another branch)
+                ev = dict(r.choice(recent)[1])
+                for key in ("label", "scenario_id", "warmup"):
+                    ev.pop(key, None)
+                hours = range(9, 17) if ev["channel"] == "counter" else range(8, 23)
+                self._emit_application(self._hour_time(r, day_start, hours), ev, day, tag)
+                continue
+            persona = r.choices(PERSONAS, PERSONA_WEIGHTS)[0]
+            ev = self._application(r, persona)
+            if ev["channel"] != "counter" and recent and r.random() < 0.015:
+                # a family member opens an account on the same phone or with the same SIM
+                other = r.choice(recent)[1]
+                if r.random() < 0.5 and "device_id" in other:
+                    ev["device_id"] = other["device_id"]
+                else:
+                    ev["phone"] = other["phone"]
+                    ev["phone_owner_match"] = False
+            hours = range(9, 17) if ev["channel"] == "counter" else range(8, 23)
+            self._emit_application(self._hour_time(r, day_start, hours), ev, day, tag)
+
+    def _emit_application(self, t: int, ev: dict, day: int, tag) -> None:
+        if tag is None or tag == "warmup":  # ordinary applicants: their relatives may share a phone, or reapply
+            self.applicants.append((day, dict(ev)))
+        self._tag_emit(t, ev, tag)
+        if len(self.applicants) > 400:
+            del self.applicants[:100]
+
+    def _applicant_id(self) -> str:
+        self.xidx["opening"] += 1
+        return f"C{self.xidx['opening']:08d}"
+
+    def _application(self, r: random.Random, persona: str, *, channel: Optional[str] = None,
+                     city: Optional[str] = None, age: Optional[int] = None) -> dict:
+        """An ordinary ``account_open`` event for a persona (the scenarios adjust it)."""
+        city = city or _pick_cum(r, CITY_NAMES, _CITY_CUM)
+        if channel is None:
+            counter_share = {"retired": 0.85, "rural": 0.8, "foreigner": 0.7, "student": 0.25}.get(persona, 0.45)
+            channel = "counter" if r.random() < counter_share else ("mobile" if r.random() < 0.9 else "web")
+        nationality, id_type = "CHN", "resident_id"
+        income: Optional[float] = None
+        local_share, proof_share, high_limit = 0.65, 0.7, 0.05
+        if persona == "worker":
+            age = age or r.randint(23, 55)
+            occupation = r.choices(("enterprise_staff", "professional", "civil_servant", "worker", "military", "other"),
+                                   (40, 20, 10, 25, 2, 3))[0]
+            industry = "public_service" if occupation in ("civil_servant", "military") else r.choice(
+                ("manufacturing", "construction", "wholesale_retail", "logistics", "catering_hotel", "it_internet",
+                 "finance", "real_estate", "education_health", "other"))
+            purpose = r.choices(("salary", "daily", "investment", "loan_repayment", "other"), (50, 35, 8, 5, 2))[0]
+            income = math.exp(r.gauss(math.log(8000), 0.5))
+        elif persona == "student":
+            age = age or r.randint(18, 24)
+            occupation, industry = "student", "none"
+            purpose = r.choices(("daily", "salary", "other"), (85, 10, 5))[0]
+            income = r.choice((None, None, 0.0, r.uniform(500, 2000)))
+            local_share, proof_share, high_limit = 0.4, 0.6, 0.03
+        elif persona == "retired":
+            age = age or r.randint(58, 85)
+            occupation, industry = "retired", "none"
+            purpose = r.choices(("daily", "investment", "other"), (60, 32, 8))[0]
+            income = r.uniform(2000, 8000)
+            local_share, high_limit = 0.8, 0.01
+        elif persona == "business":
+            age = age or r.randint(25, 60)
+            occupation = "self_employed"
+            industry = r.choices(("wholesale_retail", "catering_hotel", "logistics", "construction", "agriculture",
+                                  "precious_metals", "entertainment"), (40, 25, 10, 10, 7, 5, 3))[0]
+            purpose = r.choices(("business", "daily"), (80, 20))[0]
+            income = math.exp(r.gauss(math.log(15000), 0.6))
+            high_limit = 0.3
+        elif persona == "freelance":
+            age = age or r.randint(22, 45)
+            occupation = "freelancer"
+            industry = r.choice(("it_internet", "education_health", "wholesale_retail", "other", "other"))
+            purpose = r.choices(("daily", "business", "other"), (60, 30, 10))[0]
+            income = r.choice((None, math.exp(r.gauss(math.log(7000), 0.6))))
+            high_limit = 0.1
+        elif persona == "jobless":
+            age = age or r.randint(18, 50)
+            occupation, industry = "unemployed", "none"
+            purpose = r.choices(("daily", "loan_repayment", "other"), (80, 12, 8))[0]
+            income = None
+            high_limit = 0.02
+        elif persona == "rural":
+            age = age or r.randint(30, 65)
+            occupation = r.choice(("farmer", "worker"))
+            industry = "agriculture" if occupation == "farmer" else "construction"
+            purpose = r.choices(("daily", "salary"), (70, 30))[0]
+            income = r.uniform(2000, 6000)
+        else:  # foreigner working here
+            age = age or r.randint(25, 60)
+            nationality = r.choice(FOREIGN_NATIONALITIES)
+            id_type = "passport" if r.random() < 0.8 else "foreign_permanent"
+            occupation = r.choice(("enterprise_staff", "professional"))
+            industry = r.choice(("manufacturing", "it_internet", "education_health", "finance", "other"))
+            purpose = "salary"
+            income = math.exp(r.gauss(math.log(25000), 0.5))
+            local_share, proof_share = 0.0, 0.9
+        local = r.random() < local_share
+        province = PROVINCE[city] if local else r.choice(ALL_PROVINCES)
+        if nationality == "CHN":
+            id_no = _id_no(r, province, age, self.year)
+        else:
+            id_no = f"{nationality[:1]}{r.randrange(10**8):08d}"
+        if income is not None:
+            expected = max(500.0, income * r.uniform(0.3, 1.5))
+            if persona == "business":
+                expected = income * r.uniform(1, 6)
+        else:
+            expected = r.uniform(500, 5000)
+        ev: dict[str, Any] = {
+            "type": "account_open", "ts": None, "customer_id": self._applicant_id(), "id_no": id_no,
+            "id_type": id_type, "nationality": nationality, "age": age, "channel": channel,
+            "account_class": ("I" if r.random() < 0.8 else "II") if channel == "counter"
+            else ("II" if r.random() < 0.85 else "III"),
+            "occupation": occupation, "industry": industry, "purpose": purpose,
+        }
+        if income is not None:
+            ev["monthly_income"] = _round_money(income, 100)
+        if r.random() < 0.9:
+            ev["expected_monthly_amount"] = _round_money(expected, 100)
+        ev["local_household"] = local
+        if not local:
+            ev["local_proof"] = r.random() < proof_share
+        ev["phone"] = _phone(r)
+        u = r.random()
+        if u < 0.95:
+            ev["phone_owner_match"] = True
+        elif u < 0.97:
+            ev["phone_owner_match"] = False  # a parent's or spouse's number
+        if "phone_owner_match" in ev:
+            ev["phone_tenure_days"] = r.randrange(1, 30) if r.random() < 0.03 else int(
+                math.exp(r.gauss(math.log(1500), 0.8))) + 30
+        if r.random() < 0.95:
+            ev["accounts_elsewhere"] = r.choices(range(8), (20, 35, 25, 12, 5, 2, 0.7, 0.3))[0]
+        ev["apply_high_limit"] = r.random() < high_limit
+        counter = channel == "counter"
+        ev["accompanied"] = counter and r.random() < (0.25 if persona == "retired" else 0.015)
+        if counter:
+            ev["evasive_answers"] = r.random() < 0.007
+        else:
+            ev["device_id"] = _device(r)
+            ev["device_risk"] = r.random() < 0.006
+        return ev
+
+    def y_risky_account_open(self, day: int, tag, r: random.Random) -> None:
+        day_start = self.period_start + day * DAY_S
+        v = r.random()
+        if v < 0.28:
+            # a young person brought to the counter by a "boss" to open an account for sale
+            ev = self._application(r, r.choice(("jobless", "student")), channel="counter", age=r.randint(18, 24))
+            ev["accompanied"] = True
+            ev["evasive_answers"] = r.random() < 0.7
+            if r.random() < 0.7:
+                ev["purpose"] = "other"
+            ev["apply_high_limit"] = r.random() < 0.8
+            ev["local_household"] = False
+            ev["local_proof"] = False
+            if r.random() < 0.5:
+                ev["expected_monthly_amount"] = _round_money(r.uniform(30_000, 100_000), 1000)
+            self._emit_application(self._hour_time(r, day_start, range(9, 17)), ev, day, tag)
+        elif v < 0.48:
+            # a ring opens several II-class accounts online with one phone and one (often rooted) phone handset
+            phone, device = _phone(r), _device(r)
+            risky_device = r.random() < 0.5
+            t = self._hour_time(r, day_start, range(9, 23))
+            for _ in range(r.randint(2, 4)):
+                ev = self._application(r, r.choice(("jobless", "worker", "student")), channel="mobile",
+                                       age=r.randint(18, 30))
+                ev["account_class"] = "II"
+                ev["phone"], ev["device_id"], ev["device_risk"] = phone, device, risky_device
+                ev["phone_owner_match"] = False
+                ev["phone_tenure_days"] = r.randrange(3, 60)
+                ev["apply_high_limit"] = r.random() < 0.6
+                self._emit_application(t, ev, day, tag)
+                t += r.randrange(10 * MIN_S, 3 * HOUR_S)
+        elif v < 0.62:
+            # a student expecting a fortune through the account ("兼职" for a gambling platform)
+            ev = self._application(r, "student", age=r.randint(18, 22))
+            ev["monthly_income"] = "0.00"
+            ev["expected_monthly_amount"] = _round_money(r.uniform(30_000, 200_000), 1000)
+            ev["apply_high_limit"] = True
+            if r.random() < 0.3:
+                ev["industry"] = "online_gaming"
+            if r.random() < 0.5:
+                ev["purpose"] = "other"
+            self._emit_application(self._hour_time(r, day_start, range(8, 23)), ev, day, tag)
+        elif v < 0.70 and (self.risk_phones or self.risk_devices):
+            # the phone number or the handset is already on the fraud lists
+            ev = self._application(r, r.choice(("jobless", "worker", "freelance")), channel="mobile")
+            if self.risk_devices and (not self.risk_phones or r.random() < 0.5):
+                ev["device_id"] = r.choice(self.risk_devices)
+            else:
+                ev["phone"] = r.choice(self.risk_phones)
+            self._emit_application(self._hour_time(r, day_start, range(8, 23)), ev, day, tag)
+        elif v < 0.76 and self.disciplined_ids:
+            # someone punished for selling accounts tries again
+            ev = self._application(r, r.choice(("jobless", "worker")), channel="counter", age=r.randint(20, 40))
+            ev["id_no"] = r.choice(self.disciplined_ids)
+            self._emit_application(self._hour_time(r, day_start, range(9, 17)), ev, day, tag)
+        elif v < 0.84:
+            # a national of a country where cross-border fraud call centres operate
+            ev = self._application(r, "freelance", city=r.choice(FRAUD_CITIES), age=r.randint(20, 35))
+            ev["nationality"] = r.choice(HIGH_RISK_NATIONALITIES)
+            ev["id_type"] = "passport"
+            ev["id_no"] = f"{ev['nationality'][:1]}{r.randrange(10**8):08d}"
+            ev["local_household"] = False
+            ev["local_proof"] = False
+            self._emit_application(self._hour_time(r, day_start, range(9, 17)), ev, day, tag)
+        else:
+            # a careful seller: an ordinary-looking young worker with his own phone
+            ev = self._application(r, "worker", channel="mobile", age=r.randint(23, 30))
+            ev["local_household"] = True
+            ev.pop("local_proof", None)
+            ev["purpose"] = "other"
+            ev["apply_high_limit"] = True
+            self._emit_application(self._hour_time(r, day_start, range(8, 23)), ev, day, tag)
+
+    # ------------------------------------------------------------ retail steps in ordinary sessions (retail family)
+    def _retail_session(self, c: Customer, t: int, channel: str, device: str, trusted: bool, tag) -> None:
+        r = self.retail_rng
+        if not trusted and r.random() < 0.5:
+            # a new phone: the password is reset first
+            self.password_reset(max(self.day_start, t - r.randrange(60, 600)), c, channel,
+                                r.choice(("sms", "sms", "face")), device, tag)
+        elif r.random() < 0.002:  # forgot the password
+            self.password_reset(max(self.day_start, t - r.randrange(60, 300)), c, channel,
+                                r.choice(("sms", "face", "bank_card")), device, tag)
+        if channel != "mobile":
+            return
+        u = r.random()
+        if u < 0.004:
+            amount = _round_money(math.exp(r.gauss(math.log(max(c.median, 300) * 40), 0.7)), 1000)
+            self.loan_application(t + r.randrange(60, 900), c, channel,
+                                  r.choice(("consumer_loan", "consumer_loan", "cash_instalment")), amount, device, tag,
+                                  granted_after=r.randrange(120, 3600) if r.random() < 0.7 else None)
+        elif u < 0.02:
+            own = r.random() < 0.9
+            wallet = (f"0031{int(_unit(self.seed, c.cid, 'wallet') * 10**12):012d}" if own
+                      else f"0021{r.randrange(10**12):012d}")
+            amount = r.uniform(100, 3000)
+            self.dcep_topup(t + r.randrange(30, 600), c, channel,
+                            _round_money(amount, 100) if r.random() < 0.6 else _money(amount), wallet, own, device, tag)
+
+    # ------------------------------------------------------------ the other families' scenarios
+    def _plan_family_scenarios(self, n_customers: int, fraud_rate: float, kinds: Sequence[str]) -> None:
+        """Each family's scenarios, planned with its own random stream (``fraud_rate`` per family)."""
+        wanted = set(kinds)
+        if fraud_rate <= 0 or self.days <= 0:
+            return
+        for rank, family in enumerate(FAMILIES):
+            if family == "echannel" or family not in self.families:
+                continue
+            fkinds = [k for k in FAMILY_SCENARIOS[family] if k in wanted]
+            if not fkinds:
+                continue
+            r = self.xrngs[family]
+            n = max(len(fkinds), int(round(fraud_rate * n_customers)))
+            order = list(fkinds)
+            r.shuffle(order)
+            counters: Counter = Counter()
+            for i in range(n):
+                kind = order[i % len(order)]
+                counters[kind] += 1
+                day = r.randrange(self.days)
+                self.xplan.setdefault(day, []).append((rank, r.getrandbits(32), family, kind,
+                                                       f"{kind}-{counters[kind]:04d}"))
+        for day in self.xplan:
+            self.xplan[day].sort()
+
+    def family_scenarios_for(self, day: int) -> None:
+        for _rank, _key, family, kind, sid in self.xplan.get(day, ()):
+            getattr(self, f"y_{kind}")(day, (kind, sid), self.xrngs[family])
+
+    def _xcustomer(self, r: random.Random, family: str, home: Optional[str] = None) -> Customer:
+        self.xidx[family] += 1
+        c = Customer(r, self.xidx[family], home=home)
+        c.opened_at = self.period_start - r.randrange(60 * DAY_S, 3650 * DAY_S)
+        self.by_account[c.account] = c
+        return c
+
+    def _xvictim(self, r: random.Random, family: str) -> Customer:
+        for _ in range(100):
+            c = self.customers[r.randrange(len(self.customers))]
+            if not c.corporate and not c.dormant:
+                return c
+        return self._xcustomer(r, family)
+
+    def _mule(self, r: random.Random, family: str, opened_days: tuple[int, int], balance: float = 0.0,
+              last_active_days: Optional[tuple[int, int]] = None, day: int = 0) -> Customer:
+        """A fraud-controlled account: opened ``opened_days`` days ago, its balance and last activity set."""
+        c = self._xcustomer(r, family, home=r.choice(FRAUD_CITIES))
+        now = self.period_start + day * DAY_S
+        c.opened_at = now - r.randrange(opened_days[0] * DAY_S, opened_days[1] * DAY_S)
+        if last_active_days is None:
+            last = max(c.opened_at, now - r.randrange(1 * DAY_S, 10 * DAY_S))
+        else:
+            last = now - r.randrange(last_active_days[0] * DAY_S, last_active_days[1] * DAY_S)
+        self.ledger_init[c.account] = (int(balance * 100), last)
+        return c
+
+    @staticmethod
+    def _ext(r: random.Random) -> str:
+        return f"{r.choice(OTHER_BANK_PREFIXES)}{r.randrange(10**15):015d}"
+
+    def _in(self, t: int, c: Customer, amount: str, r: random.Random, tag, *, cp: Optional[str] = None,
+            remark: Optional[str] = None, name: Optional[str] = None) -> None:
+        """Money from another bank into ``c`` (ledger only)."""
+        cp = cp or self._ext(r)
+        self.txn(t, c, "in", amount, r.choice(("mobile", "mobile", "web", "third_party")), cp=cp,
+                 cp_name=name or _name(r), region=_region(cp, None), same=False, remark=remark, tag=tag)
+
+    def _out(self, t: int, c: Customer, amount: str, payee: str, r: random.Random, tag, *, device: str,
+             phone: Optional[str] = None, remark: Optional[str] = None, name: Optional[str] = None) -> None:
+        """Money out of ``c`` on the mobile app (an e-channel transfer, and its ledger entry)."""
+        self.transfer(t, c, "mobile", amount, payee, name=name or _name(r), city=c.home, device=device,
+                      phone=phone or c.phone, tag=tag, remark=remark)
+
+    def y_gambling_account(self, day: int, tag, r: random.Random) -> None:
+        day_start = self.period_start + day * DAY_S
+        rounds = (1000, 2000, 3000, 5000, 10000, 20000)
+        agents = [self._ext(r) for _ in range(r.randint(5, 9))]
+        agent_names = [_name(r) for _ in agents]
+        v = r.random()
+        if v < 0.45:
+            # a gambler's night: bets out to agents (上分), winnings back (下分), round sums, after midnight
+            c = self._xvictim(r, "posting") if r.random() < 0.6 else self._xcustomer(r, "posting")
+            device = c.devices[0]
+            t = self._hour_time(r, day_start, (0, 0, 1, 1, 2))
+            self.login(t, c, "mobile", device, True, c.phone, c.home, tag)
+            steps = ["out"] * r.randint(5, 9) + ["in"] * r.randint(3, 7)
+            r.shuffle(steps)
+            steps.insert(0, "out")
+            for step in steps:
+                t += r.randrange(240, 1500)
+                i = r.randrange(len(agents))
+                amount = f"{r.choice(rounds)}.00"
+                if step == "out":
+                    self._out(t, c, amount, agents[i], r, tag, device=device, name=agent_names[i],
+                              remark=r.choice(("上分", "充值", "", "", "转账")))
+                else:
+                    self._in(t, c, amount, r, tag, cp=agents[i], name=agent_names[i],
+                             remark=r.choice(("下分", "返水", "", "", "转账")))
+        elif v < 0.85:
+            # 跑分: a rented account collects players' deposits and passes them on to the platform
+            c = self._mule(r, "posting", (20, 200), balance=r.uniform(0, 300), day=day)
+            platform = [self._ext(r) for _ in range(r.choice((1, 2)))]
+            device = _device(r)
+            t = self._hour_time(r, day_start, (18, 19, 20, 21, 22))
+            balance = self.ledger_init[c.account][0]
+            pending = 0
+            self.login(t, c, "mobile", device, True, c.phone, c.home, tag)
+            for i in range(r.randint(12, 30)):
+                t += r.randrange(60, 900)
+                cents = r.choice((100, 200, 500, 1000, 2000, 3000, 5000)) * 100 if r.random() < 0.7 \
+                    else int(r.uniform(100, 5000)) * 100
+                self._in(t, c, _yuan(cents), r, tag, remark=r.choice(("充值", "", "", "转账", "货款")))
+                balance += cents
+                pending += 1
+                if pending >= r.randint(5, 9):  # sweep to the platform, a few yuan left
+                    t += r.randrange(60, 600)
+                    out = balance - r.randrange(0, 20_000)
+                    self._out(t, c, _yuan(out), r.choice(platform), r, tag, device=device)
+                    balance -= out
+                    pending = 0
+            if balance > 50_000:
+                t += r.randrange(60, 600)
+                self._out(t, c, _yuan(balance - r.randrange(0, 10_000)), platform[0], r, tag, device=device)
+        else:
+            # a quiet gambler: a few round bets in the evening to one agent
+            c = self._xvictim(r, "posting")
+            device = c.devices[0]
+            t = self._hour_time(r, day_start, (20, 21, 22))
+            self.login(t, c, "mobile", device, True, c.phone, c.home, tag)
+            for _ in range(r.randint(2, 4)):
+                t += r.randrange(600, 2400)
+                self._out(t, c, f"{r.choice(rounds[:3])}.00", agents[0], r, tag, device=device, name=agent_names[0])
+
+    def y_fraud_account(self, day: int, tag, r: random.Random) -> None:
+        day_start = self.period_start + day * DAY_S
+        kind = r.choices(FRAUD_ACCOUNT_KINDS, FRAUD_ACCOUNT_WEIGHTS)[0]
+        if kind == "case" and not self.case_accounts:
+            kind = "layering"
+        device = _device(r)
+        t = self._hour_time(r, day_start, range(9, 21))
+        if kind == "layering":
+            # a second-layer account: a victim's money in, then scattered out to many accounts within hours
+            c = self._mule(r, "posting", (30, 300), balance=r.uniform(0, 500), day=day)
+            total = 0
+            for _ in range(r.choice((1, 1, 2))):
+                cents = int(r.uniform(50_000, 300_000)) * 100
+                self._in(t, c, _yuan(cents), r, tag)
+                total += cents
+                t += r.randrange(60, 1200)
+            self.login(t, c, "mobile", device, True, c.phone, c.home, tag)
+            n = r.randint(10, 18)
+            share = total // n
+            for i in range(n):
+                t += r.randrange(60, 900)
+                cents = min(total, share + r.randrange(-share // 5, share // 5)) if i < n - 1 \
+                    else total - r.randrange(0, min(total, 5_000))
+                total -= cents
+                self._out(t, c, _yuan(cents), self._ext(r), r, tag, device=device)
+        elif kind == "fast":
+            # fast in, fast out: each sum leaves within the hour for the next account
+            c = self._mule(r, "posting", (30, 400), balance=r.uniform(0, 300), day=day)
+            self.login(t, c, "mobile", device, True, c.phone, c.home, tag)
+            for _ in range(r.randint(2, 4)):
+                cents = int(r.uniform(5_000, 49_000)) * 100
+                self._in(t, c, _yuan(cents), r, tag)
+                t += r.randrange(300, 3600)
+                self._out(t, c, _yuan(cents - r.randrange(0, cents // 100)), self._ext(r), r, tag, device=device)
+                t += r.randrange(600, 3 * HOUR_S)
+        elif kind == "new_busy":
+            # a new account suddenly busy: opened days ago, ten and more transactions today
+            c = self._mule(r, "posting", (3, 25), balance=r.uniform(0, 100), day=day)
+            self.login(t, c, "mobile", device, True, c.phone, c.home, tag)
+            balance = self.ledger_init[c.account][0]
+            for _ in range(r.randint(10, 20)):
+                t += r.randrange(120, 1500)
+                if balance < 500_000 or r.random() < 0.45:
+                    cents = int(r.uniform(5_000, 30_000)) * 100
+                    self._in(t, c, _yuan(cents), r, tag)
+                    balance += cents
+                else:
+                    cents = int(balance * r.uniform(0.5, 0.95))
+                    self._out(t, c, _yuan(cents), self._ext(r), r, tag, device=device)
+                    balance -= cents
+        elif kind == "split":
+            # a large sum in, out in pieces just below the 50,000 limit
+            c = self._mule(r, "posting", (30, 400), balance=r.uniform(0, 1000), day=day)
+            n = r.randint(3, 4)
+            pieces = [int(r.uniform(45_100, 49_900)) * 100 for _ in range(n)]
+            self._in(t, c, _yuan(sum(pieces) + r.randrange(0, 200_000)), r, tag)
+            t += r.randrange(300, 1800)
+            self.login(t, c, "mobile", device, True, c.phone, c.home, tag)
+            for cents in pieces:
+                t += r.randrange(60, 900)
+                self._out(t, c, _yuan(cents), self._ext(r), r, tag, device=device)
+        elif kind == "test":
+            # the buyer of an account checks it works with cent transfers before using it
+            c = self._mule(r, "posting", (20, 400), balance=r.uniform(0, 50), day=day)
+            for _ in range(r.randint(5, 8)):
+                t += r.randrange(30, 300)
+                self._in(t, c, _money(r.uniform(0.01, 1.0)), r, tag)
+            t += r.randrange(HOUR_S, 5 * HOUR_S)
+            cents = int(r.uniform(10_000, 80_000)) * 100
+            self._in(t, c, _yuan(cents), r, tag)
+            t += r.randrange(600, 3600)
+            self.login(t, c, "mobile", device, True, c.phone, c.home, tag)
+            for _ in range(r.randint(1, 3)):
+                t += r.randrange(60, 600)
+                out = int(cents * r.uniform(0.3, 0.6))
+                self._out(t, c, _yuan(out), self._ext(r), r, tag, device=device)
+                cents -= out
+        elif kind == "multi":
+            # one person, three recently opened accounts, all moving money this week
+            first = self._mule(r, "posting", (10, 150), balance=r.uniform(0, 200), day=day)
+            accounts = [first]
+            for _ in range(r.randint(2, 3)):
+                other = self._mule(r, "posting", (5, 150), balance=r.uniform(0, 200), day=day)
+                other.cid, other.owner_name, other.phone = first.cid, first.owner_name, first.phone
+                other.home = first.home
+                accounts.append(other)
+            for c in accounts:
+                cents = int(r.uniform(3_000, 40_000)) * 100
+                self._in(t, c, _yuan(cents), r, tag)
+                t += r.randrange(600, 2 * HOUR_S)
+                self.login(t, c, "mobile", device, True, c.phone, c.home, tag)
+                self._out(t + r.randrange(30, 300), c, _yuan(cents - r.randrange(0, 50_000)), self._ext(r), r, tag,
+                          device=device)
+                t += r.randrange(HOUR_S, 6 * HOUR_S)
+        elif kind == "device":
+            # one herder's phone operates several mule accounts the same day
+            herder_phone = _phone(r)
+            for _ in range(r.randint(3, 4)):
+                c = self._mule(r, "posting", (30, 400), balance=r.uniform(0, 300), day=day)
+                cents = int(r.uniform(5_000, 60_000)) * 100
+                self._in(t, c, _yuan(cents), r, tag)
+                t += r.randrange(300, 1800)
+                self.login(t, c, "mobile", device, True, herder_phone, c.home, tag)
+                self._out(t + r.randrange(30, 300), c, _yuan(cents - r.randrange(0, 30_000)), self._ext(r), r, tag,
+                          device=device, phone=herder_phone)
+                t += r.randrange(300, 3600)
+        elif kind == "case":
+            # money from (or to) an account the police already reported
+            c = self._mule(r, "posting", (30, 600), balance=r.uniform(0, 2000), day=day)
+            cents = int(r.uniform(5_000, 80_000)) * 100
+            case = r.choice(self.case_accounts)
+            if r.random() < 0.6:
+                self._in(t, c, _yuan(cents), r, tag, cp=case)
+                other = self._ext(r)
+            else:
+                self._in(t, c, _yuan(cents), r, tag)
+                other = case
+            t += r.randrange(600, 3 * HOUR_S)
+            self.login(t, c, "mobile", device, True, c.phone, c.home, tag)
+            self._out(t + r.randrange(30, 300), c, _yuan(cents - r.randrange(0, 100_000)), other, r, tag,
+                      device=device)
+        elif kind == "dormant":
+            # a long-dormant account, sold, suddenly moving money
+            c = self._mule(r, "posting", (800, 3000), balance=r.uniform(0, 100), last_active_days=(200, 600),
+                           day=day)
+            balance = self.ledger_init[c.account][0]
+            self.login(t, c, "mobile", device, False, _phone(r), c.home, tag)
+            for _ in range(r.randint(5, 9)):
+                t += r.randrange(300, 2400)
+                if balance < 300_000 or r.random() < 0.5:
+                    cents = int(r.uniform(3_000, 40_000)) * 100
+                    self._in(t, c, _yuan(cents), r, tag)
+                    balance += cents
+                else:
+                    cents = int(balance * r.uniform(0.6, 0.98))
+                    self._out(t, c, _yuan(cents), self._ext(r), r, tag, device=device)
+                    balance -= cents
+        else:
+            # careful: a couple of mid-sized sums in and out in the daytime, nothing adds up
+            c = self._mule(r, "posting", (60, 600), balance=r.uniform(500, 3000), day=day)
+            cents = int(r.uniform(3_000, 9_000)) * 100
+            self._in(t, c, _yuan(cents), r, tag)
+            t += r.randrange(3 * HOUR_S, 6 * HOUR_S)
+            self.login(t, c, "mobile", device, True, c.phone, c.home, tag)
+            self._out(t + r.randrange(30, 300), c, _yuan(int(cents * r.uniform(0.5, 0.8))), self._ext(r), r, tag,
+                      device=device)
+
+    def y_induced_loan_chain(self, day: int, tag, r: random.Random) -> None:
+        day_start = self.period_start + day * DAY_S
+        c = self._xvictim(r, "retail")
+        t = self._hour_time(r, day_start, range(9, 23))
+        loan_cents = int(r.uniform(20, 200)) * 1000 * 100
+        loan = _yuan(loan_cents)
+        product = r.choice(("consumer_loan", "cash_instalment"))
+        payee, name = self._ext(r), _name(r)
+        v = r.random()
+        if v < 0.55:
+            # a fake "customer service" shares the screen and walks the victim through a loan and a transfer
+            device = c.devices[0]
+            self.login(t, c, "mobile", device, True, c.phone, c.home, tag, remote=r.random() < 0.85)
+        elif v < 0.85:
+            # the scammer resets the password with the victim's SMS code and borrows on his own phone
+            device = _device(r)
+            self.password_reset(t, c, "mobile", "sms", device, tag)
+            t += r.randrange(60, 600)
+            self.login(t, c, "mobile", device, False, c.phone, r.choice((c.home, r.choice(FRAUD_CITIES))), tag,
+                       tamper=r.random() < 0.2)
+        else:
+            # the victim does it all on the own phone; no signal at log-in
+            device = c.devices[0]
+            self.login(t, c, "mobile", device, True, c.phone, c.home, tag)
+        t += r.randrange(120, 900)
+        self.loan_application(t, c, "mobile", product, loan, device, tag, granted_after=r.randrange(60, 600))
+        t += r.randrange(900, 3 * HOUR_S)
+        self.payee_add(t, c, "mobile", payee, tag)
+        left = loan_cents
+        for _ in range(r.choice((1, 1, 2))):
+            t += r.randrange(60, 900)
+            cents = max(10_000_00, int(left * r.uniform(0.5, 1.0)) // 100_000 * 100_000)
+            self.transfer(t, c, "mobile", _yuan(cents), payee, name=name, city=c.home, device=device, phone=c.phone,
+                          tag=tag)
+            left -= cents
+            if left < 10_000_00:
+                break
+
+    def y_reset_takeover(self, day: int, tag, r: random.Random) -> None:
+        day_start = self.period_start + day * DAY_S
+        c = self._xvictim(r, "retail")
+        t = self._hour_time(r, day_start, (0, 1, 2, 8, 10, 12, 14, 16, 19, 21, 22, 23))
+        device = _device(r)
+        city = r.choice([x for x in FRAUD_CITIES if x != c.home])
+        # SIM swap or a phished SMS code (now and then a deep-faked face) resets the password
+        self.password_reset(t, c, "mobile", "sms" if r.random() < 0.8 else "face", device, tag)
+        t += r.randrange(60, 300)
+        self.login(t, c, "mobile", device, False, c.phone, city, tag, tamper=r.random() < 0.25)
+        payee, name = self._ext(r), _name(r)
+        v = r.random()
+        if v < 0.15:
+            t += r.randrange(2 * HOUR_S, 4 * HOUR_S)  # they wait for the victim to sleep
+            self.login(t, c, "mobile", device, False, c.phone, city, tag)
+        t += r.randrange(60, 600)
+        self.payee_add(t, c, "mobile", payee, tag)
+        if v < 0.65:
+            amounts = [_money(r.uniform(50_000, 150_000))]
+        else:
+            amounts = [_round_money(r.uniform(10_000, 45_000), 1000) for _ in range(r.randint(2, 3))]
+        for amount in amounts:
+            t += r.randrange(30, 300)
+            self.transfer(t, c, "mobile", amount, payee, name=name, city=city, device=device, phone=c.phone, tag=tag)
+
+    def y_remote_dcep(self, day: int, tag, r: random.Random) -> None:
+        day_start = self.period_start + day * DAY_S
+        c = self._xvictim(r, "retail")
+        t = self._hour_time(r, day_start, range(9, 23))
+        v = r.random()
+        web = v >= 0.85  # on the web there is no security SDK: no remote-assistance signal
+        device = c.devices[0]
+        self.login(t, c, "web" if web else "mobile", device, True, c.phone, c.home, tag, remote=not web)
+        wallet = f"0021{r.randrange(10**12):012d}"
+        t += r.randrange(120, 1800) if v < 0.7 else r.randrange(3600, 6000)
+        for _ in range(r.randint(1, 3)):
+            self.dcep_topup(t, c, "web" if web else "mobile", _round_money(r.uniform(5_000, 50_000), 1000), wallet,
+                            False, device, tag)
+            t += r.randrange(60, 600)
+
+    def y_risk_list_counterparty(self, day: int, tag, r: random.Random) -> None:
+        day_start = self.period_start + day * DAY_S
+        c = self._xvictim(r, "counter")
+        u = r.random()
+        name = _name(r)
+        if u < 0.6 and self.risk_accounts:
+            payee = r.choice(self.risk_accounts)
+            if self.risk_names and r.random() < 0.2:
+                name = r.choice(self.risk_names)
+        elif u < 0.8 and self.risk_grey_accounts:
+            payee = r.choice(self.risk_grey_accounts)
+        elif u < 0.9 and self.risk_names:
+            payee, name = self._ext(r), r.choice(self.risk_names)  # a new account of a listed company
+        else:
+            payee = self._ext(r)  # a fresh account no list knows yet
+        amounts = []
+        for _ in range(r.choice((1, 1, 2, 3))):
+            x = r.uniform(3_000, 100_000)
+            amounts.append(_round_money(x, 1000) if r.random() < 0.55 else _money(x))
+        channel = r.choices(("mobile", "web", "counter", "phone_banking", "atm"), (55, 10, 22, 5, 8))[0]
+        t = self._hour_time(r, day_start, range(9, 17) if channel == "counter" else range(8, 22))
+        if channel in ("counter", "phone_banking"):
+            for amount in amounts:
+                self.counter_transfer(t, c, channel, amount, payee, name=name,
+                                      branch=f"B{_CITY_CODE.get(c.home, '99')}{r.randrange(1, 40):03d}"
+                                      if channel == "counter" else None, tag=tag)
+                t += r.randrange(120, 900)
+        elif channel == "atm":
+            for amount in amounts:
+                self.transfer(t, c, "atm", amount, payee, name=name, city=c.home, tag=tag)
+                t += r.randrange(60, 300)
+        else:
+            device = c.devices[0]
+            self.login(t, c, channel, device, True, c.phone, c.home, tag)
+            t += r.randrange(60, 600)
+            self.payee_add(t, c, channel, payee, tag)
+            for amount in amounts:
+                t += r.randrange(60, 900)
+                self.transfer(t, c, channel, amount, payee, name=name, city=c.home, device=device, phone=c.phone,
+                              tag=tag)
+
     # ------------------------------------------------------------ the stream
     def run(self) -> Iterator[dict]:
         for day in range(self.first_day, self.days):
@@ -857,7 +2025,9 @@ class _Gen:
             yield from self.drain(day_start)
             if day >= 0:
                 self.scenarios_for(day)
+                self.family_scenarios_for(day)
             self.normal_day(day)
+            self.family_day(day)
         yield from self.drain(None)
 
 
@@ -869,14 +2039,19 @@ def generate(
     *,
     start: str = "2026-11-16",
     warmup_days: int = 0,
-    scenarios: Iterable[str] = SCENARIOS,
+    scenarios: Optional[Iterable[str]] = None,
     ts_format: str = "mixed",
+    profile: "str | Iterable[str]" = "echannel",
 ) -> Iterator[dict]:
-    """Yield e-channel events in event-time order (see the module docstring).
+    """Yield events in event-time order (see the module docstring).
 
+    ``profile`` selects the event families: ``"echannel"`` (the default: the
+    e-channel events only), ``"all"``, or families (a comma-separated string
+    or a list) from ``FAMILIES``, which add to the e-channel traffic.
     ``fraud_rate`` is the number of injected scenarios per customer over the
-    period (0.01: one scenario per hundred customers); when it is positive
-    every type in ``scenarios`` appears at least once, types taking turns.
+    period, for each family (0.01: one scenario per hundred customers, per
+    family); when it is positive every type in ``scenarios`` (default: every
+    type of the profile's families) appears at least once, types taking turns.
     ``start`` is the first day of the period (local date, China Standard
     Time); ``warmup_days`` days of unlabelled traffic marked ``"warmup": true``
     come before it.  ``ts_format``: ``"mixed"`` (ISO text; epoch ms for card
@@ -888,11 +2063,19 @@ def generate(
         raise ValueError("days and warmup_days must not be negative")
     if ts_format not in ("mixed", "iso", "epoch"):
         raise ValueError("ts_format must be 'mixed', 'iso' or 'epoch'")
+    families = families_of(profile)
+    if scenarios is None:
+        scenarios = tuple(k for f in families for k in FAMILY_SCENARIOS[f])
     scenarios = tuple(scenarios)
-    unknown = sorted(set(scenarios) - set(SCENARIOS))
+    unknown = sorted(set(scenarios) - set(ALL_SCENARIOS))
     if unknown:
-        raise ValueError(f"unknown scenario type(s): {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
-    gen = _Gen(n_customers, days, seed, fraud_rate, start, warmup_days, scenarios, ts_format)
+        raise ValueError(f"unknown scenario type(s): {', '.join(unknown)}; known: {', '.join(ALL_SCENARIOS)}")
+    outside = [(k, f) for f in FAMILIES if f not in families for k in FAMILY_SCENARIOS[f] if k in scenarios]
+    if outside:
+        raise ValueError("scenario type(s) of event families not in the profile: "
+                         + ", ".join(f"{k} (family {f})" for k, f in outside)
+                         + f"; the profile has {', '.join(families)} (use profile 'all' or add the family)")
+    gen = _Gen(n_customers, days, seed, fraud_rate, start, warmup_days, scenarios, ts_format, families)
     return gen.run()
 
 
@@ -916,18 +2099,22 @@ def main(argv: Optional[list[str]] = None) -> int:
     """``python -m ruledsl.generator``: write a labelled event stream as JSON Lines."""
     p = argparse.ArgumentParser(
         prog="python -m ruledsl.generator",
-        description="Generate seeded, realistic e-channel events with labelled fraud scenarios (JSON Lines).",
+        description="Generate seeded, realistic bank events (e-channel; with --profile also account opening, "
+                    "ledger postings, retail steps, counter transfers) with labelled fraud scenarios (JSON Lines).",
     )
     p.add_argument("--customers", type=int, default=2000, help="number of customers (default 2000)")
     p.add_argument("--days", type=int, default=7, help="days of traffic (default 7)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument("--fraud-rate", type=float, default=0.01,
-                   help="injected scenarios per customer over the period (default 0.01)")
+                   help="injected scenarios per customer over the period, per event family (default 0.01)")
     p.add_argument("--warmup-days", type=int, default=0,
                    help="days of unscored traffic before the period, marked \"warmup\": true (default 0)")
     p.add_argument("--start", default="2026-11-16", help="first day of the period, YYYY-MM-DD (default 2026-11-16)")
-    p.add_argument("--scenarios", default=",".join(SCENARIOS),
-                   help="comma-separated scenario types to inject (default: all)")
+    p.add_argument("--profile", default="echannel",
+                   help="event families: echannel (default), all, or a comma-separated list of "
+                        f"{', '.join(FAMILIES)} (e-channel traffic is always included)")
+    p.add_argument("--scenarios", default=None,
+                   help="comma-separated scenario types to inject (default: every type of the profile)")
     p.add_argument("--ts-format", choices=("mixed", "iso", "epoch"), default="mixed",
                    help="mixed: ISO 8601 (+08:00), epoch ms for ATM/POS card events (default)")
     p.add_argument("--out", default="-", help="output file (default: standard output)")
@@ -936,10 +2123,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         _dt.date.fromisoformat(args.start)
     except ValueError:
         p.error(f"--start must be a date YYYY-MM-DD, not {args.start!r}")
-    kinds = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    kinds = None if args.scenarios is None else [s.strip() for s in args.scenarios.split(",") if s.strip()]
     try:
         events = generate(args.customers, args.days, args.seed, args.fraud_rate, start=args.start,
-                          warmup_days=args.warmup_days, scenarios=kinds, ts_format=args.ts_format)
+                          warmup_days=args.warmup_days, scenarios=kinds, ts_format=args.ts_format,
+                          profile=args.profile)
     except ValueError as err:
         p.error(str(err))
     labels: Counter = Counter()
@@ -965,7 +2153,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 2
     labels.update(scenario_ids.values())
     took = time.perf_counter() - began
-    detail = ", ".join(f"{k} {labels[k]}" for k in SCENARIOS if labels[k])
+    detail = ", ".join(f"{k} {labels[k]}" for k in ALL_SCENARIOS if labels[k])
     print(f"{n} events, {len(scenario_ids)} scenarios ({detail or 'none'}) in {took:.1f}s"
           + ("" if args.out == "-" else f" -> {args.out}"), file=sys.stderr)
     return 0
