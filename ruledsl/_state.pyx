@@ -1,5 +1,5 @@
 # cython: language_level=3, cdivision=True, nonecheck=False, overflowcheck=False
-# cython: infer_types=False, auto_pickle=False, embedsignature=True
+# cython: infer_types=False, auto_pickle=False, embedsignature=True, binding=False
 # (boundscheck / wraparound / initializedcheck are set by setup.py; all hot
 #  loops index raw C pointers, which those directives do not affect anyway)
 """Windowed aggregation and sequence kernels (Cython hot path).
@@ -28,15 +28,20 @@ Per-slot data lives in C memory:
 * ``SequenceState``: one flat int64 array with ``n_steps`` words per slot
   (a validity/active bitmask + ``n_steps - 1`` start timestamps).
 
-Freed slots go on a LIFO free list; the bounded round-robin sweep in
-``advance`` frees keys whose entries all expired, and at the end of each sweep
-cycle the slot table is compacted (slots renumbered) when at most 1/4 of it is
-in use, so memory stays bounded when keys go idle.
+Freed slots go on a LIFO free list.  Every active slot is once in a FIFO
+expiry queue (4 bytes per slot; the slot remembers when it comes due, see
+``_SlotTable``); ``advance`` pops at most ``budget`` due slots and frees the
+keys whose entries all expired (re-queueing the others), so it never visits
+keys that cannot have expired.  After freeing, the slot table is compacted
+(slots renumbered) when at most 1/4 of it is in use, so memory stays bounded
+when keys go idle.  Entries of live keys are evicted lazily on access and
+when the key comes due; last/since windows also keep a small heap of keys
+whose older entries will become dominated.
 """
 
 cimport cython
 from libc.stdint cimport int64_t, uint64_t, int32_t, uint32_t, INT64_MIN, INT64_MAX
-from libc.stdlib cimport malloc, calloc, realloc, free
+from libc.stdlib cimport malloc, calloc, realloc, free, qsort
 from libc.string cimport memmove, memcpy, memset
 from cpython.object cimport PyObject
 from cpython.number cimport PyNumber_Index
@@ -120,10 +125,11 @@ ctypedef struct Entry:
 
 ctypedef struct Slot:
     Entry* buf       # heap buffer when cap > 1, else NULL
-    int32_t head     # index of the oldest entry in buf
+    int32_t head     # index of the oldest entry in buf (free slot: the next free slot)
     int32_t n        # number of entries; -1 marks a free slot
     int32_t cap      # 1 => the single entry lives in `inl`
-    int32_t _pad
+    uint32_t qx      # bits 0-30: expiry-queue value (_q_encode); bit 31 (last/since):
+                     # the slot has an entry in the dominance heap
     Entry inl
 
 
@@ -166,6 +172,32 @@ cdef inline uint64_t _float_key(double d) noexcept nogil:
         return 0
     u.f = d
     return <uint64_t>u.i
+
+
+# A window slot keeps its expiry-queue value (a timestamp) in 31 bits: the
+# value >> shift (shift = bit length of D - 20, at least 0) modulo 2**31.  It
+# is decoded against the slot's newest ts, which is >= the value and (by
+# much more than the time a slot spends in the queue) less than 2**31 units
+# above it, as the largest (multiple of 2**shift) <= newest with those bits,
+# i.e. the value rounded down to a multiple of 2**shift; _q_get then rounds
+# it up (+ 2**shift - 1), so a slot never comes due before its value (which
+# could re-queue it behind younger slots), at most D / 2**20 ms late.
+DEF _QMASK = 0x7FFFFFFF
+cdef uint32_t _QFLAG = (<uint32_t>1) << 31      # (a C constant: the literal would be a Python int)
+
+cdef inline uint32_t _q_encode(int64_t v, int shift) noexcept nogil:
+    return <uint32_t>((<uint64_t>(v >> shift)) & _QMASK)
+
+
+cdef inline int64_t _q_decode(int64_t newest, uint32_t bits, int shift) noexcept nogil:
+    cdef int64_t nu = newest >> shift
+    cdef int64_t d = <int64_t>((<uint64_t>nu - <uint64_t>bits) & _QMASK)
+    if nu < INT64_MIN + d:
+        return INT64_MIN
+    nu -= d
+    if nu < (INT64_MIN >> shift):
+        return INT64_MIN
+    return <int64_t>(<uint64_t>nu << shift)
 
 
 cdef inline bint _add_overflows(int64_t a, int64_t b) noexcept nogil:
@@ -404,17 +436,50 @@ def _set_tuning(int b1_shift=6, int b2_shift=12, Py_ssize_t mm_min_cap=256,
 
 
 # ---------------------------------------------------------------------------
-# shared slot table (key -> slot, free list, round-robin sweep, compaction)
+# shared slot table (key -> slot, free list, expiry queue, compaction)
+#
+# Expiry queue: a FIFO ring of slot numbers holding every active slot exactly
+# once, in push order.  Each slot remembers its queue value exp (_q_set /
+# _q_get), a lower bound of the slot's "newest" timestamp (windows: newest
+# entry ts; sequences: the step-0 start) taken when the slot was pushed: at
+# creation and again when a popped slot is still alive.  A slot can only be
+# empty once its newest value is at or below the cutoff (sequences: strictly
+# below), so advance() only pops entries from the front while they are due:
+# each pop either frees the slot or re-queues it, and each entry is popped at
+# most once per call.  Slots that cannot have expired are never visited, so
+# the cost of eviction is proportional to the keys that expire (plus about
+# one re-queue per key per window length), not to the number of keys or
+# events.  The queue is not strictly sorted (re-queued and late entries), so
+# a due entry may wait behind a not-yet-due one: by at most about D + lateness.
 # ---------------------------------------------------------------------------
+
+ctypedef struct QEntry:
+    int64_t exp
+    int32_t slot
+
+
+cdef int _qentry_cmp(const void* pa, const void* pb) noexcept nogil:
+    cdef const QEntry* a = <const QEntry*>pa
+    cdef const QEntry* b = <const QEntry*>pb
+    if a.exp != b.exp:
+        return -1 if a.exp < b.exp else 1
+    if a.slot != b.slot:
+        return -1 if a.slot < b.slot else 1
+    return 0
+
 
 cdef class _SlotTable:
     cdef dict _map              # key -> slot number (int)
     cdef list _skeys            # slot -> key (None for free slots)
-    cdef int32_t* _free         # LIFO stack of free slot numbers
+    cdef Py_ssize_t _free_top   # LIFO stack of free slots, linked through the slots (_free_link)
     cdef Py_ssize_t _n_free
     cdef Py_ssize_t _n_used     # slots [0, _n_used) are active or on the free list
     cdef Py_ssize_t _cap        # allocated capacity of the per-slot arrays
-    cdef Py_ssize_t _cursor     # round-robin sweep position
+    cdef int32_t* _q_slot       # expiry queue ring of slot numbers
+    cdef Py_ssize_t _q_cap      # ring capacity (>= _cap)
+    cdef Py_ssize_t _q_head     # ring index of the oldest queue entry
+    cdef Py_ssize_t _q_len      # == len(_map): one entry per active slot
+    cdef bint _strict           # due iff exp < cutoff (sequences) instead of exp <= cutoff
     cdef bint _has_wm
     cdef bint _has_cutoff
     cdef int64_t _wm
@@ -424,11 +489,11 @@ cdef class _SlotTable:
     def __cinit__(self, *args, **kwargs):
         self._map = {}
         self._skeys = []
-        self._free = NULL
+        self._q_slot = NULL
 
     def __dealloc__(self):
-        free(self._free)
-        self._free = NULL
+        free(self._q_slot)
+        self._q_slot = NULL
 
     # -- virtual hooks (implemented by subclasses) ----------------------------
     cdef int _realloc_arrays(self, Py_ssize_t newcap) except -1:
@@ -443,14 +508,41 @@ cdef class _SlotTable:
     cdef bint _slot_is_free(self, Py_ssize_t slot) noexcept:
         return True
 
+    cdef void _set_free_link(self, Py_ssize_t slot, Py_ssize_t nxt) noexcept:
+        """Store the next free slot in a free (released) slot."""
+        pass
+
+    cdef Py_ssize_t _free_link(self, Py_ssize_t slot) noexcept:
+        return -1
+
     cdef bint _sweep_slot_empty(self, Py_ssize_t slot) noexcept:
         """Evict expired data of an active slot; True if it is now empty."""
         return False
+
+    cdef int64_t _slot_expiry(self, Py_ssize_t slot) noexcept:
+        """The queue value of an active slot: its newest ts (INT64_MIN if none)."""
+        return INT64_MIN
+
+    cdef void _q_set(self, Py_ssize_t slot, int64_t exp) noexcept:
+        """Remember the queue value of a slot being pushed."""
+        pass
+
+    cdef int64_t _q_get(self, Py_ssize_t slot) noexcept:
+        """The remembered queue value (windows: rounded up to its unit)."""
+        return INT64_MIN
 
     cdef void _move_slot(self, Py_ssize_t dst, Py_ssize_t src) noexcept:
         pass
 
     cdef void _release_all(self) noexcept:
+        pass
+
+    cdef int _expire_extra(self, Py_ssize_t budget) except -1:
+        """Further per-advance work (WindowState last/since: dominated entries)."""
+        return 0
+
+    cdef void _remap_extra(self, int32_t* remap) noexcept:
+        """Slots were renumbered (remap[old] = new, -1 for free slots); NULL: all slots freed."""
         pass
 
     # -- slot table ----------------------------------------------------------
@@ -461,24 +553,54 @@ cdef class _SlotTable:
         return <Py_ssize_t>(<object>p)
 
     cdef int _resize(self, Py_ssize_t newcap) except -1:
-        cdef int32_t* nf
+        """Reallocate the per-slot arrays and the queue ring (newcap >= _q_len)."""
+        cdef int32_t* qs
+        cdef Py_ssize_t i, j, n = newcap if newcap > 0 else 1
         if newcap == self._cap:
             return 0
-        nf = <int32_t*>realloc(self._free, <size_t>(newcap if newcap > 0 else 1) * sizeof(int32_t))
-        if nf == NULL:
-            if newcap > self._cap:
+        if n > self._q_cap:
+            # grow the queue ring in place; a wrapped-around front part moves to the end
+            qs = <int32_t*>realloc(self._q_slot, <size_t>n * sizeof(int32_t))
+            if qs == NULL:
                 raise MemoryError()
-        else:
-            self._free = nf
+            if self._q_head + self._q_len > self._q_cap:
+                j = self._q_cap - self._q_head
+                memmove(qs + n - j, qs + self._q_head, <size_t>j * sizeof(int32_t))
+                self._q_head = n - j
+            self._q_slot = qs
+            self._q_cap = n
+        elif n < self._q_cap:
+            # shrink: re-laid out from index 0 (on failure the bigger ring is kept)
+            qs = <int32_t*>malloc(<size_t>n * sizeof(int32_t))
+            if qs != NULL:
+                j = self._q_head
+                for i in range(self._q_len):
+                    qs[i] = self._q_slot[j]
+                    j += 1
+                    if j == self._q_cap:
+                        j = 0
+                free(self._q_slot)
+                self._q_slot = qs
+                self._q_cap = n
+                self._q_head = 0
         self._realloc_arrays(newcap)
         self._cap = newcap
         return 0
 
-    cdef Py_ssize_t _new_slot(self, object key) except -1:
+    cdef inline void _q_push(self, int64_t exp, Py_ssize_t slot) noexcept:
+        cdef Py_ssize_t i = self._q_head + self._q_len
+        if i >= self._q_cap:
+            i -= self._q_cap
+        self._q_set(slot, exp)
+        self._q_slot[i] = <int32_t>slot
+        self._q_len += 1
+
+    cdef Py_ssize_t _new_slot(self, object key, int64_t exp) except -1:
         cdef Py_ssize_t slot, newcap
         if self._n_free > 0:
             self._n_free -= 1
-            slot = self._free[self._n_free]
+            slot = self._free_top
+            self._free_top = self._free_link(slot)
             self._skeys[slot] = key
         else:
             if self._n_used >= _MAX_SLOTS:
@@ -495,22 +617,29 @@ cdef class _SlotTable:
             self._n_used += 1
         self._init_slot(slot)
         self._map[key] = slot
+        self._q_push(exp, slot)
         return slot
 
     cdef int _free_slot(self, Py_ssize_t slot) except -1:
+        """Free an active slot (the caller keeps the queue consistent)."""
         key = self._skeys[slot]
         del self._map[key]
         self._skeys[slot] = None
         self._release_slot(slot)
-        self._free[self._n_free] = <int32_t>slot
+        self._set_free_link(slot, self._free_top)
+        self._free_top = slot
         self._n_free += 1
         return 0
 
     cdef int _maybe_compact(self) except -1:
         cdef Py_ssize_t active = len(self._map)
-        cdef Py_ssize_t i, j, newcap
+        cdef Py_ssize_t i, j, newcap, k
+        cdef int32_t* remap
         cdef list newkeys
         if active == 0:
+            self._q_head = 0
+            self._q_len = 0
+            self._remap_extra(NULL)
             if self._n_used > _COMPACT_MIN:
                 # give the memory back (an emptied dict keeps its table)
                 self._map = {}
@@ -524,25 +653,36 @@ cdef class _SlotTable:
                 self._n_used = 0
                 self._n_free = 0
                 del self._skeys[:]
-            self._cursor = 0
             return 0
         if self._n_used > _COMPACT_MIN and 4 * active <= self._n_used:
+            remap = <int32_t*>malloc(<size_t>self._n_used * sizeof(int32_t))
+            if remap == NULL:
+                return 0                     # compaction is optional
             newkeys = []
             j = 0
             for i in range(self._n_used):
                 if self._slot_is_free(i):
+                    remap[i] = -1
                     continue
                 key = self._skeys[i]
                 if i != j:
                     self._move_slot(j, i)
                 self._map[key] = j
                 newkeys.append(key)
+                remap[i] = <int32_t>j
                 j += 1
+            k = self._q_head
+            for i in range(self._q_len):
+                self._q_slot[k] = remap[self._q_slot[k]]
+                k += 1
+                if k == self._q_cap:
+                    k = 0
+            self._remap_extra(remap)
+            free(remap)
             self._skeys = newkeys
             self._map = dict(self._map)      # dicts never shrink on deletion
             self._n_used = j
             self._n_free = 0
-            self._cursor = 0
             newcap = _MIN_TABLE
             while newcap < 2 * j:
                 newcap *= 2
@@ -550,24 +690,68 @@ cdef class _SlotTable:
                 self._resize(newcap)
         return 0
 
-    cdef int _sweep(self, Py_ssize_t budget) except -1:
-        cdef Py_ssize_t done = 0, slot
-        while done < budget:
-            if self._cursor >= self._n_used:
-                self._cursor = 0
-                self._maybe_compact()
-                if self._n_used == 0:
-                    return 0
-            slot = self._cursor
-            self._cursor += 1
+    cdef int _expire(self, Py_ssize_t budget) except -1:
+        """Pop up to ``budget`` due queue entries (each at most once): free
+        empty slots, re-queue the others."""
+        cdef Py_ssize_t done = 0, slot, h, limit = self._q_len
+        cdef int64_t exp, cutoff = self._cutoff
+        cdef bint strict = self._strict, freed = False
+        if not self._has_cutoff:
+            return 0
+        if budget < limit:
+            limit = budget
+        while done < limit:
+            h = self._q_head
+            slot = self._q_slot[h]
+            exp = self._q_get(slot)
+            if exp > cutoff or (strict and exp == cutoff):
+                break
+            h += 1
+            if h == self._q_cap:
+                h = 0
+            self._q_head = h
+            self._q_len -= 1
             done += 1
-            if self._slot_is_free(slot):
-                continue
             if self._sweep_slot_empty(slot):
                 self._free_slot(slot)
-                if not self._map:
-                    self._maybe_compact()     # last key gone: release everything now
-                    return 0
+                freed = True
+            else:
+                self._q_push(self._slot_expiry(slot), slot)
+        if freed:
+            self._maybe_compact()
+        return 0
+
+    cdef int _q_refresh(self) except -1:
+        """Reset every queue value from its slot and sort the queue by
+        (value, slot) (after load(), where push order == slot order)."""
+        cdef QEntry* tmp
+        cdef Py_ssize_t i, j, n = self._q_len
+        cdef int32_t slot
+        if n == 0:
+            return 0
+        tmp = <QEntry*>malloc(<size_t>n * sizeof(QEntry))
+        if tmp == NULL:
+            raise MemoryError()
+        j = self._q_head
+        for i in range(n):
+            slot = self._q_slot[j]
+            self._q_set(slot, self._slot_expiry(slot))
+            tmp[i].slot = slot
+            tmp[i].exp = self._q_get(slot)
+            j += 1
+            if j == self._q_cap:
+                j = 0
+        qsort(tmp, <size_t>n, sizeof(QEntry), _qentry_cmp)
+        for i in range(n):
+            self._q_slot[i] = tmp[i].slot
+        self._q_head = 0
+        free(tmp)
+        return 0
+
+    cdef int _advance_to(self, int64_t wm, Py_ssize_t budget) except -1:
+        if self._set_watermark(wm) and budget > 0:
+            self._expire(budget)
+            self._expire_extra(budget)
         return 0
 
     cdef int _set_watermark(self, int64_t wm) noexcept:
@@ -586,7 +770,8 @@ cdef class _SlotTable:
         self._skeys = []
         self._n_free = 0
         self._n_used = 0
-        self._cursor = 0
+        self._q_head = 0
+        self._q_len = 0
         self._has_wm = False
         self._has_cutoff = False
         self._wm = 0
@@ -598,23 +783,37 @@ cdef class _SlotTable:
 
         The engine watermark (max event ts seen - lateness) moved to
         ``watermark_ts``.  Only events with ``ts >= watermark_ts`` may be
-        queried afterwards.  Runs an incremental round-robin sweep over at
-        most ``budget`` slots, freeing keys whose data all expired.
-        Non-increasing watermarks are ignored (no sweep either).
+        queried afterwards.  Then pops at most ``budget`` due entries of the
+        expiry queue: keys whose data all expired are freed, the others are
+        re-queued (keys that cannot have expired are not visited).  For
+        last/since windows a min-heap likewise yields at most ``budget``
+        keys whose older entries became dominated (a newer entry at or below
+        the watermark) and drops those (oldest first).
+        Non-increasing watermarks are ignored (no eviction either).
         """
-        cdef int64_t wm = _to_i64(watermark_ts)
-        if self._set_watermark(wm) and budget > 0:
-            self._sweep(budget)
+        self._advance_to(_to_i64(watermark_ts), budget)
 
     def sweep(self):
         """Full sweep: evict all keys, free empty ones, compact the slot table."""
-        cdef Py_ssize_t slot
+        cdef Py_ssize_t slot, i, j, k
         for slot in range(self._n_used):
             if self._slot_is_free(slot):
                 continue
             if self._sweep_slot_empty(slot):
                 self._free_slot(slot)
-        self._cursor = 0
+        # drop the queue entries of the freed slots (order kept)
+        j = self._q_head
+        k = self._q_head
+        for i in range(self._q_len):
+            if not self._slot_is_free(self._q_slot[j]):
+                self._q_slot[k] = self._q_slot[j]
+                k += 1
+                if k == self._q_cap:
+                    k = 0
+            j += 1
+            if j == self._q_cap:
+                j = 0
+        self._q_len = len(self._map)
         self._maybe_compact()
 
     @property
@@ -661,6 +860,7 @@ cdef class WindowState(_SlotTable):
     cdef Py_ssize_t _mm_min_cap
     cdef Py_ssize_t _ms_min_n
     cdef Py_ssize_t _scan_max
+    cdef int _qshift           # expiry-queue value granularity (see _q_encode)
     cdef Slot* _slots
     cdef uint64_t* _tot        # running wrapping sum per slot (int sum/avg)
     cdef uint64_t* _abs        # saturating sum of |v| per slot (int sum/avg)
@@ -670,6 +870,13 @@ cdef class WindowState(_SlotTable):
     cdef uint64_t* _hs_keys    # scratch hash map for distinct
     cdef uint32_t* _hs_cnt
     cdef Py_ssize_t _hs_cap
+    # last/since: min-heap of (lower bound of the slot's second entry ts, slot),
+    # at least one entry for every slot with >= 2 entries (Slot.qx bit 31 marks
+    # slots with an entry; stale entries of freed slots are skipped)
+    cdef int64_t* _d_val
+    cdef int32_t* _d_slot
+    cdef Py_ssize_t _d_cap
+    cdef Py_ssize_t _d_len
 
     def __cinit__(self, *args, **kwargs):
         self._slots = NULL
@@ -678,6 +885,8 @@ cdef class WindowState(_SlotTable):
         self._aux = NULL
         self._hs_keys = NULL
         self._hs_cnt = NULL
+        self._d_val = NULL
+        self._d_slot = NULL
 
     def __init__(self, agg, duration_ms, lateness_ms=0, is_float=False):
         if agg not in _AGG_CODE:
@@ -694,6 +903,9 @@ cdef class WindowState(_SlotTable):
         self.lateness_ms = l
         self.is_float = bool(is_float)
         self._horizon = d
+        self._qshift = 0
+        while self._qshift < 43 and (d >> (self._qshift + 20)) != 0:
+            self._qshift += 1
         self._kind = _AGG_CODE[agg]
         self._keep_last = self._kind == K_LAST or self._kind == K_SINCE
         self._int_totals = (not self.is_float) and (self._kind == K_SUM or self._kind == K_AVG)
@@ -717,6 +929,10 @@ cdef class WindowState(_SlotTable):
         free(self._aux)
         free(self._hs_keys)
         free(self._hs_cnt)
+        free(self._d_val)
+        free(self._d_slot)
+        self._d_val = NULL
+        self._d_slot = NULL
         self._slots = NULL
         self._tot = NULL
         self._abs = NULL
@@ -764,7 +980,7 @@ cdef class WindowState(_SlotTable):
         s.head = 0
         s.n = 0
         s.cap = 1
-        s._pad = 0
+        s.qx = 0
         if self._int_totals:
             self._tot[slot] = 0
             self._abs[slot] = 0
@@ -792,10 +1008,36 @@ cdef class WindowState(_SlotTable):
     cdef bint _slot_is_free(self, Py_ssize_t slot) noexcept:
         return self._slots[slot].n < 0
 
+    cdef void _set_free_link(self, Py_ssize_t slot, Py_ssize_t nxt) noexcept:
+        self._slots[slot].head = <int32_t>nxt       # (a free slot has n == -1)
+
+    cdef Py_ssize_t _free_link(self, Py_ssize_t slot) noexcept:
+        return self._slots[slot].head
+
     cdef bint _sweep_slot_empty(self, Py_ssize_t slot) noexcept:
         cdef Slot* s = &self._slots[slot]
         self._evict(s, slot)
         return s.n == 0
+
+    cdef int64_t _slot_expiry(self, Py_ssize_t slot) noexcept:
+        cdef Slot* s = &self._slots[slot]
+        if s.n <= 0:
+            return INT64_MIN
+        return _slot_buf(s)[s.head + s.n - 1].ts
+
+    cdef void _q_set(self, Py_ssize_t slot, int64_t exp) noexcept:
+        cdef Slot* s = &self._slots[slot]
+        s.qx = (s.qx & _QFLAG) | _q_encode(exp, self._qshift)
+
+    cdef int64_t _q_get(self, Py_ssize_t slot) noexcept:
+        cdef Slot* s = &self._slots[slot]
+        cdef int64_t v, m = ((<int64_t>1) << self._qshift) - 1
+        if s.n <= 0:
+            return INT64_MIN
+        v = _q_decode(_slot_buf(s)[s.head + s.n - 1].ts, s.qx & _QMASK, self._qshift)
+        if v > INT64_MAX - m:
+            return INT64_MAX
+        return v + m
 
     cdef void _move_slot(self, Py_ssize_t dst, Py_ssize_t src) noexcept:
         self._slots[dst] = self._slots[src]
@@ -829,7 +1071,128 @@ cdef class WindowState(_SlotTable):
         self._hs_keys = NULL
         self._hs_cnt = NULL
         self._hs_cap = 0
+        self._d_reset()
         return 0
+
+    # -- last/since: dominance heap ---------------------------------------------------
+    cdef void _d_reset(self) noexcept:
+        free(self._d_val)
+        free(self._d_slot)
+        self._d_val = NULL
+        self._d_slot = NULL
+        self._d_cap = 0
+        self._d_len = 0
+
+    cdef inline bint _d_less(self, Py_ssize_t i, Py_ssize_t j) noexcept:
+        if self._d_val[i] != self._d_val[j]:
+            return self._d_val[i] < self._d_val[j]
+        return self._d_slot[i] < self._d_slot[j]
+
+    cdef inline void _d_swap(self, Py_ssize_t i, Py_ssize_t j) noexcept:
+        cdef int64_t v = self._d_val[i]
+        cdef int32_t t = self._d_slot[i]
+        self._d_val[i] = self._d_val[j]
+        self._d_slot[i] = self._d_slot[j]
+        self._d_val[j] = v
+        self._d_slot[j] = t
+
+    cdef void _d_sift_down(self, Py_ssize_t i) noexcept:
+        cdef Py_ssize_t n = self._d_len, c
+        while True:
+            c = 2 * i + 1
+            if c >= n:
+                return
+            if c + 1 < n and self._d_less(c + 1, c):
+                c += 1
+            if not self._d_less(c, i):
+                return
+            self._d_swap(i, c)
+            i = c
+
+    cdef int _d_realloc(self, Py_ssize_t newcap) except -1:
+        """Grow (or shrink, best effort) the heap arrays to newcap >= _d_len."""
+        cdef int64_t* nv = <int64_t*>realloc(self._d_val, <size_t>newcap * sizeof(int64_t))
+        cdef int32_t* ns
+        if nv == NULL:
+            if newcap > self._d_cap:
+                raise MemoryError()
+            return 0
+        self._d_val = nv
+        ns = <int32_t*>realloc(self._d_slot, <size_t>newcap * sizeof(int32_t))
+        if ns == NULL:
+            if newcap > self._d_cap:
+                raise MemoryError()       # (_d_val is merely bigger than needed)
+        else:
+            self._d_slot = ns
+        if newcap < self._d_cap or ns != NULL:
+            self._d_cap = newcap
+        return 0
+
+    cdef int _d_push(self, int64_t v, Py_ssize_t slot) except -1:
+        cdef Py_ssize_t i, p
+        if self._d_len == self._d_cap:
+            self._d_realloc(self._d_cap * 2 if self._d_cap else 16)
+        i = self._d_len
+        self._d_val[i] = v
+        self._d_slot[i] = <int32_t>slot
+        self._d_len += 1
+        while i > 0:
+            p = (i - 1) >> 1
+            if not self._d_less(i, p):
+                break
+            self._d_swap(i, p)
+            i = p
+        return 0
+
+    cdef int _expire_extra(self, Py_ssize_t budget) except -1:
+        """Pop up to ``budget`` dominance-heap entries with value <= watermark
+        (smallest first) and evict those slots (re-pushed while they still
+        hold >= 2 entries)."""
+        cdef Py_ssize_t done = 0, slot
+        cdef int64_t wm = self._wm
+        cdef Slot* s
+        if not self._keep_last or not self._has_wm:
+            return 0
+        while done < budget and self._d_len > 0 and self._d_val[0] <= wm:
+            slot = self._d_slot[0]
+            self._d_len -= 1
+            if self._d_len > 0:
+                self._d_val[0] = self._d_val[self._d_len]
+                self._d_slot[0] = self._d_slot[self._d_len]
+                self._d_sift_down(0)
+            done += 1
+            if slot >= self._n_used or self._slots[slot].n < 0:
+                continue                      # stale: the slot was freed
+            s = &self._slots[slot]
+            s.qx &= _QMASK
+            self._evict(s, slot)
+            if s.n >= 2:
+                self._d_push(s.buf[s.head + 1].ts, slot)
+                s.qx |= _QFLAG
+        if self._d_cap > 64 and self._d_len * 8 < self._d_cap:
+            self._d_realloc(self._d_cap // 2)
+        return 0
+
+    cdef void _remap_extra(self, int32_t* remap) noexcept:
+        cdef Py_ssize_t i, k = 0
+        cdef int32_t ns
+        if not self._keep_last:
+            return
+        if remap == NULL:
+            self._d_len = 0
+            return
+        # keep the entries of live slots (renumbered), then restore the heap
+        for i in range(self._d_len):
+            ns = remap[self._d_slot[i]] if self._d_slot[i] < self._n_used else -1
+            if ns >= 0:
+                self._d_val[k] = self._d_val[i]
+                self._d_slot[k] = ns
+                k += 1
+        self._d_len = k
+        i = k // 2 - 1
+        while i >= 0:
+            self._d_sift_down(i)
+            i -= 1
 
     # -- min/max block summaries -----------------------------------------------------
     cdef int _mm_alloc(self, Aux* a, Py_ssize_t cap) noexcept:
@@ -1240,36 +1603,46 @@ cdef class WindowState(_SlotTable):
                 res += 1
         return res
 
-    # -- public API ----------------------------------------------------------------
-    def add(self, key, ts, value=0):
-        """add(key, ts, value=0) -> None: store the entry (ts, value) for key."""
-        cdef int64_t t = _to_i64(ts)
-        cdef Val v
-        self._conv(value, &v)
+    # -- shared by the public entry points ------------------------------------------
+    cdef inline Py_ssize_t _find(self, object key) except -2:
+        """Slot of key (-1 if none), with its expired entries evicted."""
         cdef Py_ssize_t slot = self._lookup(key)
+        if slot >= 0:
+            self._evict(&self._slots[slot], slot)
+        return slot
+
+    cdef int _store(self, object key, Py_ssize_t slot, int64_t t, Val v, bint evicted) except -1:
+        """add() once key has been looked up (slot = its slot or -1).  evicted:
+        the slot was just evicted (by _find) under the current watermark."""
         cdef Slot* s
+        cdef int64_t old2, new2
         if self._has_cutoff and t <= self._cutoff:
-            return None           # already expired for every allowed query
+            return 0              # already expired for every allowed query
         if slot < 0:
-            slot = self._new_slot(key)
+            slot = self._new_slot(key, t)
         s = &self._slots[slot]
+        if not self._keep_last:
+            self._insert(s, slot, t, v)
+            if not evicted:
+                # (after _find every entry, and t, lies above the cutoff: nothing to evict)
+                self._evict(s, slot)
+            return 0
+        old2 = _slot_buf(s)[s.head + 1].ts if s.n >= 2 else INT64_MAX
         self._insert(s, slot, t, v)
         self._evict(s, slot)
-        return None
+        if s.n >= 2:
+            # the dominance heap needs an entry whose value is <= the second ts
+            new2 = s.buf[s.head + 1].ts
+            if not (s.qx & _QFLAG) or new2 < old2:
+                self._d_push(new2, slot)
+                s.qx |= _QFLAG
+        return 0
 
-    def query(self, key, ts, value=0, bint include_current=False):
-        """query(key, ts, value=0, include_current=False)
-
-        Aggregate over the key's entries with ts - D < ts_e <= ts, plus the
-        hypothetical entry (ts, value) if include_current (ignored for
-        last/since).  count/distinct -> int; sum -> int/float; avg ->
-        (sum, count) or None; min/max/last -> value or None; since -> ms or None.
-        """
-        cdef int64_t t = _to_i64(ts)
+    cdef object _result(self, Py_ssize_t slot, int64_t t, bint cur, Val cv):
+        """query() once key has been found (and evicted); cv is used only if cur."""
         cdef int kind = self._kind
-        cdef bint cur = include_current and kind != K_LAST and kind != K_SINCE
-        cdef Val cv, mm
-        cdef Py_ssize_t slot, lo = 0, hi = 0, head = 0, end = 0, cnt, i, k
+        cdef Val mm
+        cdef Py_ssize_t lo = 0, hi = 0, head = 0, end = 0, cnt, i, k
         cdef Slot* s = NULL
         cdef Entry* buf = NULL
         cdef Aux* a
@@ -1277,13 +1650,8 @@ cdef class WindowState(_SlotTable):
         cdef int64_t isum
         cdef double fsum
         cdef bint exact = True
-        cv.i = 0
-        if cur and kind != K_COUNT:
-            self._conv(value, &cv)
-        slot = self._lookup(key)
         if slot >= 0:
             s = &self._slots[slot]
-            self._evict(s, slot)
             if s.n > 0:
                 buf = _slot_buf(s)
                 head = s.head
@@ -1386,10 +1754,47 @@ cdef class WindowState(_SlotTable):
             return buf[hi - 1].v.i
         return <int64_t>(<uint64_t>t - <uint64_t>buf[hi - 1].ts)
 
+    # -- public API ----------------------------------------------------------------
+    def add(self, key, ts, value=0):
+        """add(key, ts, value=0) -> None: store the entry (ts, value) for key."""
+        cdef int64_t t = _to_i64(ts)
+        cdef Val v
+        self._conv(value, &v)
+        self._store(key, self._lookup(key), t, v, False)
+        return None
+
+    def query(self, key, ts, value=0, bint include_current=False):
+        """query(key, ts, value=0, include_current=False)
+
+        Aggregate over the key's entries with ts - D < ts_e <= ts, plus the
+        hypothetical entry (ts, value) if include_current (ignored for
+        last/since).  count/distinct -> int; sum -> int/float; avg ->
+        (sum, count) or None; min/max/last -> value or None; since -> ms or None.
+        """
+        cdef int64_t t = _to_i64(ts)
+        cdef bint cur = include_current and self._kind != K_LAST and self._kind != K_SINCE
+        cdef Val cv
+        cv.i = 0
+        if cur and self._kind != K_COUNT:
+            self._conv(value, &cv)
+        return self._result(self._find(key), t, cur, cv)
+
     def query_add(self, key, ts, value=0, bint include_current=False):
-        """query(key, ts, value, include_current) then add(key, ts, value)."""
-        r = self.query(key, ts, value, include_current)
-        self.add(key, ts, value)
+        """query_add(key, ts, value=0, include_current=False)
+
+        ``query(key, ts, value, include_current)`` then ``add(key, ts, value)``
+        with one key lookup; returns the query result.  ts and value are
+        converted first, so a value add() would reject raises before
+        anything is queried or stored.
+        """
+        cdef int64_t t = _to_i64(ts)
+        cdef bint cur = include_current and self._kind != K_LAST and self._kind != K_SINCE
+        cdef Val cv
+        cdef Py_ssize_t slot
+        self._conv(value, &cv)        # what query (if cur) and add would both convert
+        slot = self._find(key)
+        r = self._result(slot, t, cur, cv)
+        self._store(key, slot, t, cv, True)
         return r
 
     def entry_count(self):
@@ -1399,7 +1804,9 @@ cdef class WindowState(_SlotTable):
     def nbytes(self):
         """Approximate memory in bytes.
 
-        C memory: slot table (capacity * 40 B), free list (capacity * 4 B),
+        C memory: slot table (capacity * 40 B; free slots are linked through
+        it), expiry queue (capacity * 4 B), last/since dominance heap (12 B
+        per heap capacity),
         running totals for int sum/avg (capacity * 16 B), per-slot accelerator
         pointers for min/max/distinct/int sum/int avg (capacity * 8 B) and the
         accelerators of large keys (block summaries ~ 1/8 of the entry
@@ -1410,7 +1817,7 @@ cdef class WindowState(_SlotTable):
         list + 32 B per key for the slot-number int object.  The key objects
         themselves and malloc headers are not counted.
         """
-        cdef Py_ssize_t c = self._cap * (<Py_ssize_t>sizeof(Slot) + 4), i
+        cdef Py_ssize_t c = self._cap * <Py_ssize_t>sizeof(Slot) + self._q_cap * 4 + self._d_cap * 12, i
         if self._int_totals:
             c += self._cap * 16
         if self._use_mm or self._use_ms:
@@ -1456,9 +1863,10 @@ cdef class WindowState(_SlotTable):
         self._clear_all()
         for key, entries in items:
             if self._lookup(key) < 0:
-                self._new_slot(key)
+                self._new_slot(key, INT64_MIN)
             for ts, value in entries:
                 self.add(key, ts, value)
+        self._q_refresh()
 
     def __getstate__(self):
         return {"config": (self.agg, self.duration_ms, self.lateness_ms, self.is_float),
@@ -1502,9 +1910,11 @@ cdef class SequenceState(_SlotTable):
     cdef Py_ssize_t _stride      # int64 words per slot: 1 (bits) + _m
     cdef uint64_t _mask_all
     cdef int64_t* _rec           # per slot: [bits, start_0, ..., start_{m-1}]
+    cdef int64_t* _qexp          # per slot: expiry-queue value
 
     def __cinit__(self, *args, **kwargs):
         self._rec = NULL
+        self._qexp = NULL
 
     def __init__(self, n_steps, within_ms):
         cdef int64_t n = _to_i64(n_steps)
@@ -1519,13 +1929,16 @@ cdef class SequenceState(_SlotTable):
         self.n_steps = <int>n
         self.within_ms = w
         self._horizon = w
+        self._strict = True
         self._m = n - 1
         self._stride = n
         self._mask_all = _U64_MAX if n == 64 else (((<uint64_t>1) << n) - 1)
 
     def __dealloc__(self):
         free(self._rec)
+        free(self._qexp)
         self._rec = NULL
+        self._qexp = NULL
 
     # -- hooks -----------------------------------------------------------------
     cdef int _realloc_arrays(self, Py_ssize_t newcap) except -1:
@@ -1537,6 +1950,12 @@ cdef class SequenceState(_SlotTable):
                 raise MemoryError()
         else:
             self._rec = nr
+        nr = <int64_t*>realloc(self._qexp, <size_t>(newcap if newcap > 0 else 1) * sizeof(int64_t))
+        if nr == NULL:
+            if newcap > self._cap:
+                raise MemoryError()
+        else:
+            self._qexp = nr
         return 0
 
     cdef void _init_slot(self, Py_ssize_t slot) noexcept:
@@ -1549,6 +1968,12 @@ cdef class SequenceState(_SlotTable):
     cdef bint _slot_is_free(self, Py_ssize_t slot) noexcept:
         return (<uint64_t>self._rec[slot * self._stride] & _SEQ_ACTIVE) == 0
 
+    cdef void _set_free_link(self, Py_ssize_t slot, Py_ssize_t nxt) noexcept:
+        self._rec[slot * self._stride] = <int64_t>nxt     # < 2**31: the active bit stays clear
+
+    cdef Py_ssize_t _free_link(self, Py_ssize_t slot) noexcept:
+        return <Py_ssize_t>self._rec[slot * self._stride]
+
     cdef bint _sweep_slot_empty(self, Py_ssize_t slot) noexcept:
         cdef int64_t* r = self._rec + slot * self._stride
         cdef uint64_t bits = <uint64_t>r[0]
@@ -1560,9 +1985,22 @@ cdef class SequenceState(_SlotTable):
             r[0] = <int64_t>bits
         return (bits & 1) == 0
 
+    cdef int64_t _slot_expiry(self, Py_ssize_t slot) noexcept:
+        cdef int64_t* r = self._rec + slot * self._stride
+        if <uint64_t>r[0] & 1:
+            return r[1]
+        return INT64_MIN
+
     cdef void _move_slot(self, Py_ssize_t dst, Py_ssize_t src) noexcept:
         memcpy(self._rec + dst * self._stride, self._rec + src * self._stride,
                <size_t>self._stride * sizeof(int64_t))
+        self._qexp[dst] = self._qexp[src]
+
+    cdef void _q_set(self, Py_ssize_t slot, int64_t exp) noexcept:
+        self._qexp[slot] = exp
+
+    cdef int64_t _q_get(self, Py_ssize_t slot) noexcept:
+        return self._qexp[slot]
 
     cdef void _release_all(self) noexcept:
         pass
@@ -1589,18 +2027,14 @@ cdef class SequenceState(_SlotTable):
             return True
         return start >= t - self.within_ms
 
-    # -- public API ------------------------------------------------------------------
-    def query(self, key, ts, matches):
-        """query(key, ts, matches) -> bool: does this event complete the chain?"""
-        cdef int64_t t = _to_i64(ts)
-        cdef uint64_t mask = self._mask(matches)
-        cdef Py_ssize_t slot, m = self._m
+    cdef inline bint _completes(self, Py_ssize_t slot, int64_t t, uint64_t mask) noexcept:
+        """query() once key has been looked up (slot = its slot or -1)."""
+        cdef Py_ssize_t m = self._m
         cdef int64_t* r
         if not ((mask >> m) & 1):
             return False
         if m == 0:
             return True
-        slot = self._lookup(key)
         if slot < 0:
             return False
         r = self._rec + slot * self._stride
@@ -1608,20 +2042,15 @@ cdef class SequenceState(_SlotTable):
             return False
         return self._ok(t, r[m])
 
-    def add(self, key, ts, matches):
-        """add(key, ts, matches) -> None: advance the chains with this event."""
-        cdef int64_t t = _to_i64(ts)
-        cdef uint64_t mask = self._mask(matches)
-        cdef Py_ssize_t slot, i, m = self._m
+    cdef int _step(self, object key, Py_ssize_t slot, int64_t t, uint64_t mask) except -1:
+        """add() once key has been looked up (slot = its slot or -1); n_steps > 1."""
+        cdef Py_ssize_t i, m = self._m
         cdef int64_t* r
         cdef uint64_t bits
-        if m == 0:
-            return None
-        slot = self._lookup(key)
         if slot < 0:
             if not (mask & 1):
-                return None
-            slot = self._new_slot(key)
+                return 0
+            slot = self._new_slot(key, t)
         r = self._rec + slot * self._stride
         bits = <uint64_t>r[0]
         i = m - 1
@@ -1636,18 +2065,51 @@ cdef class SequenceState(_SlotTable):
                 r[1] = t
                 bits |= 1
         r[0] = <int64_t>bits
+        return 0
+
+    # -- public API ------------------------------------------------------------------
+    def query(self, key, ts, matches):
+        """query(key, ts, matches) -> bool: does this event complete the chain?"""
+        cdef int64_t t = _to_i64(ts)
+        cdef uint64_t mask = self._mask(matches)
+        if not ((mask >> self._m) & 1):
+            return False
+        if self._m == 0:
+            return True
+        return self._completes(self._lookup(key), t, mask)
+
+    def add(self, key, ts, matches):
+        """add(key, ts, matches) -> None: advance the chains with this event."""
+        cdef int64_t t = _to_i64(ts)
+        cdef uint64_t mask = self._mask(matches)
+        if self._m == 0:
+            return None
+        self._step(key, self._lookup(key), t, mask)
         return None
 
     def query_add(self, key, ts, matches):
-        """query(key, ts, matches) then add(key, ts, matches)."""
-        r = self.query(key, ts, matches)
-        self.add(key, ts, matches)
+        """query_add(key, ts, matches) -> bool
+
+        ``query(key, ts, matches)`` then ``add(key, ts, matches)`` with one
+        key lookup (matches is read once); returns the query result.
+        """
+        cdef int64_t t = _to_i64(ts)
+        cdef uint64_t mask = self._mask(matches)
+        cdef Py_ssize_t slot
+        cdef bint r
+        if self._m == 0:
+            return (mask & 1) != 0
+        slot = self._lookup(key)
+        r = self._completes(slot, t, mask)
+        self._step(key, slot, t, mask)
         return r
 
     def nbytes(self):
-        """Approximate memory: capacity * (8 * n_steps + 4) bytes of C memory
-        plus the Python overhead (dict + slot->key list + 32 B per key)."""
-        return self._cap * (self._stride * 8 + 4) + self._py_overhead()
+        """Approximate memory: capacity * (8 * n_steps + 8) bytes of C memory
+        (records, queue values; free slots are linked through the records),
+        the expiry queue (capacity * 4 B) plus the Python overhead (dict +
+        slot->key list + 32 B per key)."""
+        return self._cap * (self._stride * 8 + 8) + self._q_cap * 4 + self._py_overhead()
 
     def clear(self):
         self._reset_table()
@@ -1688,7 +2150,7 @@ cdef class SequenceState(_SlotTable):
                 continue
             slot = self._lookup(key)
             if slot < 0:
-                slot = self._new_slot(key)
+                slot = self._new_slot(key, INT64_MIN)
             r = self._rec + slot * self._stride
             bits = _SEQ_ACTIVE
             for i in range(m):
@@ -1696,6 +2158,7 @@ cdef class SequenceState(_SlotTable):
                     r[1 + i] = conv[i]
                     bits |= (<uint64_t>1) << i
             r[0] = <int64_t>bits
+        self._q_refresh()
 
     def __getstate__(self):
         return {"config": (self.n_steps, self.within_ms), "watermark": self.watermark,
@@ -1721,14 +2184,14 @@ def advance_all(states, watermark_ts, Py_ssize_t budget=DEFAULT_SWEEP_BUDGET):
     """advance_all(states, watermark_ts, budget=8)
 
     ``s.advance(watermark_ts, budget)`` for every WindowState/SequenceState in
-    the iterable ``states``, without a Python-level call per state.
+    the iterable ``states``, without a Python-level call per state (anything
+    else raises TypeError).
     """
     cdef int64_t wm = _to_i64(watermark_ts)
     cdef _SlotTable st
     for obj in states:
         st = <_SlotTable?>obj
-        if st._set_watermark(wm) and budget > 0:
-            st._sweep(budget)
+        st._advance_to(wm, budget)
 
 
 # ---------------------------------------------------------------------------

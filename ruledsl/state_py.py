@@ -5,9 +5,9 @@ results as the Cython extension.  It is used when the extension is not built
 or when ``RULEDSL_NO_EXTENSIONS=1`` is set; import the classes through
 :mod:`ruledsl.state`, which picks the implementation.
 
-The internal bookkeeping (slot numbering, free list, round-robin sweep cursor,
-slot-table compaction, lazy eviction points) deliberately mirrors the Cython
-kernel step by step, so that not only query results but also ``len()``,
+The internal bookkeeping (slot numbering, free list, expiry queue, slot-table
+compaction, lazy eviction points) deliberately mirrors the Cython kernel step
+by step, so that not only query results but also ``len()``,
 ``entry_count()``, ``keys()`` and ``dump()`` are identical between the two
 implementations after any sequence of calls.  Only ``nbytes()`` differs (it is
 an estimate of each implementation's own memory).
@@ -19,7 +19,20 @@ Semantics (shared with the extension)
 * ``advance(wm)`` announces the engine watermark (max event ts - lateness).
   Only events with ``ts >= wm`` ("allowed" events) may be queried afterwards;
   entries with ``ts_e <= wm - D`` can then never be inside a query interval
-  and are evicted (lazily on access + a bounded round-robin sweep).
+  and are evicted (lazily on access + a bounded expiry-queue sweep).
+* Expiry queue: every active key's slot is once in a FIFO and remembers a
+  value ``exp``: its newest timestamp when it was queued (windows: the newest
+  entry's ts, kept as ``_q_encode`` bits and read back rounded up to
+  ``2**max(0, D.bit_length() - 20)`` ms; sequences: the step-0 start), queued
+  when the key is created.  ``advance(wm, budget)`` pops at most ``budget``
+  slots (each at most once) from the front while they are due
+  (``exp <= wm - D``; sequences ``exp < wm - within``): a key whose data all
+  expired is freed, any other is evicted and re-queued with its current
+  newest timestamp.  Keys that cannot have expired are never visited.  When
+  something was freed, the slot table is compacted if at most 1/4 of it is
+  in use.  ``last``/``since`` windows also keep a min-heap of (second entry
+  ts, slot) so that ``advance`` drops dominated entries (below) of keys
+  nobody touches, at most ``budget`` keys per call.
 * For ``last``/``since`` an entry is also dropped once a newer-or-equal entry
   (later in the sorted order) has ``ts <= wm``: every allowed query would pick
   that newer one instead.  With in-order events this keeps one entry per key.
@@ -46,6 +59,8 @@ from __future__ import annotations
 import struct
 import sys
 from bisect import bisect_right
+from collections import deque
+from heapq import heapify, heappop, heappush
 from operator import index as _index
 
 __all__ = ["WindowState", "SequenceState", "stable_hash", "advance_all", "AGGREGATES",
@@ -62,10 +77,10 @@ _I64_MAX = (1 << 63) - 1
 _U64 = (1 << 64) - 1
 _MAX_ENTRIES_PER_KEY = 1 << 30
 
-#: default number of slots visited by the incremental sweep per advance() call
+#: default number of expiry-queue entries popped per advance() call
 DEFAULT_SWEEP_BUDGET = 8
-#: the slot table is compacted at the end of a sweep cycle when
-#: ``4 * len(self) <= slots_in_use`` and ``slots_in_use > _COMPACT_MIN``
+#: after advance() freed a key (and after sweep()) the slot table is compacted
+#: when ``4 * len(self) <= slots_in_use`` and ``slots_in_use > _COMPACT_MIN``
 _COMPACT_MIN = 32
 
 _FREE = object()  # marker for a free slot in the slot->key list
@@ -161,16 +176,89 @@ def stable_hash(value) -> int:
 
 
 # --------------------------------------------------------------------------
+# expiry queue (shared)
+# --------------------------------------------------------------------------
+
+
+class _ExpiryQueue:
+    """The expiry queue of both kernels: a FIFO of slot numbers holding every
+    active slot once.  Subclasses provide ``_sweep_slot`` (evict; free and
+    return True if now empty), ``_slot_expiry`` (newest ts), ``_q_set`` /
+    ``_q_get`` (the slot's queue value) and ``_maybe_compact`` (which calls
+    ``_q_remap``)."""
+
+    __slots__ = ()
+    _STRICT = False   # sequences: due iff value < cutoff
+
+    def _q_push(self, exp, slot):
+        self._q_set(slot, exp)
+        self._q.append(slot)
+
+    def _expire(self, budget):
+        if not self._has_cutoff:
+            return
+        q = self._q
+        cutoff = self._cutoff
+        strict = self._STRICT
+        limit = min(budget, len(q))      # each entry at most once per call
+        done = 0
+        freed = False
+        while done < limit:
+            slot = q[0]
+            exp = self._q_get(slot)
+            if exp > cutoff or (strict and exp == cutoff):
+                break
+            q.popleft()
+            done += 1
+            if self._sweep_slot(slot):
+                freed = True
+            else:
+                self._q_push(self._slot_expiry(slot), slot)
+        if freed:
+            self._maybe_compact()
+
+    def _q_drop_freed(self):
+        # after a full sweep: drop the entries of freed slots (order kept)
+        self._q = deque(slot for slot in self._q if self._skeys[slot] is not _FREE)
+
+    def _q_remap(self, remap):
+        self._q = deque(remap[slot] for slot in self._q)
+
+    def _q_refresh(self):
+        # after load(): reset every value from the slot, sort by (value, slot)
+        for slot in self._q:
+            self._q_set(slot, self._slot_expiry(slot))
+        self._q = deque(slot for _, slot in sorted((self._q_get(slot), slot) for slot in self._q))
+
+
+def _q_encode(v, shift):
+    """A window slot's queue value in 31 bits (see ``_q_decode``)."""
+    return (v >> shift) & 0x7FFFFFFF
+
+
+def _q_decode(newest, bits, shift):
+    """The largest multiple of ``2**shift`` <= ``newest`` whose ``>> shift``
+    has the low 31 bits ``bits``: the queue value rounded down, given that
+    ``newest`` is above it by less than ``2**(31 + shift)``."""
+    nu = newest >> shift
+    nu -= (nu - bits) & 0x7FFFFFFF
+    if nu < (_I64_MIN >> shift):
+        return _I64_MIN
+    return nu << shift
+
+
+# --------------------------------------------------------------------------
 # WindowState
 # --------------------------------------------------------------------------
 
 
-class WindowState:
+class WindowState(_ExpiryQueue):
     """Sliding event-time window aggregate, per key (pure-Python twin)."""
 
     __slots__ = (
         "agg", "duration_ms", "lateness_ms", "is_float", "_kind", "_keep_last",
-        "_map", "_skeys", "_ts", "_vals", "_free", "_cursor", "_n_entries",
+        "_map", "_skeys", "_ts", "_vals", "_free", "_q", "_qbits", "_qshift", "_dq", "_dflag",
+        "_n_entries",
         "_has_wm", "_wm", "_has_cutoff", "_cutoff",
     )
 
@@ -189,6 +277,7 @@ class WindowState:
         self.is_float = bool(is_float)
         self._kind = _AGG_CODE[agg]
         self._keep_last = self._kind in (_LAST, _SINCE)
+        self._qshift = max(0, duration_ms.bit_length() - 20)
         self._reset()
 
     def _reset(self):
@@ -197,7 +286,14 @@ class WindowState:
         self._ts = []          # slot -> list of ts (sorted), or None when free
         self._vals = []        # slot -> list of values, or None when free
         self._free = []        # LIFO stack of free slot numbers
-        self._cursor = 0
+        self._q = deque()      # expiry queue of slots
+        self._qbits = []       # slot -> its queue value, _q_encode'd
+        # last/since: dominance min-heap of (lower bound of the second entry
+        # ts, slot), at least one entry for every slot with >= 2 entries;
+        # _dflag[slot] marks slots with an entry (stale entries of freed
+        # slots are skipped)
+        self._dq = []
+        self._dflag = []
         self._n_entries = 0
         self._has_wm = False
         self._wm = 0
@@ -229,6 +325,8 @@ class WindowState:
         gs = sys.getsizeof
         total = gs(self._map) + gs(self._skeys) + gs(self._ts) + gs(self._vals) + gs(self._free)
         total += 32 * len(self._map)                      # slot-number int objects
+        total += gs(self._q) + gs(self._qbits) + 32 * len(self._q)   # expiry queue
+        total += gs(self._dq) + 88 * len(self._dq) + gs(self._dflag)   # dominance heap
         for tl in self._ts:
             if tl is not None:
                 total += gs(tl) + 32 * len(tl)            # list + int objects
@@ -262,12 +360,14 @@ class WindowState:
             del self._vals[slot][:k]
             self._n_entries -= k
 
-    def _new_slot(self, key):
+    def _new_slot(self, key, exp):
         if self._free:
             slot = self._free.pop()
             self._skeys[slot] = key
             self._ts[slot] = []
             self._vals[slot] = []
+            self._dflag[slot] = False
+            self._qbits[slot] = 0
         else:
             slot = len(self._skeys)
             if slot >= (1 << 31) - 1:
@@ -275,8 +375,25 @@ class WindowState:
             self._skeys.append(key)
             self._ts.append([])
             self._vals.append([])
+            self._dflag.append(False)
+            self._qbits.append(0)
         self._map[key] = slot
+        self._q_push(exp, slot)
         return slot
+
+    def _slot_expiry(self, slot):
+        tl = self._ts[slot]
+        return tl[-1] if tl else _I64_MIN
+
+    def _q_set(self, slot, exp):
+        self._qbits[slot] = _q_encode(exp, self._qshift)
+
+    def _q_get(self, slot):
+        # rounded up: a slot never comes due before its value (at most 2**shift - 1 ms late)
+        tl = self._ts[slot]
+        if not tl:
+            return _I64_MIN
+        return min(_I64_MAX, _q_decode(tl[-1], self._qbits[slot], self._qshift) + (1 << self._qshift) - 1)
 
     def _free_slot(self, slot):
         del self._map[self._skeys[slot]]
@@ -305,43 +422,37 @@ class WindowState:
                 self._ts = []
                 self._vals = []
                 self._free = []
-            self._cursor = 0
+                self._dflag = []
+                self._qbits = []
+            self._q = deque()
+            self._dq = []
             return
         if n_used > _COMPACT_MIN and 4 * active <= n_used:
-            skeys, tsl, vals = [], [], []
+            skeys, tsl, vals, flags, qbits = [], [], [], [], []
+            remap = {}
             m = self._map
             for slot, key in enumerate(self._skeys):
                 if key is _FREE:
                     continue
-                m[key] = len(skeys)
+                remap[slot] = m[key] = len(skeys)
                 skeys.append(key)
                 tsl.append(self._ts[slot])
                 vals.append(self._vals[slot])
-            self._skeys, self._ts, self._vals = skeys, tsl, vals
+                flags.append(self._dflag[slot])
+                qbits.append(self._qbits[slot])
+            self._skeys, self._ts, self._vals, self._dflag, self._qbits = skeys, tsl, vals, flags, qbits
             self._map = dict(self._map)      # dicts never shrink on deletion
             self._free = []
-            self._cursor = 0
-
-    def _sweep(self, budget):
-        done = 0
-        while done < budget:
-            if self._cursor >= len(self._skeys):
-                self._cursor = 0
-                self._maybe_compact()
-                if not self._skeys:
-                    return
-            slot = self._cursor
-            self._cursor += 1
-            done += 1
-            if self._sweep_slot(slot) and not self._map:
-                self._maybe_compact()     # last key gone: release everything now
-                return
+            self._q_remap(remap)
+            self._dq = [(v, remap[slot]) for v, slot in self._dq if slot in remap]
+            heapify(self._dq)
 
     # -- public API ----------------------------------------------------------
     def advance(self, watermark_ts, budget=DEFAULT_SWEEP_BUDGET):
-        """Watermark moved to ``watermark_ts``; sweep up to ``budget`` slots.
+        """Watermark moved to ``watermark_ts``; pop up to ``budget`` due
+        expiry-queue entries (free or re-queue those keys).
 
-        Non-increasing watermarks are ignored (no sweep either).
+        Non-increasing watermarks are ignored (no eviction either).
         """
         wm = _i64(watermark_ts)
         budget = _i64(budget)
@@ -353,27 +464,32 @@ class WindowState:
             self._has_cutoff = True
             self._cutoff = wm - self.duration_ms
         if budget > 0:
-            self._sweep(budget)
+            self._expire(budget)
+            self._expire_extra(budget)
         return None
 
     def sweep(self):
         """Full sweep: evict every key, free empty keys, compact the slot table."""
         for slot in range(len(self._skeys)):
             self._sweep_slot(slot)
-        self._cursor = 0
+        self._q_drop_freed()
         self._maybe_compact()
 
     def add(self, key, ts, value=0):
         ts = _i64(ts)
         v = self._conv(value)
-        slot = self._map.get(key)
+        self._store(key, self._map.get(key), ts, v)
+        return None
+
+    def _store(self, key, slot, ts, v):
         if self._has_cutoff and ts <= self._cutoff:
             return None  # already expired for every allowed query: drop it
         if slot is None:
-            slot = self._new_slot(key)
+            slot = self._new_slot(key, ts)
         tl = self._ts[slot]
         if len(tl) >= _MAX_ENTRIES_PER_KEY:
             raise MemoryError("too many entries for one key")
+        old2 = tl[1] if self._keep_last and len(tl) >= 2 else _I64_MAX
         if not tl or tl[-1] <= ts:
             tl.append(ts)
             self._vals[slot].append(v)
@@ -383,19 +499,53 @@ class WindowState:
             self._vals[slot].insert(pos, v)
         self._n_entries += 1
         self._evict(slot)
+        if self._keep_last and len(tl) >= 2:
+            # the dominance heap needs an entry whose value is <= the second ts
+            if not self._dflag[slot] or tl[1] < old2:
+                heappush(self._dq, (tl[1], slot))
+                self._dflag[slot] = True
         return None
+
+    def _expire_extra(self, budget):
+        # last/since: pop dominance-heap entries with value <= watermark
+        # (smallest (value, slot) first) and evict those keys (re-pushed while
+        # they still hold >= 2 entries)
+        if not self._keep_last or not self._has_wm:
+            return
+        dq = self._dq
+        wm = self._wm
+        done = 0
+        while done < budget and dq and dq[0][0] <= wm:
+            _, slot = heappop(dq)
+            done += 1
+            if slot >= len(self._skeys) or self._skeys[slot] is _FREE:
+                continue                      # stale: the slot was freed
+            self._dflag[slot] = False
+            self._evict(slot)
+            tl = self._ts[slot]
+            if len(tl) >= 2:
+                heappush(dq, (tl[1], slot))
+                self._dflag[slot] = True
+
+    def _find(self, key):
+        slot = self._map.get(key)
+        if slot is not None:
+            self._evict(slot)
+        return slot
 
     def query(self, key, ts, value=0, include_current=False):
         ts = _i64(ts)
         kind = self._kind
         cur = bool(include_current) and kind not in (_LAST, _SINCE)
         cv = self._conv(value) if (cur and kind != _COUNT) else 0
-        slot = self._map.get(key)
+        return self._result(self._find(key), ts, cur, cv)
+
+    def _result(self, slot, ts, cur, cv):
+        kind = self._kind
         if slot is None:
             tl = vl = ()
             lo = hi = 0
         else:
-            self._evict(slot)
             tl = self._ts[slot]
             vl = self._vals[slot]
             hi = bisect_right(tl, ts)
@@ -457,9 +607,15 @@ class WindowState:
         return None
 
     def query_add(self, key, ts, value=0, include_current=False):
-        """``query(...)`` followed by ``add(key, ts, value)``; returns the query result."""
-        r = self.query(key, ts, value, include_current)
-        self.add(key, ts, value)
+        """``query(...)`` followed by ``add(key, ts, value)`` with one key
+        lookup; returns the query result.  ts and value are converted first,
+        so a value ``add`` would reject raises before anything is queried."""
+        ts = _i64(ts)
+        cur = bool(include_current) and self._kind not in (_LAST, _SINCE)
+        v = self._conv(value)
+        slot = self._find(key)
+        r = self._result(slot, ts, cur, v)
+        self._store(key, slot, ts, v)
         return r
 
     def clear(self):
@@ -483,9 +639,10 @@ class WindowState:
         for key, entries in items:
             slot = self._map.get(key)
             if slot is None:
-                slot = self._new_slot(key)
+                slot = self._new_slot(key, _I64_MIN)
             for ts, value in entries:
                 self.add(key, ts, value)
+        self._q_refresh()
 
     def __getstate__(self):
         return {"config": (self.agg, self.duration_ms, self.lateness_ms, self.is_float),
@@ -526,7 +683,7 @@ def _as_mask(matches, n_steps):
     return m
 
 
-class SequenceState:
+class SequenceState(_ExpiryQueue):
     """Per-key chain detection over arrival order (pure-Python twin).
 
     ``matches`` is either an int bitmask (bit ``i`` set <=> the event
@@ -536,7 +693,8 @@ class SequenceState:
     """
 
     __slots__ = ("n_steps", "within_ms", "_m", "_map", "_skeys", "_starts", "_free",
-                 "_cursor", "_has_wm", "_wm", "_has_cutoff", "_cutoff")
+                 "_q", "_qexp", "_has_wm", "_wm", "_has_cutoff", "_cutoff")
+    _STRICT = True   # a start is dropped when start < wm - within
 
     def __init__(self, n_steps, within_ms):
         n_steps = _i64(n_steps)
@@ -555,7 +713,8 @@ class SequenceState:
         self._skeys = []
         self._starts = []     # slot -> list of m (int or None), None when free
         self._free = []
-        self._cursor = 0
+        self._q = deque()     # expiry queue of slots
+        self._qexp = []       # slot -> its queue value (a lower bound of the step-0 start)
         self._has_wm = False
         self._wm = 0
         self._has_cutoff = False
@@ -578,7 +737,7 @@ class SequenceState:
     def nbytes(self):
         gs = sys.getsizeof
         total = gs(self._map) + gs(self._skeys) + gs(self._starts) + gs(self._free)
-        total += 32 * len(self._map)
+        total += 32 * len(self._map) + gs(self._q) + gs(self._qexp) + 32 * len(self._q)
         for st in self._starts:
             if st is not None:
                 total += gs(st) + 32 * self._m
@@ -596,7 +755,14 @@ class SequenceState:
             return False
         if m == 0:
             return True
-        slot = self._map.get(key)
+        return self._completes(self._map.get(key), ts, mask)
+
+    def _completes(self, slot, ts, mask):
+        m = self._m
+        if not (mask >> m) & 1:
+            return False
+        if m == 0:
+            return True
         if slot is None:
             return False
         return self._ok(ts, self._starts[slot][m - 1])
@@ -604,14 +770,17 @@ class SequenceState:
     def add(self, key, ts, matches):
         ts = _i64(ts)
         mask = _as_mask(matches, self.n_steps)
-        m = self._m
-        if m == 0:
+        if self._m == 0:
             return None
-        slot = self._map.get(key)
+        self._step(key, self._map.get(key), ts, mask)
+        return None
+
+    def _step(self, key, slot, ts, mask):
+        m = self._m
         if slot is None:
             if not mask & 1:
                 return None
-            slot = self._new_slot(key)
+            slot = self._new_slot(key, ts)
         st = self._starts[slot]
         for i in range(m - 1, 0, -1):
             if (mask >> i) & 1:
@@ -624,11 +793,27 @@ class SequenceState:
         return None
 
     def query_add(self, key, ts, matches):
-        r = self.query(key, ts, matches)
-        self.add(key, ts, matches)
+        """``query(...)`` then ``add(...)`` with one key lookup (matches read once)."""
+        ts = _i64(ts)
+        mask = _as_mask(matches, self.n_steps)
+        if self._m == 0:
+            return bool(mask & 1)
+        slot = self._map.get(key)
+        r = self._completes(slot, ts, mask)
+        self._step(key, slot, ts, mask)
         return r
 
-    def _new_slot(self, key):
+    def _slot_expiry(self, slot):
+        s0 = self._starts[slot][0]
+        return _I64_MIN if s0 is None else s0
+
+    def _q_set(self, slot, exp):
+        self._qexp[slot] = exp
+
+    def _q_get(self, slot):
+        return self._qexp[slot]
+
+    def _new_slot(self, key, exp):
         if self._free:
             slot = self._free.pop()
             self._skeys[slot] = key
@@ -639,7 +824,9 @@ class SequenceState:
                 raise MemoryError("too many keys")
             self._skeys.append(key)
             self._starts.append([None] * self._m)
+            self._qexp.append(0)
         self._map[key] = slot
+        self._q_push(exp, slot)
         return slot
 
     def _sweep_slot(self, slot):
@@ -668,36 +855,24 @@ class SequenceState:
                 self._skeys = []
                 self._starts = []
                 self._free = []
-            self._cursor = 0
+                self._qexp = []
+            self._q = deque()
             return
         if n_used > _COMPACT_MIN and 4 * active <= n_used:
-            skeys, starts = [], []
+            skeys, starts, qexp = [], [], []
+            remap = {}
             mp = self._map
             for slot, key in enumerate(self._skeys):
                 if key is _FREE:
                     continue
-                mp[key] = len(skeys)
+                remap[slot] = mp[key] = len(skeys)
                 skeys.append(key)
                 starts.append(self._starts[slot])
-            self._skeys, self._starts = skeys, starts
+                qexp.append(self._qexp[slot])
+            self._skeys, self._starts, self._qexp = skeys, starts, qexp
             self._map = dict(self._map)      # dicts never shrink on deletion
             self._free = []
-            self._cursor = 0
-
-    def _sweep(self, budget):
-        done = 0
-        while done < budget:
-            if self._cursor >= len(self._skeys):
-                self._cursor = 0
-                self._maybe_compact()
-                if not self._skeys:
-                    return
-            slot = self._cursor
-            self._cursor += 1
-            done += 1
-            if self._sweep_slot(slot) and not self._map:
-                self._maybe_compact()     # last key gone: release everything now
-                return
+            self._q_remap(remap)
 
     def advance(self, watermark_ts, budget=DEFAULT_SWEEP_BUDGET):
         wm = _i64(watermark_ts)
@@ -710,13 +885,13 @@ class SequenceState:
             self._has_cutoff = True
             self._cutoff = wm - self.within_ms
         if budget > 0:
-            self._sweep(budget)
+            self._expire(budget)
         return None
 
     def sweep(self):
         for slot in range(len(self._skeys)):
             self._sweep_slot(slot)
-        self._cursor = 0
+        self._q_drop_freed()
         self._maybe_compact()
 
     def clear(self):
@@ -738,8 +913,9 @@ class SequenceState:
                 continue
             slot = self._map.get(key)
             if slot is None:
-                slot = self._new_slot(key)
+                slot = self._new_slot(key, _I64_MIN)
             self._starts[slot] = conv
+        self._q_refresh()
 
     def __getstate__(self):
         return {"config": (self.n_steps, self.within_ms), "watermark": self.watermark,

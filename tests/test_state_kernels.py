@@ -572,10 +572,98 @@ def test_window_live_keys_stay_bounded_under_churn(impl):
         w.advance(i)
         w.add(i, i)                        # every event has a fresh key
         peak = max(peak, len(w))
-    # live keys (ts in (t-100, t]) = 100; the 8-slot-per-advance sweep keeps ~8/7 of that
-    assert peak < 300, peak
+    # live keys (ts in (t-100, t]) = 100; the expiry queue frees each key as it expires
+    assert peak <= 101, peak
     w.sweep()
     assert len(w) == 100
+
+
+@both_impls
+def test_hot_key_at_the_queue_front_does_not_hold_back_expiry(impl):
+    w = impl.WindowState("count", 100)
+    for i in range(5000):
+        w.add("hot", i)                    # the first key, updated on every event
+        w.add(("idle", i), i)              # one fresh key per event, never touched again
+        w.advance(i)
+        assert len(w) <= 102, (i, len(w))  # hot + idle keys with ts in (i - 100, i]
+    assert w.query("hot", 4999) == 100
+
+
+@both_impls
+def test_long_window_expiry_is_not_delayed_by_busy_keys(impl):
+    # 400-day window: a key updated every hour for two years sits at the front of
+    # the queue; keys idle since the first days must still go once they expire
+    day, hour = 86_400_000, 3_600_000
+    w = impl.WindowState("since", 400 * day)
+    for h in range(0, 800 * 24):
+        t = h * hour
+        w.add("busy", t)
+        if h % 24 == 0 and h < 10 * 24:
+            w.add(("idle", h), t)          # queued behind "busy"
+        w.advance(t)
+        if t == 411 * day:
+            assert len(w) == 1, len(w)     # idle keys expired by day 410
+    assert list(w.keys()) == ["busy"]
+
+
+@both_impls
+def test_queue_rounding(impl):
+    # durations >= 2**20 ms keep queue values in units of 2**(bit_length(D) - 20) ms:
+    # a key comes due at most one unit (here 4 ms) after it expired, never before
+    D = 2**21
+    w = impl.WindowState("count", D)
+    w.add("k", 1001)
+    w.add("j", 5000)
+    w.add("i", 5004)
+    w.advance(1000 + D, 10**6)
+    assert len(w) == 3 and w.watermark == 1000 + D
+    w.advance(1003 + D, 10**6)
+    assert list(w.keys()) == ["j", "i"]
+    w.advance(5003 + D, 10**6)
+    assert list(w.keys()) == ["i"]          # (expired at 5004, due at 5007)
+    w.advance(5007 + D, 10**6)
+    assert len(w) == 0
+
+
+@both_impls
+@pytest.mark.parametrize("agg", ["last", "since"])
+def test_dominated_entries_of_idle_keys_are_dropped_on_advance(impl, agg):
+    # lateness keeps several entries per key until the watermark passes them;
+    # then only the newest at or below the watermark is needed, even for keys
+    # nobody touches again (a heap of "second entry" timestamps finds them)
+    w = impl.WindowState(agg, 10**9, 50)
+    t = 0
+    for k in range(300):
+        for j in range(4):
+            w.add(k, t + 10 * j, j)
+        t += 7
+        w.advance(t - 50, 8)
+    assert w.entry_count() > 300
+    for wm in range(t - 50, t + 400, 5):
+        w.advance(wm, 8)
+    assert len(w) == 300 and w.entry_count() == 300
+    assert [e for _, e in w.dump()][:2] == [[(30, 3)], [(37, 3)]]
+
+
+@both_impls
+def test_load_requeues_by_newest_timestamp(impl):
+    w = impl.WindowState("sum", 100)
+    items = [("late", [(50, 1), (500, 2)]), ("early", [(10, 3)]), ("mid", [(200, 4)]), ("empty", [])]
+    w.load(items)
+    assert w.dump() == items
+    w.advance(150, 1)                     # "empty" (no entries) and then "early" are due first
+    assert list(w.keys()) == ["late", "early", "mid"]
+    w.advance(151, 1)
+    assert list(w.keys()) == ["late", "mid"]
+    w.advance(400, 10)
+    assert list(w.keys()) == ["late"]      # not due: its expired entry goes on access
+    assert w.query("late", 500) == 2 and w.dump() == [("late", [(500, 2)])]
+    s = impl.SequenceState(3, 100)
+    s.load([("a", [300, None]), ("b", [10, 20]), ("c", [None, 5])])
+    s.advance(200, 1)                     # "c" has no start: freed first
+    assert [k for k, _ in s.dump()] == ["a", "b"]
+    s.advance(201, 10)
+    assert s.dump() == [("a", [300, None])]
 
 
 @both_impls
@@ -706,6 +794,108 @@ def test_sequence_out_of_order_uses_first_step_ts_only(impl):
 
 
 # ---------------------------------------------------------------------------
+# query_add == query then add (one key lookup, same results and state)
+# ---------------------------------------------------------------------------
+
+@st.composite
+def query_add_streams(draw):
+    D = draw(st.integers(1, 30))
+    L = draw(st.integers(0, 20))
+    is_float = draw(st.booleans())
+    vals = FLOAT_VALUES if is_float else INT_VALUES
+    op = st.one_of(
+        st.tuples(st.just("qa"), st.sampled_from(KEYS), st.integers(-40, 120), vals, st.booleans()),
+        st.tuples(st.just("add"), st.sampled_from(KEYS), st.integers(-40, 120), vals),
+        st.tuples(st.just("advance"), st.integers(-40, 120), st.integers(0, 40)),
+        st.tuples(st.just("sweep")),
+    )
+    return D, L, is_float, draw(st.lists(op, max_size=80))
+
+
+def _same_window_state(a, b, ctx):
+    assert len(a) == len(b) and a.entry_count() == b.entry_count(), ctx
+    assert list(a.keys()) == list(b.keys()), ctx
+    assert canon(a.dump()) == canon(b.dump()), ctx
+    assert a.watermark == b.watermark, ctx
+
+
+@both_impls
+@HSET
+@given(query_add_streams())
+def test_query_add_equals_query_then_add(impl, stream):
+    D, L, is_float, ops = stream
+    for agg in AGGS:
+        a = impl.WindowState(agg, D, L, is_float)     # query_add
+        b = impl.WindowState(agg, D, L, is_float)     # query, then add
+        for op in ops:
+            if op[0] == "qa":
+                _, key, ts, v, inc = op
+                assert_same(a.query_add(key, ts, v, inc), b.query(key, ts, v, inc), (agg, op))
+                b.add(key, ts, v)
+            elif op[0] == "add":
+                a.add(*op[1:])
+                b.add(*op[1:])
+            elif op[0] == "advance":
+                a.advance(op[1], op[2])
+                b.advance(op[1], op[2])
+            else:
+                a.sweep()
+                b.sweep()
+            _same_window_state(a, b, (agg, op))
+
+
+@both_impls
+@HSET
+@given(st.integers(1, 5), st.integers(0, 20),
+       st.lists(st.tuples(st.sampled_from(["qa", "add", "advance", "sweep"]), st.sampled_from("xyz"),
+                          st.integers(-30, 100), st.integers(-2, 40), st.booleans()), max_size=80))
+def test_sequence_query_add_equals_query_then_add(impl, n, within, ops):
+    a = impl.SequenceState(n, within)
+    b = impl.SequenceState(n, within)
+    for kind, key, ts, mask, as_tuple in ops:
+        m = as_bools(mask, n) if as_tuple else mask
+        if kind == "qa":
+            assert a.query_add(key, ts, m) is b.query(key, ts, m)
+            b.add(key, ts, m)
+        elif kind == "add":
+            a.add(key, ts, m)
+            b.add(key, ts, m)
+        elif kind == "advance":
+            a.advance(ts, mask % 7)
+            b.advance(ts, mask % 7)
+        else:
+            a.sweep()
+            b.sweep()
+        assert a.dump() == b.dump() and len(a) == len(b) and a.watermark == b.watermark
+        assert list(a.keys()) == list(b.keys())
+
+
+@both_impls
+def test_query_add_argument_errors(impl):
+    w = impl.WindowState("sum", 100)
+    f = impl.WindowState("max", 100, 0, True)
+    for bad in (lambda: w.query_add("k", 1.0, 1, True),      # float ts
+                lambda: w.query_add("k", 1, 1.5, True),      # float into an int window
+                lambda: w.query_add("k", 1, 1.5, False),     # (also when not included)
+                lambda: w.query_add("k", 1, "3", True),
+                lambda: f.query_add("k", 1, "3", False),
+                lambda: w.query_add(["unhashable"], 1, 1, True)):
+        with pytest.raises(TypeError):
+            bad()
+    assert len(w) == 0 and len(f) == 0
+    assert w.query_add("k", 1, True, True) == 1               # bool is an int
+    assert w.query_add(key="k", ts=2, value=5, include_current=False) == 1
+    assert w.query("k", 2, 0, False) == 6
+    c = impl.WindowState("count", 100)
+    assert c.query_add("k", 1, "ignored", True) == 1         # count ignores the value
+    s = impl.SequenceState(2, 100)
+    assert s.query_add("k", 1, 1) is False and s.query_add("k", 2, (False, True)) is True
+    with pytest.raises(ValueError):
+        s.query_add("k", 3, (True,))
+    assert impl.SequenceState(1, 5).query_add("k", 0, 1) is True
+
+
+# ---------------------------------------------------------------------------
 # compiled vs pure on identical random operation streams (incl. late queries)
 # ---------------------------------------------------------------------------
 
@@ -781,6 +971,70 @@ def test_compiled_and_pure_agree_sequences(n, within, ops):
             c.sweep()
             p.sweep()
         assert c.dump() == p.dump() and len(c) == len(p) and c.watermark == p.watermark
+
+
+@st.composite
+def wide_streams(draw):
+    """Long windows, huge timestamps and jumps (exercise the expiry-queue encoding)."""
+    D = draw(st.sampled_from([1, 7, 2**20 - 1, 2**20, 2**21 + 5, 86_400_000, 400 * 86_400_000,
+                              2**40 + 3, 2**62, I64_MAX]))
+    L = draw(st.sampled_from([0, 3, 1000, 2**31, 2**40]))
+    base = draw(st.sampled_from([0, 10**12, -10**12, I64_MIN, I64_MAX - 2**45]))
+    step = draw(st.sampled_from([1, 2**19, 2**31 + 1, max(1, D // 3), 2**44]))
+    clamp = lambda t: max(I64_MIN, min(I64_MAX, t))       # noqa: E731
+    ts = st.integers(-3, 40).map(lambda k: clamp(base + k * step))
+    op = st.one_of(
+        st.tuples(st.just("add"), st.sampled_from(KEYS), ts, st.integers(-5, 5)),
+        st.tuples(st.just("qa"), st.sampled_from(KEYS), ts, st.integers(-5, 5), st.booleans()),
+        st.tuples(st.just("query"), st.sampled_from(KEYS), ts),
+        st.tuples(st.just("advance"), ts, st.integers(0, 6)),
+        st.tuples(st.just("sweep")),
+        st.tuples(st.just("reload")),
+    )
+    return D, L, draw(st.lists(op, max_size=60))
+
+
+@needs_compiled
+@HSET
+@given(wide_streams())
+def test_compiled_and_pure_agree_wide_ranges(stream):
+    D, L, ops = stream
+    for agg in ("count", "sum", "max", "since"):
+        c = _compiled.WindowState(agg, D, L)
+        p = state_py.WindowState(agg, D, L)
+        for op in ops:
+            if op[0] == "add":
+                c.add(*op[1:])
+                p.add(*op[1:])
+            elif op[0] == "qa":
+                assert_same(c.query_add(*op[1:]), p.query_add(*op[1:]), (agg, op))
+            elif op[0] == "query":
+                assert_same(c.query(op[1], op[2]), p.query(op[1], op[2]), (agg, op))
+            elif op[0] == "advance":
+                c.advance(op[1], op[2])
+                p.advance(op[1], op[2])
+            elif op[0] == "sweep":
+                c.sweep()
+                p.sweep()
+            else:
+                c.load(c.dump())
+                p.load(p.dump())
+            _same_window_state(c, p, (agg, op))
+    c = _compiled.SequenceState(3, D)
+    p = state_py.SequenceState(3, D)
+    for op in ops:
+        if op[0] in ("add", "qa"):
+            assert c.query_add(op[1], op[2], op[3]) is p.query_add(op[1], op[2], op[3])
+        elif op[0] == "advance":
+            c.advance(op[1], op[2])
+            p.advance(op[1], op[2])
+        elif op[0] == "sweep":
+            c.sweep()
+            p.sweep()
+        elif op[0] == "reload":
+            c.load(c.dump())
+            p.load(p.dump())
+        assert c.dump() == p.dump() and list(c.keys()) == list(p.keys())
 
 
 # ---------------------------------------------------------------------------
