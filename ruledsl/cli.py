@@ -50,7 +50,7 @@ COMMAND_MODULES: tuple[str, ...] = ("ruledsl.cli_run", "ruledsl.cli_test")
 
 app = typer.Typer(
     name="ruledsl",
-    help="Lint, format and explain ruledsl anti-fraud rulesets.",
+    help="Lint, format, explain, test and run ruledsl anti-fraud rulesets.",
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
