@@ -14,9 +14,10 @@ against the state left by the previous one.
 from __future__ import annotations
 
 import bisect
+import operator
 import threading
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
+from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 import msgspec
 import re2
@@ -28,7 +29,9 @@ from .compiler import Compiled, compile_ruleset, const_value, runtime_helpers
 from .decision import ACTION_RANK, DEFAULT_HOLD_TIMEOUT_MS, Decision, MatchedRule, ScoreResult
 from .diagnostics import RuleDSLError
 from .lists import convert_item, convert_values, resolve_lists
-from .values import SCALE, EventError, LocalClock, decimal_to_python, get_zone, parse_timestamp, to_decimal
+from .values import (
+    SCALE, EventError, LocalClock, decimal_to_python, div_half_even, get_zone, parse_timestamp, to_decimal,
+)
 
 ADVANCE_EVERY = 64
 """Events between two incremental eviction sweeps of the window state."""
@@ -39,6 +42,8 @@ the at most one add per event per kernel that creates or re-queues a key (keys
 that cannot have expired are never visited)."""
 
 NEVER = -(2**62)
+
+_ENTRY_TS = operator.itemgetter(0)  # an entry's timestamp, for bisect
 
 
 class LastState:
@@ -62,7 +67,7 @@ class LastState:
         entries = self._keys.get(key)
         if not entries:
             return None
-        i = bisect.bisect_right(entries, ts, key=lambda e: e[0]) - 1
+        i = bisect.bisect_right(entries, ts, key=_ENTRY_TS) - 1
         if i < 0 or entries[i][0] <= ts - self.duration_ms:
             return None
         return entries[i][1]
@@ -70,13 +75,13 @@ class LastState:
     def add(self, key, ts, value):
         """Store an entry, keeping entries sorted by ts (equal ts: arrival order)."""
         entries = self._keys.setdefault(key, [])
-        i = bisect.bisect_right(entries, ts, key=lambda e: e[0])
+        i = bisect.bisect_right(entries, ts, key=_ENTRY_TS)
         entries.insert(i, (ts, value))
         self._trim(entries)
 
     def _trim(self, entries):
         # drop all but the newest entry at or below the watermark
-        j = bisect.bisect_right(entries, self._wm, key=lambda e: e[0])
+        j = bisect.bisect_right(entries, self._wm, key=_ENTRY_TS)
         if j > 1:
             del entries[: j - 1]
 
@@ -207,8 +212,6 @@ def _avg_d(pair):
     if pair is None:
         return None
     total, count = pair
-    from .values import div_half_even
-
     return div_half_even(total, count)
 
 
@@ -216,8 +219,6 @@ def _avg_i(pair):
     if pair is None:
         return None
     total, count = pair
-    from .values import div_half_even
-
     return div_half_even(total * SCALE, count)
 
 

@@ -590,7 +590,6 @@ class _Validator:
             self._fail()
             raise  # unreachable
         self.rs = rs
-        sym = rs.symbols
 
         timezone = rs.timezone
         if spec.timezone is not None:
