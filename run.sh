@@ -14,4 +14,4 @@ fi
 echo "== lint rulesets/"
 "$VENV/bin/ruledsl" lint rulesets/
 echo "== evaluate example events"
-"$VENV/bin/python" -m ruledsl.demo
+"$VENV/bin/python" -m ruledsl.cli.demo

@@ -12,7 +12,7 @@ from setuptools import setup
 NO_EXT = os.environ.get("RULEDSL_NO_EXTENSIONS", "") not in ("", "0")
 DEBUG = os.environ.get("RULEDSL_DEBUG", "") not in ("", "0")
 
-EXTENSIONS = ["ruledsl._state"]
+EXTENSIONS = ["ruledsl.kernels._state"]
 
 
 def extensions():
@@ -37,9 +37,17 @@ def extensions():
 
 
 setup(
-    packages=["ruledsl", "ruledsl.grammar"],
+    packages=[
+        "ruledsl", "ruledsl.grammar", "ruledsl.syntax", "ruledsl.check", "ruledsl.compile", "ruledsl.runtime",
+        "ruledsl.kernels", "ruledsl.stores", "ruledsl.oracle", "ruledsl.ruletest", "ruledsl.sim", "ruledsl.cli",
+    ],
     package_dir={"ruledsl.grammar": "grammar"},
-    package_data={"ruledsl.grammar": ["*.lark"], "ruledsl": ["*.pyx", "*.pxd", "py.typed"]},
+    package_data={
+        "ruledsl.grammar": ["*.lark"],
+        "ruledsl": ["py.typed"],
+        "ruledsl.kernels": ["*.pyx", "*.pxd"],
+        "ruledsl.stores": ["*.lua"],
+    },
     ext_modules=extensions(),
     zip_safe=False,
 )

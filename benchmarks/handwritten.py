@@ -459,7 +459,7 @@ def compare(engine, events: list[dict], *, limit: int = 20) -> dict[str, Any]:
     """Run the engine and the hand-written rules over ``events``; count disagreements.
 
     ``engine`` must be fresh (no state); anything with ``evaluate(event) ->
-    Decision`` works, e.g. ``ruledsl.reference.ReferenceEngine``.  Returns ``{"events", "mismatches",
+    Decision`` works, e.g. ``ruledsl.oracle.reference.ReferenceEngine``.  Returns ``{"events", "mismatches",
     "examples", "fired", "actions"}``: ``examples`` holds up to ``limit``
     mismatching events with both answers; ``fired`` counts matches per rule
     (from the hand-written side) so a reader can see every rule was exercised.

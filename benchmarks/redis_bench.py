@@ -33,8 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ruledsl.compiler import SequenceSpec, WindowSpec  # noqa: E402
-from ruledsl.store import LocalStore  # noqa: E402
+from ruledsl.compile.compiler import SequenceSpec, WindowSpec  # noqa: E402
+from ruledsl.stores.local import LocalStore  # noqa: E402
 
 MIN = 60_000
 WINDOWS = [
@@ -89,7 +89,7 @@ def run_store(store, events):
 
 def _worker(args):
     url, namespace, n, n_keys, seed, start_ts = args
-    from ruledsl.redis_store import RedisStore
+    from ruledsl.stores.redis import RedisStore
 
     store = RedisStore(url, timeout_ms=2_000)
     store.configure(WINDOWS, SEQUENCES, 2_000, namespace)
@@ -162,7 +162,7 @@ def main(argv=None) -> None:
     try:
         import redis
 
-        from ruledsl.redis_store import RedisStore
+        from ruledsl.stores.redis import RedisStore
 
         admin = redis.Redis.from_url(url)
         start_ts = 1_700_000_000_000

@@ -90,7 +90,7 @@ def cpu_model() -> str:
 
 
 def load_engine():
-    from ruledsl.engine import load
+    from ruledsl.runtime.engine import load
 
     return load(STANDARD)
 
@@ -116,7 +116,7 @@ def memory_child(kind: str, n: int) -> dict:
             win.add(k, t0 + i)
         gc.collect()
         return {"keys": len(win.keys), "rss_delta_bytes": rss_bytes() - before}
-    from ruledsl.engine import load
+    from ruledsl.runtime.engine import load
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "memory.rdsl"
@@ -177,7 +177,7 @@ class Bench:
 
     # ------------------------------------------------------------ sections
     def s_environment(self):
-        from ruledsl import state
+        from ruledsl.kernels import state
 
         env = {
             "python": platform.python_version(), "implementation": platform.python_implementation(),
@@ -203,10 +203,10 @@ class Bench:
         self.row("workload", "generation time", f"{dt:.2f} s" + (" (cache)" if a.cache else ""))
 
     def s_load(self):
-        from ruledsl.checker import check
-        from ruledsl.compiler import compile_ruleset
-        from ruledsl.engine import build_engine
-        from ruledsl.loader import load_program
+        from ruledsl.check.checker import check
+        from ruledsl.compile.compiler import compile_ruleset
+        from ruledsl.runtime.engine import build_engine
+        from ruledsl.syntax.loader import load_program
 
         # cold: first load in this process (includes building the Lark parser)
         t0 = time.perf_counter()
@@ -403,8 +403,8 @@ class Bench:
                  f"{res['handwritten_rss_delta_per_1m_keys'] / mb:,.1f} MiB (RSS, measured on {hw['keys']:,} keys)")
 
     def s_lint(self):
-        from ruledsl.checker import check
-        from ruledsl.loader import load_program, load_text
+        from ruledsl.check.checker import check
+        from ruledsl.syntax.loader import load_program, load_text
 
         n = self.args.lint_rules
         text = lintgen.generate_ruleset(n)

@@ -32,7 +32,7 @@ STREAM = 10_000
 
 
 def fresh_engine():
-    from ruledsl.engine import load
+    from ruledsl.runtime.engine import load
 
     return load(STANDARD)
 
@@ -102,8 +102,8 @@ def test_evaluate_10k_one_by_one(benchmark, stream):
 
 
 def test_lint_2000_rules(benchmark, tmp_path):
-    from ruledsl.checker import check
-    from ruledsl.loader import load_program, load_text
+    from ruledsl.check.checker import check
+    from ruledsl.syntax.loader import load_program, load_text
 
     path = lintgen.write_ruleset(tmp_path, 2000)
     load_text("ruleset warm_up { }")  # build the parser outside the timing

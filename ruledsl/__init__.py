@@ -11,10 +11,10 @@ Embedding in a channel service::
 
 __version__ = "0.1.0"
 
-from .decision import ChannelDecision, Decision, MatchedRule, ScoreResult
-from .diagnostics import Diagnostic, RuleDSLError
-from .engine import Engine, load
-from .values import EventError
+from ruledsl.runtime.decision import ChannelDecision, Decision, MatchedRule, ScoreResult
+from ruledsl.syntax.diagnostics import Diagnostic, RuleDSLError
+from ruledsl.runtime.engine import Engine, load
+from ruledsl.kernels.values import EventError
 
 __all__ = [
     "ChannelDecision", "Decision", "Diagnostic", "Engine", "EventError", "MatchedRule",

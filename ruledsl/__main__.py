@@ -1,6 +1,6 @@
 """``python -m ruledsl``: the same as the ``ruledsl`` command."""
 
-from .cli import main
+from ruledsl.cli.app import main
 
 if __name__ == "__main__":
     main()

@@ -37,7 +37,7 @@ def test_workload_is_deterministic_and_ordered():
 
 
 def test_engine_agrees_with_handwritten_rules():
-    from ruledsl.engine import load
+    from ruledsl.runtime.engine import load
 
     events = workload.generate(5_000)
     report = handwritten.compare(load(BENCH / "standard.rdsl"), events)
@@ -50,7 +50,7 @@ def test_engine_agrees_with_handwritten_rules():
 
 def test_engine_agrees_with_handwritten_rules_on_a_dense_stream():
     """Few customers: windows hold many entries per key and fire often."""
-    from ruledsl.engine import load
+    from ruledsl.runtime.engine import load
 
     events = workload.generate(5_000, n_customers=300, seed=11)
     report = handwritten.compare(load(BENCH / "standard.rdsl"), events)
@@ -59,9 +59,9 @@ def test_engine_agrees_with_handwritten_rules_on_a_dense_stream():
 
 def test_reference_interpreter_agrees_with_handwritten_rules():
     """The third opinion: the slow reference interpreter fires the same rules."""
-    from ruledsl.checker import check
-    from ruledsl.loader import load_program
-    from ruledsl.reference import ReferenceEngine
+    from ruledsl.check.checker import check
+    from ruledsl.syntax.loader import load_program
+    from ruledsl.oracle.reference import ReferenceEngine
 
     events = workload.generate(2_000, n_customers=300, seed=3)
     report = handwritten.compare(ReferenceEngine(check(load_program(BENCH / "standard.rdsl"))), events)
@@ -69,8 +69,8 @@ def test_reference_interpreter_agrees_with_handwritten_rules():
 
 
 def test_generated_lint_ruleset_checks_clean():
-    from ruledsl.checker import check
-    from ruledsl.loader import load_text
+    from ruledsl.check.checker import check
+    from ruledsl.syntax.loader import load_text
 
     program = load_text(lintgen.generate_ruleset(120), "lint_bench.rdsl")
     result = check(program)

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from ruledsl import nodes as n
-from ruledsl.checker import CheckResult, check
-from ruledsl.codes import CODES
-from ruledsl.diagnostics import render
-from ruledsl.loader import load_program, load_text
-from ruledsl.types import BUILTINS, DECIMAL, INT, LEVEL, STRING, Type
+from ruledsl.syntax import nodes as n
+from ruledsl.check.checker import CheckResult, check
+from ruledsl.syntax.codes import CODES
+from ruledsl.syntax.diagnostics import render
+from ruledsl.syntax.loader import load_program, load_text
+from ruledsl.check.types import BUILTINS, DECIMAL, INT, LEVEL, STRING, Type
 
 GOLDEN = Path(__file__).parent / "golden"
 

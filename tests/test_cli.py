@@ -18,20 +18,20 @@ import pytest
 from typer.testing import CliRunner
 
 from ruledsl import __version__
-from ruledsl.cli import app
-from ruledsl.codes import CODES
+from ruledsl.cli.app import app
+from ruledsl.syntax.codes import CODES
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
 
 try:  # the checker is written concurrently; lint of valid files needs it
-    import ruledsl.checker  # noqa: F401
+    import ruledsl.check.checker  # noqa: F401
 
     HAVE_CHECKER = True
 except ImportError:  # pragma: no cover
     HAVE_CHECKER = False
 
-needs_checker = pytest.mark.skipif(not HAVE_CHECKER, reason="ruledsl.checker not available yet")
+needs_checker = pytest.mark.skipif(not HAVE_CHECKER, reason="ruledsl.check.checker not available yet")
 
 CLEAN = """\
 ruleset demo {
@@ -296,7 +296,7 @@ def test_lint_shared_include_reported_once(runner, workdir):
 
 
 def test_internal_error_is_reported_without_traceback(runner, workdir, monkeypatch):
-    import ruledsl.cli as cli
+    import ruledsl.cli.app as cli
 
     def boom(program):
         raise RuntimeError("simulated bug")

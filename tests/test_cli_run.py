@@ -15,8 +15,8 @@ import msgspec
 import pytest
 from typer.testing import CliRunner
 
-from ruledsl.cli import app
-from ruledsl.generator import SCENARIOS, generate, write_jsonl
+from ruledsl.cli.app import app
+from ruledsl.sim.generator import SCENARIOS, generate, write_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
 ECHANNEL = ROOT / "rulesets" / "echannel_monitoring.rdsl"
@@ -235,7 +235,7 @@ def test_gzip_events(runner, tmp_path):
 def test_demo_runs_generated_traffic(capsys, monkeypatch):
     from rich.console import Console
 
-    from ruledsl import demo
+    from ruledsl.cli import demo
 
     console = Console(width=200, record=True)
     status = demo.run_generated(ROOT / "rulesets", console, customers=60, days=1, warmup_days=1, fraud_rate=0.1)

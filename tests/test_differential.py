@@ -25,14 +25,14 @@ from typing import Optional
 import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
 
-import ruledsl.engine as engine_module
-import ruledsl.state_py
-from ruledsl.checker import check
-from ruledsl.decision import Decision
-from ruledsl.engine import build_engine
-from ruledsl.loader import load_text
-from ruledsl.reference import ReferenceEngine
-from ruledsl.values import EventError
+import ruledsl.runtime.engine as engine_module
+import ruledsl.kernels.state_py
+from ruledsl.check.checker import check
+from ruledsl.runtime.decision import Decision
+from ruledsl.runtime.engine import build_engine
+from ruledsl.syntax.loader import load_text
+from ruledsl.oracle.reference import ReferenceEngine
+from ruledsl.kernels.values import EventError
 
 from strategies import Scenario, long_scenarios, scenarios  # tests/ is on sys.path (rootdir import mode)
 
@@ -100,7 +100,7 @@ def _call(fn, event):
 def python_kernels():
     """Build engines on the pure-Python twin of the Cython state kernels (``state_py``)."""
     saved = engine_module._state
-    engine_module._state = ruledsl.state_py
+    engine_module._state = ruledsl.kernels.state_py
     try:
         yield
     finally:

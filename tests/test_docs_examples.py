@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from ruledsl.codes import CODES
-from ruledsl.loader import find_ruleset_files, load_program
+from ruledsl.syntax.codes import CODES
+from ruledsl.syntax.loader import find_ruleset_files, load_program
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "language.md"
@@ -39,9 +39,9 @@ def _check_function():
     Only a missing module means "no checker yet": an import error inside an
     existing checker fails the tests instead of silently skipping them.
     """
-    if importlib.util.find_spec("ruledsl.checker") is None:
+    if importlib.util.find_spec("ruledsl.check.checker") is None:
         return None
-    return importlib.import_module("ruledsl.checker").check
+    return importlib.import_module("ruledsl.check.checker").check
 
 
 CHECK = _check_function()

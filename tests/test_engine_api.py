@@ -9,9 +9,9 @@ import msgspec
 import pytest
 
 import ruledsl
-from ruledsl.checker import check
-from ruledsl.engine import build_engine
-from ruledsl.loader import load_text
+from ruledsl.check.checker import check
+from ruledsl.runtime.engine import build_engine
+from ruledsl.syntax.loader import load_text
 
 SOURCE = """\
 ruleset api {

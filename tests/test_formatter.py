@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ruledsl import nodes as n
-from ruledsl.formatter import FormatError, format_expr, format_module, quote, scan_comments, strip_spans
-from ruledsl.parser import MAX_DEPTH, parse
+from ruledsl.syntax import nodes as n
+from ruledsl.syntax.formatter import FormatError, format_expr, format_module, quote, scan_comments, strip_spans
+from ruledsl.syntax.parser import MAX_DEPTH, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 

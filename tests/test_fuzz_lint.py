@@ -14,10 +14,10 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ruledsl.checker import check
-from ruledsl.codes import CODES
-from ruledsl.diagnostics import render
-from ruledsl.loader import load_text
+from ruledsl.check.checker import check
+from ruledsl.syntax.codes import CODES
+from ruledsl.syntax.diagnostics import render
+from ruledsl.syntax.loader import load_text
 
 VALID = r'''
 ruleset fuzz { version "1" timezone "Asia/Shanghai" lateness 1s }

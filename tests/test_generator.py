@@ -16,8 +16,8 @@ import msgspec
 import pytest
 
 import ruledsl
-from ruledsl.cli_run import load_ruleset, replay
-from ruledsl.generator import EVENT_TYPES, SCENARIOS, generate, iso_ts, main, write_jsonl
+from ruledsl.cli.run import load_ruleset, replay
+from ruledsl.sim.generator import EVENT_TYPES, SCENARIOS, generate, iso_ts, main, write_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
 ECHANNEL = ROOT / "rulesets" / "echannel_monitoring.rdsl"
@@ -192,7 +192,7 @@ def test_echannel_rules_catch_most_scenarios_and_flag_few_normal_events():
 
 # ---------------------------------------------------------------- the other event families (--profile)
 
-from ruledsl.generator import (  # noqa: E402
+from ruledsl.sim.generator import (  # noqa: E402
     ALL_EVENT_TYPES, ALL_SCENARIOS, FAMILIES, FAMILY_EVENT_TYPES, FAMILY_SCENARIOS, TARGET_RULESET, families_of,
 )
 
@@ -335,7 +335,7 @@ def test_command_line_profile(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def mixed_summary(mixed):
     """Every ruleset over the mixed stream, each skipping the types it does not declare (like the demo)."""
-    from ruledsl.demo import summary_rows
+    from ruledsl.cli.demo import summary_rows
 
     encode = msgspec.json.Encoder().encode
     report = replay([load_ruleset(p) for p in RULESETS], [encode(e) for e in mixed], skip_unknown_types=True)
@@ -380,7 +380,7 @@ def test_each_ruleset_catches_its_own_scenarios_and_flags_few_normal_events(mixe
 def test_skip_unknown_types_on_the_command_line(tmp_path):
     from typer.testing import CliRunner
 
-    from ruledsl.cli import app
+    from ruledsl.cli.app import app
 
     path = tmp_path / "events.jsonl"
     with open(path, "wb") as f:
@@ -407,7 +407,7 @@ def test_skip_unknown_types_on_the_command_line(tmp_path):
 def test_demo_summary_covers_every_ruleset():
     from rich.console import Console
 
-    from ruledsl import demo
+    from ruledsl.cli import demo
 
     console = Console(width=240, record=True)
     status = demo.run_generated(ROOT / "rulesets", console, customers=80, days=1, warmup_days=1, fraud_rate=0.1)

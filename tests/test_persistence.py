@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import ruledsl
-from ruledsl import persistence
-from ruledsl.checker import check
-from ruledsl.engine import build_engine
-from ruledsl.loader import load_text
-from ruledsl.persistence import SnapshotError
+from ruledsl.runtime import persistence
+from ruledsl.check.checker import check
+from ruledsl.runtime.engine import build_engine
+from ruledsl.syntax.loader import load_text
+from ruledsl.runtime.persistence import SnapshotError
 
 from strategies import scenarios
 

@@ -12,9 +12,9 @@ import time
 import pytest
 
 import ruledsl
-from ruledsl.checker import check
-from ruledsl.engine import build_engine
-from ruledsl.loader import load_text
+from ruledsl.check.checker import check
+from ruledsl.runtime.engine import build_engine
+from ruledsl.syntax.loader import load_text
 
 from test_redis_store import RedisServer, _require_redis
 
@@ -85,7 +85,7 @@ def _engine(store=None, **kw):
 
 
 def _redis_store(server, **kw):
-    from ruledsl.redis_store import RedisStore
+    from ruledsl.stores.redis import RedisStore
 
     return RedisStore(server.url, timeout_ms=200, **kw)
 

@@ -24,8 +24,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from ruledsl.compiler import SequenceSpec, WindowSpec
-from ruledsl.store import LocalStore, StoreError
+from ruledsl.compile.compiler import SequenceSpec, WindowSpec
+from ruledsl.stores.local import LocalStore, StoreError
 
 try:
     import redis
@@ -215,7 +215,7 @@ def same(a, b) -> bool:
 
 
 def make_stores(url_or_client, windows, sequences, lateness, namespace="t", **kw):
-    from ruledsl.redis_store import RedisStore
+    from ruledsl.stores.redis import RedisStore
 
     rs = RedisStore(url_or_client, **kw)
     rs.configure(windows, sequences, lateness, namespace)
@@ -490,7 +490,7 @@ def test_one_script_call_per_event(server):
 
 
 def test_cluster_one_call_per_key_value(cluster):
-    from ruledsl.redis_store import RedisStore
+    from ruledsl.stores.redis import RedisStore
 
     windows = [wspec(i, "count", 60_000) for i in range(6)]
     rs = RedisStore(cluster_client(cluster))
@@ -514,7 +514,7 @@ def test_cluster_one_call_per_key_value(cluster):
 
 
 def test_key_layout_hash_tag(server):
-    from ruledsl.redis_store import RedisStore
+    from ruledsl.stores.redis import RedisStore
 
     rs = RedisStore(server.url)
     rs.configure([wspec(0, "count", 10), wspec(1, "sum", 10)], [sspec(0, 2, 10)], 0, "风控 rules")
@@ -533,7 +533,7 @@ def test_key_layout_hash_tag(server):
 
 
 def test_key_with_brace_shares_a_slot(server):
-    from ruledsl.redis_store import RedisStore
+    from ruledsl.stores.redis import RedisStore
 
     rs = RedisStore(server.url)
     rs.configure([wspec(0, "count", 10), wspec(1, "sum", 10)], [sspec(0, 2, 10)], 0, "ns")
@@ -616,7 +616,7 @@ def test_duplicate_signatures_are_separate_state(server):
 
 
 def test_namespaces_are_isolated_and_clear_deletes_only_its_own(server):
-    from ruledsl.redis_store import RedisStore
+    from ruledsl.stores.redis import RedisStore
 
     w = [wspec(0, "count", 60_000)]
     one, two = RedisStore(server.url), RedisStore(server.url)
@@ -633,7 +633,7 @@ def test_namespaces_are_isolated_and_clear_deletes_only_its_own(server):
 
 
 def test_two_instances_share_state(server):
-    from ruledsl.redis_store import RedisStore
+    from ruledsl.stores.redis import RedisStore
 
     w = [wspec(0, "distinct", 60_000), wspec(1, "count", 60_000)]
     a, b = RedisStore(server.url), RedisStore(server.url)
@@ -646,7 +646,7 @@ def test_two_instances_share_state(server):
 
 
 def test_decode_responses_client_is_rejected(server):
-    from ruledsl.redis_store import RedisStore
+    from ruledsl.stores.redis import RedisStore
 
     with pytest.raises(ValueError, match="decode_responses"):
         RedisStore(server.client(decode_responses=True))
@@ -676,7 +676,7 @@ def test_noscript_after_script_flush(server):
 
 
 def test_noscript_in_cluster(cluster):
-    from ruledsl.redis_store import RedisStore
+    from ruledsl.stores.redis import RedisStore
 
     rs = RedisStore(cluster_client(cluster))
     rs.configure([wspec(0, "count", 60_000)], [], 0, "flush")
@@ -690,7 +690,7 @@ def test_noscript_in_cluster(cluster):
 
 
 def test_server_stopped_then_restarted(own_server):
-    from ruledsl.redis_store import RedisStore
+    from ruledsl.stores.redis import RedisStore
 
     rs = RedisStore(own_server.url, timeout_ms=50)
     rs.configure([wspec(0, "count", 60_000)], [sspec(0, 2, 1000)], 0, "r")
@@ -709,7 +709,7 @@ def test_server_stopped_then_restarted(own_server):
 
 def test_connection_refused_raises_store_error_fast():
     _require_redis()
-    from ruledsl.redis_store import RedisStore
+    from ruledsl.stores.redis import RedisStore
 
     rs = RedisStore(f"redis://127.0.0.1:{_free_port()}/0", timeout_ms=50)
     rs.configure([wspec(0, "count", 1000)], [], 0, "x")     # no I/O: loading never needs Redis
@@ -722,7 +722,7 @@ def test_connection_refused_raises_store_error_fast():
 def test_hung_server_times_out():
     """A server that accepts and never answers: StoreError after about timeout_ms, not a hang."""
     _require_redis()
-    from ruledsl.redis_store import RedisStore
+    from ruledsl.stores.redis import RedisStore
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -757,7 +757,7 @@ def test_hung_server_times_out():
 
 
 def test_paused_server_times_out_then_recovers(own_server):
-    from ruledsl.redis_store import RedisStore
+    from ruledsl.stores.redis import RedisStore
 
     rs = RedisStore(own_server.url, timeout_ms=50)
     rs.configure([wspec(0, "count", 60_000)], [], 0, "p")
@@ -776,7 +776,7 @@ def test_paused_server_times_out_then_recovers(own_server):
 
 
 def test_local_store_from_kernels_shares_the_kernels():
-    from ruledsl import state
+    from ruledsl.kernels import state
 
     kernel = state.WindowState("count", 1000, 0, False)
     seq = state.SequenceState(2, 1000)

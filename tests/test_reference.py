@@ -12,10 +12,10 @@ from decimal import Decimal
 
 import pytest
 
-from ruledsl.checker import check
-from ruledsl.loader import load_text
-from ruledsl.reference import ReferenceEngine
-from ruledsl.values import EventError
+from ruledsl.check.checker import check
+from ruledsl.syntax.loader import load_text
+from ruledsl.oracle.reference import ReferenceEngine
+from ruledsl.kernels.values import EventError
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z, a Thursday
 

@@ -14,20 +14,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ruledsl import state_py
+from ruledsl.kernels import state_py
 
 try:
-    from ruledsl import _state as _compiled
+    from ruledsl.kernels import _state as _compiled
 except ImportError:  # extension not built
     _compiled = None
 
 IMPLS = [
     pytest.param(_compiled, id="compiled",
-                 marks=pytest.mark.skipif(_compiled is None, reason="ruledsl._state not built")),
+                 marks=pytest.mark.skipif(_compiled is None, reason="ruledsl.kernels._state not built")),
     pytest.param(state_py, id="pure"),
 ]
 both_impls = pytest.mark.parametrize("impl", IMPLS)
-needs_compiled = pytest.mark.skipif(_compiled is None, reason="ruledsl._state not built")
+needs_compiled = pytest.mark.skipif(_compiled is None, reason="ruledsl.kernels._state not built")
 
 AGGS = ("count", "sum", "avg", "min", "max", "distinct", "last", "since")
 I64_MIN = -(1 << 63)
@@ -265,9 +265,9 @@ def test_window_accelerators_match_oracle(scenario):
 
 @pytest.mark.parametrize("impl,tuning", [
     pytest.param(_compiled, None, id="compiled",
-                 marks=pytest.mark.skipif(_compiled is None, reason="ruledsl._state not built")),
+                 marks=pytest.mark.skipif(_compiled is None, reason="ruledsl.kernels._state not built")),
     pytest.param(_compiled, (2, 5), id="compiled-tiny-blocks",
-                 marks=pytest.mark.skipif(_compiled is None, reason="ruledsl._state not built")),
+                 marks=pytest.mark.skipif(_compiled is None, reason="ruledsl.kernels._state not built")),
     pytest.param(state_py, None, id="pure"),
 ])
 def test_window_large_key_oracle(impl, tuning):
@@ -311,9 +311,9 @@ def _large_key_oracle_run(impl, D, L):
 
 @pytest.mark.parametrize("impl,tuning", [
     pytest.param(_compiled, None, id="compiled",
-                 marks=pytest.mark.skipif(_compiled is None, reason="ruledsl._state not built")),
+                 marks=pytest.mark.skipif(_compiled is None, reason="ruledsl.kernels._state not built")),
     pytest.param(_compiled, (2, 4), id="compiled-tiny-blocks",
-                 marks=pytest.mark.skipif(_compiled is None, reason="ruledsl._state not built")),
+                 marks=pytest.mark.skipif(_compiled is None, reason="ruledsl.kernels._state not built")),
     pytest.param(state_py, None, id="pure"),
 ])
 def test_window_burst_then_drain(impl, tuning):
@@ -1105,7 +1105,7 @@ def test_stable_hash_nesting_limit(impl):
 # ---------------------------------------------------------------------------
 
 def test_facade_selects_implementation():
-    from ruledsl import state
+    from ruledsl.kernels import state
     assert state.COMPILED == (_compiled is not None and
                               os.environ.get("RULEDSL_NO_EXTENSIONS", "").strip() in ("", "0"))
     expected = _compiled if state.COMPILED else state_py
@@ -1114,7 +1114,7 @@ def test_facade_selects_implementation():
     assert state.stable_hash is expected.stable_hash
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, RULEDSL_NO_EXTENSIONS="1", PYTHONPATH=root)
-    out = subprocess.run([sys.executable, "-c", "from ruledsl import state; print(state.COMPILED, "
+    out = subprocess.run([sys.executable, "-c", "from ruledsl.kernels import state; print(state.COMPILED, "
                           "state.WindowState.__module__)"], env=env, capture_output=True, text=True,
                          check=True, cwd=root)
-    assert out.stdout.split() == ["False", "ruledsl.state_py"]
+    assert out.stdout.split() == ["False", "ruledsl.kernels.state_py"]

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ruledsl.cli import app
-from ruledsl.testing import (
+from ruledsl.cli.app import app
+from ruledsl.ruletest.testing import (
     Coverage, RuleTestError, find_test_files, format_failure, load_test_file, parse_duration, run_case,
 )
 
@@ -833,7 +833,7 @@ def _entry_point_active() -> bool:
 @pytest.fixture
 def plugin_args():
     """How to activate the plugin in a pytester run: the entry point if installed, else ``-p``."""
-    return [] if _entry_point_active() else ["-p", "ruledsl.pytest_plugin"]
+    return [] if _entry_point_active() else ["-p", "ruledsl.ruletest.pytest_plugin"]
 
 
 def _pytester_suite(pytester, *files):

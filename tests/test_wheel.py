@@ -41,7 +41,7 @@ def test_installed_wheel_parses_and_evaluates_outside_the_checkout(wheel: Path, 
         'event transfer { amount: decimal }\n'
         'rule big { reason "大额" on transfer when amount > 100 action hold }\n', encoding="utf-8")
     script = (
-        "import ruledsl, ruledsl.parser as p\n"
+        "import ruledsl, ruledsl.syntax.parser as p\n"
         "assert 'site' in ruledsl.__file__, ruledsl.__file__\n"
         f"e = ruledsl.load({str(ruleset)!r})\n"
         "print(e.evaluate({'type': 'transfer', 'ts': 0, 'amount': '150'}).action)\n"

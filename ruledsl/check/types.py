@@ -1,0 +1,310 @@
+"""Value types of the language and the built-in function signatures.
+
+The checker, the compiler and the reference interpreter all read the
+built-in table from here (``BUILTINS``), so a builtin is added in one place.
+Type rules follow docs/semantics.md ("Values and types", "Numeric promotion",
+"Time", "Windows").
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import msgspec
+
+from ruledsl.syntax.nodes import AGGREGATES, LEVELS
+
+
+class Type(msgspec.Struct, frozen=True):
+    """The static type of an expression, a field, a parameter or a list.
+
+    ``name`` is one of ``int``, ``decimal``, ``float``, ``string``, ``bool``,
+    ``timestamp``, ``duration``, ``enum``, ``list`` or ``any`` (an expression
+    whose type could not be worked out because of an earlier error; it is
+    accepted everywhere so one mistake gives one diagnostic).  A scorecard
+    name has its score type (``int`` or ``decimal``).
+    """
+
+    name: str
+    optional: bool = False
+    enum_values: tuple[str, ...] = ()
+    elem: Optional["Type"] = None  # element type of a ``list``
+
+
+INT = Type("int")
+DECIMAL = Type("decimal")
+FLOAT = Type("float")
+STRING = Type("string")
+BOOL = Type("bool")
+TIMESTAMP = Type("timestamp")
+DURATION = Type("duration")
+ANY = Type("any")
+LEVEL = Type("enum", enum_values=LEVELS)
+"""The type of ``level(scorecard)``."""
+
+SCALAR_TYPE_NAMES = ("int", "decimal", "float", "string", "bool", "timestamp", "duration")
+"""Type names that may be written in a schema, a parameter or a list (plus ``enum(...)``)."""
+
+NUMERIC = frozenset({"int", "decimal", "float"})
+ORDERED = frozenset({"int", "decimal", "float", "timestamp", "duration", "any"})
+KEY_TYPES = frozenset({"int", "string", "enum", "bool", "timestamp", "any"})
+"""Types a window or sequence key may have; floats and decimals are refused (rounding)."""
+
+_BY_NAME = {t.name: t for t in (INT, DECIMAL, FLOAT, STRING, BOOL, TIMESTAMP, DURATION, ANY)}
+
+
+def scalar(name: str, optional: bool = False) -> Type:
+    """The plain type called ``name``, optional or not."""
+    t = _BY_NAME[name]
+    return Type(name, True) if optional else t
+
+
+def with_optional(t: Type, optional: bool) -> Type:
+    """``t`` with its optional flag set to ``optional``."""
+    if t.optional == optional:
+        return t
+    return Type(t.name, optional, t.enum_values, t.elem)
+
+
+def list_of(elem: Type) -> Type:
+    """The type of a list whose entries have type ``elem``."""
+    return Type("list", elem=with_optional(elem, False))
+
+
+def is_texty(t: Type) -> bool:
+    """Strings and enums (an enum value is a string)."""
+    return t.name in ("string", "enum", "any")
+
+
+def is_numeric(t: Type) -> bool:
+    """``int``, ``decimal``, ``float`` (or unknown)."""
+    return t.name in NUMERIC or t.name == "any"
+
+
+def promote(a: str, b: str) -> str:
+    """Numeric promotion of two numeric type names (``int``/``decimal``/``float``)."""
+    if a == "any" or b == "any":
+        return "any"
+    if a == "float" or b == "float":
+        return "float"
+    if a == "decimal" or b == "decimal":
+        return "decimal"
+    return "int"
+
+
+def comparable(a: Type, b: Type) -> bool:
+    """Whether ``a == b`` makes sense: numbers with numbers, text with text, same kind otherwise."""
+    if a.name == "any" or b.name == "any":
+        return True
+    if a.name in NUMERIC and b.name in NUMERIC:
+        return True
+    if is_texty(a) and is_texty(b):
+        return True
+    if a.name == "list" and b.name == "list":
+        return comparable(a.elem or ANY, b.elem or ANY)
+    return a.name == b.name
+
+
+def unify(a: Type, b: Type) -> Optional[Type]:
+    """The common type of two values (list items, a field in several event types), or None."""
+    if a.name == "any":
+        return b
+    if b.name == "any":
+        return a
+    optional = a.optional or b.optional
+    if a.name in NUMERIC and b.name in NUMERIC:
+        return scalar(promote(a.name, b.name), optional)
+    if a.name == "enum" and b.name == "enum":
+        values = a.enum_values + tuple(v for v in b.enum_values if v not in a.enum_values)
+        return Type("enum", optional, values)
+    if is_texty(a) and is_texty(b):
+        return scalar("string", optional)
+    if a.name == b.name == "list":
+        elem = unify(a.elem or ANY, b.elem or ANY)
+        return list_of(elem) if elem is not None else None
+    if a.name == b.name:
+        return with_optional(a, optional)
+    return None
+
+
+def assignable(value: Type, target: Type) -> bool:
+    """Whether a value of type ``value`` may stand where ``target`` is declared.
+
+    Whole numbers widen to decimal and float, decimals to float; a string is
+    accepted for an enum (its membership is checked separately).
+    """
+    if value.name == "any" or target.name == "any":
+        return True
+    if target.name == "decimal":
+        return value.name in ("int", "decimal")
+    if target.name == "float":
+        return value.name in NUMERIC
+    if target.name == "enum":
+        return value.name in ("string", "enum")
+    if target.name == "string":
+        return value.name in ("string", "enum")
+    if target.name == "list":
+        return value.name == "list" and assignable(value.elem or ANY, target.elem or ANY)
+    return value.name == target.name
+
+
+def display(t: Type) -> str:
+    """A type as written in a message: ``decimal``, ``enum("atm", "pos")``, ``list of string``."""
+    if t.name == "enum":
+        shown = ", ".join(f'"{v}"' for v in t.enum_values[:5])
+        if len(t.enum_values) > 5:
+            shown += ", …"
+        return f"enum({shown})"
+    if t.name == "list":
+        return f"list of {display(t.elem or ANY)}"
+    if t.name == "any":
+        return "unknown"
+    return t.name
+
+
+# ---------------------------------------------------------------- built-in functions
+
+
+class Builtin(msgspec.Struct, frozen=True):
+    """The signature of a built-in function.
+
+    ``params`` lists what each argument must be:
+    ``timestamp``, ``int``, ``string`` (a string or an enum), ``num``
+    (``int``/``decimal``/``float``), ``string|list``, ``value`` (anything),
+    ``pattern`` (a string literal, a RE2 regular expression) and ``scorecard``
+    (the name of a scorecard).
+
+    ``result`` is a type name, or ``same`` (the type of the first argument),
+    ``promote`` (numeric promotion of the arguments) or ``level`` (the
+    scorecard level enum).  ``missing`` is ``propagate`` when a missing
+    argument makes the result missing, ``never`` for ``present``.
+    """
+
+    name: str
+    params: tuple[str, ...]
+    result: str
+    doc: str
+    missing: str = "propagate"
+
+
+BUILTINS: dict[str, Builtin] = {
+    b.name: b
+    for b in (
+        Builtin("hour", ("timestamp",), "int", "hour of the day in the ruleset's time zone, 0-23"),
+        Builtin("minute", ("timestamp",), "int", "minute of the hour, 0-59"),
+        Builtin("weekday", ("timestamp",), "int", "day of the week, 1 = Monday ... 7 = Sunday"),
+        Builtin("day", ("timestamp",), "int", "day of the month, 1-31"),
+        Builtin("between_hours", ("timestamp", "int", "int"), "bool",
+                "true when a <= hour < b, wrapping past midnight when a > b"),
+        Builtin("lower", ("string",), "string", "the text in lower case"),
+        Builtin("upper", ("string",), "string", "the text in upper case"),
+        Builtin("len", ("string|list",), "int", "number of characters of a text, or entries of a list"),
+        Builtin("startswith", ("string", "string"), "bool", "true when the text starts with the prefix"),
+        Builtin("endswith", ("string", "string"), "bool", "true when the text ends with the suffix"),
+        Builtin("contains", ("string", "string"), "bool", "true when the text contains the other text"),
+        Builtin("matches", ("string", "pattern"), "bool",
+                "true when the RE2 regular expression (a string literal) matches somewhere in the text"),
+        Builtin("abs", ("num",), "same", "absolute value"),
+        Builtin("min", ("num", "num"), "promote", "the smaller of two numbers"),
+        Builtin("max", ("num", "num"), "promote", "the larger of two numbers"),
+        Builtin("present", ("value",), "bool", "true when the value is not missing", missing="never"),
+        Builtin("level", ("scorecard",), "level", "the level of a scorecard: high, elevated, medium, low or minimal"),
+    )
+}
+"""Every built-in function, by name."""
+
+
+def accepts(kind: str, t: Type) -> bool:
+    """Whether an argument of type ``t`` fits the parameter kind ``kind`` of ``BUILTINS``."""
+    if t.name == "any":
+        return True
+    if kind == "timestamp":
+        return t.name == "timestamp"
+    if kind == "int":
+        return t.name == "int"
+    if kind in ("string", "pattern"):
+        return t.name in ("string", "enum")
+    if kind == "num":
+        return t.name in NUMERIC
+    if kind == "string|list":
+        return t.name in ("string", "enum", "list")
+    if kind == "value":
+        return t.name != "list"
+    if kind == "scorecard":
+        return t.name in ("int", "decimal")
+    return False
+
+
+KIND_WORDS = {
+    "timestamp": "a timestamp such as `ts`",
+    "int": "a whole number",
+    "string": "a text",
+    "pattern": "a text",
+    "num": "a number",
+    "string|list": "a text or a list",
+    "value": "a value",
+    "scorecard": "a scorecard name",
+}
+"""How each parameter kind is described in a message."""
+
+
+def builtin_result(b: Builtin, args: list[Type]) -> Type:
+    """The result type of calling ``b`` with arguments of the given (already accepted) types."""
+    if b.result == "same":
+        t = args[0] if args else ANY
+        return Type(t.name) if t.name != "any" else ANY
+    if b.result == "promote":
+        name = promote(args[0].name, args[1].name) if len(args) == 2 else "any"
+        return scalar(name) if name != "any" else ANY
+    if b.result == "level":
+        return LEVEL
+    return scalar(b.result)
+
+
+# ---------------------------------------------------------------- window aggregates
+
+AGG_ARITY = {"count": 0, "since": 0, "sum": 1, "avg": 1, "min": 1, "max": 1, "distinct": 1, "last": 1}
+OPTIONAL_AGGREGATES = frozenset({"avg", "min", "max", "last", "since"})
+"""Aggregates whose value is missing for an empty window."""
+
+assert set(AGG_ARITY) == set(AGGREGATES)
+
+
+def aggregate_accepts(agg: str, t: Type) -> bool:
+    """Whether ``agg(x)`` is defined for ``x`` of type ``t``."""
+    if t.name == "any":
+        return True
+    if agg in ("sum", "avg"):
+        return t.name in NUMERIC
+    if agg in ("min", "max"):
+        return t.name in ("int", "decimal", "float", "timestamp", "duration")
+    if agg in ("distinct", "last"):
+        return t.name != "list"
+    return True
+
+
+AGG_ARG_WORDS = {
+    "sum": "a number",
+    "avg": "a number",
+    "min": "a number, a timestamp or a duration",
+    "max": "a number, a timestamp or a duration",
+    "distinct": "a value",
+    "last": "a value",
+}
+
+
+def aggregate_result(agg: str, arg: Optional[Type]) -> Type:
+    """The type of a window's value (docs/semantics.md, "Windows")."""
+    if agg in ("count", "distinct"):
+        return INT
+    if agg == "since":
+        return Type("duration", True)
+    t = arg or ANY
+    if t.name == "any":
+        return ANY
+    if agg == "sum":
+        return Type(t.name)
+    if agg == "avg":
+        return Type("float" if t.name == "float" else "decimal", True)
+    # min, max, last: the type of x, missing when there is no entry
+    return Type(t.name, True, t.enum_values, t.elem)

@@ -1,0 +1,553 @@
+"""The ``ruledsl`` command line: ``lint``, ``fmt``, ``explain``.
+
+Exit codes, for every command:
+
+* ``0`` success: nothing to report (``lint``: no diagnostics, warnings included);
+* ``1`` problems found: diagnostics (``lint``), files that would change
+  (``fmt --check``/``--diff``) or files that cannot be formatted;
+* ``2`` usage or I/O error: bad option, path not found, directory without
+  ``.rdsl`` files, unreadable file, or an internal error.  No command ever
+  prints a Python traceback (set ``RULEDSL_DEBUG=1`` to get one).
+
+Adding a command
+----------------
+Put it in its own module with a ``register(app: typer.Typer) -> None``
+function that decorates its commands with ``@app.command()`` (and, for the
+boundary behaviour above, ``@guarded``), then add the module's name to
+``COMMAND_MODULES``.  Helpers for commands: ``expand_paths`` (files and
+directories to ``.rdsl`` files, exit 2 on a bad path), ``usage_error``,
+``echo_diagnostics`` and the ``EXIT_*`` codes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import functools
+import importlib
+import json
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, Callable, Iterable, NoReturn, Optional
+from urllib.parse import quote as url_quote
+
+import typer
+
+from ruledsl import __version__
+from ruledsl.syntax.codes import CODES
+from ruledsl.syntax.diagnostics import Diagnostic, make, render, sort_key, suggest
+from ruledsl.syntax.loader import RULESET_SUFFIX, display_path, find_ruleset_files, load_program, read_source
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_ERROR = 2
+
+COMMAND_MODULES: tuple[str, ...] = ("ruledsl.cli.run", "ruledsl.cli.test")
+"""Modules whose ``register(app)`` adds further commands (``run``, ``test``, ...)."""
+
+app = typer.Typer(
+    name="ruledsl",
+    help="Lint, format, explain, test and run ruledsl anti-fraud rulesets.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+# ---------------------------------------------------------------- boundary helpers
+
+
+def usage_error(message: str) -> NoReturn:
+    """Print ``error: message`` on stderr and exit with code 2."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(EXIT_ERROR)
+
+
+def _internal_error(err: BaseException, what: str = "") -> None:
+    where = f" while {what}" if what else ""
+    typer.echo(
+        f"ruledsl: internal error{where}: {type(err).__name__}: {err}\n"
+        "This is a bug in ruledsl, not in your ruleset; please report it "
+        "(set RULEDSL_DEBUG=1 to see the traceback).",
+        err=True,
+    )
+
+
+def _debug() -> bool:
+    return os.environ.get("RULEDSL_DEBUG", "") not in ("", "0")
+
+
+def guarded(func: Callable) -> Callable:
+    """Turn an unexpected exception in a command into ``internal error`` and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as err:
+            if _debug():
+                raise
+            _internal_error(err)
+            raise typer.Exit(EXIT_ERROR) from None
+
+    return wrapper
+
+
+def expand_paths(paths: Iterable[Path]) -> list[Path]:
+    """Files and directories given on the command line -> ``.rdsl`` files.
+
+    Directories expand recursively to the ``*.rdsl`` files below them; a file
+    named explicitly is taken whatever its suffix.  A path that does not exist,
+    or a directory without ruleset files, is a usage error (exit 2).  A file
+    reached twice is kept once.
+    """
+    paths = list(paths)
+    if not paths:
+        usage_error("no path given")
+    for p in paths:
+        if not p.exists():
+            usage_error(f"path not found: {p}")
+        if p.is_dir() and not find_ruleset_files([p]):
+            usage_error(f"no {RULESET_SUFFIX} files found in directory {p}")
+    seen: set[Path] = set()
+    out: list[Path] = []
+    for f in find_ruleset_files(paths):
+        key = f.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def _use_color() -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+_SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow"}
+
+
+def echo_diagnostics(diags: list[Diagnostic], sources: dict[str, str], *, err: bool = False) -> None:
+    """Print rendered diagnostics, a blank line after each; coloured on a terminal."""
+    if not diags:
+        return
+    if not _use_color() or err:
+        for d in diags:
+            typer.echo(render(d, sources.get(d.path)) + "\n", err=err)
+        return
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(highlight=False, soft_wrap=True)
+    for d in diags:
+        style = _SEVERITY_STYLE.get(d.severity, "bold")
+        for i, line in enumerate(render(d, sources.get(d.path)).split("\n")):
+            text = Text(line)
+            if i == 0:
+                head = f"{d.path}:{d.span.line}:{d.span.col}:"
+                text.stylize("bold", 0, len(head))
+                text.stylize(style, len(head) + 1, len(head) + 1 + len(d.code) + 1 + len(d.severity) + 1)
+            elif line.startswith("  = help:"):
+                text.stylize("cyan")
+            elif " | " in line and set(line.split(" | ", 1)[1].strip()) == {"^"}:
+                text.stylize(style, line.index(" | ") + 3)
+            elif line.rstrip().endswith("|"):
+                text.stylize("blue")
+            console.print(text)
+        console.print()
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+# ---------------------------------------------------------------- version
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"ruledsl {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", "-V", help="Show the version and exit.", callback=_version_callback, is_eager=True),
+    ] = False,
+) -> None:
+    """Lint, format and explain ruledsl anti-fraud rulesets."""
+
+
+# ---------------------------------------------------------------- lint
+
+
+class OutputFormat(str, enum.Enum):
+    """How ``lint`` reports diagnostics."""
+
+    text = "text"
+    json = "json"
+    github = "github"
+    sarif = "sarif"
+
+
+@app.command()
+@guarded
+def lint(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Ruleset files, or directories to search for *.rdsl files.", show_default=False, metavar="PATH"),
+    ],
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option("--format", "-f", help="text, json, github (workflow annotations) or sarif (2.1.0)."),
+    ] = OutputFormat.text,
+) -> None:
+    """Check rulesets: syntax, names, types, windows, rule logic.
+
+    Every file is checked as an entry point with the files it includes.
+    Exit code 0 when nothing is reported, 1 when there are errors or
+    warnings, 2 on a usage or I/O error.
+    """
+    files = expand_paths(paths)
+    diags, sources, io_error, crashed = _lint_files(files)
+    fmt = output_format.value if isinstance(output_format, OutputFormat) else str(output_format)
+    if fmt == "json":
+        typer.echo(json.dumps([d.to_dict() for d in diags], ensure_ascii=False, indent=2))
+    elif fmt == "sarif":
+        typer.echo(json.dumps(sarif_report(diags), ensure_ascii=False, indent=2))
+    elif fmt == "github":
+        for d in diags:
+            typer.echo(github_annotation(d))
+        typer.echo(_lint_summary(diags, len(files)))
+    else:
+        echo_diagnostics(diags, sources)
+        typer.echo(_lint_summary(diags, len(files)))
+    if io_error or crashed:
+        raise typer.Exit(EXIT_ERROR)
+    raise typer.Exit(EXIT_PROBLEMS if diags else EXIT_OK)
+
+
+def _lint_files(files: list[Path]) -> tuple[list[Diagnostic], dict[str, str], bool, bool]:
+    """Load and check each file; diagnostics deduplicated (shared includes) and sorted."""
+    seen: set = set()
+    out: list[Diagnostic] = []
+    sources: dict[str, str] = {}
+    io_error = crashed = False
+    for f in files:
+        shown = display_path(f)
+        try:
+            program = load_program([f])
+            # the checker's diagnostics include the program's own (I/O, syntax)
+            diags = list(program.diagnostics) if program.has_syntax_errors else list(_check(program).diagnostics)
+        except Exception as err:  # one broken file must not hide the others' results
+            if _debug():
+                raise
+            _internal_error(err, f"checking {shown}")
+            crashed = True
+            continue
+        sources.update(program.sources)
+        if shown not in program.sources:
+            io_error = True  # the entry file itself cannot be read (RD006)
+        for d in diags:
+            key = (d.code, d.path, d.span, d.message)
+            if key not in seen:
+                seen.add(key)
+                out.append(d)
+    out.sort(key=sort_key)
+    return out, sources, io_error, crashed
+
+
+def _check(program):
+    from ruledsl.check.checker import check  # imported late: the checker is the heaviest import
+
+    return check(program)
+
+
+def _lint_summary(diags: list[Diagnostic], n_files: int) -> str:
+    if not diags:
+        return f"All checks passed ({_plural(n_files, 'file')})."
+    errors = sum(1 for d in diags if d.severity == "error")
+    warnings = len(diags) - errors
+    parts = [_plural(errors, "error")] if errors else []
+    if warnings:
+        parts.append(_plural(warnings, "warning"))
+    files_with = len({d.path for d in diags})
+    return f"Found {' and '.join(parts)} in {_plural(files_with, 'file')}."
+
+
+def _gh_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_property(text: str) -> str:
+    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_annotation(d: Diagnostic) -> str:
+    """A GitHub Actions workflow command: ``::error file=F,line=L,...,title=RD101::message``."""
+    level = "error" if d.severity == "error" else "warning"
+    sp = d.span
+    props = (
+        f"file={_gh_property(d.path)},line={sp.line},col={sp.col},"
+        f"endLine={sp.end_line},endColumn={sp.end_col},title={_gh_property(d.code)}"
+    )
+    message = d.message + (f"\nhelp: {d.help}" if d.help else "")
+    return f"::{level} {props}::{_gh_data(message)}"
+
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def sarif_report(diags: list[Diagnostic]) -> dict:
+    """A SARIF 2.1.0 log with one run; ``tool.driver.rules`` lists every registered code."""
+    codes = sorted(CODES)
+    index = {c: i for i, c in enumerate(codes)}
+    rules = []
+    for c in codes:
+        info = CODES[c]
+        rules.append({
+            "id": c,
+            "name": "".join(w.capitalize() for w in re.sub(r"[^0-9A-Za-z]+", " ", info.title).split()),
+            "shortDescription": {"text": info.title},
+            "fullDescription": {"text": info.explanation},
+            "help": {"text": info.explanation},
+            "defaultConfiguration": {"level": "error" if info.severity == "error" else "warning"},
+        })
+    results = []
+    for d in diags:
+        sp = d.span
+        result = {
+            "ruleId": d.code,
+            "level": "error" if d.severity == "error" else "warning",
+            "message": {"text": d.message + (f"\nhelp: {d.help}" if d.help else "")},
+            "locations": [{
+                "physicalLocation": {
+                    "artifactLocation": {"uri": url_quote(Path(d.path).as_posix(), safe="/:")},
+                    "region": {
+                        "startLine": max(sp.line, 1),
+                        "startColumn": max(sp.col, 1),
+                        "endLine": max(sp.end_line, sp.line, 1),
+                        "endColumn": max(sp.end_col, 1),
+                    },
+                },
+            }],
+        }
+        if d.code in index:
+            result["ruleIndex"] = index[d.code]
+        results.append(result)
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "ruledsl",
+                "version": __version__,
+                "semanticVersion": __version__,
+                "rules": rules,
+            }},
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }],
+    }
+
+
+# ---------------------------------------------------------------- fmt
+
+
+@app.command()
+@guarded
+def fmt(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Ruleset files, or directories to search for *.rdsl files.", show_default=False, metavar="PATH"),
+    ],
+    check: Annotated[
+        bool, typer.Option("--check", help="Change nothing; list the files that would be reformatted (exit 1 if any).")
+    ] = False,
+    diff: Annotated[
+        bool, typer.Option("--diff", help="Change nothing; print a unified diff of the changes (exit 1 if any).")
+    ] = False,
+) -> None:
+    """Rewrite rulesets in the canonical layout, keeping comments.
+
+    Files with syntax errors are reported and left untouched (exit 1).
+    """
+    from ruledsl.syntax.formatter import FormatError, format_module, scan_comments, strip_spans
+    from ruledsl.syntax.parser import parse
+
+    files = expand_paths(paths)
+    changed: list[str] = []
+    unchanged = failed = 0
+    io_error = False
+    dry = check or diff
+    for f in files:
+        shown = display_path(f)
+        try:
+            raw = f.read_bytes()
+            text = read_source(str(f))
+        except (OSError, UnicodeDecodeError) as err:
+            reason = "not valid UTF-8" if isinstance(err, UnicodeDecodeError) else (err.strerror or str(err))
+            echo_diagnostics([make("RD006", f"cannot read `{shown}`: {reason}", shown)], {}, err=True)
+            io_error = True
+            continue
+        module, diags = parse(text, shown)
+        if diags or module is None:
+            echo_diagnostics(sorted(diags, key=sort_key), {shown: text}, err=True)
+            typer.echo(f"error: {shown}: not formatted, it has syntax errors", err=True)
+            failed += 1
+            continue
+        try:
+            new = format_module(module, text)
+        except FormatError as err:
+            typer.echo(f"error: {shown}:{err.span.line}:{err.span.col}: cannot format: {err.message}", err=True)
+            failed += 1
+            continue
+        # never write a file whose meaning or comments the formatter would change
+        again, again_diags = parse(new, shown)
+        if (
+            again_diags or again is None or strip_spans(again) != strip_spans(module)
+            or sorted(c.text for c in scan_comments(new)) != sorted(c.text for c in scan_comments(text))
+        ):
+            _internal_error(RuntimeError("the formatted text does not say the same as the original"), f"formatting {shown}")
+            typer.echo(f"error: {shown}: left unchanged", err=True)
+            io_error = True
+            continue
+        if new.encode("utf-8") == raw:
+            unchanged += 1
+            continue
+        changed.append(shown)
+        if diff:
+            typer.echo("".join(difflib.unified_diff(
+                text.splitlines(keepends=True), new.splitlines(keepends=True),
+                fromfile=f"{shown} (original)", tofile=f"{shown} (formatted)",
+            )), nl=False)
+        if check:
+            typer.echo(f"would reformat {shown}", err=True)
+        elif not dry:
+            try:
+                _write_atomically(f, new)
+            except OSError as err:
+                typer.echo(f"error: cannot write {shown}: {err.strerror or err}", err=True)
+                io_error = True
+                changed.pop()
+                continue
+            typer.echo(f"reformatted {shown}", err=True)
+    typer.echo(_fmt_summary(len(changed), unchanged, failed, dry), err=True)
+    if io_error:
+        raise typer.Exit(EXIT_ERROR)
+    if failed or (dry and changed):
+        raise typer.Exit(EXIT_PROBLEMS)
+    raise typer.Exit(EXIT_OK)
+
+
+def _fmt_summary(changed: int, unchanged: int, failed: int, dry: bool) -> str:
+    parts = []
+    if changed:
+        verb = "would be reformatted" if dry else "reformatted"
+        parts.append(f"{_plural(changed, 'file')} {verb}")
+    if unchanged:
+        parts.append(f"{_plural(unchanged, 'file')} {'already formatted' if dry else 'left unchanged'}")
+    if failed:
+        parts.append(f"{_plural(failed, 'file')} could not be formatted")
+    return (", ".join(parts) or "No files") + "."
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Replace ``path``'s content; a crash never leaves a half-written ruleset."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+        try:
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        except OSError:
+            pass
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+# ---------------------------------------------------------------- explain
+
+
+@app.command()
+@guarded
+def explain(
+    code: Annotated[Optional[str], typer.Argument(help="A diagnostic code such as RD001.", show_default=False, metavar="CODE")] = None,
+    list_codes: Annotated[bool, typer.Option("--list", help="List every diagnostic code.")] = False,
+) -> None:
+    """Explain a diagnostic code: what it means, why, and how to fix it."""
+    if list_codes:
+        if code is not None:
+            usage_error("give either a code or --list, not both")
+        for c in sorted(CODES):
+            info = CODES[c]
+            typer.echo(f"{c}  {info.severity:<7}  {info.title}")
+        raise typer.Exit(EXIT_OK)
+    if code is None:
+        usage_error("give a code to explain (e.g. `ruledsl explain RD001`) or --list")
+    wanted = _normalise_code(code)
+    info = CODES.get(wanted)
+    if info is None:
+        hint = suggest(wanted, CODES) or "run `ruledsl explain --list` to see every code"
+        usage_error(f"unknown code `{code}`; {hint}")
+    typer.echo(f"{info.code} ({info.severity}): {info.title}\n")
+    typer.echo(info.explanation)
+    raise typer.Exit(EXIT_OK)
+
+
+def _normalise_code(code: str) -> str:
+    text = code.strip().upper()
+    if text.isdigit():
+        text = "RD" + text
+    if text.startswith("RD") and text[2:].isdigit():
+        text = "RD" + text[2:].zfill(3)
+    return text
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def _register_commands() -> None:
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(app)
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Console-script entry point (``ruledsl = ruledsl.cli.app:main``)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError):
+            pass
+    try:
+        app(args=argv, prog_name="ruledsl")
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as err:  # outside any command: option parsing, command registration
+        if _debug():
+            raise
+        _internal_error(err)
+        sys.exit(EXIT_ERROR)
+
+
+_register_commands()

@@ -1,0 +1,794 @@
+"""``ruledsl run``: replay a file of events through rulesets and summarise.
+
+::
+
+    ruledsl run rulesets/echannel_monitoring.rdsl --events events.jsonl --out decisions.jsonl
+
+Each ``RULESET`` is loaded into its own engine (a directory stands for the
+rulesets in it that have a ``ruleset`` header); every event of the JSON Lines
+file goes through every engine, in file order.
+
+Output
+------
+``--out FILE`` (``-``: standard output) gets one JSON object per decision and
+line: the msgspec encoding of ``ruledsl.Decision`` (``action``,
+``event_type``, ``rules`` with reasons and features, ``scores``, ``late``,
+...) with ``line`` (the event's line number in the events file) and
+``ruleset`` first, and the event's ``label``/``scenario_id`` (and
+``"warmup": true``) copied when present.  Rejected (and skipped) events get no
+decision line.
+
+The summary (rich text, or ``--format json``) gives per ruleset: events,
+actions by count, the top rules by hits (with, on labelled traffic, their hits
+on fraud and on normal events and the precision), late and rejected events
+and the throughput (the JSON summary also gives events and alerts per event
+type).  When events carry ``label`` (and ``scenario_id``), it
+also gives, per scenario type, the number of scenarios, how many were caught
+(any event of the scenario got an action other than ``pass``) and the share
+caught, and the alerts (non-``pass`` decisions) per 10,000 events overall and
+on unlabelled, normal traffic: the false-positive load the bank's reviewers see.
+(A ``label`` that is absent, null, ``""`` or ``"normal"`` means normal traffic;
+a labelled event without ``scenario_id`` is a scenario of its own.)
+
+Warm-up
+-------
+Events marked ``"warmup": true`` (see ``ruledsl.sim.generator``), and with
+``--warmup DURATION`` the events within DURATION of the first event's time,
+are evaluated (they fill windows and baselines) but left out of every
+statistic; their decisions are written with ``"warmup": true``.
+
+Errors
+------
+A malformed line (not JSON, not an object) or an event a ruleset rejects
+(``EventError``: unknown type, missing field, wrong type, bad timestamp) is
+counted and reported with its line number on standard error; the run goes on.
+
+Mixed streams
+-------------
+With ``--skip-unknown-types`` an event whose ``type`` a ruleset does not
+declare is skipped by that ruleset instead of rejected: counted (per type) but
+not evaluated, written or scored, so each ruleset's statistics cover only the
+event types it knows.  ``python -m ruledsl.sim.generator --profile all`` makes
+such a stream (account opening, ledger postings, e-channel and retail events).
+
+Exit codes: ``0`` every event evaluated; ``1`` some events were rejected (the
+rest were evaluated and written); ``2`` usage or I/O error: a missing or
+unreadable events or ruleset file, a ruleset with errors (its diagnostics are
+printed), a bad ``--params``/``--timezone``/``--warmup`` value, an unwritable
+``--out``, or an internal error.
+"""
+
+from __future__ import annotations
+
+import enum
+import gzip
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import IO, Annotated, Any, Iterable, Iterator, Optional
+
+import msgspec
+import typer
+
+from ruledsl.kernels.values import EventError
+
+ACTIONS = ("block", "hold", "step_up", "alert", "pass")
+NORMAL_LABELS = ("", "normal", False)
+"""``label`` values that mean normal traffic, like an absent or null label."""
+MAX_REPORTED_REJECTIONS = 20
+"""Rejections printed on stderr (and kept in the JSON summary) per ruleset; the rest are counted."""
+
+
+class SummaryFormat(str, enum.Enum):
+    """How ``run`` prints its summary."""
+
+    text = "text"
+    json = "json"
+
+
+# ---------------------------------------------------------------- loading
+
+
+class LoadedRuleset:
+    """A ruleset's name, path and engine."""
+
+    def __init__(self, name: str, path: str, engine):
+        self.name = name
+        self.path = path
+        self.engine = engine
+
+
+class LoadProblem(Exception):
+    """A ruleset could not be loaded: carries the diagnostics or an I/O message."""
+
+    def __init__(self, message: str, diagnostics=None, sources=None):
+        super().__init__(message)
+        self.diagnostics = diagnostics or []
+        self.sources = sources or {}
+
+
+def load_ruleset(path: Path, *, timezone: Optional[str] = None, shown: Optional[str] = None) -> LoadedRuleset:
+    """Load one ruleset file; raises ``LoadProblem`` with its diagnostics when it has errors."""
+    from ruledsl.syntax.diagnostics import RuleDSLError
+    from ruledsl.runtime.engine import load
+
+    shown = shown or str(path)
+    try:
+        engine = load(path, timezone=timezone)
+    except RuleDSLError as err:
+        raise LoadProblem(f"{shown}: the ruleset has errors", err.diagnostics, err.sources) from None
+    header = engine.result.symbols.header
+    name = header.name.name if header is not None else path.stem
+    return LoadedRuleset(name, shown, engine)
+
+
+def has_ruleset_header(engine) -> bool:
+    """True when the loaded program declares ``ruleset NAME { ... }`` (a top-level ruleset)."""
+    return engine.result.symbols.header is not None
+
+
+# ---------------------------------------------------------------- parameters
+
+
+def parse_param_value(engine, name: str, text: str) -> Any:
+    """A ``--params`` value, given as text, converted for the parameter's declared type."""
+    from ruledsl.syntax.parser import parse_duration
+    from ruledsl.kernels.values import parse_timestamp
+
+    type_name = engine.compiled.param_types[name]
+    text = text.strip()
+    if type_name == "bool":
+        if text.lower() in ("true", "1", "yes"):
+            return True
+        if text.lower() in ("false", "0", "no"):
+            return False
+        raise ValueError(f"expected true or false, not {text!r}")
+    if type_name == "duration":
+        if text.isdigit():
+            return int(text)
+        try:
+            return parse_duration(text)
+        except AssertionError:
+            raise ValueError(f"expected a duration such as 30m, 24h or 180d, not {text!r}") from None
+    if type_name == "timestamp":
+        return parse_timestamp(int(text) if text.lstrip("-").isdigit() else text, engine._zone)
+    if type_name == "float":
+        return float(text)
+    return text
+
+
+def apply_params(rulesets: list[LoadedRuleset], assignments: Iterable[str]) -> None:
+    """Apply ``name=value`` assignments; raises ValueError naming the problem."""
+    for item in assignments:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ValueError(f"--params takes name=value, not {item!r}")
+        used = False
+        for rs in rulesets:
+            if name not in rs.engine.compiled.params:
+                continue
+            try:
+                rs.engine.set_param(name, parse_param_value(rs.engine, name, value))
+            except (ValueError, TypeError, ArithmeticError) as err:
+                kind = rs.engine.compiled.param_types[name]
+                raise ValueError(f"parameter `{name}` ({kind}) in {rs.name}: bad value {value!r}: {err}") from None
+            used = True
+        if not used:
+            known = sorted({p for rs in rulesets for p in rs.engine.compiled.params})
+            from ruledsl.syntax.diagnostics import suggest
+
+            hint = suggest(name, known)
+            raise ValueError(f"no ruleset has a parameter `{name}`" + (f"; {hint}" if hint else ""))
+
+
+# ---------------------------------------------------------------- statistics
+
+
+class RulesetStats:
+    """What one ruleset did with the events."""
+
+    def __init__(self, rs: LoadedRuleset):
+        self.rs = rs
+        self.events = 0          # scored (not warm-up, not rejected)
+        self.warmup = 0
+        self.rejected = 0
+        self.rejections: list[tuple[int, str]] = []
+        self.skipped: Counter = Counter()  # event type -> events skipped (a type the ruleset does not declare)
+        self.by_type: dict[str, list[int]] = {}  # event type -> [events, alerts, normal events, normal alerts]
+        self.internal_errors = 0
+        self.late = 0
+        self.actions: Counter = Counter()
+        self.rule_hits: Counter = Counter()
+        self.rule_fraud_hits: Counter = Counter()
+        self.rule_meta: dict[str, tuple[str, Optional[str], str, bool]] = {}  # action, code, reason, shadow
+        self.alerts = 0
+        self.normal_events = 0
+        self.normal_alerts = 0
+        self.labelled_events = 0
+        self.labelled_alerts = 0
+        self.scenarios: dict[str, list] = {}  # scenario id -> [label, caught, Counter of rules that fired]
+        self.seconds = 0.0
+
+    def reject(self, line: int, message: str) -> None:
+        self.rejected += 1
+        if len(self.rejections) < MAX_REPORTED_REJECTIONS:
+            self.rejections.append((line, message))
+
+    def record(self, decision, label: Optional[str], sid: Optional[str]) -> None:
+        self.events += 1
+        action = decision.action
+        self.actions[action] += 1
+        if decision.late:
+            self.late += 1
+        alert = action != "pass"
+        if alert:
+            self.alerts += 1
+        fraud = label is not None
+        per_type = self.by_type.get(decision.event_type)
+        if per_type is None:
+            per_type = self.by_type[decision.event_type] = [0, 0, 0, 0]
+        per_type[0] += 1
+        if alert:
+            per_type[1] += 1
+        if not fraud:
+            per_type[2] += 1
+            if alert:
+                per_type[3] += 1
+        for r in decision.rules:
+            rid = r.id
+            self.rule_hits[rid] += 1
+            if fraud:
+                self.rule_fraud_hits[rid] += 1
+            if rid not in self.rule_meta:
+                self.rule_meta[rid] = (r.action, r.code, r.reason, r.shadow)
+        if not fraud:
+            self.normal_events += 1
+            if alert:
+                self.normal_alerts += 1
+            return
+        self.labelled_events += 1
+        entry = self.scenarios.get(sid)
+        if entry is None:
+            entry = self.scenarios[sid] = [label, False, Counter()]
+        if alert:
+            self.labelled_alerts += 1
+            entry[1] = True
+            entry[2].update(r.id for r in decision.rules if not r.shadow and r.action != "pass")
+
+    # ------------------------------------------------------------ report
+    def scenario_rows(self) -> list[dict]:
+        by_type: dict[str, dict] = {}
+        for label, caught, rules in self.scenarios.values():
+            row = by_type.setdefault(label, {"scenario": label, "scenarios": 0, "caught": 0, "rules": Counter()})
+            row["scenarios"] += 1
+            if caught:
+                row["caught"] += 1
+                row["rules"].update(rules.keys())
+        out = []
+        for label in sorted(by_type):
+            row = by_type[label]
+            out.append({
+                "scenario": label,
+                "scenarios": row["scenarios"],
+                "caught": row["caught"],
+                "share_caught": round(row["caught"] / row["scenarios"], 4),
+                "caught_by": [{"rule": r, "scenarios": n} for r, n in row["rules"].most_common(5)],
+            })
+        return out
+
+    def to_dict(self, top: int) -> dict:
+        per10k = _per10k
+        rules = []
+        for rid, hits in self.rule_hits.most_common(top if top > 0 else None):
+            action, code, reason, shadow = self.rule_meta[rid]
+            row = {"rule": rid, "code": code, "action": action, "shadow": shadow, "reason": reason, "hits": hits}
+            if self.labelled_events:
+                fraud = self.rule_fraud_hits[rid]
+                row.update(fraud_hits=fraud, normal_hits=hits - fraud, precision=round(fraud / hits, 4))
+            rules.append(row)
+        d: dict[str, Any] = {
+            "ruleset": self.rs.name,
+            "path": self.rs.path,
+            "events": self.events,
+            "warmup_events": self.warmup,
+            "rejected": self.rejected,
+            "rejections": [{"line": ln, "error": msg} for ln, msg in self.rejections],
+            "skipped": sum(self.skipped.values()),
+            "skipped_types": dict(sorted(self.skipped.items())),
+            "by_event_type": {
+                t: {"events": n, "alerts": a, "alerts_per_10k": per10k(a, n), "normal_events": ne,
+                    "normal_alerts": na, "normal_alerts_per_10k": per10k(na, ne)}
+                for t, (n, a, ne, na) in sorted(self.by_type.items())
+            },
+            "late": self.late,
+            "actions": {a: self.actions.get(a, 0) for a in ACTIONS},
+            "alerts": self.alerts,
+            "alerts_per_10k": per10k(self.alerts, self.events),
+            "top_rules": rules,
+            "seconds": round(self.seconds, 3),
+            "events_per_second": round((self.events + self.warmup) / self.seconds) if self.seconds > 0 else None,
+        }
+        if self.labelled_events:
+            scen = self.scenario_rows()
+            total = sum(r["scenarios"] for r in scen)
+            caught = sum(r["caught"] for r in scen)
+            d["labelled"] = {
+                "fraud_events": self.labelled_events,
+                "normal_events": self.normal_events,
+                "normal_alerts": self.normal_alerts,
+                "normal_alerts_per_10k": per10k(self.normal_alerts, self.normal_events),
+                "fraud_event_alert_share": round(self.labelled_alerts / self.labelled_events, 4),
+                "scenarios": total,
+                "caught": caught,
+                "share_caught": round(caught / total, 4) if total else None,
+                "by_scenario": scen,
+            }
+        return d
+
+
+def _per10k(n: int, total: int) -> Optional[float]:
+    return round(n * 10_000 / total, 1) if total else None
+
+
+class RunReport:
+    """The result of a replay: per-ruleset statistics plus file-level counts."""
+
+    def __init__(self, events_name: str, rulesets: list[LoadedRuleset]):
+        self.events_name = events_name
+        self.stats = [RulesetStats(rs) for rs in rulesets]
+        self.lines = 0
+        self.malformed = 0
+        self.malformed_lines: list[tuple[int, str]] = []
+        self.seconds = 0.0
+
+    @property
+    def rejected_any(self) -> bool:
+        return self.malformed > 0 or any(s.rejected for s in self.stats)
+
+    @property
+    def internal_errors(self) -> int:
+        return sum(s.internal_errors for s in self.stats)
+
+    def to_dict(self, top: int = 10) -> dict:
+        return {
+            "events_file": self.events_name,
+            "lines": self.lines,
+            "malformed": self.malformed,
+            "malformed_lines": [{"line": ln, "error": msg} for ln, msg in self.malformed_lines],
+            "seconds": round(self.seconds, 3),
+            "rulesets": [s.to_dict(top) for s in self.stats],
+        }
+
+
+# ---------------------------------------------------------------- the replay
+
+
+def _flag_true(value: Any) -> bool:
+    return value is True or value == 1 or value == "true"
+
+
+def replay(
+    rulesets: list[LoadedRuleset],
+    lines: Iterable[bytes],
+    *,
+    events_name: str = "<events>",
+    out: Optional[IO[bytes]] = None,
+    warmup_ms: Optional[int] = None,
+    skip_unknown_types: bool = False,
+) -> RunReport:
+    """Evaluate JSON Lines through every ruleset, in order; write decisions to ``out``.
+
+    ``lines`` yields raw lines (bytes, numbered from 1 in order).  Never raises
+    for a bad event: malformed lines and rejected events are counted in the report.
+    With ``skip_unknown_types`` a ruleset skips (counts, does not evaluate) the
+    events whose ``type`` it does not declare instead of rejecting them.
+    """
+    from ruledsl.kernels.values import parse_timestamp
+
+    report = RunReport(events_name, rulesets)
+    decode = msgspec.json.Decoder().decode
+    encode = msgspec.json.Encoder().encode
+    perf = time.perf_counter
+    stats = report.stats
+    engines = [
+        (s, s.rs.engine.evaluate, encode(s.rs.name),
+         frozenset(s.rs.engine.compiled.event_types) if skip_unknown_types else None)
+        for s in stats
+    ]
+    zone = rulesets[0].engine._zone if rulesets else None
+    warmup_until: Optional[int] = None
+    pass_cache: dict[tuple[int, str], bytes] = {}
+    buf: list[bytes] = []
+    began = perf()
+    lineno = 0
+    for lineno, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        try:
+            event = decode(raw)
+        except msgspec.DecodeError as err:
+            report.malformed += 1
+            if len(report.malformed_lines) < MAX_REPORTED_REJECTIONS:
+                report.malformed_lines.append((lineno, f"not valid JSON: {err}"))
+            continue
+        if type(event) is not dict:
+            report.malformed += 1
+            if len(report.malformed_lines) < MAX_REPORTED_REJECTIONS:
+                report.malformed_lines.append((lineno, f"not a JSON object but {_json_kind(event)}"))
+            continue
+        label = event.get("label")
+        if label is not None:
+            label = None if label in NORMAL_LABELS else str(label)
+        sid = event.get("scenario_id") if label is not None else None
+        if label is not None:
+            sid = f"{label}@{lineno}" if sid is None else str(sid)
+        warm = _flag_true(event.get("warmup"))
+        if warmup_ms is not None and not warm:
+            try:
+                ts = parse_timestamp(event.get("ts"), zone)
+            except (TypeError, ValueError, OverflowError):
+                ts = None  # the engine will reject it
+            if ts is not None:
+                if warmup_until is None:
+                    warmup_until = ts + warmup_ms
+                warm = ts < warmup_until
+        tail = b""
+        if out is not None and (warm or label is not None):
+            tail = (b',"warmup":true' if warm else b"") + (
+                b',"label":' + encode(label) + b',"scenario_id":' + encode(sid) if label is not None else b""
+            )
+        etype = event.get("type")
+        for st, evaluate, name_json, known in engines:
+            if known is not None and type(etype) is str and etype not in known:
+                st.skipped[etype] += 1
+                continue
+            t0 = perf()
+            try:
+                decision = evaluate(event)
+            except EventError as err:
+                st.seconds += perf() - t0
+                st.reject(lineno, str(err))
+                continue
+            except Exception as err:  # a bug in the engine: report it, keep going
+                st.seconds += perf() - t0
+                st.internal_errors += 1
+                st.reject(lineno, f"internal error: {type(err).__name__}: {err}")
+                continue
+            st.seconds += perf() - t0
+            if warm:
+                st.warmup += 1
+            else:
+                st.record(decision, label, sid)
+            if out is not None:
+                if not decision.rules and not decision.scores and not decision.late and decision.action == "pass":
+                    key = (id(name_json), decision.event_type)
+                    body = pass_cache.get(key)
+                    if body is None:
+                        body = pass_cache[key] = encode(decision)[1:-1]
+                else:
+                    body = encode(decision)[1:-1]
+                buf.append(b'{"line":%d,"ruleset":%s,%s%s}\n' % (lineno, name_json, body, tail))
+                if len(buf) >= 2048:
+                    out.write(b"".join(buf))
+                    buf.clear()
+    if out is not None and buf:
+        out.write(b"".join(buf))
+    report.lines = lineno
+    report.seconds = perf() - began
+    return report
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number"
+
+
+def iter_lines(path: Path) -> Iterator[bytes]:
+    """The raw lines of a JSON Lines file (``.gz`` is decompressed; ``-`` is standard input)."""
+    if str(path) == "-":
+        yield from sys.stdin.buffer
+        return
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        yield from f
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _fmt_int(n: int) -> str:
+    return f"{n:,}"
+
+
+def _fmt_rate(x: Optional[float]) -> str:
+    return "-" if x is None else f"{x:,.1f}"
+
+
+_ACTION_STYLE = {"block": "bold red", "hold": "red", "step_up": "yellow", "alert": "cyan", "pass": "green"}
+
+
+def render_report(report: RunReport, console, *, top: int = 10) -> None:
+    """Print the summary with rich: one block per ruleset."""
+    from rich.table import Table
+    from rich.text import Text
+
+    data = report.to_dict(top)
+    head = f"{report.events_name}: {_fmt_int(report.lines)} lines"
+    if report.malformed:
+        head += f", [red]{_fmt_int(report.malformed)} malformed[/red]"
+    if report.seconds > 0:
+        head += f" in {report.seconds:.1f} s ({_fmt_int(round(report.lines / report.seconds))} lines/s, all rulesets)"
+    console.print(head)
+    for st, d in zip(report.stats, data["rulesets"]):
+        console.print()
+        console.rule(Text(f"{d['ruleset']}  ({d['path']})", style="bold"))
+        parts = [f"events [bold]{_fmt_int(d['events'])}[/bold]"]
+        if d["warmup_events"]:
+            parts.append(f"warm-up {_fmt_int(d['warmup_events'])} (not scored)")
+        parts.append(f"late {_fmt_int(d['late'])}")
+        rej = d["rejected"]
+        parts.append(f"[red]rejected {_fmt_int(rej)}[/red]" if rej else "rejected 0")
+        if d["skipped"]:
+            parts.append(f"skipped {_fmt_int(d['skipped'])} of types it does not declare")
+        if d["events_per_second"]:
+            parts.append(f"evaluate {_fmt_int(d['events_per_second'])} events/s")
+        console.print(" · ".join(parts))
+        longest = max((w.duration_ms for w in st.rs.engine.compiled.windows), default=0)
+        if longest >= 86_400_000 and d["events"] and d["warmup_events"] < d["events"]:
+            console.print(
+                f"[dim]little or no warm-up ({_fmt_int(d['warmup_events'])} events): windows start empty, so "
+                "per-customer baselines and histories are cold at first and alert more; give earlier traffic "
+                "marked \"warmup\": true or use --warmup[/dim]"
+            )
+        console.print(
+            f"alerts (non-pass decisions) [bold]{_fmt_int(d['alerts'])}[/bold] = "
+            f"[bold]{_fmt_rate(d['alerts_per_10k'])}[/bold] per 10,000 events"
+        )
+
+        actions = Table(title="actions", title_justify="left", show_edge=False, pad_edge=False)
+        actions.add_column("action")
+        actions.add_column("events", justify="right")
+        actions.add_column("share", justify="right")
+        total = d["events"] or 1
+        for a in ACTIONS:
+            n = d["actions"][a]
+            actions.add_row(Text(a, style=_ACTION_STYLE[a]), _fmt_int(n), f"{100 * n / total:.2f}%")
+        console.print(actions)
+
+        if d["top_rules"]:
+            labelled = "labelled" in d
+            rules = Table(title="top rules by hits", title_justify="left", show_edge=False, pad_edge=False)
+            rules.add_column("rule")
+            rules.add_column("code")
+            rules.add_column("action")
+            rules.add_column("hits", justify="right")
+            if labelled:
+                rules.add_column("on fraud", justify="right")
+                rules.add_column("on normal", justify="right")
+                rules.add_column("precision", justify="right")
+            rules.add_column("reason", overflow="ellipsis", no_wrap=True, max_width=30)
+            for r in d["top_rules"]:
+                row = [r["rule"] + (" (shadow)" if r["shadow"] else ""), r["code"] or "",
+                       Text(r["action"], style=_ACTION_STYLE.get(r["action"], "")), _fmt_int(r["hits"])]
+                if labelled:
+                    row += [_fmt_int(r["fraud_hits"]), _fmt_int(r["normal_hits"]), f"{r['precision']:.2f}"]
+                row.append(r["reason"])
+                rules.add_row(*row)
+            console.print(rules)
+
+        lab = d.get("labelled")
+        if lab:
+            scen = Table(title="injected fraud scenarios (caught: any event got an action other than pass)",
+                         title_justify="left", show_edge=False, pad_edge=False)
+            scen.add_column("scenario")
+            scen.add_column("scenarios", justify="right")
+            scen.add_column("caught", justify="right")
+            scen.add_column("share caught", justify="right")
+            scen.add_column("caught by (scenarios)", overflow="fold")
+            for r in lab["by_scenario"]:
+                scen.add_row(
+                    r["scenario"], _fmt_int(r["scenarios"]), _fmt_int(r["caught"]), f"{100 * r['share_caught']:.0f}%",
+                    ", ".join(f"{c['rule']} {c['scenarios']}" for c in r["caught_by"]),
+                )
+            share = lab["share_caught"]
+            scen.add_row(
+                Text("all", style="bold"), _fmt_int(lab["scenarios"]), _fmt_int(lab["caught"]),
+                "-" if share is None else f"{100 * share:.0f}%", "", end_section=True,
+            )
+            console.print(scen)
+            console.print(
+                f"normal (unlabelled) traffic: {_fmt_int(lab['normal_events'])} events, "
+                f"{_fmt_int(lab['normal_alerts'])} alerts = "
+                f"[bold]{_fmt_rate(lab['normal_alerts_per_10k'])}[/bold] per 10,000 events"
+                f"   ·   fraud events: {_fmt_int(lab['fraud_events'])}, "
+                f"{100 * lab['fraud_event_alert_share']:.0f}% got an action other than pass"
+            )
+
+
+def report_rejections(report: RunReport, events_name: str) -> None:
+    """``FILE:LINE: error`` lines on stderr for malformed and rejected events."""
+    for ln, msg in report.malformed_lines:
+        typer.echo(f"{events_name}:{ln}: malformed event: {msg}", err=True)
+    if report.malformed > len(report.malformed_lines):
+        typer.echo(f"{events_name}: ... and {report.malformed - len(report.malformed_lines)} more malformed lines",
+                   err=True)
+    for st in report.stats:
+        for ln, msg in st.rejections:
+            typer.echo(f"{events_name}:{ln}: rejected by {st.rs.name}: {msg}", err=True)
+        if st.rejected > len(st.rejections):
+            typer.echo(f"{events_name}: ... and {st.rejected - len(st.rejections)} more events rejected by "
+                       f"{st.rs.name}", err=True)
+
+
+def make_console(file=None):
+    """A rich console for summaries: at least 120 columns when not on a terminal."""
+    from rich.console import Console
+
+    stream = file or sys.stdout
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return Console(file=stream, width=None if tty else 140, highlight=False, soft_wrap=False)
+
+
+# ---------------------------------------------------------------- the command
+
+
+def register(app) -> None:
+    """Add ``ruledsl run`` to the CLI app."""
+    from ruledsl.cli.app import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, echo_diagnostics, guarded, usage_error
+    from ruledsl.syntax.loader import RULESET_SUFFIX, display_path, find_ruleset_files
+
+    @app.command()
+    @guarded
+    def run(
+        rulesets: Annotated[
+            list[Path],
+            typer.Argument(help="Ruleset files, or directories of rulesets (files with a `ruleset` header).",
+                           show_default=False, metavar="RULESET"),
+        ],
+        events: Annotated[
+            Path,
+            typer.Option("--events", "-e", help="JSON Lines file of events (.gz is decompressed; - for stdin).",
+                         show_default=False, metavar="FILE"),
+        ],
+        out: Annotated[
+            Optional[Path],
+            typer.Option("--out", "-o", help="Write one decision per line (JSON Lines) here; - for stdout.",
+                         show_default=False, metavar="FILE"),
+        ] = None,
+        params: Annotated[
+            Optional[list[str]],
+            typer.Option("--params", "-p", help="Set a business parameter: name=value (repeatable).",
+                         show_default=False, metavar="NAME=VALUE"),
+        ] = None,
+        timezone: Annotated[
+            Optional[str],
+            typer.Option("--timezone", help="Override the rulesets' time zone (IANA name, e.g. Asia/Shanghai).",
+                         show_default=False, metavar="TZ"),
+        ] = None,
+        warmup: Annotated[
+            Optional[str],
+            typer.Option("--warmup", help="Evaluate but do not score the events within DURATION (e.g. 2d) of the "
+                         "first event; events marked \"warmup\": true are never scored.", show_default=False,
+                         metavar="DURATION"),
+        ] = None,
+        summary_format: Annotated[
+            SummaryFormat, typer.Option("--format", help="Summary format.", case_sensitive=False)
+        ] = SummaryFormat.text,
+        top: Annotated[int, typer.Option("--top", help="How many rules to list by hits (0: all).", min=0)] = 10,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no summary (errors still go to stderr).")] = False,
+        skip_unknown_types: Annotated[
+            bool,
+            typer.Option("--skip-unknown-types",
+                         help="Skip (count, do not evaluate or score) events whose type a ruleset does not declare, "
+                         "instead of rejecting them: for streams that mix event families."),
+        ] = False,
+    ) -> None:
+        """Evaluate a JSON Lines file of events; print a summary and write the decisions.
+
+        Malformed or rejected events are reported with their line numbers and
+        skipped.  Exit codes: 0 all events evaluated, 1 some events rejected,
+        2 usage or I/O error (missing file, ruleset with errors, bad option).
+        """
+        from ruledsl.syntax.parser import parse_duration
+        from ruledsl.kernels.values import get_zone
+
+        if timezone is not None:
+            try:
+                get_zone(timezone)
+            except ValueError as err:
+                usage_error(str(err))
+        warmup_ms = None
+        if warmup is not None:
+            try:
+                warmup_ms = parse_duration(warmup.strip())
+            except AssertionError:
+                usage_error(f"--warmup takes a duration such as 12h or 2d, not {warmup!r}")
+        events_name = "-" if str(events) == "-" else display_path(events)
+        if str(events) != "-":
+            if not events.exists():
+                usage_error(f"events file not found: {events}")
+            if events.is_dir():
+                usage_error(f"--events must be a file, not a directory: {events}")
+
+        # rulesets: explicit files always; from directories, the files with a ruleset header
+        loaded: list[LoadedRuleset] = []
+        for p in rulesets:
+            if not p.exists():
+                usage_error(f"path not found: {p}")
+        for p in rulesets:
+            explicit = not p.is_dir()
+            files = [p] if explicit else find_ruleset_files([p])
+            if not explicit and not files:
+                usage_error(f"no {RULESET_SUFFIX} files found in directory {p}")
+            for f in files:
+                try:
+                    rs = load_ruleset(f, timezone=timezone, shown=display_path(f))
+                except LoadProblem as err:
+                    echo_diagnostics(err.diagnostics, err.sources, err=True)
+                    typer.echo(f"error: {err}; nothing was evaluated", err=True)
+                    raise typer.Exit(EXIT_ERROR) from None
+                if explicit or has_ruleset_header(rs.engine):
+                    loaded.append(rs)
+        if not loaded:
+            usage_error("no ruleset to run (directories are searched for files with a `ruleset` header)")
+        names = Counter(rs.name for rs in loaded)
+        for rs in loaded:  # two files may declare the same ruleset name
+            if names[rs.name] > 1:
+                rs.name = rs.path
+        try:
+            apply_params(loaded, params or [])
+        except ValueError as err:
+            usage_error(str(err))
+
+        to_stdout = out is not None and str(out) == "-"
+        sink: Optional[IO[bytes]] = None
+        if out is not None:
+            if to_stdout:
+                sink = sys.stdout.buffer
+            else:
+                try:
+                    sink = open(out, "wb")
+                except OSError as err:
+                    usage_error(f"cannot write {out}: {err.strerror or err}")
+        try:
+            report = replay(loaded, iter_lines(events), events_name=events_name, out=sink, warmup_ms=warmup_ms,
+                            skip_unknown_types=skip_unknown_types)
+        except OSError as err:
+            usage_error(f"cannot read {events_name}: {err.strerror or err}")
+        finally:
+            if sink is not None:
+                try:
+                    sink.flush()
+                    if not to_stdout:
+                        sink.close()
+                except OSError as err:  # a full disk
+                    usage_error(f"cannot write {out}: {err.strerror or err}")
+
+        report_rejections(report, events_name)
+        if not quiet:
+            summary_stream = sys.stderr if to_stdout else sys.stdout
+            if summary_format == SummaryFormat.json:
+                summary_stream.write(json.dumps(report.to_dict(top), ensure_ascii=False, indent=2) + "\n")
+                summary_stream.flush()
+            else:
+                render_report(report, make_console(summary_stream), top=top)
+        if report.internal_errors:
+            typer.echo(
+                f"ruledsl: internal error on {report.internal_errors} event(s) (see above); this is a bug in "
+                "ruledsl, please report it", err=True,
+            )
+            raise typer.Exit(EXIT_ERROR)
+        raise typer.Exit(EXIT_PROBLEMS if report.rejected_any else EXIT_OK)

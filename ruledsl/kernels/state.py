@@ -1,0 +1,58 @@
+"""Windowed aggregation / sequence state kernels (implementation selector).
+
+Uses the Cython extension :mod:`ruledsl.kernels._state` when it is built and the
+environment variable ``RULEDSL_NO_EXTENSIONS`` is unset, empty or ``"0"``;
+otherwise the pure-Python twin :mod:`ruledsl.kernels.state_py` (identical API and
+results, slower).  ``COMPILED`` tells which one is in use.
+
+Public API (both implementations)::
+
+    WindowState(agg, duration_ms, lateness_ms=0, is_float=False)
+        .query(key, ts, value=0, include_current=False)
+        .add(key, ts, value=0)
+        .query_add(key, ts, value=0, include_current=False)
+        .advance(watermark_ts, budget=DEFAULT_SWEEP_BUDGET)
+        .sweep()  .clear()  .keys()  .dump()  .load(items)
+        len(w)  .nbytes()  .entry_count()  .watermark
+    SequenceState(n_steps, within_ms)
+        .query(key, ts, matches)  .add(key, ts, matches)  .query_add(key, ts, matches)
+        .advance(watermark_ts, budget=DEFAULT_SWEEP_BUDGET)
+        .sweep()  .clear()  .keys()  .dump()  .load(items)  len(s)  .nbytes()  .watermark
+    stable_hash(value) -> int   (signed 64-bit FNV-1a, process independent)
+    advance_all(states, watermark_ts, budget=DEFAULT_SWEEP_BUDGET)
+        s.advance(watermark_ts, budget) for every state, in one call
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["WindowState", "SequenceState", "stable_hash", "advance_all", "AGGREGATES",
+           "DEFAULT_SWEEP_BUDGET", "COMPILED"]
+
+COMPILED = False
+
+if os.environ.get("RULEDSL_NO_EXTENSIONS", "").strip() in ("", "0"):
+    try:
+        from ruledsl.kernels._state import (  # type: ignore[import-not-found]
+            AGGREGATES,
+            DEFAULT_SWEEP_BUDGET,
+            SequenceState,
+            WindowState,
+            advance_all,
+            stable_hash,
+        )
+
+        COMPILED = True
+    except ImportError:
+        COMPILED = False
+
+if not COMPILED:
+    from ruledsl.kernels.state_py import (  # noqa: F401
+        AGGREGATES,
+        DEFAULT_SWEEP_BUDGET,
+        SequenceState,
+        WindowState,
+        advance_all,
+        stable_hash,
+    )

@@ -1,0 +1,831 @@
+"""Redis state backend: window and sequence state shared by every instance of a service.
+
+``RedisStore`` implements the store protocol of :mod:`ruledsl.stores.local` over a
+Redis server or a Redis Cluster, with exactly the semantics of the in-process
+kernels (``state.WindowState``, ``engine.LastState``, ``state.SequenceState``)
+for every on-time event; ``tests/test_redis_store.py`` runs random op streams
+through both and compares every result.
+
+Usage::
+
+    from ruledsl.stores.redis import RedisStore
+    store = RedisStore("redis://10.0.0.5:6379/0", timeout_ms=50)
+    engine = ruledsl.load("rules/", store=store)
+
+Round trips
+    ``run(ops)`` (one call per event) sends **one** Lua script call (EVALSHA)
+    carrying every op of the event: one network round trip for a single Redis
+    whatever the number of rules.  In a cluster the keys of one script call
+    must live in one hash slot, so the ops are grouped by window-key *value*
+    (the hash tag, below) and one EVALSHA per distinct key value goes out in
+    one pipeline: one round trip per cluster node involved, sent in parallel.
+    The script is registered by SHA; after a server restart or ``SCRIPT
+    FLUSH`` the ``NOSCRIPT`` answer is caught and the same call is re-sent
+    with EVAL (which also re-registers it).  ``NOSCRIPT`` means nothing ran,
+    so that retry never applies an update twice.  Nothing else is retried.
+    A script runs atomically: on a single Redis each event's updates are
+    applied all together, in a cluster each key value's.
+
+Keys
+    ``{<prefix>:<namespace>:<key JSON>}:w:<window id>`` and
+    ``{<prefix>:<namespace>:<key JSON>}:s:<sequence id>`` (strings).  The key
+    JSON is ``msgspec.json`` of the window key (tuples as arrays), so the hash
+    tag in braces is the key *value*: every window and sequence of one
+    customer/card/device lives in one slot, and no script ever touches keys of
+    two slots (no ``CROSSSLOT``).  The ids are ``sha1(signature, lateness,
+    occurrence)[:12]``: a window whose definition did not change keeps its
+    state across reloads and restarts of the service (as ``Engine.reload``
+    does in memory); a changed lateness starts every window empty, as in memory.
+    A namespace that is not ``[A-Za-z0-9_.-]{1,40}`` is replaced by
+    ``h`` + ``sha1(namespace)[:12]``.
+    (A key value containing ``}`` ends the hash tag early; all keys of that
+    value still share one slot.)
+
+Window state
+    One string per (window, key): its entries packed and sorted by ts, equal
+    timestamps in arrival order, exactly like the in-memory lists (8 bytes of
+    ts, plus 8 bytes of value for sum/avg/min/max/distinct, plus a length and
+    the tagged value for ``last``).  The script reads it with one GET, finds
+    the interval ``(ts - D, ts]`` by binary search, aggregates in order (so
+    float sums are bit-identical), and on add writes it back with one
+    ``SET ... PX``: two Redis calls per op whatever the aggregate.  Each add
+    evicts entries with ``ts <= newest - D - lateness`` (``newest`` = the
+    key's newest entry: never beyond what the engine's watermark allows, so no
+    on-time query loses anything) and, for ``last``/``since``, all but the
+    newest entry at or below ``newest - lateness``.  The TTL is ``D +
+    lateness + ttl_margin_ms``, renewed on every add, so idle keys vanish and
+    Redis memory is bounded by the keys active within a window length.  TTLs
+    are wall-clock: they assume event time moves at least as fast as the
+    clock (live traffic, replays faster than real time); ``ttl_margin_ms``
+    (default one minute) absorbs skew between the event source and Redis.
+    An op costs O(entries of that key) bytes copied: fine for thousands of
+    entries per key.
+
+Sequence state
+    A string per (sequence, key): the newest ts then the best start time per
+    step (8 bytes each).  Starts older than ``newest - lateness - within``
+    are dropped on each add; the key is deleted when the first step's start
+    goes, and expires after ``within + lateness + ttl_margin_ms``.
+
+Values and limits
+    Timestamps must satisfy ``|ts| < 2**53`` (epoch ms do, to year 287396).
+    Int values are int64 (as in memory); Lua numbers are doubles, so the
+    script aggregates ints exactly while every value and partial sum stays
+    below ``2**53`` in magnitude (decimal amounts are scaled by 10^4: 9.0e11
+    yuan), and beyond that returns the raw interval to Python, which
+    finishes the aggregate exactly.  Float windows add IEEE doubles in the
+    same order as in memory (bit-identical results, NaN and -0.0 included).
+    ``last`` values keep their Python type (str, int, float, bool, None).
+    Keys compare by their JSON text: ``1`` and ``True`` (equal in a Python
+    dict) are different keys here; a window key has one static type, so this
+    never matters for compiled rulesets.
+
+Late events
+    The engine reads no window state for late events (``ts`` below its
+    watermark) and they add nothing, so whatever the store answers for their
+    ops is discarded.  (Redis evicts per key, the in-memory kernels per sweep:
+    for such reads the two may differ; for on-time events they never do.)
+
+Failures
+    Any Redis failure raises :class:`ruledsl.stores.local.StoreError`: connection
+    refused, socket timeout (``timeout_ms`` for connect and for each reply),
+    server errors (OOM, script errors), cluster errors.  Clients built from a
+    URL never retry (a timed-out call may still run on the server: retrying
+    could count an event twice).  A client passed in is used as it is: give
+    it ``socket_timeout``/``socket_connect_timeout`` and ``retry=Retry(NoBackoff(), 0)``
+    yourself.  After a ``StoreError`` raised by ``run`` the event's updates may
+    or may not have been applied (in a cluster: some key values may have been,
+    others not).  What the engine then decides is its fault policy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import struct
+from operator import index as _index
+from typing import Any, Optional, Union
+
+import msgspec
+
+from ruledsl.kernels.state_py import _f64, _i64
+from ruledsl.stores.local import StoreError, state_ids
+
+__all__ = ["RedisStore", "StoreError", "LUA_SCRIPT"]
+
+LUA_SCRIPT = r"""
+-- ruledsl RedisStore: every window/sequence op of one event (or, in a
+-- cluster, of one window-key value) in one script call.  See redis_store.py.
+--
+-- KEYS[i] is the state key of op i and ARGV[i] its arguments: a 43-byte
+-- header '<c2Bddddd' = code flags ts D dl lat ttl, then a payload.
+--   code   window: agg letter (c count, s sum, a avg, m min, M max,
+--          d distinct, l last, S since) + 'f' (float values) or '-';
+--          sequence: 'q-'
+--   flags  1 = include the current entry (windows), 2 = add after the query
+--   ts     event time (ms); a window is (ts - D, ts]; for sequences D = within
+--   dl     D + lateness: on add, entries with ts_e <= newest - dl are evicted
+--   lat    lateness: last/since keep one entry at or below newest - lat;
+--          sequences drop starts < newest - lat - within
+--   ttl    key TTL in ms (SET ... PX)
+--   payload  window: the value, 8 bytes ('>i8' int, '<d' float), tagged
+--          bytes for last, '' for count/since; sequence: one '0'/'1' per
+--          step (step 0 first)
+-- Window key: a string of entries sorted by ts, equal ts in arrival order:
+--   count/since: '>i8' ts; sum/avg/min/max/distinct: '>i8' ts .. 8-byte value;
+--   last: '>i8' ts .. '>I4' length .. value.
+-- Sequence key: '>i8' newest ts, then one '>i8' start per step but the last
+-- (NONE when absent).
+local S53 = 9007199254740992
+local NONE = -4611686018427387904
+local spack, sunpack, ssub, sbyte, fmt, floor = struct.pack, struct.unpack, string.sub, string.byte, string.format, math.floor
+
+local HEADER = '<c2Bddddd'
+
+local function f17(x) return fmt('%.17g', x) end
+
+-- first index (0-based) in [lo, hi) whose ts is > x; entries are E bytes, ts first
+local function bisect(blob, E, x, lo, hi)
+  while lo < hi do
+    local mid = floor((lo + hi) / 2)
+    if x < sunpack('>i8', blob, mid * E + 1) then hi = mid else lo = mid + 1 end
+  end
+  return lo
+end
+
+-- the raw 8-byte values of entries [lo, hi): Python finishes int aggregates beyond 2^53
+local function raw_values(blob, lo, hi)
+  local out = {'R'}
+  for i = lo, hi - 1 do out[#out + 1] = ssub(blob, i * 16 + 9, i * 16 + 16) end
+  return out
+end
+
+local function aggregate(agg, isf, blob, lo, hi, inc, cur)
+  if agg == 'd' then
+    local seen, cnt = {}, 0
+    local function see(raw)
+      local k = raw
+      if isf then
+        local v = sunpack('<d', raw)
+        if v ~= v then k = 'n' elseif v == 0 then k = 'z' end
+      end
+      if not seen[k] then seen[k] = true; cnt = cnt + 1 end
+    end
+    for i = lo, hi - 1 do see(ssub(blob, i * 16 + 9, i * 16 + 16)) end
+    if inc then see(cur) end
+    return cnt
+  end
+  if agg == 's' or agg == 'a' then
+    local s, c = 0.0, hi - lo
+    if isf then
+      for i = lo, hi - 1 do s = s + sunpack('<d', blob, i * 16 + 9) end
+      if inc then s = s + sunpack('<d', cur); c = c + 1 end
+      if agg == 's' then return f17(s) end
+      if c == 0 then return false end
+      return {f17(s), c}
+    end
+    for i = lo, hi - 1 do
+      local v = sunpack('>i8', blob, i * 16 + 9)
+      s = s + v
+      if v >= S53 or v <= -S53 or s >= S53 or s <= -S53 then return raw_values(blob, lo, hi) end
+    end
+    if inc then
+      local v = sunpack('>i8', cur)
+      s = s + v
+      c = c + 1
+      if v >= S53 or v <= -S53 or s >= S53 or s <= -S53 then return raw_values(blob, lo, hi) end
+    end
+    if agg == 's' then return s end
+    if c == 0 then return false end
+    return {s, c}
+  end
+  -- min / max: left fold in (ts, arrival) order keeping the first of equal values; NaN absorbs
+  local m, have = 0, false
+  local vf = isf and '<d' or '>i8'
+  local function fold(v)
+    if not isf and (v >= S53 or v <= -S53) then return true end
+    if not have then m = v; have = true
+    elseif agg == 'm' then
+      if v ~= v or v < m then m = v end
+    elseif v ~= v or v > m then m = v end
+    return false
+  end
+  for i = lo, hi - 1 do
+    if fold(sunpack(vf, blob, i * 16 + 9)) then return raw_values(blob, lo, hi) end
+  end
+  if inc and fold(sunpack(vf, cur)) then return raw_values(blob, lo, hi) end
+  if not have then return false end
+  if isf then return f17(m) end
+  return m
+end
+
+-- entries to drop from the front of a sorted entry list: ts_e <= newest - dl,
+-- and (keep_last) all but the newest entry at or below newest - lat
+local function first_above(tsl, x, lo, hi)
+  while lo < hi do
+    local mid = floor((lo + hi) / 2)
+    if x < tsl[mid + 1] then hi = mid else lo = mid + 1 end
+  end
+  return lo
+end
+
+local function n_evict_list(tsl, n, dl, lat)
+  local newest = tsl[n]
+  local k = 0
+  if tsl[1] <= newest - dl then k = first_above(tsl, newest - dl, 0, n) end
+  if k < n - 1 and tsl[k + 2] <= newest - lat then
+    local j = first_above(tsl, newest - lat, k, n)
+    if j - 1 > k then k = j - 1 end
+  end
+  return k
+end
+
+local function n_evict_blob(blob, E, n, dl, lat, keep_last)
+  local newest = sunpack('>i8', blob, (n - 1) * E + 1)
+  local k = 0
+  if sunpack('>i8', blob, 1) <= newest - dl then k = bisect(blob, E, newest - dl, 0, n) end
+  if keep_last and k < n - 1 and sunpack('>i8', blob, (k + 1) * E + 1) <= newest - lat then
+    local j = bisect(blob, E, newest - lat, k, n)
+    if j - 1 > k then k = j - 1 end
+  end
+  return k
+end
+
+local function window_op(K, a)
+  local code, flags, ts, D, dl, lat, ttl = sunpack(HEADER, a)
+  local val = ssub(a, 44)
+  local agg = ssub(code, 1, 1)
+  local isf = ssub(code, 2, 2) == 'f'
+  local inc = flags % 2 == 1
+  local add = flags >= 2
+  local blob = redis.call('GET', K) or ''
+  local r
+  if agg == 'l' then
+    -- variable-size entries: parse them (few: one per key once older than the lateness)
+    local tsl, vals, n, p, len = {}, {}, 0, 1, #blob
+    while p <= len do
+      local sz = sunpack('>I4', blob, p + 8)
+      n = n + 1
+      tsl[n] = sunpack('>i8', blob, p)
+      vals[n] = ssub(blob, p, p + 11 + sz)
+      p = p + 12 + sz
+    end
+    local i = n
+    while i >= 1 and tsl[i] > ts do i = i - 1 end
+    if i >= 1 and tsl[i] > ts - D then r = ssub(vals[i], 13) else r = false end
+    if add then
+      table.insert(tsl, i + 1, ts)
+      table.insert(vals, i + 1, spack('>i8', ts) .. spack('>I4', #val) .. val)
+      n = n + 1
+      local k = n_evict_list(tsl, n, dl, lat)
+      if k >= n then
+        redis.call('DEL', K)
+      else
+        redis.call('SET', K, table.concat(vals, '', k + 1, n), 'PX', fmt('%d', ttl))
+      end
+    end
+    return r
+  end
+  local E = (agg == 'c' or agg == 'S') and 8 or 16
+  local n = #blob / E
+  local hi = n
+  if n > 0 and sunpack('>i8', blob, (n - 1) * E + 1) > ts then hi = bisect(blob, E, ts, 0, n) end
+  local lo = bisect(blob, E, ts - D, 0, hi)
+  if agg == 'c' then
+    r = hi - lo
+    if inc then r = r + 1 end
+  elseif agg == 'S' then
+    if hi > lo then r = ts - sunpack('>i8', blob, (hi - 1) * E + 1) else r = false end
+  else
+    r = aggregate(agg, isf, blob, lo, hi, inc, val)
+  end
+  if add then
+    -- insert after every entry with ts_e <= ts (hi), keeping equal timestamps in arrival order
+    blob = ssub(blob, 1, hi * E) .. spack('>i8', ts) .. val .. ssub(blob, hi * E + 1)
+    n = n + 1
+    local k = n_evict_blob(blob, E, n, dl, lat, agg == 'S')
+    if k >= n then
+      redis.call('DEL', K)
+    else
+      if k > 0 then blob = ssub(blob, k * E + 1) end
+      redis.call('SET', K, blob, 'PX', fmt('%d', ttl))
+    end
+  end
+  return r
+end
+
+local function sequence_op(K, a)
+  local _, flags, ts, within, _, lat, ttl = sunpack(HEADER, a)
+  local bits = ssub(a, 44)
+  local m = #bits - 1
+  local raw = redis.call('GET', K)
+  local st, newest = false, 0
+  if raw then
+    st = {}
+    newest = sunpack('>i8', raw, 1)
+    for j = 1, m do
+      local v = sunpack('>i8', raw, 8 * j + 1)
+      if v == NONE then st[j] = false else st[j] = v end
+    end
+  end
+  local r = 0
+  if sbyte(bits, m + 1) == 49 then
+    if m == 0 then r = 1
+    elseif st and st[m] and ts - st[m] <= within then r = 1 end
+  end
+  if flags >= 2 and m > 0 then
+    if not st and sbyte(bits, 1) == 49 then
+      st = {}
+      for j = 1, m do st[j] = false end
+      newest = ts
+    end
+    if st then
+      for s = m - 1, 1, -1 do            -- step s (0-based) takes the start of step s-1
+        if sbyte(bits, s + 1) == 49 then
+          local prev = st[s]
+          if prev and (not st[s + 1] or prev > st[s + 1]) then st[s + 1] = prev end
+        end
+      end
+      if sbyte(bits, 1) == 49 and (not st[1] or ts > st[1]) then st[1] = ts end
+      if ts > newest then newest = ts end
+      local cut = newest - lat - within
+      local parts = {spack('>i8', newest)}
+      for j = 1, m do
+        if st[j] and st[j] < cut then st[j] = false end
+        parts[j + 1] = spack('>i8', st[j] or NONE)
+      end
+      if st[1] then
+        redis.call('SET', K, table.concat(parts), 'PX', fmt('%d', ttl))
+      else
+        redis.call('DEL', K)
+      end
+    end
+  end
+  return r
+end
+
+local res = {}
+for i = 1, #KEYS do
+  local a = ARGV[i]
+  if sbyte(a, 1) == 113 then res[i] = sequence_op(KEYS[i], a) else res[i] = window_op(KEYS[i], a) end
+end
+return res
+"""
+
+_AGG_CODES = {"count": "c", "sum": "s", "avg": "a", "min": "m", "max": "M", "distinct": "d",
+              "last": "l", "since": "S"}
+_FLOAT_AGGS = ("sum", "avg", "min", "max", "distinct")
+_TS_LIMIT = 1 << 53
+_NS_RE = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
+_GLOB_SPECIAL = re.compile(rb"([*?\[\]\\])")
+
+_pack_q = struct.Struct(">q").pack
+_unpack_q = struct.Struct(">q").unpack
+_pack_d = struct.Struct("<d").pack
+_unpack_d = struct.Struct("<d").unpack
+_json_encode = msgspec.json.Encoder().encode
+
+DEFAULT_TTL_MARGIN_MS = 60_000
+
+
+def _enc_count(value) -> bytes:
+    return b""
+
+
+def _enc_int(value) -> bytes:
+    return _pack_q(_i64(value))
+
+
+def _enc_float(value) -> bytes:
+    return _pack_d(_f64(value))
+
+
+def _enc_last(value) -> bytes:
+    """Tagged encoding of a ``last`` value: its Python type survives the round trip."""
+    t = type(value)
+    if t is str:
+        return b"s" + value.encode("utf-8", "surrogatepass")
+    if t is bool:
+        return b"t" if value else b"f"
+    if t is int:
+        return b"i" + str(value).encode("ascii")
+    if t is float:
+        return b"d" + _pack_d(value)
+    if value is None:
+        return b"n"
+    if isinstance(value, bool):
+        return b"t" if value else b"f"
+    if isinstance(value, int):
+        return b"i" + str(int(value)).encode("ascii")
+    if isinstance(value, float):
+        return b"d" + _pack_d(float(value))
+    if isinstance(value, str):
+        return b"s" + str(value).encode("utf-8", "surrogatepass")
+    raise TypeError(f"RedisStore: unsupported value type for last(): {t.__name__}")
+
+
+def _dec_last(raw: bytes):
+    tag = raw[:1]
+    if tag == b"s":
+        return raw[1:].decode("utf-8", "surrogatepass")
+    if tag == b"i":
+        return int(raw[1:])
+    if tag == b"d":
+        return _unpack_d(raw[1:])[0]
+    if tag == b"t":
+        return True
+    if tag == b"f":
+        return False
+    if tag == b"n":
+        return None
+    raise StoreError(f"RedisStore: corrupt last() value {raw[:20]!r}")
+
+
+def _finish_int(agg: str, raws: list, inc: bool, cur):
+    """Exact int aggregate from the raw interval (values or sums beyond 2**53)."""
+    vals = [_unpack_q(r)[0] for r in raws]
+    if inc:
+        vals.append(_i64(cur))
+    if agg == "s":
+        return sum(vals)
+    if agg == "a":
+        return (sum(vals), len(vals)) if vals else None
+    if not vals:
+        return None
+    m = vals[0]
+    if agg == "m":
+        for v in vals:
+            if v < m:
+                m = v
+    else:
+        for v in vals:
+            if v > m:
+                m = v
+    return m
+
+
+_pack_ts = struct.Struct("<d").pack
+_pack_static = struct.Struct("<dddd").pack
+_FLAGS = (b"\x00", b"\x01", b"\x02", b"\x03")
+
+
+class _Win:
+    __slots__ = ("agg", "code", "suffix", "d", "static", "enc", "is_float", "value_needed")
+
+    def __init__(self, spec, wid: str, lateness_ms: int, margin_ms: int):
+        if spec.agg not in _AGG_CODES:
+            raise ValueError(f"RedisStore: unknown aggregate {spec.agg!r}")
+        self.agg = _AGG_CODES[spec.agg]
+        self.is_float = bool(spec.is_float) and spec.agg in _FLOAT_AGGS
+        self.code = (self.agg + ("f" if self.is_float else "-")).encode("ascii")
+        self.suffix = b"}:w:" + wid.encode("ascii")
+        d = _index(spec.duration_ms)
+        if d <= 0:
+            raise ValueError("duration_ms must be > 0")
+        self.d = d
+        self.static = _pack_static(d, d + lateness_ms, lateness_ms, max(1, d + lateness_ms + margin_ms))
+        if spec.agg in ("count", "since"):
+            self.enc = _enc_count
+        elif spec.agg == "last":
+            self.enc = _enc_last
+        elif self.is_float:
+            self.enc = _enc_float
+        else:
+            self.enc = _enc_int
+        self.value_needed = spec.agg not in ("count", "since", "last")
+
+
+class _Seq:
+    __slots__ = ("n", "suffix", "static", "full")
+
+    def __init__(self, spec, sid: str, lateness_ms: int, margin_ms: int):
+        n = _index(spec.n_steps)
+        if not 1 <= n <= 64:
+            raise ValueError("n_steps must be in 1..64")
+        within = _index(spec.within_ms)
+        if within < 0:
+            raise ValueError("within_ms must be >= 0")
+        self.n = n
+        self.full = (1 << n) - 1
+        self.suffix = b"}:s:" + sid.encode("ascii")
+        self.static = _pack_static(within, 0, lateness_ms, max(1, within + lateness_ms + margin_ms))
+
+
+def _redis_errors() -> tuple:
+    import redis.exceptions as rexc
+
+    errs: list = [rexc.RedisError, OSError]
+    extra = getattr(rexc, "RedisClusterException", None)
+    if extra is not None:
+        errs.append(extra)
+    return tuple(errs)
+
+
+class RedisStore:
+    """Window and sequence state in Redis (or Redis Cluster); see the module docstring.
+
+    ``client_or_url``: a ``redis.Redis`` / ``redis.cluster.RedisCluster``
+    client (created with ``decode_responses=False``), or a URL
+    (``redis://host:port/db``, ``rediss://``, ``unix://``).  With a URL,
+    ``cluster=True`` builds a ``RedisCluster`` client.  ``timeout_ms`` bounds
+    connecting and every reply for clients built from a URL.
+    ``ttl_margin_ms`` is added to every key's TTL.  ``cluster`` (default: the
+    client's type) makes ``run`` send one script call per window-key value.
+    """
+
+    def __init__(self, client_or_url: Union[str, Any], *, prefix: str = "rdsl", timeout_ms: int = 50,
+                 ttl_margin_ms: int = DEFAULT_TTL_MARGIN_MS, cluster: Optional[bool] = None):
+        try:
+            import redis.exceptions as rexc
+        except ImportError as e:  # pragma: no cover - the extra installs it
+            raise ImportError("RedisStore needs the redis package: pip install 'ruledsl[redis]'") from e
+
+        if not prefix or any(c in prefix for c in "{}") or not prefix.isprintable():
+            raise ValueError("prefix must be non-empty printable text without '{' or '}'")
+        if timeout_ms <= 0:
+            raise ValueError("timeout_ms must be > 0")
+        if ttl_margin_ms < 0:
+            raise ValueError("ttl_margin_ms must be >= 0")
+        self.prefix = prefix
+        self.timeout_ms = timeout_ms
+        self.ttl_margin_ms = ttl_margin_ms
+        self._errors = _redis_errors()
+        self._noscript = rexc.NoScriptError
+        self._url: Optional[str] = None
+        self._client = None
+        if isinstance(client_or_url, str):
+            self._url = client_or_url
+            self.cluster = bool(cluster)
+            if not self.cluster:
+                self._client = self._make_client()  # connects lazily, on first use
+        else:
+            client = client_or_url
+            from redis.cluster import RedisCluster
+
+            is_cluster = isinstance(client, RedisCluster)
+            self.cluster = is_cluster if cluster is None else bool(cluster)
+            kwargs = (client.get_connection_kwargs() if hasattr(client, "get_connection_kwargs")
+                      else getattr(getattr(client, "connection_pool", None), "connection_kwargs", {}))
+            if kwargs.get("decode_responses"):
+                raise ValueError("RedisStore needs a client with decode_responses=False (values are binary)")
+            self._client = client
+        self._sha = hashlib.sha1(LUA_SCRIPT.encode("utf-8")).hexdigest()
+        self._script = LUA_SCRIPT
+        self._wins: list[_Win] = []
+        self._seqs: list[_Seq] = []
+        self.namespace = ""
+        self._tag_prefix = b""
+        self.lateness_ms = 0
+        self.configured = False
+
+    # ------------------------------------------------------------ connection
+    def _make_client(self):
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        t = self.timeout_ms / 1000.0
+        common = dict(socket_timeout=t, socket_connect_timeout=t, retry=Retry(NoBackoff(), 0))
+        if self.cluster:
+            from redis.cluster import RedisCluster
+
+            return RedisCluster.from_url(self._url, **common)
+        return redis.Redis.from_url(self._url, health_check_interval=0, **common)
+
+    @property
+    def client(self):
+        """The redis client (for a cluster URL it is built, and connects, on first use)."""
+        if self._client is None:
+            try:
+                self._client = self._make_client()
+            except self._errors as e:
+                raise StoreError(f"redis: {type(e).__name__}: {e}") from e
+        return self._client
+
+    def __repr__(self) -> str:
+        where = self._url or type(self._client).__name__
+        return f"<RedisStore {where} prefix={self.prefix!r} namespace={self.namespace!r} cluster={self.cluster}>"
+
+    def close(self) -> None:
+        if self._client is not None:
+            try:
+                self._client.close()
+            except Exception:  # noqa: BLE001 - closing a dead connection
+                pass
+
+    def ping(self) -> None:
+        """Raise ``StoreError`` unless the server answers."""
+        try:
+            self.client.ping()
+        except self._errors as e:
+            raise StoreError(f"redis: {type(e).__name__}: {e}") from e
+
+    def load_script(self) -> str:
+        """Register the script (SCRIPT LOAD; every primary of a cluster); returns its SHA1.
+
+        Optional: ``run`` registers it by itself when the server answers NOSCRIPT.
+        """
+        try:
+            sha = self.client.script_load(self._script)
+        except self._errors as e:
+            raise StoreError(f"redis: {type(e).__name__}: {e}") from e
+        if isinstance(sha, bytes):
+            sha = sha.decode()
+        if isinstance(sha, str) and sha != self._sha:
+            raise StoreError(f"redis: SCRIPT LOAD returned {sha}, expected {self._sha}")
+        return self._sha
+
+    # ------------------------------------------------------------ protocol
+    def configure(self, windows, sequences, lateness_ms: int, namespace: str) -> None:
+        """Bind the ruleset's windows and sequences (called once, and on every reload).
+
+        No network I/O: a Redis that is down does not stop an engine from loading.
+        """
+        lateness_ms = _index(lateness_ms)
+        if lateness_ms < 0:
+            raise ValueError("lateness_ms must be >= 0")
+        ns = namespace if _NS_RE.fullmatch(namespace or "") else "h" + hashlib.sha1(
+            (namespace or "").encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        margin = self.ttl_margin_ms
+
+        def ident(kind: str, sig: str, occ: int) -> str:
+            return hashlib.sha1(f"{kind}\x00{sig}\x00{occ}".encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+        wins = [_Win(spec, ident("w", sig, occ), lateness_ms, margin)
+                for spec, (sig, occ) in zip(windows, state_ids(windows, lateness_ms))]
+        seqs = [_Seq(spec, ident("s", sig, occ), lateness_ms, margin)
+                for spec, (sig, occ) in zip(sequences, state_ids(sequences, lateness_ms))]
+        self._wins, self._seqs = wins, seqs
+        self.namespace = ns
+        self.lateness_ms = lateness_ms
+        self._tag_prefix = ("{" + self.prefix + ":" + ns + ":").encode("utf-8")
+        self.configured = True
+
+    def redis_key(self, kind: str, index: int, key) -> bytes:
+        """The Redis key holding window (``kind="w"``) or sequence (``"s"``) ``index`` for ``key``."""
+        conf = self._wins[index] if kind == "w" else self._seqs[index]
+        return self._tag_prefix + self._encode_key(key) + conf.suffix
+
+    @staticmethod
+    def _encode_key(key) -> bytes:
+        try:
+            return _json_encode(key)
+        except (TypeError, ValueError, OverflowError, msgspec.EncodeError):
+            import json
+
+            try:
+                return json.dumps(key, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+            except (TypeError, ValueError) as e:
+                raise TypeError(f"RedisStore: cannot encode window key {key!r}: {e}") from None
+
+    def run(self, ops: list) -> list:
+        """Apply one event's ops; one result per op (see :mod:`ruledsl.stores.local`)."""
+        if not self.configured:
+            raise RuntimeError("RedisStore.run before configure()")
+        n = len(ops)
+        results: list = [None] * n
+        if not n:
+            return results
+        wins, seqs = self._wins, self._seqs
+        tag_prefix = self._tag_prefix
+        cluster = self.cluster
+        groups: dict = {}
+        str_keys: dict = {}
+        # per group: [keys, args, op positions]
+        single = None if cluster else [[], [], []]
+        for i, op in enumerate(ops):
+            key = op[2]
+            if key is None:
+                results[i] = None if op[0] == "w" else False
+                continue
+            if type(key) is str:      # str keys (most) are encoded once per event
+                kenc = str_keys.get(key)
+                if kenc is None:
+                    kenc = str_keys[key] = self._encode_key(key)
+            else:
+                kenc = self._encode_key(key)
+            ts = op[3]
+            if type(ts) is not int:
+                ts = _i64(ts)
+            if not -_TS_LIMIT < ts < _TS_LIMIT:
+                raise OverflowError("RedisStore: |ts| must be below 2**53")
+            if cluster:
+                g = groups.get(kenc)
+                if g is None:
+                    g = groups[kenc] = [[], [], []]
+            else:
+                g = single
+            if op[0] == "w":
+                _, wi, _, _, value, inc, add = op
+                w = wins[wi]
+                if add or (inc and w.value_needed):
+                    v = w.enc(value)
+                else:
+                    v = b""
+                g[0].append(tag_prefix + kenc + w.suffix)
+                g[1].append(w.code + _FLAGS[(1 if inc else 0) | (2 if add else 0)] + _pack_ts(ts) + w.static + v)
+            else:
+                _, si, _, _, mask, add = op
+                s = seqs[si]
+                if type(mask) is not int:
+                    from ruledsl.kernels.state_py import _as_mask
+
+                    mask = _as_mask(mask, s.n)
+                bits = format(mask & s.full, "0%db" % s.n)[::-1].encode("ascii")
+                g[0].append(tag_prefix + kenc + s.suffix)
+                g[1].append(b"q-" + _FLAGS[2 if add else 0] + _pack_ts(ts) + s.static + bits)
+            g[2].append(i)
+        if cluster:
+            batches = list(groups.values())
+        else:
+            batches = [single] if single[0] else []
+        if not batches:
+            return results
+        replies = self._execute(batches)
+        for (keys, args, positions), reply in zip(batches, replies):
+            if not isinstance(reply, list) or len(reply) != len(positions):
+                raise StoreError(f"redis: unexpected script reply {reply!r:.200}")
+            for pos, r in zip(positions, reply):
+                op = ops[pos]
+                if op[0] == "w":
+                    results[pos] = self._decode(wins[op[1]], r, op)
+                else:
+                    results[pos] = r == 1
+        return results
+
+    def _decode(self, w: _Win, r, op):
+        agg = w.agg
+        if r is None or r is False:      # Lua false: nil in RESP2, a boolean in RESP3
+            return None
+        if agg in "cdS":
+            return r
+        if agg == "l":
+            return _dec_last(r)
+        if type(r) is list and r and r[0] == b"R":
+            return _finish_int(agg, r[1:], bool(op[5]), op[4])
+        if agg == "a":
+            s, c = r
+            return (float(s) if w.is_float else s, c)
+        if w.is_float:
+            return float(r)
+        return r
+
+    def _execute(self, batches: list) -> list:
+        sha = self._sha
+        try:
+            client = self.client
+            if len(batches) == 1 and not self.cluster:
+                keys, args, _ = batches[0]
+                try:
+                    return [client.execute_command("EVALSHA", sha, len(keys), *keys, *args)]
+                except self._noscript:
+                    return [client.execute_command("EVAL", self._script, len(keys), *keys, *args)]
+            pipe = client.pipeline(transaction=False)
+            for keys, args, _ in batches:
+                pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+            replies = pipe.execute(raise_on_error=False)
+            for j, reply in enumerate(replies):
+                if isinstance(reply, self._noscript):
+                    keys, args, _ = batches[j]
+                    replies[j] = client.execute_command("EVAL", self._script, len(keys), *keys, *args)
+                elif isinstance(reply, Exception):
+                    raise reply
+            return replies
+        except self._errors as e:
+            raise StoreError(f"redis: {type(e).__name__}: {e}") from e
+
+    def advance(self, watermark: int) -> None:
+        """No-op: each key is evicted by the script when it is written, and expires by TTL."""
+        return None
+
+    def clear(self) -> None:
+        """Delete every key of this namespace (SCAN + UNLINK on every node)."""
+        if not self.configured:
+            return
+        pattern = _GLOB_SPECIAL.sub(rb"\\\1", self._tag_prefix) + b"*"
+        try:
+            client = self.client
+            batch: list = []
+            for k in client.scan_iter(match=pattern, count=1000):
+                batch.append(k)
+                if len(batch) >= 500:
+                    self._unlink(client, batch)
+                    batch = []
+            if batch:
+                self._unlink(client, batch)
+        except self._errors as e:
+            raise StoreError(f"redis: {type(e).__name__}: {e}") from e
+
+    def _unlink(self, client, keys: list) -> None:
+        pipe = client.pipeline(transaction=False)
+        for k in keys:
+            pipe.unlink(k)
+        pipe.execute()
+
+    def key_count(self) -> int:
+        """Number of keys of this namespace (SCAN; for tests and monitoring)."""
+        pattern = _GLOB_SPECIAL.sub(rb"\\\1", self._tag_prefix) + b"*"
+        try:
+            return sum(1 for _ in self.client.scan_iter(match=pattern, count=1000))
+        except self._errors as e:
+            raise StoreError(f"redis: {type(e).__name__}: {e}") from e
