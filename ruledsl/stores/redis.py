@@ -3,7 +3,7 @@
 ``RedisStore`` implements the store protocol of :mod:`ruledsl.stores.local` over a
 Redis server or a Redis Cluster, with exactly the semantics of the in-process
 kernels (``state.WindowState``, ``engine.LastState``, ``state.SequenceState``)
-for every on-time event; ``tests/test_redis_store.py`` runs random op streams
+for every on-time event; ``tests/stores/test_redis_store.py`` runs random op streams
 through both and compares every result.
 
 Usage::

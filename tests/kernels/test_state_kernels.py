@@ -1112,7 +1112,7 @@ def test_facade_selects_implementation():
     assert state.WindowState is expected.WindowState
     assert state.SequenceState is expected.SequenceState
     assert state.stable_hash is expected.stable_hash
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, RULEDSL_NO_EXTENSIONS="1", PYTHONPATH=root)
     out = subprocess.run([sys.executable, "-c", "from ruledsl.kernels import state; print(state.COMPILED, "
                           "state.WindowState.__module__)"], env=env, capture_output=True, text=True,

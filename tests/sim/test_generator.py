@@ -19,7 +19,7 @@ import ruledsl
 from ruledsl.cli.run import load_ruleset, replay
 from ruledsl.sim.generator import EVENT_TYPES, SCENARIOS, generate, iso_ts, main, write_jsonl
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ECHANNEL = ROOT / "rulesets" / "echannel_monitoring.rdsl"
 AMOUNT = re.compile(r"^\d+\.\d{2}$")
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00$")

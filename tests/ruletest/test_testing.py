@@ -21,7 +21,7 @@ from ruledsl.ruletest.testing import (
 
 pytest_plugins = ["pytester"]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 MINI = """\
 ruleset mini { timezone "Asia/Shanghai" }

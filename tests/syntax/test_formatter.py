@@ -14,7 +14,7 @@ from ruledsl.syntax import nodes as n
 from ruledsl.syntax.formatter import FormatError, format_expr, format_module, quote, scan_comments, strip_spans
 from ruledsl.syntax.parser import MAX_DEPTH, parse
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def parse_ok(text: str, path: str = "<test>") -> n.Module:

@@ -5,10 +5,10 @@ list of diagnostics it must give, as ``(code, line, col, text)`` with the
 line counted from the first line of the snippet and ``text`` a substring of
 the message or help.
 
-Golden files (``tests/golden/RDxxx.rdsl`` -> ``RDxxx.txt``) pin the full
+Golden files (``tests/check/golden/RDxxx.rdsl`` -> ``RDxxx.txt``) pin the full
 rendered output.  Regenerate them after an intended change with::
 
-    RULEDSL_UPDATE_GOLDEN=1 pytest tests/test_checker.py
+    RULEDSL_UPDATE_GOLDEN=1 pytest tests/check/test_checker.py
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from ruledsl.cli.app import app
 from ruledsl.sim.generator import SCENARIOS, generate, write_jsonl
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ECHANNEL = ROOT / "rulesets" / "echannel_monitoring.rdsl"
 EXAMPLES = ROOT / "rulesets" / "examples" / "echannel_monitoring.jsonl"
 

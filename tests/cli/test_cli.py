@@ -1,7 +1,7 @@
 """The ``ruledsl`` command line: lint (all formats), fmt, explain, exit codes.
 
-Text output is compared with snapshots in ``tests/snapshots/``; regenerate
-them with ``RULEDSL_UPDATE_SNAPSHOTS=1 pytest tests/test_cli.py`` and review
+Text output is compared with snapshots in ``tests/cli/snapshots/``; regenerate
+them with ``RULEDSL_UPDATE_SNAPSHOTS=1 pytest tests/cli/test_cli.py`` and review
 the diff.
 """
 
@@ -21,7 +21,7 @@ from ruledsl import __version__
 from ruledsl.cli.app import app
 from ruledsl.syntax.codes import CODES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
 
 try:  # the checker is written concurrently; lint of valid files needs it

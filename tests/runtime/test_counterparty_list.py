@@ -18,7 +18,7 @@ import pytest
 
 import ruledsl
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RULESETS = ROOT / "rulesets"
 RULESET = RULESETS / "counterparty_screening.rdsl"
 SAMPLE_REF = 'file("lists/risk_accounts_sample.txt")'

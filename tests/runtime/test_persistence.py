@@ -24,7 +24,7 @@ from ruledsl.runtime.persistence import SnapshotError
 
 from strategies import scenarios
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 RULESET = """\
 ruleset snap_demo {
