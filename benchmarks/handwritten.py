@@ -15,9 +15,10 @@ they disagree (action or set of matched rules, shadow rules included).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 HERE = Path(__file__).resolve().parent
 
@@ -93,8 +94,9 @@ def read_list(name: str) -> frozenset:
 # ts <= now - span are popped from the left on access.  ``add`` includes the
 # current event and returns the value; ``peek`` reads without adding.
 
+
 class CountWindow:
-    __slots__ = ("span", "keys")
+    __slots__ = ("keys", "span")
 
     def __init__(self, span_ms: int):
         self.span = span_ms
@@ -128,7 +130,7 @@ class CountWindow:
 
 
 class SumWindow:
-    __slots__ = ("span", "keys")
+    __slots__ = ("keys", "span")
 
     def __init__(self, span_ms: int):
         self.span = span_ms
@@ -156,7 +158,7 @@ class SumWindow:
 
 
 class DistinctWindow:
-    __slots__ = ("span", "keys")
+    __slots__ = ("keys", "span")
 
     def __init__(self, span_ms: int):
         self.span = span_ms
@@ -249,13 +251,23 @@ class HandwrittenRules:
         self.card_atms_1d = DistinctWindow(DAY_MS)
         self.logins_10m = CountWindow(10 * MIN_MS)
 
-        self._windows = (self.card_txn_10m, self.phones_per_account_1h, self.accounts_per_phone_1h,
-                         self.small_txn_10m, self.payers_per_payee_1h, self.outflow_1h, self.card_atms_1d,
-                         self.logins_10m)
+        self._windows = (
+            self.card_txn_10m,
+            self.phones_per_account_1h,
+            self.accounts_per_phone_1h,
+            self.small_txn_10m,
+            self.payers_per_payee_1h,
+            self.outflow_1h,
+            self.card_atms_1d,
+            self.logins_10m,
+        )
         self._events = 0
         self._dispatch = {
-            "login": self.login, "query": self.query, "transfer": self.transfer,
-            "payment": self.payment, "atm_withdraw": self.atm_withdraw,
+            "login": self.login,
+            "query": self.query,
+            "transfer": self.transfer,
+            "payment": self.payment,
+            "atm_withdraw": self.atm_withdraw,
         }
 
     # ------------------------------------------------------------ helpers
@@ -305,8 +317,9 @@ class HandwrittenRules:
         city = ev.get("city")
         if city is not None and city != ev["home_city"]:
             hits.append("away_login")
-        if ev["channel"] == "web" and self._between((ts + TZ_OFFSET_MS) // HOUR_MS % 24,
-                                                    self.web_night_from, self.web_night_to):
+        if ev["channel"] == "web" and self._between(
+            (ts + TZ_OFFSET_MS) // HOUR_MS % 24, self.web_night_from, self.web_night_to
+        ):
             hits.append("night_web_login")
         self._phones(ev, ts, hits)
         if self.logins_10m.add(ev["customer_id"], ts) > self.max_logins_10m:
@@ -340,8 +353,9 @@ class HandwrittenRules:
         city = ev.get("city")
         if city is not None and city != ev["home_city"] and amount >= self.away_transfer_amount:
             hits.append("away_large_transfer")
-        if amount >= self.night_amount and self._between((ts + TZ_OFFSET_MS) // HOUR_MS % 24,
-                                                          self.night_from, self.night_to):
+        if amount >= self.night_amount and self._between(
+            (ts + TZ_OFFSET_MS) // HOUR_MS % 24, self.night_from, self.night_to
+        ):
             hits.append("night_transfer")
         if not same:
             if amount >= self.other_name_large and (channel == "mobile" or channel == "web"):
@@ -467,8 +481,8 @@ def compare(engine, events: list[dict], *, limit: int = 20) -> dict[str, Any]:
     hw = HandwrittenRules()
     mismatches = 0
     examples = []
-    fired: dict[str, int] = {rid: 0 for rid in RULES}
-    actions: dict[str, int] = {a: 0 for a in RANK}
+    fired: dict[str, int] = dict.fromkeys(RULES, 0)
+    actions: dict[str, int] = dict.fromkeys(RANK, 0)
     for i, ev in enumerate(events):
         want_action, want_rules = hw.evaluate(ev)
         got = engine.evaluate(ev)
@@ -479,11 +493,16 @@ def compare(engine, events: list[dict], *, limit: int = 20) -> dict[str, Any]:
         if got.action != want_action or got_rules != sorted(want_rules):
             mismatches += 1
             if len(examples) < limit:
-                examples.append({
-                    "index": i, "event": ev,
-                    "engine": {"action": got.action, "rules": got_rules,
-                               "features": {r.id: r.features for r in got.rules}},
-                    "handwritten": {"action": want_action, "rules": sorted(want_rules)},
-                })
-    return {"events": len(events), "mismatches": mismatches, "examples": examples,
-            "fired": fired, "actions": actions}
+                examples.append(
+                    {
+                        "index": i,
+                        "event": ev,
+                        "engine": {
+                            "action": got.action,
+                            "rules": got_rules,
+                            "features": {r.id: r.features for r in got.rules},
+                        },
+                        "handwritten": {"action": want_action, "rules": sorted(want_rules)},
+                    }
+                )
+    return {"events": len(events), "mismatches": mismatches, "examples": examples, "fired": fired, "actions": actions}

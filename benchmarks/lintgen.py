@@ -20,36 +20,103 @@ HERE = Path(__file__).resolve().parent
 
 # fields per event type (mirrors events.rdsl; `?` = optional)
 SCHEMA = {
-    "login": {"customer_id": "string", "account_id": "string", "channel": "enum", "device_id": "string?",
-              "phone": "string?", "city": "string?", "home_city": "string"},
-    "query": {"customer_id": "string", "account_id": "string", "channel": "enum", "device_id": "string?",
-              "phone": "string?", "city": "string?", "home_city": "string"},
-    "transfer": {"customer_id": "string", "account_id": "string", "card_no": "string?", "channel": "enum",
-                 "amount": "decimal", "counterparty_account": "string", "counterparty_name_same": "bool",
-                 "device_id": "string?", "phone": "string?", "city": "string?", "home_city": "string"},
-    "payment": {"customer_id": "string", "account_id": "string", "card_no": "string", "channel": "enum",
-                "merchant_id": "string", "amount": "decimal", "device_id": "string?", "city": "string?",
-                "home_city": "string"},
-    "atm_withdraw": {"customer_id": "string", "account_id": "string", "card_no": "string", "atm_id": "string",
-                     "amount": "decimal", "city": "string?", "home_city": "string"},
+    "login": {
+        "customer_id": "string",
+        "account_id": "string",
+        "channel": "enum",
+        "device_id": "string?",
+        "phone": "string?",
+        "city": "string?",
+        "home_city": "string",
+    },
+    "query": {
+        "customer_id": "string",
+        "account_id": "string",
+        "channel": "enum",
+        "device_id": "string?",
+        "phone": "string?",
+        "city": "string?",
+        "home_city": "string",
+    },
+    "transfer": {
+        "customer_id": "string",
+        "account_id": "string",
+        "card_no": "string?",
+        "channel": "enum",
+        "amount": "decimal",
+        "counterparty_account": "string",
+        "counterparty_name_same": "bool",
+        "device_id": "string?",
+        "phone": "string?",
+        "city": "string?",
+        "home_city": "string",
+    },
+    "payment": {
+        "customer_id": "string",
+        "account_id": "string",
+        "card_no": "string",
+        "channel": "enum",
+        "merchant_id": "string",
+        "amount": "decimal",
+        "device_id": "string?",
+        "city": "string?",
+        "home_city": "string",
+    },
+    "atm_withdraw": {
+        "customer_id": "string",
+        "account_id": "string",
+        "card_no": "string",
+        "atm_id": "string",
+        "amount": "decimal",
+        "city": "string?",
+        "home_city": "string",
+    },
 }
 
 GROUPS = (
-    ("login",), ("query",), ("transfer",), ("payment",), ("atm_withdraw",),
-    ("transfer", "payment"), ("transfer", "payment", "atm_withdraw"), ("login", "query", "transfer"),
-    ("login", "transfer", "payment"), ("login", "query"),
+    ("login",),
+    ("query",),
+    ("transfer",),
+    ("payment",),
+    ("atm_withdraw",),
+    ("transfer", "payment"),
+    ("transfer", "payment", "atm_withdraw"),
+    ("login", "query", "transfer"),
+    ("login", "transfer", "payment"),
+    ("login", "query"),
 )
 GROUP_WEIGHTS = (8, 3, 20, 14, 6, 12, 8, 6, 4, 3)
 
 KEYS = ("customer_id", "account_id", "card_no", "phone", "device_id", "counterparty_account", "merchant_id")
-DISTINCT_ARGS = ("phone", "device_id", "account_id", "city", "atm_id", "merchant_id", "counterparty_account",
-                 "customer_id")
+DISTINCT_ARGS = (
+    "phone",
+    "device_id",
+    "account_id",
+    "city",
+    "atm_id",
+    "merchant_id",
+    "counterparty_account",
+    "customer_id",
+)
 DURATIONS = ("5m", "10m", "30m", "1h", "6h", "1d", "7d", "30d", "90d")
 ACTIONS = ("block", "hold", "step_up", "alert", "alert", "alert", "pass")
 CHANNELS = ("mobile", "web", "corporate", "third_party", "atm", "pos")
 REASONS = (
-    "异地交易", "大额转账", "夜间交易", "频繁交易", "多设备操作", "多手机号操作", "黑名单命中", "灰名单命中",
-    "小额试探", "休眠账户激活", "资金快进快出", "非同名转账", "高风险商户", "新设备登录", "超出客户习惯",
+    "异地交易",
+    "大额转账",
+    "夜间交易",
+    "频繁交易",
+    "多设备操作",
+    "多手机号操作",
+    "黑名单命中",
+    "灰名单命中",
+    "小额试探",
+    "休眠账户激活",
+    "资金快进快出",
+    "非同名转账",
+    "高风险商户",
+    "新设备登录",
+    "超出客户习惯",
 )
 
 
@@ -87,8 +154,12 @@ class _RulesetGen:
 
     def lists(self) -> None:
         rng = self.rng
-        for kind, fmt, n in (("accounts", "6230{:015d}", 40), ("merchants", "898999{:09d}", 30),
-                             ("devices", "D-BLK-{:06d}", 20), ("phones", "139{:08d}", 20)):
+        for kind, fmt, n in (
+            ("accounts", "6230{:015d}", 40),
+            ("merchants", "898999{:09d}", 30),
+            ("devices", "D-BLK-{:06d}", 20),
+            ("phones", "139{:08d}", 20),
+        ):
             for shade in ("black", "grey"):
                 items = ", ".join(f'"{fmt.format(rng.randrange(10**8))}"' for _ in range(n))
                 self.out(f"list {shade}_{kind}: string = [{items}]")

@@ -33,8 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ruledsl.compile.compiler import SequenceSpec, WindowSpec  # noqa: E402
-from ruledsl.stores.local import LocalStore  # noqa: E402
+from ruledsl.compile.compiler import SequenceSpec, WindowSpec
+from ruledsl.stores.local import LocalStore
 
 MIN = 60_000
 WINDOWS = [
@@ -49,7 +49,7 @@ WINDOWS = [
     WindowSpec("device_count_5m", "count", 5 * MIN, False, False, "int", "count() by device over 5m"),
     WindowSpec("card_sum_10m", "sum", 10 * MIN, False, False, "decimal", "sum(amount) by card over 10m"),
 ]
-KEY_OF = [0, 0, 0, 2, 2, 1, 0, 0, 1, 2]   # 0 account, 1 device, 2 card
+KEY_OF = [0, 0, 0, 2, 2, 1, 0, 0, 1, 2]  # 0 account, 1 device, 2 card
 SEQUENCES = [SequenceSpec("new_device_then_big", 3, 30 * MIN, "by account within 30m {login; payee; transfer}")]
 CITIES = ["北京", "上海", "深圳", "广州", "梅州", "厦门"]
 
@@ -94,7 +94,7 @@ def _worker(args):
     store = RedisStore(url, timeout_ms=2_000)
     store.configure(WINDOWS, SEQUENCES, 2_000, namespace)
     events = make_events(n, n_keys, seed, start_ts)
-    run_store(store, events[: min(200, n)])          # warm-up: connection, script cache
+    run_store(store, events[: min(200, n)])  # warm-up: connection, script cache
     elapsed, lat = run_store(store, events)
     return n, elapsed, lat
 
@@ -113,8 +113,11 @@ def start_server():
 
     port = _free_port()
     tmp = tempfile.mkdtemp(prefix="rdsl-bench-")
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", tmp], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmp],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     client = redis.Redis(port=port)
     for _ in range(200):
         try:
@@ -139,8 +142,14 @@ def memory_report(url: str, namespace: str, store):
             kind = "sequence"
         else:
             suffix = k.rsplit(b"}:w:", 1)[1].decode()
-            kind = next((f"{w.agg} ({w.name})" for i, w in enumerate(WINDOWS)
-                         if store.redis_key("w", i, "x").endswith(b"}:w:" + suffix.encode())), "?")
+            kind = next(
+                (
+                    f"{w.agg} ({w.name})"
+                    for i, w in enumerate(WINDOWS)
+                    if store.redis_key("w", i, "x").endswith(b"}:w:" + suffix.encode())
+                ),
+                "?",
+            )
         per_kind.setdefault(kind, []).append(usage)
     return len(keys), per_kind
 
@@ -205,16 +214,22 @@ def main(argv=None) -> None:
         store.clear()
 
         info = admin.info("server")
-        print(f"redis {info.get('redis_version')} at {url}; {os.cpu_count()} CPUs on this machine; "
-              f"{n} events per process, {args.keys} accounts; 1 event = {len(WINDOWS)} window ops + 1 sequence op")
+        print(
+            f"redis {info.get('redis_version')} at {url}; {os.cpu_count()} CPUs on this machine; "
+            f"{n} events per process, {args.keys} accounts; 1 event = {len(WINDOWS)} window ops + 1 sequence op"
+        )
         print()
         print(f"{'setup':<28} {'events/s':>10} {'window ops/s':>13} {'p50 µs':>8} {'p99 µs':>8}")
         for name, eps, p50, p99 in rows:
             print(f"{name:<28} {eps:>10,.0f} {eps * len(WINDOWS):>13,.0f} {p50 * 1e6:>8.0f} {p99 * 1e6:>8.0f}")
-        print(f"(the {args.procs}-process row: total events / the slowest process's time; wall {wall:.1f} s with start-up)")
+        print(
+            f"(the {args.procs}-process row: total events / the slowest process's time; wall {wall:.1f} s with start-up)"
+        )
         print()
-        print(f"Redis memory after the 1-process run: {n_keys:,} keys, used_memory +{(mem1 - mem0) / 1024:,.0f} KiB "
-              f"= {(mem1 - mem0) / max(n_keys, 1):,.0f} B per key (all overheads included)")
+        print(
+            f"Redis memory after the 1-process run: {n_keys:,} keys, used_memory +{(mem1 - mem0) / 1024:,.0f} KiB "
+            f"= {(mem1 - mem0) / max(n_keys, 1):,.0f} B per key (all overheads included)"
+        )
         print(f"{'key kind':<34} {'sampled':>8} {'MEMORY USAGE avg B':>19} {'max B':>7}")
         for kind in sorted(per_kind):
             vals = per_kind[kind]

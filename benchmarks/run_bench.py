@@ -129,23 +129,33 @@ def memory_child(kind: str, n: int) -> dict:
     t_fill = time.perf_counter()
     for start in range(0, n, events_per_chunk):
         # 1 ms apart: every key stays inside the 1-day window
-        engine.evaluate_many({"type": "e", "ts": t0 + i, "k": keys[i]}
-                             for i in range(start, min(n, start + events_per_chunk)))
+        engine.evaluate_many(
+            {"type": "e", "ts": t0 + i, "k": keys[i]} for i in range(start, min(n, start + events_per_chunk))
+        )
     t_fill = time.perf_counter() - t_fill
     gc.collect()
     after = rss_bytes()
     w = engine.stats()["windows"]["c"]
-    return {"keys": w["keys"] - 1, "stats_bytes": w["bytes"], "rss_delta_bytes": after - before,
-            "key_string_bytes_each": sys.getsizeof(keys[0]), "fill_seconds": t_fill,
-            "fill_events_per_s": n / t_fill}
+    return {
+        "keys": w["keys"] - 1,
+        "stats_bytes": w["bytes"],
+        "rss_delta_bytes": after - before,
+        "key_string_bytes_each": sys.getsizeof(keys[0]),
+        "fill_seconds": t_fill,
+        "fill_events_per_s": n / t_fill,
+    }
 
 
 def memory_in_child(kind: str, n: int) -> dict:
     """Run ``memory_child`` in a new interpreter so earlier sections do not blur the RSS delta."""
     import subprocess
 
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--memory-child", kind, "--keys", str(n)],
-                          capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--memory-child", kind, "--keys", str(n)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"memory child ({kind}) failed: {proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -171,7 +181,8 @@ class Bench:
         except Exception as err:  # report and go on with the other sections
             self.errors.append(f"{name}: {type(err).__name__}: {err}")
             self.results.setdefault("errors", []).append(
-                {"section": name, "error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()})
+                {"section": name, "error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()}
+            )
             traceback.print_exc()
         print(f"[{name}] done in {time.perf_counter() - t0:.1f} s", flush=True)
 
@@ -180,8 +191,11 @@ class Bench:
         from ruledsl.kernels import state
 
         env = {
-            "python": platform.python_version(), "implementation": platform.python_implementation(),
-            "cpu": cpu_model(), "pinned_cpu": self.pinned, "state_kernels_compiled": state.COMPILED,
+            "python": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "cpu": cpu_model(),
+            "pinned_cpu": self.pinned,
+            "state_kernels_compiled": state.COMPILED,
             "ruledsl_no_extensions": os.environ.get("RULEDSL_NO_EXTENSIONS", ""),
         }
         self.results["environment"] = env
@@ -225,14 +239,23 @@ class Bench:
         rules = len(engine.compiled.rules)
         windows = len(engine.compiled.windows)
         self.results["load"] = {
-            "rules": rules, "windows": windows, "cold_load_s": cold, "parse_s": t1 - t0, "check_s": t2 - t1,
-            "compile_s": t3 - t2, "compile_and_bind_s": t4 - t3, "warm_load_s": (t2 - t0) + (t4 - t3),
+            "rules": rules,
+            "windows": windows,
+            "cold_load_s": cold,
+            "parse_s": t1 - t0,
+            "check_s": t2 - t1,
+            "compile_s": t3 - t2,
+            "compile_and_bind_s": t4 - t3,
+            "warm_load_s": (t2 - t0) + (t4 - t3),
             "generated_source_lines": engine.generated_source.count("\n"),
         }
         self.row("load standard.rdsl", "rules / windows", f"{rules} / {windows}")
         self.row("load standard.rdsl", "load+compile, first in process", f"{cold * 1e3:.0f} ms")
-        self.row("load standard.rdsl", "parse / check / compile+bind (warm)",
-                 f"{(t1 - t0) * 1e3:.1f} / {(t2 - t1) * 1e3:.1f} / {(t4 - t3) * 1e3:.1f} ms")
+        self.row(
+            "load standard.rdsl",
+            "parse / check / compile+bind (warm)",
+            f"{(t1 - t0) * 1e3:.1f} / {(t2 - t1) * 1e3:.1f} / {(t4 - t3) * 1e3:.1f} ms",
+        )
 
     def s_correctness(self):
         engine = load_engine()
@@ -240,17 +263,22 @@ class Bench:
         report = handwritten.compare(engine, self.events)
         dt = time.perf_counter() - t0
         self.results["correctness"] = {
-            "events": report["events"], "mismatches": report["mismatches"], "fired": report["fired"],
-            "actions": report["actions"], "examples": json.loads(json.dumps(report["examples"], default=str)),
+            "events": report["events"],
+            "mismatches": report["mismatches"],
+            "fired": report["fired"],
+            "actions": report["actions"],
+            "examples": json.loads(json.dumps(report["examples"], default=str)),
             "seconds": dt,
         }
         never = [r for r, c in report["fired"].items() if c == 0]
         self.row("engine vs hand-written", "events compared", f"{report['events']:,}")
         self.row("engine vs hand-written", "mismatches", f"{report['mismatches']:,}")
-        self.row("engine vs hand-written", "actions",
-                 ", ".join(f"{k} {v:,}" for k, v in report["actions"].items()))
-        self.row("engine vs hand-written", "rules that fired / never fired",
-                 f"{30 - len(never)} / {len(never)}" + (f" ({', '.join(never)})" if never else ""))
+        self.row("engine vs hand-written", "actions", ", ".join(f"{k} {v:,}" for k, v in report["actions"].items()))
+        self.row(
+            "engine vs hand-written",
+            "rules that fired / never fired",
+            f"{30 - len(never)} / {len(never)}" + (f" ({', '.join(never)})" if never else ""),
+        )
         if report["mismatches"]:
             self.errors.append(f"engine and hand-written rules disagree on {report['mismatches']} events")
             for ex in report["examples"][:5]:
@@ -323,8 +351,11 @@ class Bench:
             eps = n / dt
             base = "handwritten_gc_off" if kind.endswith("_gc_off") else "handwritten"
             self.results[kind] = {
-                "seconds": dt, "events_per_s": eps, "us_per_event": 1e6 / eps,
-                "cpu_seconds": best_cpu[kind], "cpu_us_per_event": best_cpu[kind] / n * 1e6,
+                "seconds": dt,
+                "events_per_s": eps,
+                "us_per_event": 1e6 / eps,
+                "cpu_seconds": best_cpu[kind],
+                "cpu_us_per_event": best_cpu[kind] / n * 1e6,
                 "ratio_to_handwritten": best[base] / dt,
                 "cpu_ratio_to_handwritten": best_cpu[base] / best_cpu[kind] if best_cpu[kind] else None,
             }
@@ -334,11 +365,17 @@ class Bench:
         def show(section, kind, note=""):
             r = self.results[kind]
             ratio = r["cpu_ratio_to_handwritten"] or r["ratio_to_handwritten"]
-            rel = "" if kind.startswith("handwritten") else (
-                f"; {ratio:.2f}x hand-written" + (f", hand-written {1 / ratio:.2f}x faster" if ratio < 1 else ""))
-            self.row(section, "events/s" + note,
-                     f"{r['events_per_s']:>9,.0f}  ({r['us_per_event']:5.2f} µs wall, "
-                     f"{r['cpu_us_per_event']:5.2f} µs CPU per event{rel})")
+            rel = (
+                ""
+                if kind.startswith("handwritten")
+                else (f"; {ratio:.2f}x hand-written" + (f", hand-written {1 / ratio:.2f}x faster" if ratio < 1 else ""))
+            )
+            self.row(
+                section,
+                "events/s" + note,
+                f"{r['events_per_s']:>9,.0f}  ({r['us_per_event']:5.2f} µs wall, "
+                f"{r['cpu_us_per_event']:5.2f} µs CPU per event{rel})",
+            )
 
         show("hand-written Python", "handwritten")
         show("hand-written Python", "handwritten_gc_off", ", gc off")
@@ -346,10 +383,17 @@ class Bench:
         show("engine.evaluate()", "evaluate_gc_off", ", gc off")
         show("engine.evaluate_many()", "evaluate_many")
         show("engine.evaluate_columns()", "evaluate_columns")
-        self.row("engine.evaluate_columns()", "columns (built once, untimed)",
-                 f"{len(columns)} x {n:,} in {build_columns:.2f} s")
-        self.row("throughput", "method", f"best of {self.args.repeat} interleaved passes, fresh state each; "
-                 "ratios from CPU time (steadier than wall time on a shared machine)")
+        self.row(
+            "engine.evaluate_columns()",
+            "columns (built once, untimed)",
+            f"{len(columns)} x {n:,} in {build_columns:.2f} s",
+        )
+        self.row(
+            "throughput",
+            "method",
+            f"best of {self.args.repeat} interleaved passes, fresh state each; "
+            "ratios from CPU time (steadier than wall time on a shared machine)",
+        )
 
     def s_latency(self):
         events = self.events[: self.args.latency_sample]
@@ -369,13 +413,23 @@ class Bench:
         def pct(p):
             return lat[min(len(lat) - 1, int(p / 100 * len(lat)))] / 1000
 
-        res = {"sample": len(lat), "p50_us": pct(50), "p90_us": pct(90), "p99_us": pct(99),
-               "p999_us": pct(99.9), "max_us": lat[-1] / 1000, "mean_us": statistics.fmean(lat) / 1000,
-               "timer_overhead_ns": t_over}
+        res = {
+            "sample": len(lat),
+            "p50_us": pct(50),
+            "p90_us": pct(90),
+            "p99_us": pct(99),
+            "p999_us": pct(99.9),
+            "max_us": lat[-1] / 1000,
+            "mean_us": statistics.fmean(lat) / 1000,
+            "timer_overhead_ns": t_over,
+        }
         self.results["latency"] = res
         self.row("evaluate() latency", "sample", f"{len(lat):,} events, each timed")
-        self.row("evaluate() latency", "p50 / p90 / p99 / p99.9",
-                 f"{res['p50_us']:.1f} / {res['p90_us']:.1f} / {res['p99_us']:.1f} / {res['p999_us']:.1f} µs")
+        self.row(
+            "evaluate() latency",
+            "p50 / p90 / p99 / p99.9",
+            f"{res['p50_us']:.1f} / {res['p90_us']:.1f} / {res['p99_us']:.1f} / {res['p999_us']:.1f} µs",
+        )
         self.row("evaluate() latency", "mean / max", f"{res['mean_us']:.1f} / {res['max_us']:.0f} µs")
 
     def s_memory(self):
@@ -384,23 +438,33 @@ class Bench:
         res = memory_in_child("engine", n)
         hw = memory_in_child("handwritten", m)
         scale = 1_000_000 / max(1, res["keys"])
-        res.update({
-            "stats_bytes_per_1m_keys": res["stats_bytes"] * scale,
-            "rss_delta_per_1m_keys": res["rss_delta_bytes"] * scale,
-            "handwritten_keys": hw["keys"],
-            "handwritten_rss_delta_per_1m_keys": hw["rss_delta_bytes"] * 1_000_000 / max(1, hw["keys"]),
-        })
+        res.update(
+            {
+                "stats_bytes_per_1m_keys": res["stats_bytes"] * scale,
+                "rss_delta_per_1m_keys": res["rss_delta_bytes"] * scale,
+                "handwritten_keys": hw["keys"],
+                "handwritten_rss_delta_per_1m_keys": hw["rss_delta_bytes"] * 1_000_000 / max(1, hw["keys"]),
+            }
+        )
         self.results["memory"] = res
         mb = 1024 * 1024
-        self.row("memory, count window", "active keys",
-                 f"{res['keys']:,} (filled at {res['fill_events_per_s']:,.0f} events/s)")
-        self.row("memory, count window", "stats() bytes per 1M keys",
-                 f"{res['stats_bytes_per_1m_keys'] / mb:,.1f} MiB")
-        self.row("memory, count window", "RSS delta per 1M keys",
-                 f"{res['rss_delta_per_1m_keys'] / mb:,.1f} MiB (key strings, "
-                 f"{res['key_string_bytes_each']} B each, not included)")
-        self.row("memory, count window", "hand-written dict+deque per 1M keys",
-                 f"{res['handwritten_rss_delta_per_1m_keys'] / mb:,.1f} MiB (RSS, measured on {hw['keys']:,} keys)")
+        self.row(
+            "memory, count window",
+            "active keys",
+            f"{res['keys']:,} (filled at {res['fill_events_per_s']:,.0f} events/s)",
+        )
+        self.row("memory, count window", "stats() bytes per 1M keys", f"{res['stats_bytes_per_1m_keys'] / mb:,.1f} MiB")
+        self.row(
+            "memory, count window",
+            "RSS delta per 1M keys",
+            f"{res['rss_delta_per_1m_keys'] / mb:,.1f} MiB (key strings, "
+            f"{res['key_string_bytes_each']} B each, not included)",
+        )
+        self.row(
+            "memory, count window",
+            "hand-written dict+deque per 1M keys",
+            f"{res['handwritten_rss_delta_per_1m_keys'] / mb:,.1f} MiB (RSS, measured on {hw['keys']:,} keys)",
+        )
 
     def s_lint(self):
         from ruledsl.check.checker import check
@@ -428,14 +492,25 @@ class Bench:
         by_code: dict[str, int] = {}
         for d in diags:
             by_code[d.code] = by_code.get(d.code, 0) + 1
-        res = {"rules": n, "lines": text.count("\n"), "bytes": len(text.encode()), "parse_s": best_parse,
-               "check_s": best_check, "total_s": best_parse + best_check, "diagnostics": by_code,
-               "errors": len(errors)}
+        res = {
+            "rules": n,
+            "lines": text.count("\n"),
+            "bytes": len(text.encode()),
+            "parse_s": best_parse,
+            "check_s": best_check,
+            "total_s": best_parse + best_check,
+            "diagnostics": by_code,
+            "errors": len(errors),
+        }
         self.results["lint"] = res
-        self.row("lint generated ruleset", "size", f"{n:,} rules, {res['lines']:,} lines, {res['bytes'] / 1024:,.0f} KiB")
+        self.row(
+            "lint generated ruleset", "size", f"{n:,} rules, {res['lines']:,} lines, {res['bytes'] / 1024:,.0f} KiB"
+        )
         self.row("lint generated ruleset", "parse (load_program)", f"{best_parse * 1e3:,.0f} ms")
         self.row("lint generated ruleset", "check (checker.check)", f"{best_check * 1e3:,.0f} ms")
-        self.row("lint generated ruleset", "diagnostics", ", ".join(f"{k} {v}" for k, v in sorted(by_code.items())) or "none")
+        self.row(
+            "lint generated ruleset", "diagnostics", ", ".join(f"{k} {v}" for k, v in sorted(by_code.items())) or "none"
+        )
         if errors:
             self.errors.append(f"generated lint ruleset has {len(errors)} errors, first: {errors[0].message}")
 
@@ -476,14 +551,17 @@ class Bench:
             for e in self.errors:
                 print(f"  - {e}")
         if self.args.json:
-            Path(self.args.json).write_text(json.dumps(self.results, indent=2, ensure_ascii=False, default=str),
-                                            encoding="utf-8")
+            Path(self.args.json).write_text(
+                json.dumps(self.results, indent=2, ensure_ascii=False, default=str), encoding="utf-8"
+            )
             print(f"wrote {self.args.json}")
         return 1 if self.errors else 0
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--short", action="store_true", help="20,000 events, 100,000 keys, 200 lint rules")
     p.add_argument("--json", metavar="OUT", help="also write the results as JSON")
     p.add_argument("--events", type=int, help="events in the stream (default 200,000; short 20,000)")
@@ -496,8 +574,12 @@ def parse_args(argv=None):
     p.add_argument("--latency-sample", type=int, default=100_000, help="events timed one by one (100,000)")
     p.add_argument("--cache", action="store_true", help="cache the workload under benchmarks/.cache/")
     p.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
-    p.add_argument("--handwritten-keys", type=int, default=200_000,
-                   help="keys for the hand-written memory comparison, scaled to 1M (200,000)")
+    p.add_argument(
+        "--handwritten-keys",
+        type=int,
+        default=200_000,
+        help="keys for the hand-written memory comparison, scaled to 1M (200,000)",
+    )
     p.add_argument("--memory-child", choices=("engine", "handwritten"), help=argparse.SUPPRESS)
     p.add_argument("-v", "--verbose", action="store_true", help="print each number as it is measured")
     a = p.parse_args(argv)

@@ -65,7 +65,9 @@ def test_evaluate_one_event(benchmark, long_stream):
 def test_evaluate_many_10k(benchmark, stream):
     decisions = benchmark.pedantic(
         lambda engine: engine.evaluate_many(stream),
-        setup=lambda: ((fresh_engine(),), {}), rounds=5, iterations=1,
+        setup=lambda: ((fresh_engine(),), {}),
+        rounds=5,
+        iterations=1,
     )
     assert len(decisions) == len(stream)
 
@@ -74,7 +76,9 @@ def test_evaluate_columns_10k(benchmark, stream):
     columns = workload.to_columns(stream)
     decisions = benchmark.pedantic(
         lambda engine: engine.evaluate_columns(columns),
-        setup=lambda: ((fresh_engine(),), {}), rounds=5, iterations=1,
+        setup=lambda: ((fresh_engine(),), {}),
+        rounds=5,
+        iterations=1,
     )
     assert len(decisions) == len(stream)
 

@@ -28,8 +28,9 @@ import math
 import os
 import pickle
 import random
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 HERE = Path(__file__).resolve().parent
 CACHE_DIR = HERE / ".cache"
@@ -50,21 +51,83 @@ EVENT_TYPES = ("login", "query", "transfer", "payment", "atm_withdraw")
 
 #: every field any event type may carry (the columns of the columnar batch)
 FIELDS = (
-    "type", "ts", "customer_id", "account_id", "card_no", "channel", "amount",
-    "counterparty_account", "counterparty_name_same", "merchant_id", "atm_id",
-    "device_id", "phone", "city", "home_city",
+    "type",
+    "ts",
+    "customer_id",
+    "account_id",
+    "card_no",
+    "channel",
+    "amount",
+    "counterparty_account",
+    "counterparty_name_same",
+    "merchant_id",
+    "atm_id",
+    "device_id",
+    "phone",
+    "city",
+    "home_city",
 )
 
 CITIES = (
-    "北京", "上海", "广州", "深圳", "杭州", "南京", "成都", "重庆", "武汉", "西安",
-    "天津", "苏州", "厦门", "福州", "泉州", "梅州", "汕头", "长沙", "郑州", "济南",
-    "青岛", "沈阳", "大连", "哈尔滨", "昆明", "南宁", "合肥", "南昌", "贵阳", "乌鲁木齐",
+    "北京",
+    "上海",
+    "广州",
+    "深圳",
+    "杭州",
+    "南京",
+    "成都",
+    "重庆",
+    "武汉",
+    "西安",
+    "天津",
+    "苏州",
+    "厦门",
+    "福州",
+    "泉州",
+    "梅州",
+    "汕头",
+    "长沙",
+    "郑州",
+    "济南",
+    "青岛",
+    "沈阳",
+    "大连",
+    "哈尔滨",
+    "昆明",
+    "南宁",
+    "合肥",
+    "南昌",
+    "贵阳",
+    "乌鲁木齐",
 )
 CITY_WEIGHTS = (9, 9, 7, 7, 5, 4, 5, 4, 4, 3, 3, 3, 2, 2, 2, 1, 1, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1)
 
 #: relative session starts per local hour 0..23 (quiet at night, peaks at lunch and evening)
 HOUR_WEIGHTS = (
-    4, 2, 1, 1, 1, 2, 5, 12, 22, 30, 34, 34, 36, 30, 30, 30, 30, 30, 34, 38, 38, 30, 20, 10,
+    4,
+    2,
+    1,
+    1,
+    1,
+    2,
+    5,
+    12,
+    22,
+    30,
+    34,
+    34,
+    36,
+    30,
+    30,
+    30,
+    30,
+    30,
+    34,
+    38,
+    38,
+    30,
+    20,
+    10,
 )
 
 BLACK_DEVICES = ("D-BLK-0001", "D-BLK-0002", "D-BLK-0003", "D-BLK-0004", "D-BLK-0005")
@@ -192,8 +255,13 @@ class _Gen:
 
     def base(self, etype: str, ts: int, c: int) -> dict:
         p = self.p
-        return {"type": etype, "ts": ts, "customer_id": p.customer[c], "account_id": p.account[c],
-                "home_city": p.home[c]}
+        return {
+            "type": etype,
+            "ts": ts,
+            "customer_id": p.customer[c],
+            "account_id": p.account[c],
+            "home_city": p.home[c],
+        }
 
     def emit(self, ev: dict) -> None:
         self.out.append(ev)
@@ -224,8 +292,9 @@ class _Gen:
             ev["city"] = city
         self.emit(ev)
 
-    def transfer(self, ts, c, amount, channel="mobile", payee=None, same=None, phone=None, device=None,
-                 city=..., card=False):
+    def transfer(
+        self, ts, c, amount, channel="mobile", payee=None, same=None, phone=None, device=None, city=..., card=False
+    ):
         ev = self.base("transfer", ts, c)
         if card:
             ev["card_no"] = self.p.card[c]
@@ -287,8 +356,11 @@ class _Gen:
             if r < 0.03:  # round sums (整万元)
                 amount = rng.choice((10_000, 20_000, 50_000, 100_000, 10_000.0, 30_000.0, "20000.00", 5_000))
             else:
-                amount = self.amount(50, 20_000) if r < 0.86 else (
-                    self.amount(20_000, 150_000) if r < 0.985 else self.amount(150_000, 900_000))
+                amount = (
+                    self.amount(50, 20_000)
+                    if r < 0.86
+                    else (self.amount(20_000, 150_000) if r < 0.985 else self.amount(150_000, 900_000))
+                )
             self.transfer(t, c, amount, channel=ch, phone=ph, device=dv, city=ct)
 
     def s_payment(self):
@@ -307,8 +379,13 @@ class _Gen:
         t = self.start_ts()
         atm_id = rng.choice(self.atms)
         city = self.city(c)
-        self.atm(t, c, rng.choice((100, 200, 500, 1000, 2000, 3000, 5000, 500.0, 2500.0, 20000, 25000)),
-                 atm_id=atm_id, city=city)
+        self.atm(
+            t,
+            c,
+            rng.choice((100, 200, 500, 1000, 2000, 3000, 5000, 500.0, 2500.0, 20000, 25000)),
+            atm_id=atm_id,
+            city=city,
+        )
         if rng.random() < 0.2:
             t += rng.randrange(20_000, 180_000)
             self.transfer(t, c, self.amount(100, 30_000), channel="atm", city=city, card=True)
@@ -320,8 +397,9 @@ class _Gen:
         lg = self.login(t, c, channel="mobile")
         for _ in range(rng.randrange(6, 15)):
             t += rng.randrange(5_000, 50_000)
-            self.transfer(t, c, self.amount(0.5, 12), phone=lg.get("phone"), device=lg.get("device_id"),
-                          city=lg.get("city"))
+            self.transfer(
+                t, c, self.amount(0.5, 12), phone=lg.get("phone"), device=lg.get("device_id"), city=lg.get("city")
+            )
 
     def s_card_burst(self):
         rng = self.rng
@@ -345,8 +423,16 @@ class _Gen:
         t = self.start_ts()
         city = self.p.home[c]
         for _ in range(rng.randrange(2, 7)):
-            self.transfer(t, c, self.amount(5_000, 25_000), channel="atm", card=True, city=city,
-                          payee=self.p.account[rng.randrange(self.n)], same=rng.random() < 0.15)
+            self.transfer(
+                t,
+                c,
+                self.amount(5_000, 25_000),
+                channel="atm",
+                card=True,
+                city=city,
+                payee=self.p.account[rng.randrange(self.n)],
+                same=rng.random() < 0.15,
+            )
             t += rng.randrange(60_000, 3 * 3_600_000)
 
     def s_phone_ring(self):
@@ -360,8 +446,9 @@ class _Gen:
             self.login(t, c, channel="mobile", phone=phone, device=device)
             if rng.random() < 0.6:
                 t += rng.randrange(20_000, 200_000)
-                self.transfer(t, c, self.amount(500, 30_000), phone=phone, device=device,
-                              payee=rng.choice(self.mules), same=False)
+                self.transfer(
+                    t, c, self.amount(500, 30_000), phone=phone, device=device, payee=rng.choice(self.mules), same=False
+                )
             t += rng.randrange(60_000, 900_000)
 
     def s_takeover(self):
@@ -382,8 +469,7 @@ class _Gen:
         t = self.start_ts()
         for _ in range(rng.randrange(3, 10)):
             c = self.customer(uniform=True)
-            self.transfer(t, c, self.amount(200, 50_000), channel=rng.choice(("mobile", "web")), payee=mule,
-                          same=False)
+            self.transfer(t, c, self.amount(200, 50_000), channel=rng.choice(("mobile", "web")), payee=mule, same=False)
             t += rng.randrange(30_000, 600_000)
 
     def s_big_outflow(self):
@@ -393,8 +479,15 @@ class _Gen:
         lg = self.login(t, c, channel=rng.choice(("web", "corporate")))
         for _ in range(rng.randrange(2, 6)):
             t += rng.randrange(60_000, 600_000)
-            self.transfer(t, c, self.amount(30_000, 150_000), channel=lg["channel"], phone=lg.get("phone"),
-                          device=lg.get("device_id"), city=lg.get("city"))
+            self.transfer(
+                t,
+                c,
+                self.amount(30_000, 150_000),
+                channel=lg["channel"],
+                phone=lg.get("phone"),
+                device=lg.get("device_id"),
+                city=lg.get("city"),
+            )
 
     def s_login_storm(self):
         rng = self.rng
@@ -414,10 +507,19 @@ class _Gen:
             self.atm(t, c, rng.choice((10_000, 15_000, 20_000.0, 5000)))
 
     SESSIONS = (
-        ("s_banking", 40.0), ("s_payment", 30.0), ("s_atm", 12.0),
-        ("s_small_burst", 1.2), ("s_card_burst", 1.2), ("s_atm_tour", 1.0), ("s_atm_other_name", 0.6),
-        ("s_phone_ring", 1.0), ("s_takeover", 0.8), ("s_fan_in", 0.6), ("s_big_outflow", 0.8),
-        ("s_login_storm", 0.6), ("s_dormant_wake", 0.8),
+        ("s_banking", 40.0),
+        ("s_payment", 30.0),
+        ("s_atm", 12.0),
+        ("s_small_burst", 1.2),
+        ("s_card_burst", 1.2),
+        ("s_atm_tour", 1.0),
+        ("s_atm_other_name", 0.6),
+        ("s_phone_ring", 1.0),
+        ("s_takeover", 0.8),
+        ("s_fan_in", 0.6),
+        ("s_big_outflow", 0.8),
+        ("s_login_storm", 0.6),
+        ("s_dormant_wake", 0.8),
     )
 
     def run(self, n_events: int) -> list[dict]:
@@ -445,8 +547,13 @@ def _by_ts(ev: dict) -> int:
     return ev["ts"]
 
 
-def generate(n_events: int = DEFAULT_EVENTS, n_customers: int = DEFAULT_CUSTOMERS, seed: int = DEFAULT_SEED,
-             *, cache: bool = False) -> list[dict]:
+def generate(
+    n_events: int = DEFAULT_EVENTS,
+    n_customers: int = DEFAULT_CUSTOMERS,
+    seed: int = DEFAULT_SEED,
+    *,
+    cache: bool = False,
+) -> list[dict]:
     """The standard event stream: ``n_events`` dicts in time order over one year.
 
     Deterministic for given arguments.  With ``cache=True`` the stream is
@@ -490,8 +597,11 @@ def summary(events: list[dict]) -> dict[str, Any]:
             reprs[type(a).__name__] += 1
     span_days = (events[-1]["ts"] - events[0]["ts"]) / DAY_MS if events else 0.0
     return {
-        "events": len(events), "types": types, "amount_repr": reprs,
-        "customers": len({ev["customer_id"] for ev in events}), "span_days": round(span_days, 1),
+        "events": len(events),
+        "types": types,
+        "amount_repr": reprs,
+        "customers": len({ev["customer_id"] for ev in events}),
+        "span_days": round(span_days, 1),
     }
 
 

@@ -11,12 +11,19 @@ Embedding in a channel service::
 
 __version__ = "0.1.0"
 
-from ruledsl.runtime.decision import ChannelDecision, Decision, MatchedRule, ScoreResult
-from ruledsl.syntax.diagnostics import Diagnostic, RuleDSLError
-from ruledsl.runtime.engine import Engine, load
 from ruledsl.kernels.values import EventError
+from ruledsl.runtime.decision import ChannelDecision, Decision, MatchedRule, ScoreResult
+from ruledsl.runtime.engine import Engine, load
+from ruledsl.syntax.diagnostics import Diagnostic, RuleDSLError
 
 __all__ = [
-    "ChannelDecision", "Decision", "Diagnostic", "Engine", "EventError", "MatchedRule",
-    "RuleDSLError", "ScoreResult", "load",
+    "ChannelDecision",
+    "Decision",
+    "Diagnostic",
+    "Engine",
+    "EventError",
+    "MatchedRule",
+    "RuleDSLError",
+    "ScoreResult",
+    "load",
 ]

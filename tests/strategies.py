@@ -100,6 +100,7 @@ ZONE_BASE_TS = {
 
 # ---------------------------------------------------------------- the scope
 
+
 @dataclass
 class Sym:
     """A name in scope for expressions: its type and where it may be read."""
@@ -235,7 +236,11 @@ class ExprGen:
             if kind == 3:
                 return p(f"{self.e_int(depth - 1)} / {nonzero_literal(self.e_int(depth - 1))}")
             if kind == 4:
-                return f"abs({self.e_decimal(depth - 1)})" if self.draw(st.booleans()) else p(f"-{self.e_decimal(depth - 1)}")
+                return (
+                    f"abs({self.e_decimal(depth - 1)})"
+                    if self.draw(st.booleans())
+                    else p(f"-{self.e_decimal(depth - 1)}")
+                )
             return f"{self.choice(('min', 'max'))}({self.e_decimal(depth - 1)}, {self.expr(self.choice(('int', 'decimal')), depth - 1)})"
 
         return self.leaf_or("decimal", depth, compound)
@@ -245,7 +250,9 @@ class ExprGen:
         if not names:
             return p(f"{self.e_decimal(depth)} * 1.0")  # never reached by the comparisons below
         if depth > 0 and self.draw(st.integers(0, 3)) == 0:
-            return p(f"{self.choice(names)} {self.choice(('+', '-', '*'))} {self.expr(self.choice(('int', 'decimal')), depth - 1)}")
+            return p(
+                f"{self.choice(names)} {self.choice(('+', '-', '*'))} {self.expr(self.choice(('int', 'decimal')), depth - 1)}"
+            )
         return self.choice(names)
 
     def e_string(self, depth: int) -> str:
@@ -301,7 +308,11 @@ class ExprGen:
             if enums and self.draw(st.booleans()):
                 e = self.choice(enums)
                 lit = '"' + self.choice(ENUMS[e]) + '"'
-                a, b = (self.choice(self.names(e)), lit) if self.draw(st.integers(0, 3)) else (self.choice(self.names(e)), self.choice(self.names(e)))
+                a, b = (
+                    (self.choice(self.names(e)), lit)
+                    if self.draw(st.integers(0, 3))
+                    else (self.choice(self.names(e)), self.choice(self.names(e)))
+                )
                 return p(f"{a} {self.choice(('==', '!='))} {b}")
             return p(f"{self.e_string(d)} {self.choice(('==', '!='))} {self.e_string(0)}")
         if kind == "dur_cmp":
@@ -320,7 +331,9 @@ class ExprGen:
                 items = self.draw(st.lists(st.sampled_from(CITIES), min_size=1, max_size=2))
                 return p(f"{self.choice(self.names('city'))} {op} [{', '.join(chr(34) + i + chr(34) for i in items)}]")
             if self.draw(st.booleans()):
-                items = self.draw(st.lists(st.sampled_from(CUSTOMERS + CARDS + CITIES + PHONES), min_size=1, max_size=3))
+                items = self.draw(
+                    st.lists(st.sampled_from(CUSTOMERS + CARDS + CITIES + PHONES), min_size=1, max_size=3)
+                )
                 return p(f"{self.e_string(d)} {op} [{', '.join(chr(34) + i + chr(34) for i in items)}]")
             items = self.draw(st.lists(st.sampled_from(("0", "1", "2", "5")), min_size=1, max_size=3))
             return p(f"{self.e_int(d)} {op} [{', '.join(items)}]")
@@ -342,7 +355,9 @@ class ExprGen:
             return self.choice(self.scope.sequences)
         if kind == "level":
             op = self.choice(("==", "!="))
-            return p(f'level({self.choice(self.scope.scorecards)}) {op} "{self.choice(("high", "elevated", "medium", "low", "minimal"))}"')
+            return p(
+                f'level({self.choice(self.scope.scorecards)}) {op} "{self.choice(("high", "elevated", "medium", "low", "minimal"))}"'
+            )
         # bool_name
         names = self.names("bool")
         if names:
@@ -374,23 +389,38 @@ class Scenario:
 
 def _window(draw, i: int, scope: Scope) -> tuple[str, Sym, int]:
     name = f"w{i}"
-    agg = draw(st.sampled_from(("count", "count", "sum", "sum", "avg", "min", "max", "distinct", "distinct", "last", "since")))
+    agg = draw(
+        st.sampled_from(("count", "count", "sum", "sum", "avg", "min", "max", "distinct", "distinct", "last", "since"))
+    )
     # which events, and the argument
     if agg in ("sum", "avg"):
         events = ("transfer",)
-        arg, arg_t = draw(st.sampled_from((("amount", "decimal"), ("amount", "decimal"), ("n", "int"),
-                                            ("fee", "decimal"), ("score", "float"))))
+        arg, arg_t = draw(
+            st.sampled_from(
+                (("amount", "decimal"), ("amount", "decimal"), ("n", "int"), ("fee", "decimal"), ("score", "float"))
+            )
+        )
     elif agg in ("min", "max"):
         events = draw(st.sampled_from((("transfer",), ("transfer", "login"))))
-        opts = (("ts", "timestamp"),) if len(events) > 1 else (("amount", "decimal"), ("n", "int"), ("ts", "timestamp"),
-                                                               ("score", "float"), ("fee", "decimal"))
+        opts = (
+            (("ts", "timestamp"),)
+            if len(events) > 1
+            else (("amount", "decimal"), ("n", "int"), ("ts", "timestamp"), ("score", "float"), ("fee", "decimal"))
+        )
         arg, arg_t = draw(st.sampled_from(opts))
     elif agg == "distinct":
         events = draw(st.sampled_from((("transfer",), ("login",), ("transfer", "login"))))
         opts = [("customer_id", "string"), ("city", "city"), ("phone", "string")]
         if events == ("transfer",):
-            opts += [("card_no", "string"), ("n", "int"), ("amount", "decimal"), ("flag", "bool"), ("score", "float"),
-                     ("ts", "timestamp"), ("fee", "decimal")]
+            opts += [
+                ("card_no", "string"),
+                ("n", "int"),
+                ("amount", "decimal"),
+                ("flag", "bool"),
+                ("score", "float"),
+                ("ts", "timestamp"),
+                ("fee", "decimal"),
+            ]
         if events == ("login",):
             opts += [("device", "string")]
         arg, arg_t = draw(st.sampled_from(opts))
@@ -400,8 +430,14 @@ def _window(draw, i: int, scope: Scope) -> tuple[str, Sym, int]:
         if events is not None:
             opts += [("city", "city"), ("ts", "timestamp")]
         if events == ("transfer",):
-            opts += [("amount", "decimal"), ("flag", "bool"), ("n", "int"), ("score", "float"), ("fee", "decimal"),
-                     ("phone", "string")]
+            opts += [
+                ("amount", "decimal"),
+                ("flag", "bool"),
+                ("n", "int"),
+                ("score", "float"),
+                ("fee", "decimal"),
+                ("phone", "string"),
+            ]
         if events == ("login",):
             opts += [("device", "string"), ("new_device", "bool")]
         arg, arg_t = draw(st.sampled_from(opts))
@@ -463,7 +499,11 @@ def _scorecard(draw, i: int, scope: Scope) -> str:
     g.allow_state = True  # items may read windows
     items = []
     for j in range(draw(st.integers(1, 5))):
-        score = draw(st.sampled_from(("10", "20", "25", "40", "5", "12.5"))) if j == 0 else draw(st.sampled_from(("10", "20", "25", "40", "5")))
+        score = (
+            draw(st.sampled_from(("10", "20", "25", "40", "5", "12.5")))
+            if j == 0
+            else draw(st.sampled_from(("10", "20", "25", "40", "5")))
+        )
         items.append(f'  item "项{j}" when {g.e_bool(2)} score {score}')
     thresholds = sorted(draw(st.lists(st.integers(0, 100), min_size=1, max_size=5, unique=True)), reverse=True)
     levels = [f"  level {lvl} >= {t}" for lvl, t in zip(("high", "elevated", "medium", "low", "minimal"), thresholds)]
@@ -537,7 +577,9 @@ def rulesets(draw) -> Scenario:
         scope.lists.append(("blocked", "string"))
         lists["blocked"] = "string"
     if draw(st.booleans()):
-        items = draw(st.lists(st.sampled_from(("0.1", "100", "1000.50", "2.5", "0")), min_size=1, max_size=3, unique=True))
+        items = draw(
+            st.lists(st.sampled_from(("0.1", "100", "1000.50", "2.5", "0")), min_size=1, max_size=3, unique=True)
+        )
         lines.append(f"list amounts: decimal = [{', '.join(items)}]")
         scope.lists.append(("amounts", "decimal"))
         lists["amounts"] = "decimal"
@@ -587,11 +629,15 @@ def rulesets(draw) -> Scenario:
         reads += [f"(present({c}) or not present({c}))" for c in scope.scorecards]
         lines.append(
             f'rule probe {{\n  reason "probe"\n  on {", ".join(events) if len(events) < 3 else "any"}\n'
-            f'  when {" and ".join(reads)}\n  action pass\n}}'
+            f"  when {' and '.join(reads)}\n  action pass\n}}"
         )
     return Scenario(
-        source="\n\n".join(lines) + "\n", windows_ms=windows_ms, lateness_ms=LATENESS[lat_name], timezone=tz,
-        params=params, lists=lists,
+        source="\n\n".join(lines) + "\n",
+        windows_ms=windows_ms,
+        lateness_ms=LATENESS[lat_name],
+        timezone=tz,
+        params=params,
+        lists=lists,
     )
 
 
@@ -600,11 +646,17 @@ def rulesets(draw) -> Scenario:
 
 def _event_fields(draw, etype: str) -> dict[str, Any]:
     ev: dict[str, Any] = {"type": etype}
-    pick = lambda xs: draw(st.sampled_from(xs))  # noqa: E731
+    pick = lambda xs: draw(st.sampled_from(xs))
     ev["customer_id"] = pick(CUSTOMERS)
     if etype == "transfer":
-        ev.update(card_no=pick(CARDS), amount=pick(AMOUNTS), n=draw(st.integers(0, 4)), city=pick(CITIES),
-                  flag=draw(st.booleans()), score=pick(SCORES))
+        ev.update(
+            card_no=pick(CARDS),
+            amount=pick(AMOUNTS),
+            n=draw(st.integers(0, 4)),
+            city=pick(CITIES),
+            flag=draw(st.booleans()),
+            score=pick(SCORES),
+        )
         phone = pick(PHONES + (None, None))
         if phone is not None or draw(st.booleans()):
             ev["phone"] = phone  # absent or explicitly null
@@ -624,10 +676,27 @@ def _event_fields(draw, etype: str) -> dict[str, Any]:
 
 
 BAD_CHANGES = (
-    ("type", "payment"), ("type", None), ("ts", "yesterday"), ("ts", 1.5), ("ts", True), ("ts", None),
-    ("customer_id", None), ("customer_id", 7), ("amount", "abc"), ("amount", True), ("amount", float("nan")),
-    ("n", "5"), ("n", 2.0), ("city", "广州"), ("flag", "yes"), ("device", None), ("new_device", 1),
-    ("channel", "atm"), ("score", "1.5"), ("phone", 13800000000), ("fee", "x"),
+    ("type", "payment"),
+    ("type", None),
+    ("ts", "yesterday"),
+    ("ts", 1.5),
+    ("ts", True),
+    ("ts", None),
+    ("customer_id", None),
+    ("customer_id", 7),
+    ("amount", "abc"),
+    ("amount", True),
+    ("amount", float("nan")),
+    ("n", "5"),
+    ("n", 2.0),
+    ("city", "广州"),
+    ("flag", "yes"),
+    ("device", None),
+    ("new_device", 1),
+    ("channel", "atm"),
+    ("score", "1.5"),
+    ("phone", 13800000000),
+    ("fee", "x"),
 )
 
 
@@ -689,16 +758,23 @@ def streams(draw, scenario: Scenario, max_events: int = 60) -> list[tuple]:
             if scenario.params and (not scenario.lists or draw(st.booleans())):
                 name = draw(st.sampled_from(sorted(scenario.params)))
                 t = scenario.params[name]
-                value = {"decimal": st.sampled_from(("0.1", 100, "250.5", 0.3)), "int": st.integers(0, 4),
-                         "duration": st.sampled_from((0, 1000, 5000)), "bool": st.booleans(),
-                         "float": st.sampled_from((0.25, 1, 2.5)), "string": st.sampled_from(CUSTOMERS)}[t]
+                value = {
+                    "decimal": st.sampled_from(("0.1", 100, "250.5", 0.3)),
+                    "int": st.integers(0, 4),
+                    "duration": st.sampled_from((0, 1000, 5000)),
+                    "bool": st.booleans(),
+                    "float": st.sampled_from((0.25, 1, 2.5)),
+                    "string": st.sampled_from(CUSTOMERS),
+                }[t]
                 ops.append(("param", name, draw(value)))
             else:
                 name = draw(st.sampled_from(sorted(scenario.lists)))
                 t = scenario.lists[name]
-                values = {"string": st.lists(st.sampled_from(CUSTOMERS + CARDS + PHONES + CITIES), max_size=3),
-                          "decimal": st.lists(st.sampled_from(("0.1", "100", 2.5, 1)), max_size=3),
-                          "int": st.lists(st.integers(-1, 5), max_size=3)}[t]
+                values = {
+                    "string": st.lists(st.sampled_from(CUSTOMERS + CARDS + PHONES + CITIES), max_size=3),
+                    "decimal": st.lists(st.sampled_from(("0.1", "100", 2.5, 1)), max_size=3),
+                    "int": st.lists(st.integers(-1, 5), max_size=3),
+                }[t]
                 ops.append(("list", name, draw(values)))
     return ops
 
@@ -713,12 +789,19 @@ def scenarios(draw, max_events: int = 60) -> Scenario:
 
 # ---------------------------------------------------------------- long streams
 
+
 def random_event(rnd, etype: str, ts: int) -> dict[str, Any]:
     """One valid event drawn with a ``random.Random`` (for streams too long for hypothesis' buffer)."""
     ev: dict[str, Any] = {"type": etype, "ts": ts, "customer_id": rnd.choice(CUSTOMERS)}
     if etype == "transfer":
-        ev.update(card_no=rnd.choice(CARDS), amount=rnd.choice(AMOUNTS), n=rnd.randint(0, 4),
-                  city=rnd.choice(CITIES), flag=rnd.random() < 0.5, score=rnd.choice(SCORES))
+        ev.update(
+            card_no=rnd.choice(CARDS),
+            amount=rnd.choice(AMOUNTS),
+            n=rnd.randint(0, 4),
+            city=rnd.choice(CITIES),
+            flag=rnd.random() < 0.5,
+            score=rnd.choice(SCORES),
+        )
         for name, values in (("phone", PHONES + (None,)), ("fee", FEES)):
             value = rnd.choice(values)
             if value is not None:
@@ -751,8 +834,12 @@ def long_scenarios(draw, min_events: int = 1200, max_events: int = 3000) -> Scen
         if r < 0.7:
             now += rnd.choice((0, 1, 250, 500, 999, 1000, 2000, 4000))
         elif r < 0.85:
-            now = max(now, rnd.choice([ts for _op, ev in ops[-8:] for ts in [ev["ts"]]] or [now])
-                      + rnd.choice(scenario.windows_ms) - rnd.choice((0, 1)))
+            now = max(
+                now,
+                rnd.choice([ts for _op, ev in ops[-8:] for ts in [ev["ts"]]] or [now])
+                + rnd.choice(scenario.windows_ms)
+                - rnd.choice((0, 1)),
+            )
         elif r < 0.97:
             now = top - rnd.randint(0, scenario.lateness_ms)  # out of order, within lateness
         else:

@@ -60,8 +60,8 @@ def test_engine_agrees_with_handwritten_rules_on_a_dense_stream():
 def test_reference_interpreter_agrees_with_handwritten_rules():
     """The third opinion: the slow reference interpreter fires the same rules."""
     from ruledsl.check.checker import check
-    from ruledsl.syntax.loader import load_program
     from ruledsl.oracle.reference import ReferenceEngine
+    from ruledsl.syntax.loader import load_program
 
     events = workload.generate(2_000, n_customers=300, seed=3)
     report = handwritten.compare(ReferenceEngine(check(load_program(BENCH / "standard.rdsl"))), events)
@@ -78,13 +78,18 @@ def test_generated_lint_ruleset_checks_clean():
     assert result.ok, [d.message for d in result.diagnostics if d.severity == "error"][:5]
 
 
-@pytest.mark.skipif(os.environ.get("RULEDSL_BENCH_SMOKE", "") in ("", "0"),
-                    reason="set RULEDSL_BENCH_SMOKE=1 to run benchmarks/run_bench.py --short")
+@pytest.mark.skipif(
+    os.environ.get("RULEDSL_BENCH_SMOKE", "") in ("", "0"),
+    reason="set RULEDSL_BENCH_SMOKE=1 to run benchmarks/run_bench.py --short",
+)
 def test_run_bench_short_writes_json(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, str(BENCH / "run_bench.py"), "--short", "--json", str(out), "--no-pin"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     data = json.loads(out.read_text(encoding="utf-8"))

@@ -68,7 +68,9 @@ def _lint(path: Path, source: str | None = None) -> list:
 
 
 def _show(diags) -> str:
-    return "\n".join(f"{d.path}:{d.line}:{d.col}: {d.code} {d.message}" + (f" (help: {d.help})" if d.help else "") for d in diags)
+    return "\n".join(
+        f"{d.path}:{d.line}:{d.col}: {d.code} {d.message}" + (f" (help: {d.help})" if d.help else "") for d in diags
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -135,7 +137,7 @@ def test_grammar_keywords_are_documented():
 
 def test_every_keyword_listed_in_index():
     doc = DOC.read_text(encoding="utf-8")
-    index = doc[doc.index("## Keyword index"):]
+    index = doc[doc.index("## Keyword index") :]
     listed = set(re.findall(r"`([A-Za-z_]+)`", index))
     missing = sorted(_grammar_keywords() - listed)
     assert not missing, f"grammar keywords missing from the keyword index: {missing}"

@@ -19,7 +19,9 @@ def wheel(tmp_path_factory) -> Path:
     env = dict(os.environ, RULEDSL_NO_EXTENSIONS="1")  # a pure build is enough to test packaging, and fast
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q", "-w", str(out)],
-        capture_output=True, text=True, env=env,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     if proc.returncode != 0:
         pytest.fail(f"building the wheel failed:\n{proc.stdout}\n{proc.stderr}")
@@ -34,12 +36,16 @@ def test_wheel_ships_the_grammar(wheel: Path):
 
 def test_installed_wheel_parses_and_evaluates_outside_the_checkout(wheel: Path, tmp_path: Path):
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
     ruleset = tmp_path / "r.rdsl"
     ruleset.write_text(
-        'event transfer { amount: decimal }\n'
-        'rule big { reason "大额" on transfer when amount > 100 action hold }\n', encoding="utf-8")
+        'event transfer { amount: decimal }\nrule big { reason "大额" on transfer when amount > 100 action hold }\n',
+        encoding="utf-8",
+    )
     script = (
         "import ruledsl, ruledsl.syntax.parser as p\n"
         "assert 'site' in ruledsl.__file__, ruledsl.__file__\n"
@@ -50,7 +56,17 @@ def test_installed_wheel_parses_and_evaluates_outside_the_checkout(wheel: Path, 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(target)
     env["RULEDSL_NO_EXTENSIONS"] = "1"
-    proc = subprocess.run([sys.executable, "-I", "-c", script.replace("import ruledsl,", "import sys; sys.path.insert(0, %r); import ruledsl," % str(target))],
-                          capture_output=True, text=True, cwd=tmp_path, env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            script.replace("import ruledsl,", "import sys; sys.path.insert(0, %r); import ruledsl," % str(target)),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "hold"

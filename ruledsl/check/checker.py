@@ -19,18 +19,29 @@ from typing import Optional
 import msgspec
 
 from ruledsl.check import messages as m
-from ruledsl.syntax import nodes as n
-from ruledsl.syntax.diagnostics import Diagnostic, sort_key, suggest
 from ruledsl.check.exprs import NOTCONST, SCALE, ExprChecker, Scope, structure_key
-from ruledsl.syntax.loader import Program
-from ruledsl.syntax.parser import format_duration
 from ruledsl.check.symbols import LIST_TYPES, VALUE_KINDS, Context, Symbols, check_list_file, collect, type_of_ref
 from ruledsl.check.types import (
-    AGG_ARG_WORDS, AGG_ARITY, ANY, BOOL, DECIMAL, INT, KEY_TYPES, Type, aggregate_accepts, aggregate_result,
-    assignable, list_of, with_optional,
+    AGG_ARG_WORDS,
+    AGG_ARITY,
+    ANY,
+    BOOL,
+    DECIMAL,
+    INT,
+    KEY_TYPES,
+    Type,
+    aggregate_accepts,
+    aggregate_result,
+    assignable,
+    list_of,
+    with_optional,
 )
+from ruledsl.syntax import nodes as n
+from ruledsl.syntax.diagnostics import Diagnostic, sort_key, suggest
+from ruledsl.syntax.loader import Program
+from ruledsl.syntax.parser import format_duration
 
-__all__ = ["check", "CheckResult", "Symbols", "Type"]
+__all__ = ["CheckResult", "Symbols", "Type", "check"]
 
 MAX_SPAN_MS = 400 * 86_400_000
 """Longest window or sequence span (400 days)."""
@@ -90,8 +101,13 @@ def check(program: Program, *, list_dir_override=None) -> CheckResult:
         diags = [d for d in diags if d.code not in _CASCADE_CODES]
     diags = sorted(list(program.diagnostics) + diags, key=sort_key)
     return CheckResult(
-        diagnostics=diags, symbols=ctx.sym, types=ctx.types, refs=ctx.refs,
-        const_values=ctx.const_values, folded=ctx.folded, program=program,
+        diagnostics=diags,
+        symbols=ctx.sym,
+        types=ctx.types,
+        refs=ctx.refs,
+        const_values=ctx.const_values,
+        folded=ctx.folded,
+        program=program,
     )
 
 
@@ -102,8 +118,11 @@ def _const_order(ctx: Context) -> tuple[list[str], set[str]]:
     """Constants in dependency order (iterative DFS), and those on a cycle."""
     consts = ctx.sym.consts
     deps = {
-        name: [x.name for x in n.walk(c.value) if isinstance(x, n.Name) and x.name in consts
-               and ctx.globals[x.name][0] == "const"]
+        name: [
+            x.name
+            for x in n.walk(c.value)
+            if isinstance(x, n.Name) and x.name in consts and ctx.globals[x.name][0] == "const"
+        ]
         for name, c in consts.items()
     }
     order: list[str] = []
@@ -123,7 +142,7 @@ def _const_order(ctx: Context) -> tuple[list[str], set[str]]:
                     break
                 if state[d] == 0:  # on the current path: a cycle from d to cur
                     names = [s for s, _ in stack]
-                    cyclic.update(names[names.index(d):])
+                    cyclic.update(names[names.index(d) :])
             else:
                 stack.pop()
                 state[cur] = 1
@@ -202,7 +221,7 @@ def _check_lists(ctx: Context, ec: ExprChecker) -> None:
 
 def _check_span(ctx: Context, path: str, span: n.Span, ms: int, what: str) -> None:
     if ms <= 0 or ms > MAX_SPAN_MS:
-        text = ctx.program.sources.get(path, "")[span.start:span.end] or format_duration(ms)
+        text = ctx.program.sources.get(path, "")[span.start : span.end] or format_duration(ms)
         ctx.report(path, span, m.bad_duration(what, text))
 
 
@@ -284,8 +303,9 @@ def _check_sequences(ctx: Context, ec: ExprChecker) -> None:
             if step.where is None:
                 continue
             known = step.event.name in ctx.sym.events
-            scope = Scope(path, (step.event.name,) if known else (), "step", _FEED_KINDS, owner=owner,
-                          lenient=not known)
+            scope = Scope(
+                path, (step.event.name,) if known else (), "step", _FEED_KINDS, owner=owner, lenient=not known
+            )
             _condition(ctx, ec, step.where, scope, "a `where` condition")
         if primary:
             ctx.sym.value_types[name] = BOOL
@@ -430,8 +450,13 @@ def _check_redundant(ctx: Context, groups: dict) -> None:
                 cover = next((b for evs, b in best.items() if evs > events and b[2] <= strength), None)
             if cover is not None:
                 other = cover[0]
-                ctx.report(ctx.path_of(rule), rule.name.span, m.redundant_rule(
-                    rule.name.name, other.name.name, other.action.name, ctx.path_of(other), other.name.span.line))
+                ctx.report(
+                    ctx.path_of(rule),
+                    rule.name.span,
+                    m.redundant_rule(
+                        rule.name.name, other.name.name, other.action.name, ctx.path_of(other), other.name.span.line
+                    ),
+                )
 
 
 # ---------------------------------------------------------------- whole program
@@ -440,8 +465,13 @@ def _check_redundant(ctx: Context, groups: dict) -> None:
 def _check_unused(ctx: Context) -> None:
     entry = set(ctx.program.entry_paths)
     sym = ctx.sym
-    for kind, table in (("constant", sym.consts), ("parameter", sym.params), ("list", sym.lists),
-                        ("window", sym.windows), ("sequence", sym.sequences)):
+    for kind, table in (
+        ("constant", sym.consts),
+        ("parameter", sym.params),
+        ("list", sym.lists),
+        ("window", sym.windows),
+        ("sequence", sym.sequences),
+    ):
         for name, decl in table.items():
             if name not in ctx.used and ctx.path_of(decl) in entry:
                 ctx.report(ctx.path_of(decl), decl.name.span, m.unused(kind, name))
@@ -458,5 +488,8 @@ def _check_lateness(ctx: Context) -> None:
     if header.lateness_ms <= shortest.over_ms:
         return
     span = next((s for k, s in zip(header.item_names, header.item_spans) if k == "lateness_ms"), header.span)
-    ctx.report(ctx.path_of(header), span, m.lateness_too_long(
-        format_duration(header.lateness_ms), shortest.name.name, format_duration(shortest.over_ms)))
+    ctx.report(
+        ctx.path_of(header),
+        span,
+        m.lateness_too_long(format_duration(header.lateness_ms), shortest.name.name, format_duration(shortest.over_ms)),
+    )

@@ -18,13 +18,29 @@ from typing import Optional
 import re2
 
 from ruledsl.check import messages as m
-from ruledsl.syntax import nodes as n
-from ruledsl.syntax.diagnostics import suggest
 from ruledsl.check.symbols import VALUE_KINDS, Context
 from ruledsl.check.types import (
-    ANY, BOOL, BUILTINS, DECIMAL, DURATION, INT, NUMERIC, ORDERED, STRING, Type,
-    accepts, builtin_result, comparable, list_of, promote, scalar, unify, with_optional,
+    ANY,
+    BOOL,
+    BUILTINS,
+    DECIMAL,
+    DURATION,
+    INT,
+    NUMERIC,
+    ORDERED,
+    STRING,
+    Type,
+    accepts,
+    builtin_result,
+    comparable,
+    list_of,
+    promote,
+    scalar,
+    unify,
+    with_optional,
 )
+from ruledsl.syntax import nodes as n
+from ruledsl.syntax.diagnostics import suggest
 
 SCALE = 10_000
 """A decimal is an integer count of 0.0001."""
@@ -43,10 +59,18 @@ _COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
 class Scope:
     """Where an expression stands: which fields and which kinds of declarations it may read."""
 
-    __slots__ = ("path", "events", "what", "allowed", "const", "owner", "events_set", "lenient", "fields", "memo")
+    __slots__ = ("allowed", "const", "events", "events_set", "fields", "lenient", "memo", "owner", "path", "what")
 
-    def __init__(self, path: str, events=(), what: str = "", allowed=VALUE_KINDS,
-                 const: Optional[str] = None, owner: str = "", lenient: bool = False):
+    def __init__(
+        self,
+        path: str,
+        events=(),
+        what: str = "",
+        allowed=VALUE_KINDS,
+        const: Optional[str] = None,
+        owner: str = "",
+        lenient: bool = False,
+    ):
         self.path = path
         self.events = tuple(events)
         self.events_set = frozenset(self.events)
@@ -145,8 +169,13 @@ class ExprChecker:
                 t, v = self._literal(node, scope)
             elif cls is Binary:
                 op = node.op
-                if ((op == "and" or op == "or") and types[id(node.left)] is BOOL and types[id(node.right)] is BOOL
-                        and id(node.left) not in values and id(node.right) not in values):
+                if (
+                    (op == "and" or op == "or")
+                    and types[id(node.left)] is BOOL
+                    and types[id(node.right)] is BOOL
+                    and id(node.left) not in values
+                    and id(node.right) not in values
+                ):
                     t, v = BOOL, NOTCONST  # the common case, without the general path
                 else:
                     t, v = self._binary(node, scope, values)
@@ -232,8 +261,7 @@ class ExprChecker:
             ctx.report(scope.path, node.span, m.not_constant(name, "field", scope.const))
         elif owners and scope.events:
             fields = ctx.field_table(scope.events)
-            ctx.report(scope.path, node.span,
-                       m.not_a_field(name, list(scope.events), suggest(name, fields), owners))
+            ctx.report(scope.path, node.span, m.not_a_field(name, list(scope.events), suggest(name, fields), owners))
         else:
             other = None
             if name in ctx.sym.events:
@@ -242,8 +270,11 @@ class ExprChecker:
                 other = "rule"
             elif name in n.AGGREGATES:
                 other = "aggregate"
-            candidates = [g for g, (k, _d, _p) in ctx.globals.items()
-                          if k in scope.allowed and (scope.const is None or k == "const")]
+            candidates = [
+                g
+                for g, (k, _d, _p) in ctx.globals.items()
+                if k in scope.allowed and (scope.const is None or k == "const")
+            ]
             fields = ctx.field_table(scope.events) if scope.events else {}
             hint = suggest(name, candidates + list(fields))
             if hint is not None and other is None and hint.split("`")[1] in fields:
@@ -531,8 +562,12 @@ def _fold_call(name: str, types: list[Type], args: list, result: Type):
 # ---------------------------------------------------------------- structural identity
 
 
-_OP_CODES = {op: i for i, op in enumerate(
-    ("or", "and", "==", "!=", "<", "<=", ">", ">=", "in", "not in", "+", "-", "*", "/", "%", "not"))}
+_OP_CODES = {
+    op: i
+    for i, op in enumerate(
+        ("or", "and", "==", "!=", "<", "<=", ">", ">=", "in", "not in", "+", "-", "*", "/", "%", "not")
+    )
+}
 
 
 def structure_key(order: list) -> tuple:

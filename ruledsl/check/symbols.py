@@ -18,9 +18,9 @@ from typing import Optional
 import msgspec
 
 from ruledsl.check import messages as m
+from ruledsl.check.types import ANY, SCALAR_TYPE_NAMES, TIMESTAMP, Type, display, scalar, unify
 from ruledsl.syntax import nodes as n
 from ruledsl.syntax.diagnostics import Diagnostic, make, suggest
-from ruledsl.check.types import ANY, SCALAR_TYPE_NAMES, TIMESTAMP, Type, display, scalar, unify
 
 VALUE_KINDS = ("const", "param", "list", "window", "sequence", "scorecard")
 """Kinds of declarations that share the value namespace (readable in conditions)."""
@@ -180,10 +180,12 @@ def collect(ctx: Context) -> None:
         for fname in fields:
             ctx.field_owners.setdefault(fname, []).append(ev)
 
-    for kind, table, of in (("rule", sym.rule_events, lambda d: d.events),
-                            ("window", sym.window_events, lambda d: d.events),
-                            ("sequence", sym.sequence_events, lambda d: [st.event for st in d.steps]),
-                            ("scorecard", sym.scorecard_events, lambda d: d.events)):
+    for kind, table, of in (
+        ("rule", sym.rule_events, lambda d: d.events),
+        ("window", sym.window_events, lambda d: d.events),
+        ("sequence", sym.sequence_events, lambda d: [st.event for st in d.steps]),
+        ("scorecard", sym.scorecard_events, lambda d: d.events),
+    ):
         for name, decl, primary in ctx.decls[kind]:
             events = resolve_events(ctx, of(decl), ctx.path_of(decl))
             ctx.events_of[id(decl)] = events
@@ -286,8 +288,9 @@ def check_list_file(ctx: Context, decl: n.ListDecl, elem: Type, path: str, recor
     try:
         text = Path(full).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError, ValueError) as err:
-        reason = "not valid UTF-8" if isinstance(err, UnicodeDecodeError) else (
-            getattr(err, "strerror", None) or str(err))
+        reason = (
+            "not valid UTF-8" if isinstance(err, UnicodeDecodeError) else (getattr(err, "strerror", None) or str(err))
+        )
         ctx.report(path, decl.file_span, m.list_file_unreadable(decl.file or "", reason))
         return
     if elem.name == "any":

@@ -28,7 +28,7 @@ class Type(msgspec.Struct, frozen=True):
     name: str
     optional: bool = False
     enum_values: tuple[str, ...] = ()
-    elem: Optional["Type"] = None  # element type of a ``list``
+    elem: Optional[Type] = None  # element type of a ``list``
 
 
 INT = Type("int")
@@ -194,16 +194,24 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("minute", ("timestamp",), "int", "minute of the hour, 0-59"),
         Builtin("weekday", ("timestamp",), "int", "day of the week, 1 = Monday ... 7 = Sunday"),
         Builtin("day", ("timestamp",), "int", "day of the month, 1-31"),
-        Builtin("between_hours", ("timestamp", "int", "int"), "bool",
-                "true when a <= hour < b, wrapping past midnight when a > b"),
+        Builtin(
+            "between_hours",
+            ("timestamp", "int", "int"),
+            "bool",
+            "true when a <= hour < b, wrapping past midnight when a > b",
+        ),
         Builtin("lower", ("string",), "string", "the text in lower case"),
         Builtin("upper", ("string",), "string", "the text in upper case"),
         Builtin("len", ("string|list",), "int", "number of characters of a text, or entries of a list"),
         Builtin("startswith", ("string", "string"), "bool", "true when the text starts with the prefix"),
         Builtin("endswith", ("string", "string"), "bool", "true when the text ends with the suffix"),
         Builtin("contains", ("string", "string"), "bool", "true when the text contains the other text"),
-        Builtin("matches", ("string", "pattern"), "bool",
-                "true when the RE2 regular expression (a string literal) matches somewhere in the text"),
+        Builtin(
+            "matches",
+            ("string", "pattern"),
+            "bool",
+            "true when the RE2 regular expression (a string literal) matches somewhere in the text",
+        ),
         Builtin("abs", ("num",), "same", "absolute value"),
         Builtin("min", ("num", "num"), "promote", "the smaller of two numbers"),
         Builtin("max", ("num", "num"), "promote", "the larger of two numbers"),

@@ -30,8 +30,9 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Annotated, Callable, Iterable, NoReturn, Optional
+from typing import Annotated, NoReturn, Optional
 from urllib.parse import quote as url_quote
 
 import typer
@@ -207,7 +208,9 @@ class OutputFormat(str, enum.Enum):
 def lint(
     paths: Annotated[
         list[Path],
-        typer.Argument(help="Ruleset files, or directories to search for *.rdsl files.", show_default=False, metavar="PATH"),
+        typer.Argument(
+            help="Ruleset files, or directories to search for *.rdsl files.", show_default=False, metavar="PATH"
+        ),
     ],
     output_format: Annotated[
         OutputFormat,
@@ -317,14 +320,16 @@ def sarif_report(diags: list[Diagnostic]) -> dict:
     rules = []
     for c in codes:
         info = CODES[c]
-        rules.append({
-            "id": c,
-            "name": "".join(w.capitalize() for w in re.sub(r"[^0-9A-Za-z]+", " ", info.title).split()),
-            "shortDescription": {"text": info.title},
-            "fullDescription": {"text": info.explanation},
-            "help": {"text": info.explanation},
-            "defaultConfiguration": {"level": "error" if info.severity == "error" else "warning"},
-        })
+        rules.append(
+            {
+                "id": c,
+                "name": "".join(w.capitalize() for w in re.sub(r"[^0-9A-Za-z]+", " ", info.title).split()),
+                "shortDescription": {"text": info.title},
+                "fullDescription": {"text": info.explanation},
+                "help": {"text": info.explanation},
+                "defaultConfiguration": {"level": "error" if info.severity == "error" else "warning"},
+            }
+        )
     results = []
     for d in diags:
         sp = d.span
@@ -332,17 +337,19 @@ def sarif_report(diags: list[Diagnostic]) -> dict:
             "ruleId": d.code,
             "level": "error" if d.severity == "error" else "warning",
             "message": {"text": d.message + (f"\nhelp: {d.help}" if d.help else "")},
-            "locations": [{
-                "physicalLocation": {
-                    "artifactLocation": {"uri": url_quote(Path(d.path).as_posix(), safe="/:")},
-                    "region": {
-                        "startLine": max(sp.line, 1),
-                        "startColumn": max(sp.col, 1),
-                        "endLine": max(sp.end_line, sp.line, 1),
-                        "endColumn": max(sp.end_col, 1),
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": url_quote(Path(d.path).as_posix(), safe="/:")},
+                        "region": {
+                            "startLine": max(sp.line, 1),
+                            "startColumn": max(sp.col, 1),
+                            "endLine": max(sp.end_line, sp.line, 1),
+                            "endColumn": max(sp.end_col, 1),
+                        },
                     },
-                },
-            }],
+                }
+            ],
         }
         if d.code in index:
             result["ruleIndex"] = index[d.code]
@@ -350,16 +357,20 @@ def sarif_report(diags: list[Diagnostic]) -> dict:
     return {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "ruledsl",
-                "version": __version__,
-                "semanticVersion": __version__,
-                "rules": rules,
-            }},
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "ruledsl",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "rules": rules,
+                    }
+                },
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
     }
 
 
@@ -371,7 +382,9 @@ def sarif_report(diags: list[Diagnostic]) -> dict:
 def fmt(
     paths: Annotated[
         list[Path],
-        typer.Argument(help="Ruleset files, or directories to search for *.rdsl files.", show_default=False, metavar="PATH"),
+        typer.Argument(
+            help="Ruleset files, or directories to search for *.rdsl files.", show_default=False, metavar="PATH"
+        ),
     ],
     check: Annotated[
         bool, typer.Option("--check", help="Change nothing; list the files that would be reformatted (exit 1 if any).")
@@ -417,10 +430,14 @@ def fmt(
         # never write a file whose meaning or comments the formatter would change
         again, again_diags = parse(new, shown)
         if (
-            again_diags or again is None or strip_spans(again) != strip_spans(module)
+            again_diags
+            or again is None
+            or strip_spans(again) != strip_spans(module)
             or sorted(c.text for c in scan_comments(new)) != sorted(c.text for c in scan_comments(text))
         ):
-            _internal_error(RuntimeError("the formatted text does not say the same as the original"), f"formatting {shown}")
+            _internal_error(
+                RuntimeError("the formatted text does not say the same as the original"), f"formatting {shown}"
+            )
             typer.echo(f"error: {shown}: left unchanged", err=True)
             io_error = True
             continue
@@ -429,10 +446,17 @@ def fmt(
             continue
         changed.append(shown)
         if diff:
-            typer.echo("".join(difflib.unified_diff(
-                text.splitlines(keepends=True), new.splitlines(keepends=True),
-                fromfile=f"{shown} (original)", tofile=f"{shown} (formatted)",
-            )), nl=False)
+            typer.echo(
+                "".join(
+                    difflib.unified_diff(
+                        text.splitlines(keepends=True),
+                        new.splitlines(keepends=True),
+                        fromfile=f"{shown} (original)",
+                        tofile=f"{shown} (formatted)",
+                    )
+                ),
+                nl=False,
+            )
         if check:
             typer.echo(f"would reformat {shown}", err=True)
         elif not dry:
@@ -489,7 +513,9 @@ def _write_atomically(path: Path, text: str) -> None:
 @app.command()
 @guarded
 def explain(
-    code: Annotated[Optional[str], typer.Argument(help="A diagnostic code such as RD001.", show_default=False, metavar="CODE")] = None,
+    code: Annotated[
+        Optional[str], typer.Argument(help="A diagnostic code such as RD001.", show_default=False, metavar="CODE")
+    ] = None,
     list_codes: Annotated[bool, typer.Option("--list", help="List every diagnostic code.")] = False,
 ) -> None:
     """Explain a diagnostic code: what it means, why, and how to fix it."""

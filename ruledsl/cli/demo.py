@@ -25,9 +25,9 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
-from ruledsl.syntax.diagnostics import RuleDSLError, render
-from ruledsl.runtime.engine import load
 from ruledsl.kernels.values import EventError
+from ruledsl.runtime.engine import load
+from ruledsl.syntax.diagnostics import RuleDSLError, render
 
 
 def run_examples(root: Path, console: Console) -> int:
@@ -147,27 +147,31 @@ def summary_rows(report, scenario_types: dict[str, set]) -> list[dict]:
         by_type = d["by_event_type"]
         ne = sum(by_type[t]["normal_events"] for t in acts_on if t in by_type)
         na = sum(by_type[t]["normal_alerts"] for t in acts_on if t in by_type)
-        rows.append({
-            "ruleset": st.rs.name,
-            "events": d["events"],
-            "skipped": d["skipped"],
-            "alerts_per_10k": d["alerts_per_10k"],
-            "normal_alerts_per_10k": lab.get("normal_alerts_per_10k", d["alerts_per_10k"]),
-            "rule_types": acts_on,
-            "rule_type_normal_events": ne,
-            "rule_type_normal_alerts_per_10k": round(na * 10_000 / ne, 1) if ne else None,
-            "scenarios": len(relevant),
-            "caught": sum(1 for entry in relevant if entry[1]),
-            "own_scenarios": sum(r["scenarios"] for r in own),
-            "own_caught": sum(r["caught"] for r in own),
-            "own_by_type": {r["scenario"]: (r["caught"], r["scenarios"]) for r in own},
-        })
+        rows.append(
+            {
+                "ruleset": st.rs.name,
+                "events": d["events"],
+                "skipped": d["skipped"],
+                "alerts_per_10k": d["alerts_per_10k"],
+                "normal_alerts_per_10k": lab.get("normal_alerts_per_10k", d["alerts_per_10k"]),
+                "rule_types": acts_on,
+                "rule_type_normal_events": ne,
+                "rule_type_normal_alerts_per_10k": round(na * 10_000 / ne, 1) if ne else None,
+                "scenarios": len(relevant),
+                "caught": sum(1 for entry in relevant if entry[1]),
+                "own_scenarios": sum(r["scenarios"] for r in own),
+                "own_caught": sum(r["caught"] for r in own),
+                "own_by_type": {r["scenario"]: (r["caught"], r["scenarios"]) for r in own},
+            }
+        )
     return rows
 
 
 def render_summary(rows: list[dict], console: Console) -> None:
-    table = Table(title="per ruleset, on one generated stream (alerts: decisions other than pass; warm-up not scored)",
-                  title_justify="left")
+    table = Table(
+        title="per ruleset, on one generated stream (alerts: decisions other than pass; warm-up not scored)",
+        title_justify="left",
+    )
     table.add_column("ruleset")
     table.add_column("events", justify="right")
     table.add_column("skipped\n(other types)", justify="right")
@@ -179,7 +183,10 @@ def render_summary(rows: list[dict], console: Console) -> None:
     for r in rows:
         own = "\n".join(f"{k} {c}/{n}" for k, (c, n) in sorted(r["own_by_type"].items()))
         table.add_row(
-            r["ruleset"], f"{r['events']:,}", f"{r['skipped']:,}", _rate(r["alerts_per_10k"]),
+            r["ruleset"],
+            f"{r['events']:,}",
+            f"{r['skipped']:,}",
+            _rate(r["alerts_per_10k"]),
             _rate(r["normal_alerts_per_10k"]),
             f"[bold]{_rate(r['rule_type_normal_alerts_per_10k'])}[/bold]\n[dim]{', '.join(r['rule_types'])}[/dim]",
             _share(r["caught"], r["scenarios"]),
@@ -189,9 +196,17 @@ def render_summary(rows: list[dict], console: Console) -> None:
     console.print(table)
 
 
-def run_generated(root: Path, console: Console, *, customers: int = DEMO_CUSTOMERS, days: int = DEMO_DAYS,
-                  warmup_days: int = DEMO_WARMUP_DAYS, seed: int = DEMO_SEED,
-                  fraud_rate: float = DEMO_FRAUD_RATE, profile: str = DEMO_PROFILE) -> int:
+def run_generated(
+    root: Path,
+    console: Console,
+    *,
+    customers: int = DEMO_CUSTOMERS,
+    days: int = DEMO_DAYS,
+    warmup_days: int = DEMO_WARMUP_DAYS,
+    seed: int = DEMO_SEED,
+    fraud_rate: float = DEMO_FRAUD_RATE,
+    profile: str = DEMO_PROFILE,
+) -> int:
     """Generate a labelled stream of every event family and replay it like ``ruledsl run`` through
     every ruleset (each skipping the types it does not declare); returns an exit code."""
     from ruledsl.cli.run import render_report, replay
@@ -217,14 +232,18 @@ def run_generated(root: Path, console: Console, *, customers: int = DEMO_CUSTOME
     )
     console.print()
     console.rule("[bold]generated traffic with labelled fraud scenarios[/bold]")
-    console.print(f"[dim]the same as: {command}\n"
-                  f"             ruledsl run {' '.join(rs.path for rs in rulesets) or 'RULESET'} "
-                  f"--skip-unknown-types --events events.jsonl[/dim]")
+    console.print(
+        f"[dim]the same as: {command}\n"
+        f"             ruledsl run {' '.join(rs.path for rs in rulesets) or 'RULESET'} "
+        f"--skip-unknown-types --events events.jsonl[/dim]"
+    )
     if not rulesets:
         console.print(f"no ruleset in {root} fits the generated events")
         return 1
-    name = (f"generated ({profile}): {customers} customers × {days} days + {warmup_days} warm-up days, "
-            f"seed {seed}, {len(lines):,} events")
+    name = (
+        f"generated ({profile}): {customers} customers × {days} days + {warmup_days} warm-up days, "
+        f"seed {seed}, {len(lines):,} events"
+    )
     report = replay(rulesets, lines, events_name=name, skip_unknown_types=True)
     render_report(report, console)
     console.print()

@@ -66,8 +66,9 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Annotated, Any, Iterable, Iterator, Optional
+from typing import IO, Annotated, Any, Optional
 
 import msgspec
 import typer
@@ -111,8 +112,8 @@ class LoadProblem(Exception):
 
 def load_ruleset(path: Path, *, timezone: Optional[str] = None, shown: Optional[str] = None) -> LoadedRuleset:
     """Load one ruleset file; raises ``LoadProblem`` with its diagnostics when it has errors."""
-    from ruledsl.syntax.diagnostics import RuleDSLError
     from ruledsl.runtime.engine import load
+    from ruledsl.syntax.diagnostics import RuleDSLError
 
     shown = shown or str(path)
     try:
@@ -134,8 +135,8 @@ def has_ruleset_header(engine) -> bool:
 
 def parse_param_value(engine, name: str, text: str) -> Any:
     """A ``--params`` value, given as text, converted for the parameter's declared type."""
-    from ruledsl.syntax.parser import parse_duration
     from ruledsl.kernels.values import parse_timestamp
+    from ruledsl.syntax.parser import parse_duration
 
     type_name = engine.compiled.param_types[name]
     text = text.strip()
@@ -192,7 +193,7 @@ class RulesetStats:
 
     def __init__(self, rs: LoadedRuleset):
         self.rs = rs
-        self.events = 0          # scored (not warm-up, not rejected)
+        self.events = 0  # scored (not warm-up, not rejected)
         self.warmup = 0
         self.rejected = 0
         self.rejections: list[tuple[int, str]] = []
@@ -270,13 +271,15 @@ class RulesetStats:
         out = []
         for label in sorted(by_type):
             row = by_type[label]
-            out.append({
-                "scenario": label,
-                "scenarios": row["scenarios"],
-                "caught": row["caught"],
-                "share_caught": round(row["caught"] / row["scenarios"], 4),
-                "caught_by": [{"rule": r, "scenarios": n} for r, n in row["rules"].most_common(5)],
-            })
+            out.append(
+                {
+                    "scenario": label,
+                    "scenarios": row["scenarios"],
+                    "caught": row["caught"],
+                    "share_caught": round(row["caught"] / row["scenarios"], 4),
+                    "caught_by": [{"rule": r, "scenarios": n} for r, n in row["rules"].most_common(5)],
+                }
+            )
         return out
 
     def to_dict(self, top: int) -> dict:
@@ -299,8 +302,14 @@ class RulesetStats:
             "skipped": sum(self.skipped.values()),
             "skipped_types": dict(sorted(self.skipped.items())),
             "by_event_type": {
-                t: {"events": n, "alerts": a, "alerts_per_10k": per10k(a, n), "normal_events": ne,
-                    "normal_alerts": na, "normal_alerts_per_10k": per10k(na, ne)}
+                t: {
+                    "events": n,
+                    "alerts": a,
+                    "alerts_per_10k": per10k(a, n),
+                    "normal_events": ne,
+                    "normal_alerts": na,
+                    "normal_alerts_per_10k": per10k(na, ne),
+                }
                 for t, (n, a, ne, na) in sorted(self.by_type.items())
             },
             "late": self.late,
@@ -394,8 +403,12 @@ def replay(
     perf = time.perf_counter
     stats = report.stats
     engines = [
-        (s, s.rs.engine.evaluate, encode(s.rs.name),
-         frozenset(s.rs.engine.compiled.event_types) if skip_unknown_types else None)
+        (
+            s,
+            s.rs.engine.evaluate,
+            encode(s.rs.name),
+            frozenset(s.rs.engine.compiled.event_types) if skip_unknown_types else None,
+        )
         for s in stats
     ]
     zone = rulesets[0].engine._zone if rulesets else None
@@ -548,7 +561,7 @@ def render_report(report: RunReport, console, *, top: int = 10) -> None:
             console.print(
                 f"[dim]little or no warm-up ({_fmt_int(d['warmup_events'])} events): windows start empty, so "
                 "per-customer baselines and histories are cold at first and alert more; give earlier traffic "
-                "marked \"warmup\": true or use --warmup[/dim]"
+                'marked "warmup": true or use --warmup[/dim]'
             )
         console.print(
             f"alerts (non-pass decisions) [bold]{_fmt_int(d['alerts'])}[/bold] = "
@@ -578,8 +591,12 @@ def render_report(report: RunReport, console, *, top: int = 10) -> None:
                 rules.add_column("precision", justify="right")
             rules.add_column("reason", overflow="ellipsis", no_wrap=True, max_width=30)
             for r in d["top_rules"]:
-                row = [r["rule"] + (" (shadow)" if r["shadow"] else ""), r["code"] or "",
-                       Text(r["action"], style=_ACTION_STYLE.get(r["action"], "")), _fmt_int(r["hits"])]
+                row = [
+                    r["rule"] + (" (shadow)" if r["shadow"] else ""),
+                    r["code"] or "",
+                    Text(r["action"], style=_ACTION_STYLE.get(r["action"], "")),
+                    _fmt_int(r["hits"]),
+                ]
                 if labelled:
                     row += [_fmt_int(r["fraud_hits"]), _fmt_int(r["normal_hits"]), f"{r['precision']:.2f}"]
                 row.append(r["reason"])
@@ -588,8 +605,12 @@ def render_report(report: RunReport, console, *, top: int = 10) -> None:
 
         lab = d.get("labelled")
         if lab:
-            scen = Table(title="injected fraud scenarios (caught: any event got an action other than pass)",
-                         title_justify="left", show_edge=False, pad_edge=False)
+            scen = Table(
+                title="injected fraud scenarios (caught: any event got an action other than pass)",
+                title_justify="left",
+                show_edge=False,
+                pad_edge=False,
+            )
             scen.add_column("scenario")
             scen.add_column("scenarios", justify="right")
             scen.add_column("caught", justify="right")
@@ -597,13 +618,20 @@ def render_report(report: RunReport, console, *, top: int = 10) -> None:
             scen.add_column("caught by (scenarios)", overflow="fold")
             for r in lab["by_scenario"]:
                 scen.add_row(
-                    r["scenario"], _fmt_int(r["scenarios"]), _fmt_int(r["caught"]), f"{100 * r['share_caught']:.0f}%",
+                    r["scenario"],
+                    _fmt_int(r["scenarios"]),
+                    _fmt_int(r["caught"]),
+                    f"{100 * r['share_caught']:.0f}%",
                     ", ".join(f"{c['rule']} {c['scenarios']}" for c in r["caught_by"]),
                 )
             share = lab["share_caught"]
             scen.add_row(
-                Text("all", style="bold"), _fmt_int(lab["scenarios"]), _fmt_int(lab["caught"]),
-                "-" if share is None else f"{100 * share:.0f}%", "", end_section=True,
+                Text("all", style="bold"),
+                _fmt_int(lab["scenarios"]),
+                _fmt_int(lab["caught"]),
+                "-" if share is None else f"{100 * share:.0f}%",
+                "",
+                end_section=True,
             )
             console.print(scen)
             console.print(
@@ -620,14 +648,17 @@ def report_rejections(report: RunReport, events_name: str) -> None:
     for ln, msg in report.malformed_lines:
         typer.echo(f"{events_name}:{ln}: malformed event: {msg}", err=True)
     if report.malformed > len(report.malformed_lines):
-        typer.echo(f"{events_name}: ... and {report.malformed - len(report.malformed_lines)} more malformed lines",
-                   err=True)
+        typer.echo(
+            f"{events_name}: ... and {report.malformed - len(report.malformed_lines)} more malformed lines", err=True
+        )
     for st in report.stats:
         for ln, msg in st.rejections:
             typer.echo(f"{events_name}:{ln}: rejected by {st.rs.name}: {msg}", err=True)
         if st.rejected > len(st.rejections):
-            typer.echo(f"{events_name}: ... and {st.rejected - len(st.rejections)} more events rejected by "
-                       f"{st.rs.name}", err=True)
+            typer.echo(
+                f"{events_name}: ... and {st.rejected - len(st.rejections)} more events rejected by {st.rs.name}",
+                err=True,
+            )
 
 
 def make_console(file=None):
@@ -655,45 +686,75 @@ def register(app) -> None:
     def run(
         rulesets: Annotated[
             list[Path],
-            typer.Argument(help="Ruleset files, or directories of rulesets (files with a `ruleset` header).",
-                           show_default=False, metavar="RULESET"),
+            typer.Argument(
+                help="Ruleset files, or directories of rulesets (files with a `ruleset` header).",
+                show_default=False,
+                metavar="RULESET",
+            ),
         ],
         events: Annotated[
             Path,
-            typer.Option("--events", "-e", help="JSON Lines file of events (.gz is decompressed; - for stdin).",
-                         show_default=False, metavar="FILE"),
+            typer.Option(
+                "--events",
+                "-e",
+                help="JSON Lines file of events (.gz is decompressed; - for stdin).",
+                show_default=False,
+                metavar="FILE",
+            ),
         ],
         out: Annotated[
             Optional[Path],
-            typer.Option("--out", "-o", help="Write one decision per line (JSON Lines) here; - for stdout.",
-                         show_default=False, metavar="FILE"),
+            typer.Option(
+                "--out",
+                "-o",
+                help="Write one decision per line (JSON Lines) here; - for stdout.",
+                show_default=False,
+                metavar="FILE",
+            ),
         ] = None,
         params: Annotated[
             Optional[list[str]],
-            typer.Option("--params", "-p", help="Set a business parameter: name=value (repeatable).",
-                         show_default=False, metavar="NAME=VALUE"),
+            typer.Option(
+                "--params",
+                "-p",
+                help="Set a business parameter: name=value (repeatable).",
+                show_default=False,
+                metavar="NAME=VALUE",
+            ),
         ] = None,
         timezone: Annotated[
             Optional[str],
-            typer.Option("--timezone", help="Override the rulesets' time zone (IANA name, e.g. Asia/Shanghai).",
-                         show_default=False, metavar="TZ"),
+            typer.Option(
+                "--timezone",
+                help="Override the rulesets' time zone (IANA name, e.g. Asia/Shanghai).",
+                show_default=False,
+                metavar="TZ",
+            ),
         ] = None,
         warmup: Annotated[
             Optional[str],
-            typer.Option("--warmup", help="Evaluate but do not score the events within DURATION (e.g. 2d) of the "
-                         "first event; events marked \"warmup\": true are never scored.", show_default=False,
-                         metavar="DURATION"),
+            typer.Option(
+                "--warmup",
+                help="Evaluate but do not score the events within DURATION (e.g. 2d) of the "
+                'first event; events marked "warmup": true are never scored.',
+                show_default=False,
+                metavar="DURATION",
+            ),
         ] = None,
         summary_format: Annotated[
             SummaryFormat, typer.Option("--format", help="Summary format.", case_sensitive=False)
         ] = SummaryFormat.text,
         top: Annotated[int, typer.Option("--top", help="How many rules to list by hits (0: all).", min=0)] = 10,
-        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no summary (errors still go to stderr).")] = False,
+        quiet: Annotated[
+            bool, typer.Option("--quiet", "-q", help="Print no summary (errors still go to stderr).")
+        ] = False,
         skip_unknown_types: Annotated[
             bool,
-            typer.Option("--skip-unknown-types",
-                         help="Skip (count, do not evaluate or score) events whose type a ruleset does not declare, "
-                         "instead of rejecting them: for streams that mix event families."),
+            typer.Option(
+                "--skip-unknown-types",
+                help="Skip (count, do not evaluate or score) events whose type a ruleset does not declare, "
+                "instead of rejecting them: for streams that mix event families.",
+            ),
         ] = False,
     ) -> None:
         """Evaluate a JSON Lines file of events; print a summary and write the decisions.
@@ -702,8 +763,8 @@ def register(app) -> None:
         skipped.  Exit codes: 0 all events evaluated, 1 some events rejected,
         2 usage or I/O error (missing file, ruleset with errors, bad option).
         """
-        from ruledsl.syntax.parser import parse_duration
         from ruledsl.kernels.values import get_zone
+        from ruledsl.syntax.parser import parse_duration
 
         if timezone is not None:
             try:
@@ -764,8 +825,14 @@ def register(app) -> None:
                 except OSError as err:
                     usage_error(f"cannot write {out}: {err.strerror or err}")
         try:
-            report = replay(loaded, iter_lines(events), events_name=events_name, out=sink, warmup_ms=warmup_ms,
-                            skip_unknown_types=skip_unknown_types)
+            report = replay(
+                loaded,
+                iter_lines(events),
+                events_name=events_name,
+                out=sink,
+                warmup_ms=warmup_ms,
+                skip_unknown_types=skip_unknown_types,
+            )
         except OSError as err:
             usage_error(f"cannot read {events_name}: {err.strerror or err}")
         finally:
@@ -788,7 +855,8 @@ def register(app) -> None:
         if report.internal_errors:
             typer.echo(
                 f"ruledsl: internal error on {report.internal_errors} event(s) (see above); this is a bug in "
-                "ruledsl, please report it", err=True,
+                "ruledsl, please report it",
+                err=True,
             )
             raise typer.Exit(EXIT_ERROR)
         raise typer.Exit(EXIT_PROBLEMS if report.rejected_any else EXIT_OK)

@@ -56,7 +56,10 @@ def _case_json(result) -> dict:
 
     case = result.case
     out = {
-        "file": case.file.shown, "name": case.name, "line": case.line, "tags": case.tags,
+        "file": case.file.shown,
+        "name": case.name,
+        "line": case.line,
+        "tags": case.tags,
         "status": result.status,
     }
     if case.skip is not None:
@@ -87,8 +90,16 @@ def run_tests(
 ) -> int:
     """Run the test files below ``paths``; print the report; return the exit code."""
     from ruledsl.cli.app import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, usage_error
+    from ruledsl.ruletest.testing import (
+        TEST_SUFFIX,
+        Coverage,
+        RuleTestError,
+        find_test_files,
+        format_failure,
+        load_test_file,
+        run_case,
+    )
     from ruledsl.syntax.loader import display_path
-    from ruledsl.ruletest.testing import TEST_SUFFIX, Coverage, RuleTestError, find_test_files, format_failure, load_test_file, run_case
 
     if not paths:
         usage_error("no path given")
@@ -142,8 +153,13 @@ def run_tests(
 
     if as_json:
         doc = {
-            "summary": {"passed": passed, "failed": len(failed), "skipped": skipped, "deselected": deselected,
-                        "errors": len(bad_files)},
+            "summary": {
+                "passed": passed,
+                "failed": len(failed),
+                "skipped": skipped,
+                "deselected": deselected,
+                "errors": len(bad_files),
+            },
             "cases": [_case_json(r) for r in results],
             "errors": [p.to_dict() for p in problems],
         }
@@ -186,7 +202,8 @@ def register(app) -> None:
             list[Path],
             typer.Argument(
                 help="Test files (*.test.yaml), directories to search for them, or rulesets (their tests/<stem>.test.yaml).",
-                show_default=False, metavar="PATH",
+                show_default=False,
+                metavar="PATH",
             ),
         ],
         coverage: Annotated[
@@ -200,9 +217,7 @@ def register(app) -> None:
             Optional[str],
             typer.Option("-k", help="Only the cases whose file, name or tags contain this text.", metavar="TEXT"),
         ] = None,
-        output_format: Annotated[
-            TestFormat, typer.Option("--format", "-f", help="text or json.")
-        ] = TestFormat.text,
+        output_format: Annotated[TestFormat, typer.Option("--format", "-f", help="text or json.")] = TestFormat.text,
     ) -> None:
         """Run rule tests: event sequences and the decisions expected after them.
 
@@ -211,6 +226,7 @@ def register(app) -> None:
         I/O error or an invalid test file.
         """
         fmt = output_format.value if isinstance(output_format, TestFormat) else str(output_format)
-        code = run_tests(paths, coverage=coverage, fail_under_coverage=fail_under_coverage, select=select,
-                         output_format=fmt)
+        code = run_tests(
+            paths, coverage=coverage, fail_under_coverage=fail_under_coverage, select=select, output_format=fmt
+        )
         raise typer.Exit(code)

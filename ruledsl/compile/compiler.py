@@ -16,8 +16,8 @@ import decimal as _decimal
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from ruledsl.syntax import nodes as n
 from ruledsl.kernels.values import SCALE
+from ruledsl.syntax import nodes as n
 
 NUMERIC = ("int", "decimal", "float")
 
@@ -80,7 +80,7 @@ class Compiled:
 class _Gen:
     """Expression code generation for one event type's function."""
 
-    def __init__(self, comp: "_Compiler", event: Optional[str]):
+    def __init__(self, comp: _Compiler, event: Optional[str]):
         self.c = comp
         self.event = event
         self.tmp = 0
@@ -271,8 +271,11 @@ class _Gen:
         neg = "not " if op == "not in" else ""
         if lt in NUMERIC and elem_t in NUMERIC and promote(lt, elem_t) != elem_t:
             # the left side is wider than the list's entries: test exact representability
-            fn = {("decimal", "int"): "_dec_in_int", ("float", "int"): "_flt_in_int",
-                  ("float", "decimal"): "_flt_in_dec"}[(lt, elem_t)]
+            fn = {
+                ("decimal", "int"): "_dec_in_int",
+                ("float", "int"): "_flt_in_int",
+                ("float", "decimal"): "_flt_in_dec",
+            }[(lt, elem_t)]
             return self.guard_test([left], lambda a: f"({neg}{fn}({a}, {seq}))"), False
         convs = [(lt, elem_t)] if lt in NUMERIC and elem_t in NUMERIC else None
         return self.guard_test([left], lambda a: f"({a} {op} {seq})", convs), False
@@ -435,15 +438,33 @@ def runtime_helpers(clock) -> dict[str, Any]:
         return d / SCALE == x and d in entries
 
     helpers = {
-        "_dec_in_int": _dec_in_int, "_flt_in_int": _flt_in_int, "_flt_in_dec": _flt_in_dec,
-        "_ddiv": _ddiv, "_dmul": _dmul, "_imod": _imod, "_fdiv": _fdiv, "_fmod": _fmod,
-        "_between": v.between_hours, "min": min, "max": max, "abs": abs, "len": len,
-        "type": type, "int": int, "str": str, "float": float, "bool": bool,
+        "_dec_in_int": _dec_in_int,
+        "_flt_in_int": _flt_in_int,
+        "_flt_in_dec": _flt_in_dec,
+        "_ddiv": _ddiv,
+        "_dmul": _dmul,
+        "_imod": _imod,
+        "_fdiv": _fdiv,
+        "_fmod": _fmod,
+        "_between": v.between_hours,
+        "min": min,
+        "max": max,
+        "abs": abs,
+        "len": len,
+        "type": type,
+        "int": int,
+        "str": str,
+        "float": float,
+        "bool": bool,
         "__builtins__": {},
     }
     if clock is not None:
         helpers.update(
-            _hour=clock.hour, _minute=clock.minute, _weekday=clock.weekday, _day=clock.day, _local=clock.local_ms,
+            _hour=clock.hour,
+            _minute=clock.minute,
+            _weekday=clock.weekday,
+            _day=clock.day,
+            _local=clock.local_ms,
         )
     return helpers
 
@@ -518,16 +539,31 @@ def compile_ruleset(result, *, batched: bool = False) -> Compiled:
     for name, decl in sym.windows.items():
         rt = _window_result_type(comp, decl)
         arg_t = comp.types[id(decl.arg)].name if decl.arg is not None else "int"
-        out.windows.append(WindowSpec(
-            name, decl.agg.name, decl.over_ms, arg_t == "float", decl.exclude_current, rt, window_signature(decl, arg_t),
-        ))
+        out.windows.append(
+            WindowSpec(
+                name,
+                decl.agg.name,
+                decl.over_ms,
+                arg_t == "float",
+                decl.exclude_current,
+                rt,
+                window_signature(decl, arg_t),
+            )
+        )
     for name, decl in sym.sequences.items():
         out.sequences.append(SequenceSpec(name, len(decl.steps), decl.within_ms, sequence_signature(decl)))
     for i, (name, decl) in enumerate(sym.rules.items()):
-        out.rules.append(RuleMeta(
-            id=name, action=decl.action.name, reason=decl.reason or "", code=decl.code,
-            shadow=decl.shadow, priority=decl.priority, index=i,
-        ))
+        out.rules.append(
+            RuleMeta(
+                id=name,
+                action=decl.action.name,
+                reason=decl.reason or "",
+                code=decl.code,
+                shadow=decl.shadow,
+                priority=decl.priority,
+                index=i,
+            )
+        )
     emit = _Emitter()
     for event in sym.events:
         _emit_event_function(comp, out, emit, event)
@@ -608,8 +644,12 @@ def _emit_event_function(comp: _Compiler, out: Compiled, emit: _Emitter, event: 
         decl = sym.windows[wname]
         wi = comp.window_index[wname]
         spec = out.windows[wi]
-        key_names = {comp.refs[id(s)][1] for k in decl.by for s in n.walk(k)
-                     if isinstance(s, n.Name) and comp.refs.get(id(s), ("",))[0] == "field"}
+        key_names = {
+            comp.refs[id(s)][1]
+            for k in decl.by
+            for s in n.walk(k)
+            if isinstance(s, n.Name) and comp.refs.get(id(s), ("",))[0] == "field"
+        }
         if not key_names <= set(fields):
             body(1, f"w{wi} = None")
             continue
@@ -653,11 +693,11 @@ def _emit_event_function(comp: _Compiler, out: Compiled, emit: _Emitter, event: 
             batch_ops.append(op)
             continue
         if wname in read_windows:
-            wrap = lambda q: q  # noqa: E731
+            wrap = lambda q: q
             if spec.agg == "avg":
                 arg_t = comp.types[id(decl.arg)].name
                 helper = "_avg_f" if spec.is_float else ("_avg_i" if arg_t == "int" else "_avg_d")
-                wrap = lambda q, h=helper: f"{h}({q})"  # noqa: E731
+                wrap = lambda q, h=helper: f"{h}({q})"
             quiet = wrap(f"W{wi}.query(k{wi}, ts, 0, False)")
             if feeds:
                 # reading and feeding in one kernel call when the event is committed
@@ -678,13 +718,19 @@ def _emit_event_function(comp: _Compiler, out: Compiled, emit: _Emitter, event: 
         if sname not in read_sequences and sname not in fed_sequences:
             continue
         si = comp.sequence_index[sname]
-        key_names = {comp.refs[id(s)][1] for k in decl.by for s in n.walk(k)
-                     if isinstance(s, n.Name) and comp.refs.get(id(s), ("",))[0] == "field"}
+        key_names = {
+            comp.refs[id(s)][1]
+            for k in decl.by
+            for s in n.walk(k)
+            if isinstance(s, n.Name) and comp.refs.get(id(s), ("",))[0] == "field"
+        }
         if not key_names <= set(fields):
             body(1, f"s{si} = False")
             continue
         key_parts = [gen.expr(k) for k in decl.by]
-        key_code = key_parts[0][0] if len(key_parts) == 1 else gen.guard(key_parts, lambda *xs: "(" + ", ".join(xs) + ",)")[0]
+        key_code = (
+            key_parts[0][0] if len(key_parts) == 1 else gen.guard(key_parts, lambda *xs: "(" + ", ".join(xs) + ",)")[0]
+        )
         key_null = any(nl for _, nl in key_parts)
         body(1, f"sk{si} = {key_code}")
         emitted_sequences.add(sname)
@@ -816,7 +862,9 @@ def _emit_event_function(comp: _Compiler, out: Compiled, emit: _Emitter, event: 
 def _field_check(comp: _Compiler, event: str, fname: str, ftype, var: str) -> list[str]:
     if ftype.name == "enum":
         allowed = comp.const_ref(frozenset(ftype.enum_values))
-        return [f"if type({var}) is not str or {var} not in {allowed}: {var} = _cv_enum({event!r}, {fname!r}, {var}, {tuple(ftype.enum_values)!r})"]
+        return [
+            f"if type({var}) is not str or {var} not in {allowed}: {var} = _cv_enum({event!r}, {fname!r}, {var}, {tuple(ftype.enum_values)!r})"
+        ]
     fast, slow = _FIELD_CHECK[ftype.name]
     if ftype.name == "decimal":
         return [f"{var} = {var} * {SCALE} if type({var}) is int else _cv_dec({event!r}, {fname!r}, {var})"]

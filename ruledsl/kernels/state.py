@@ -27,8 +27,15 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["WindowState", "SequenceState", "stable_hash", "advance_all", "AGGREGATES",
-           "DEFAULT_SWEEP_BUDGET", "COMPILED"]
+__all__ = [
+    "AGGREGATES",
+    "COMPILED",
+    "DEFAULT_SWEEP_BUDGET",
+    "SequenceState",
+    "WindowState",
+    "advance_all",
+    "stable_hash",
+]
 
 COMPILED = False
 
@@ -48,7 +55,7 @@ if os.environ.get("RULEDSL_NO_EXTENSIONS", "").strip() in ("", "0"):
         COMPILED = False
 
 if not COMPILED:
-    from ruledsl.kernels.state_py import (  # noqa: F401
+    from ruledsl.kernels.state_py import (
         AGGREGATES,
         DEFAULT_SWEEP_BUDGET,
         SequenceState,

@@ -63,8 +63,15 @@ from collections import deque
 from heapq import heapify, heappop, heappush
 from operator import index as _index
 
-__all__ = ["WindowState", "SequenceState", "stable_hash", "advance_all", "AGGREGATES",
-           "DEFAULT_SWEEP_BUDGET", "COMPILED"]
+__all__ = [
+    "AGGREGATES",
+    "COMPILED",
+    "DEFAULT_SWEEP_BUDGET",
+    "SequenceState",
+    "WindowState",
+    "advance_all",
+    "stable_hash",
+]
 
 COMPILED = False
 
@@ -188,7 +195,7 @@ class _ExpiryQueue:
     ``_q_remap``)."""
 
     __slots__ = ()
-    _STRICT = False   # sequences: due iff value < cutoff
+    _STRICT = False  # sequences: due iff value < cutoff
 
     def _q_push(self, exp, slot):
         self._q_set(slot, exp)
@@ -200,7 +207,7 @@ class _ExpiryQueue:
         q = self._q
         cutoff = self._cutoff
         strict = self._STRICT
-        limit = min(budget, len(q))      # each entry at most once per call
+        limit = min(budget, len(q))  # each entry at most once per call
         done = 0
         freed = False
         while done < limit:
@@ -256,10 +263,27 @@ class WindowState(_ExpiryQueue):
     """Sliding event-time window aggregate, per key (pure-Python twin)."""
 
     __slots__ = (
-        "agg", "duration_ms", "lateness_ms", "is_float", "_kind", "_keep_last",
-        "_map", "_skeys", "_ts", "_vals", "_free", "_q", "_qbits", "_qshift", "_dq", "_dflag",
+        "_cutoff",
+        "_dflag",
+        "_dq",
+        "_free",
+        "_has_cutoff",
+        "_has_wm",
+        "_keep_last",
+        "_kind",
+        "_map",
         "_n_entries",
-        "_has_wm", "_wm", "_has_cutoff", "_cutoff",
+        "_q",
+        "_qbits",
+        "_qshift",
+        "_skeys",
+        "_ts",
+        "_vals",
+        "_wm",
+        "agg",
+        "duration_ms",
+        "is_float",
+        "lateness_ms",
     )
 
     def __init__(self, agg, duration_ms, lateness_ms=0, is_float=False):
@@ -282,12 +306,12 @@ class WindowState(_ExpiryQueue):
 
     def _reset(self):
         self._map = {}
-        self._skeys = []       # slot -> key, or _FREE
-        self._ts = []          # slot -> list of ts (sorted), or None when free
-        self._vals = []        # slot -> list of values, or None when free
-        self._free = []        # LIFO stack of free slot numbers
-        self._q = deque()      # expiry queue of slots
-        self._qbits = []       # slot -> its queue value, _q_encode'd
+        self._skeys = []  # slot -> key, or _FREE
+        self._ts = []  # slot -> list of ts (sorted), or None when free
+        self._vals = []  # slot -> list of values, or None when free
+        self._free = []  # LIFO stack of free slot numbers
+        self._q = deque()  # expiry queue of slots
+        self._qbits = []  # slot -> its queue value, _q_encode'd
         # last/since: dominance min-heap of (lower bound of the second entry
         # ts, slot), at least one entry for every slot with >= 2 entries;
         # _dflag[slot] marks slots with an entry (stale entries of freed
@@ -311,8 +335,14 @@ class WindowState(_ExpiryQueue):
 
     def __repr__(self):
         return "<%s %s D=%d L=%d float=%s keys=%d entries=%d>" % (
-            type(self).__name__, self.agg, self.duration_ms, self.lateness_ms,
-            self.is_float, len(self._map), self._n_entries)
+            type(self).__name__,
+            self.agg,
+            self.duration_ms,
+            self.lateness_ms,
+            self.is_float,
+            len(self._map),
+            self._n_entries,
+        )
 
     def entry_count(self):
         return self._n_entries
@@ -324,12 +354,12 @@ class WindowState(_ExpiryQueue):
         """Rough estimate of the memory held by this pure-Python state."""
         gs = sys.getsizeof
         total = gs(self._map) + gs(self._skeys) + gs(self._ts) + gs(self._vals) + gs(self._free)
-        total += 32 * len(self._map)                      # slot-number int objects
-        total += gs(self._q) + gs(self._qbits) + 32 * len(self._q)   # expiry queue
-        total += gs(self._dq) + 88 * len(self._dq) + gs(self._dflag)   # dominance heap
+        total += 32 * len(self._map)  # slot-number int objects
+        total += gs(self._q) + gs(self._qbits) + 32 * len(self._q)  # expiry queue
+        total += gs(self._dq) + 88 * len(self._dq) + gs(self._dflag)  # dominance heap
         for tl in self._ts:
             if tl is not None:
-                total += gs(tl) + 32 * len(tl)            # list + int objects
+                total += gs(tl) + 32 * len(tl)  # list + int objects
         for vl in self._vals:
             if vl is not None:
                 total += gs(vl) + 32 * len(vl)
@@ -417,7 +447,7 @@ class WindowState(_ExpiryQueue):
         active = len(self._map)
         if active == 0:
             if n_used:
-                self._map = {}               # an emptied dict keeps its table
+                self._map = {}  # an emptied dict keeps its table
                 self._skeys = []
                 self._ts = []
                 self._vals = []
@@ -441,7 +471,7 @@ class WindowState(_ExpiryQueue):
                 flags.append(self._dflag[slot])
                 qbits.append(self._qbits[slot])
             self._skeys, self._ts, self._vals, self._dflag, self._qbits = skeys, tsl, vals, flags, qbits
-            self._map = dict(self._map)      # dicts never shrink on deletion
+            self._map = dict(self._map)  # dicts never shrink on deletion
             self._free = []
             self._q_remap(remap)
             self._dq = [(v, remap[slot]) for v, slot in self._dq if slot in remap]
@@ -519,7 +549,7 @@ class WindowState(_ExpiryQueue):
             _, slot = heappop(dq)
             done += 1
             if slot >= len(self._skeys) or self._skeys[slot] is _FREE:
-                continue                      # stale: the slot was freed
+                continue  # stale: the slot was freed
             self._dflag[slot] = False
             self._evict(slot)
             tl = self._ts[slot]
@@ -645,8 +675,11 @@ class WindowState(_ExpiryQueue):
         self._q_refresh()
 
     def __getstate__(self):
-        return {"config": (self.agg, self.duration_ms, self.lateness_ms, self.is_float),
-                "watermark": self.watermark, "items": self.dump()}
+        return {
+            "config": (self.agg, self.duration_ms, self.lateness_ms, self.is_float),
+            "watermark": self.watermark,
+            "items": self.dump(),
+        }
 
     def __setstate__(self, state):
         agg, d, l, f = state["config"]
@@ -657,8 +690,7 @@ class WindowState(_ExpiryQueue):
             self.advance(wm, 0)
 
     def __reduce__(self):
-        return (WindowState, (self.agg, self.duration_ms, self.lateness_ms, self.is_float),
-                self.__getstate__())
+        return (WindowState, (self.agg, self.duration_ms, self.lateness_ms, self.is_float), self.__getstate__())
 
 
 # --------------------------------------------------------------------------
@@ -692,9 +724,22 @@ class SequenceState(_ExpiryQueue):
     of exactly ``n_steps`` truthy/falsy values.
     """
 
-    __slots__ = ("n_steps", "within_ms", "_m", "_map", "_skeys", "_starts", "_free",
-                 "_q", "_qexp", "_has_wm", "_wm", "_has_cutoff", "_cutoff")
-    _STRICT = True   # a start is dropped when start < wm - within
+    __slots__ = (
+        "_cutoff",
+        "_free",
+        "_has_cutoff",
+        "_has_wm",
+        "_m",
+        "_map",
+        "_q",
+        "_qexp",
+        "_skeys",
+        "_starts",
+        "_wm",
+        "n_steps",
+        "within_ms",
+    )
+    _STRICT = True  # a start is dropped when start < wm - within
 
     def __init__(self, n_steps, within_ms):
         n_steps = _i64(n_steps)
@@ -711,10 +756,10 @@ class SequenceState(_ExpiryQueue):
     def _reset(self):
         self._map = {}
         self._skeys = []
-        self._starts = []     # slot -> list of m (int or None), None when free
+        self._starts = []  # slot -> list of m (int or None), None when free
         self._free = []
-        self._q = deque()     # expiry queue of slots
-        self._qexp = []       # slot -> its queue value (a lower bound of the step-0 start)
+        self._q = deque()  # expiry queue of slots
+        self._qexp = []  # slot -> its queue value (a lower bound of the step-0 start)
         self._has_wm = False
         self._wm = 0
         self._has_cutoff = False
@@ -728,8 +773,7 @@ class SequenceState(_ExpiryQueue):
         return len(self._map)
 
     def __repr__(self):
-        return "<%s steps=%d within=%d keys=%d>" % (type(self).__name__, self.n_steps,
-                                                   self.within_ms, len(self._map))
+        return "<%s steps=%d within=%d keys=%d>" % (type(self).__name__, self.n_steps, self.within_ms, len(self._map))
 
     def keys(self):
         return iter(list(self._map))
@@ -851,7 +895,7 @@ class SequenceState(_ExpiryQueue):
         active = len(self._map)
         if active == 0:
             if n_used:
-                self._map = {}               # an emptied dict keeps its table
+                self._map = {}  # an emptied dict keeps its table
                 self._skeys = []
                 self._starts = []
                 self._free = []
@@ -870,7 +914,7 @@ class SequenceState(_ExpiryQueue):
                 starts.append(self._starts[slot])
                 qexp.append(self._qexp[slot])
             self._skeys, self._starts, self._qexp = skeys, starts, qexp
-            self._map = dict(self._map)      # dicts never shrink on deletion
+            self._map = dict(self._map)  # dicts never shrink on deletion
             self._free = []
             self._q_remap(remap)
 
@@ -918,8 +962,7 @@ class SequenceState(_ExpiryQueue):
         self._q_refresh()
 
     def __getstate__(self):
-        return {"config": (self.n_steps, self.within_ms), "watermark": self.watermark,
-                "items": self.dump()}
+        return {"config": (self.n_steps, self.within_ms), "watermark": self.watermark, "items": self.dump()}
 
     def __setstate__(self, state):
         n, w = state["config"]

@@ -100,7 +100,11 @@ def parse_timestamp(value: Any, zone: _dt.tzinfo) -> int:
             raise ValueError(f"not an ISO 8601 timestamp: {value!r}") from None
         if stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=zone)
-        return int(stamp.timestamp() * 1000) if stamp.microsecond % 1000 else int(stamp.timestamp()) * 1000 + stamp.microsecond // 1000
+        return (
+            int(stamp.timestamp() * 1000)
+            if stamp.microsecond % 1000
+            else int(stamp.timestamp()) * 1000 + stamp.microsecond // 1000
+        )
     if isinstance(value, _dt.datetime):
         stamp = value if value.tzinfo else value.replace(tzinfo=zone)
         return int(stamp.timestamp()) * 1000 + stamp.microsecond // 1000
@@ -117,7 +121,7 @@ class LocalClock:
     one UTC hour is computed once and reused.
     """
 
-    __slots__ = ("zone", "_offsets")
+    __slots__ = ("_offsets", "zone")
 
     def __init__(self, zone: _dt.tzinfo):
         self.zone = zone

@@ -30,16 +30,16 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from fractions import Fraction
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
 import re2
 
-from ruledsl.syntax import nodes as n
-from ruledsl.runtime.decision import Decision, MatchedRule, ScoreResult, final_action, rule_order_key
 from ruledsl.kernels.values import EventError
+from ruledsl.runtime.decision import Decision, MatchedRule, ScoreResult, final_action, rule_order_key
+from ruledsl.syntax import nodes as n
 
 HOLD_TIMEOUT_MS = 24 * 3600 * 1000
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -93,8 +93,14 @@ class _Ctx:
 class ReferenceEngine:
     """Tree-walking evaluator with brute-force state; same decisions as ``Engine``."""
 
-    def __init__(self, result, *, params: Optional[dict] = None, lists: Optional[dict[str, frozenset]] = None,
-                 timezone: Optional[str] = None):
+    def __init__(
+        self,
+        result,
+        *,
+        params: Optional[dict] = None,
+        lists: Optional[dict[str, frozenset]] = None,
+        timezone: Optional[str] = None,
+    ):
         self.result = result
         self.sym = result.symbols
         self.types = result.types
@@ -103,9 +109,10 @@ class ReferenceEngine:
         tz = timezone or (header.timezone if header is not None and header.timezone else None) or "UTC"
         self.timezone = tz
         self.zone = dt.timezone.utc if tz.upper() == "UTC" else ZoneInfo(tz)
-        self.lateness_ms = (header.lateness_ms if header is not None and header.lateness_ms else 0)
-        self.hold_timeout_ms = (header.hold_timeout_ms if header is not None and header.hold_timeout_ms
-                                else HOLD_TIMEOUT_MS)
+        self.lateness_ms = header.lateness_ms if header is not None and header.lateness_ms else 0
+        self.hold_timeout_ms = (
+            header.hold_timeout_ms if header is not None and header.hold_timeout_ms else HOLD_TIMEOUT_MS
+        )
         self.rule_index = {name: i for i, name in enumerate(self.sym.rules)}
 
         self._consts: dict[str, Any] = {}
@@ -193,8 +200,13 @@ class ReferenceEngine:
             if decl.when is None or self._eval(decl.when, ctx) is not True:
                 continue
             rule = MatchedRule(
-                id=name, action=decl.action.name, reason=decl.reason or "", code=decl.code,
-                shadow=decl.shadow, priority=decl.priority, features=self._features(decl.when, ctx),
+                id=name,
+                action=decl.action.name,
+                reason=decl.reason or "",
+                code=decl.code,
+                shadow=decl.shadow,
+                priority=decl.priority,
+                features=self._features(decl.when, ctx),
             )
             matched.append((rule, self.rule_index[name]))
         matched.sort(key=lambda pair: rule_order_key(pair[0], pair[1]))
@@ -207,7 +219,11 @@ class ReferenceEngine:
         ]
         action = final_action(rules)
         decision = Decision(
-            action=action, event_type=etype, rules=rules, scores=scores, late=late,
+            action=action,
+            event_type=etype,
+            rules=rules,
+            scores=scores,
+            late=late,
             hold_timeout_ms=self.hold_timeout_ms if action == "hold" else None,
         )
         if commit:
@@ -353,7 +369,7 @@ class ReferenceEngine:
         if isinstance(e, n.Unary):
             v = self._eval(e.operand, ctx)
             if e.op == "not":
-                return not (v is True)
+                return v is not True
             return None if v is None else -v
         if isinstance(e, n.Binary):
             return self._binary(e, ctx)
@@ -422,8 +438,7 @@ class ReferenceEngine:
             return None
         if f in ("hour", "minute", "weekday", "day"):
             local = self._local(args[0])
-            return {"hour": local.hour, "minute": local.minute, "weekday": local.isoweekday(),
-                    "day": local.day}[f]
+            return {"hour": local.hour, "minute": local.minute, "weekday": local.isoweekday(), "day": local.day}[f]
         if f == "between_hours":
             h, a, b = self._local(args[0]).hour, args[1], args[2]
             return a <= h < b if a <= b else (h >= a or h < b)
@@ -502,7 +517,8 @@ class ReferenceEngine:
     # ------------------------------------------------------------ sequences
     def _steps_matched(self, decl: n.SequenceDecl, ctx: _Ctx) -> frozenset[int]:
         return frozenset(
-            i for i, step in enumerate(decl.steps)
+            i
+            for i, step in enumerate(decl.steps)
             if step.event.name == ctx.type and (step.where is None or self._eval(step.where, ctx) is True)
         )
 
@@ -521,7 +537,7 @@ class ReferenceEngine:
                 continue
             # greedy: the earliest later event for each following step (one step per event)
             want = 1
-            for _ts, steps in chain[i + 1:]:
+            for _ts, steps in chain[i + 1 :]:
                 if want == last:
                     break
                 if want in steps:
@@ -598,8 +614,13 @@ def _arith(op: str, a: Any, b: Any, type_name: str) -> Any:
         fa, fb = Fraction(a), Fraction(b)
         if op in ("/", "%") and fb == 0:
             return None
-        exact = {"+": lambda: fa + fb, "-": lambda: fa - fb, "*": lambda: fa * fb,
-                 "/": lambda: fa / fb, "%": lambda: fa % fb}[op]()
+        exact = {
+            "+": lambda: fa + fb,
+            "-": lambda: fa - fb,
+            "*": lambda: fa * fb,
+            "/": lambda: fa / fb,
+            "%": lambda: fa % fb,
+        }[op]()
         return round4(exact)
     # int, timestamp, duration: whole numbers
     if op in ("/", "%") and b == 0:

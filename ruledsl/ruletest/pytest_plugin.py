@@ -18,7 +18,14 @@ import pytest
 from _pytest._code.code import ReprFileLocation, TerminalRepr
 
 from ruledsl.ruletest.testing import (
-    TEST_SUFFIX, CaseResult, RuleCase, RuleTestError, failure_summary, format_failure, load_test_file, run_case,
+    TEST_SUFFIX,
+    CaseResult,
+    RuleCase,
+    RuleTestError,
+    failure_summary,
+    format_failure,
+    load_test_file,
+    run_case,
 )
 
 

@@ -25,22 +25,34 @@ import json
 import math
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Literal, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 import msgspec
 import yaml
 from msgspec import UNSET, UnsetType
 
+from ruledsl.kernels.values import EventError, get_zone, parse_timestamp
 from ruledsl.runtime.decision import Decision
 from ruledsl.syntax.diagnostics import render, suggest
 from ruledsl.syntax.loader import display_path
-from ruledsl.kernels.values import EventError, get_zone, parse_timestamp
 
 __all__ = [
-    "CaseResult", "Coverage", "Problem", "RuleCase", "RuleTestError", "RuleTestFile", "TEST_SUFFIX",
-    "find_test_files", "format_failure", "load_test_file", "parse_duration", "run_case", "run_file",
+    "TEST_SUFFIX",
+    "CaseResult",
+    "Coverage",
+    "Problem",
+    "RuleCase",
+    "RuleTestError",
+    "RuleTestFile",
+    "find_test_files",
+    "format_failure",
+    "load_test_file",
+    "parse_duration",
+    "run_case",
+    "run_file",
 ]
 
 TEST_SUFFIX = ".test.yaml"
@@ -133,8 +145,14 @@ class Problem:
 
     def to_dict(self) -> dict:
         """A JSON-ready view."""
-        return {"path": self.path, "line": self.line, "col": self.col, "key": self.key,
-                "case": self.case, "message": self.message}
+        return {
+            "path": self.path,
+            "line": self.line,
+            "col": self.col,
+            "key": self.key,
+            "case": self.case,
+            "message": self.message,
+        }
 
 
 class RuleTestError(Exception):
@@ -306,8 +324,8 @@ class RulesetUnderTest:
 
     def reference(self, *, params=None, lists=None, timezone=None):
         """The reference interpreter on the same ruleset and settings."""
-        from ruledsl.runtime.lists import resolve_lists
         from ruledsl.oracle.reference import ReferenceEngine
+        from ruledsl.runtime.lists import resolve_lists
 
         return ReferenceEngine(self.result, params=params, lists=resolve_lists(self.result, lists), timezone=timezone)
 
@@ -323,7 +341,7 @@ class RulesetUnderTest:
         if source is None:
             return None
         sp = decl.when.span
-        return " ".join(source[sp.start:sp.end].split())
+        return " ".join(source[sp.start : sp.end].split())
 
 
 _RULESET_CACHE: dict[tuple, RulesetUnderTest] = {}
@@ -374,9 +392,9 @@ class Expectation:
     scores: Optional[dict[str, tuple[Any, Optional[str]]]] = None  # card -> (score or UNSET, level or None)
     late: Optional[bool] = None
     codes: Optional[tuple[str, ...]] = None
-    error: Union[None, bool, str] = None  # True: any EventError; str: naming that field
+    error: Union[bool, str, None] = None  # True: any EventError; str: naming that field
 
-    def merged_over(self, base: "Expectation") -> "Expectation":
+    def merged_over(self, base: Expectation) -> Expectation:
         """This expectation's keys, falling back to ``base``'s where this one says nothing."""
         if self.error not in (None, False):
             return self
@@ -409,7 +427,7 @@ class Step:
 class RuleCase:
     """A validated case, ready to run."""
 
-    file: "RuleTestFile"
+    file: RuleTestFile
     name: str
     line: int
     tags: list[str]
@@ -451,10 +469,19 @@ class RuleTestFile:
 
 
 _MSGSPEC_TYPES = {
-    "str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
-    "array": "a list", "object": "a mapping", "null": "nothing (null)", "bool | str": "true, false or a field name",
-    "str | int": "a string or an integer", "str | null": "a string", "int | str | null": "a string or an integer",
-    "str | int | null": "a string or an integer", "object | null": "a mapping",
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "array": "a list",
+    "object": "a mapping",
+    "null": "nothing (null)",
+    "bool | str": "true, false or a field name",
+    "str | int": "a string or an integer",
+    "str | null": "a string",
+    "int | str | null": "a string or an integer",
+    "str | int | null": "a string or an integer",
+    "object | null": "a mapping",
 }
 
 
@@ -501,8 +528,9 @@ class _Validator:
             raise RuleTestError([Problem(self.shown, "a test file is a mapping with `ruleset` and `cases`", 1, 1)])
         raw_cases = data.get("cases")
         if isinstance(raw_cases, list):
-            self.case_names = [c.get("name") if isinstance(c, dict) and isinstance(c.get("name"), str) else None
-                               for c in raw_cases]
+            self.case_names = [
+                c.get("name") if isinstance(c, dict) and isinstance(c.get("name"), str) else None for c in raw_cases
+            ]
         dups: list = []
         _duplicate_keys(root, [], dups)
         for kpath, node in dups:
@@ -537,7 +565,7 @@ class _Validator:
         enum = re.match(r"Invalid enum value (.*)", text)
         if unknown:
             name = unknown.group(1)
-            allowed = _keys_at(root_type, kpath[len(prefix):])
+            allowed = _keys_at(root_type, kpath[len(prefix) :])
             hint = suggest(name, allowed) if allowed else None
             text = f"unknown key `{name}`" + (f"; {hint}" if hint else "")
             if allowed:
@@ -561,7 +589,7 @@ class _Validator:
         node: Any = self.data
         for i, tok in enumerate(kpath):
             if tok is ... and isinstance(node, dict):
-                rest = kpath[i + 1:]
+                rest = kpath[i + 1 :]
                 chosen = None
                 for k, v in node.items():
                     target = _follow(v, rest)
@@ -574,13 +602,13 @@ class _Validator:
             out.append(tok)
             node = _follow(node, [tok])
             if node is _MISSING:
-                return out + kpath[i + 1:]
+                return out + kpath[i + 1 :]
         return out
 
     def _file(self, spec: FileSpec) -> RuleTestFile:
         from ruledsl.syntax.diagnostics import RuleDSLError
 
-        ruleset_path = (self.path.parent / spec.ruleset)
+        ruleset_path = self.path.parent / spec.ruleset
         try:
             rs = load_ruleset(ruleset_path)
         except RuleDSLError as err:
@@ -604,8 +632,9 @@ class _Validator:
         self._lists(spec.lists, ["lists"])
         file_defaults = self._defaults(spec.defaults, ["defaults"])
 
-        out = RuleTestFile(path=self.path, shown=self.shown, ruleset=rs, timezone=timezone,
-                           description=spec.description)
+        out = RuleTestFile(
+            path=self.path, shown=self.shown, ruleset=rs, timezone=timezone, description=spec.description
+        )
         if not spec.cases:
             self.problem(["cases"], "no cases: write at least one")
         seen: dict[str, int] = {}
@@ -625,10 +654,20 @@ class _Validator:
                 defaults[etype] = {**defaults.get(etype, {}), **fields}
             steps = self._steps(cs, where, start, defaults)
             line, _col = self.positions.mark(where)
-            out.cases.append(RuleCase(
-                file=out, name=cs.name, line=line, tags=list(cs.tags), steps=steps, start=start,
-                params=params, lists=lists, skip=cs.skip, description=cs.description,
-            ))
+            out.cases.append(
+                RuleCase(
+                    file=out,
+                    name=cs.name,
+                    line=line,
+                    tags=list(cs.tags),
+                    steps=steps,
+                    start=start,
+                    params=params,
+                    lists=lists,
+                    skip=cs.skip,
+                    description=cs.description,
+                )
+            )
         self._fail()
         return out
 
@@ -637,7 +676,7 @@ class _Validator:
         try:
             return parse_timestamp(value, self.zone)
         except (TypeError, ValueError, OverflowError):
-            self.problem(where, f"bad start time {value!r}: write ISO 8601, e.g. \"2026-11-20T09:00:00+08:00\"")
+            self.problem(where, f'bad start time {value!r}: write ISO 8601, e.g. "2026-11-20T09:00:00+08:00"')
             return 0
 
     def _params(self, params: dict, where: list) -> dict:
@@ -688,8 +727,13 @@ class _Validator:
         if etype in events:
             return True
         hint = suggest(str(etype), events)
-        self.problem(where, f"unknown event type `{etype}`" + (f"; {hint}" if hint else "")
-                     + f" (this ruleset has: {', '.join(events)})", key=True)
+        self.problem(
+            where,
+            f"unknown event type `{etype}`"
+            + (f"; {hint}" if hint else "")
+            + f" (this ruleset has: {', '.join(events)})",
+            key=True,
+        )
         return False
 
     def _fields(self, etype: str, body: Any, where: list) -> dict:
@@ -702,14 +746,19 @@ class _Validator:
         out = {}
         for name, value in body.items():
             if name in ("ts", "type"):
-                self.problem(where + [name], f"`{name}` is not written in the event: give the time with "
-                             "`at`, `after` or `ts` on the step" if name == "ts" else
-                             "`type` is not written in the event: the step's key is the event type", key=True)
+                self.problem(
+                    where + [name],
+                    f"`{name}` is not written in the event: give the time with `at`, `after` or `ts` on the step"
+                    if name == "ts"
+                    else "`type` is not written in the event: the step's key is the event type",
+                    key=True,
+                )
                 continue
             if name not in schema:
                 hint = suggest(str(name), [f for f in schema if f != "ts"])
-                self.problem(where + [name], f"`{etype}` events have no field `{name}`" + (f"; {hint}" if hint else ""),
-                             key=True)
+                self.problem(
+                    where + [name], f"`{etype}` events have no field `{name}`" + (f"; {hint}" if hint else ""), key=True
+                )
                 continue
             out[name] = value
         return out
@@ -734,15 +783,22 @@ class _Validator:
             types = [k for k in raw if k not in STEP_KEYS]
             if len(types) != 1:
                 if not types:
-                    self.problem(sw, "a step needs an event type key (one of: "
-                                 + ", ".join(self.rs.symbols.events) + ") besides at/after/ts/repeat/expect")
+                    self.problem(
+                        sw,
+                        "a step needs an event type key (one of: "
+                        + ", ".join(self.rs.symbols.events)
+                        + ") besides at/after/ts/repeat/expect",
+                    )
                 else:
                     for t in types:
                         if t not in self.rs.symbols.events:
                             self._step_key(t, sw + [t])
                     if all(t in self.rs.symbols.events for t in types):
-                        self.problem(sw, f"a step is one event; this one has {len(types)} event types: "
-                                     + ", ".join(map(str, types)))
+                        self.problem(
+                            sw,
+                            f"a step is one event; this one has {len(types)} event types: "
+                            + ", ".join(map(str, types)),
+                        )
                 continue
             etype = types[0]
             if etype not in self.rs.symbols.events:
@@ -762,8 +818,17 @@ class _Validator:
             for r in range(repeat):
                 ts = self._step_time(raw, sw, start, prev)
                 prev = ts
-                steps.append(Step(index=len(steps), line=line, event_type=etype, fields=dict(fields), ts=ts,
-                                  expect=expect, repeat=(r + 1, repeat) if repeat > 1 else None))
+                steps.append(
+                    Step(
+                        index=len(steps),
+                        line=line,
+                        event_type=etype,
+                        fields=dict(fields),
+                        ts=ts,
+                        expect=expect,
+                        repeat=(r + 1, repeat) if repeat > 1 else None,
+                    )
+                )
         if steps and cs.expect_last is not None:
             last = steps[-1]
             last.expect_last = self._checked(cs.expect_last, where + ["expect_last"], last.event_type)
@@ -777,24 +842,32 @@ class _Validator:
             self.problem(sw + ["repeat"], f"`repeat` is a whole number from 1 to {MAX_REPEAT}, not {n!r}")
             return 1
         if n > 1 and ("at" in raw or "ts" in raw):
-            self.problem(sw + ["repeat"], "a repeated step is spaced by `after` (default 1s): it cannot have "
-                         + ("`at`" if "at" in raw else "`ts`"), key=True)
+            self.problem(
+                sw + ["repeat"],
+                "a repeated step is spaced by `after` (default 1s): it cannot have "
+                + ("`at`" if "at" in raw else "`ts`"),
+                key=True,
+            )
         return n
 
     def _step_key(self, key: Any, where: list) -> None:
         """A step key that is no event type: a misspelt step key, or an unknown event type."""
         hint = suggest(str(key), STEP_KEYS) if isinstance(key, str) else None
         if hint and not suggest(str(key), self.rs.symbols.events):
-            self.problem(where, f"unknown key `{key}`; {hint} (a step has one event type key and "
-                         "at/after/ts/repeat/expect)", key=True)
+            self.problem(
+                where,
+                f"unknown key `{key}`; {hint} (a step has one event type key and at/after/ts/repeat/expect)",
+                key=True,
+            )
             return
         self._event_type(key, where)
 
     def _step_time(self, raw: dict, sw: list, start: int, prev: Optional[int]) -> int:
         given = [k for k in ("at", "after", "ts") if k in raw]
         if len(given) > 1:
-            self._once(sw + [given[1]], f"give at most one of at, after, ts (this step has {', '.join(given)})",
-                       key=True)
+            self._once(
+                sw + [given[1]], f"give at most one of at, after, ts (this step has {', '.join(given)})", key=True
+            )
         if not given:
             return start if prev is None else prev + DEFAULT_STEP_MS
         key = given[0]
@@ -805,8 +878,10 @@ class _Validator:
             ms = parse_duration(value)
         except (TypeError, ValueError, OverflowError) as err:
             if key == "ts":
-                self._once(sw + ["ts"], f"bad timestamp {value!r}: write ISO 8601 (e.g. \"2026-11-20T09:00:00+08:00\") "
-                             "or epoch milliseconds")
+                self._once(
+                    sw + ["ts"],
+                    f'bad timestamp {value!r}: write ISO 8601 (e.g. "2026-11-20T09:00:00+08:00") or epoch milliseconds',
+                )
             else:
                 self._once(sw + [key], f"`{key}`: {err}")
             return start if prev is None else prev
@@ -833,14 +908,19 @@ class _Validator:
         if spec.error is not UNSET and spec.error is not False:
             others = [k for k in given if k != "error"]
             if others:
-                self.problem(where + ["error"], "`error` expects the event to be rejected: it cannot be combined with "
-                             + ", ".join(others), key=True)
+                self.problem(
+                    where + ["error"],
+                    "`error` expects the event to be rejected: it cannot be combined with " + ", ".join(others),
+                    key=True,
+                )
             if isinstance(spec.error, str):
                 fields = sym.fields[etype]
                 if spec.error not in fields and spec.error != "type":
                     hint = suggest(spec.error, fields)
-                    self.problem(where + ["error"], f"`{etype}` events have no field `{spec.error}`"
-                                 + (f"; {hint}" if hint else ""))
+                    self.problem(
+                        where + ["error"],
+                        f"`{etype}` events have no field `{spec.error}`" + (f"; {hint}" if hint else ""),
+                    )
             out.error = spec.error
             return out if len(self.problems) == n_before else None
         if spec.action is not UNSET:
@@ -859,8 +939,11 @@ class _Validator:
                     if each and key == "silent":
                         continue  # vacuous for this event type: fine in expect_each
                     on = ", ".join(sym.rule_events[rule])
-                    self._once(where + [key, k], f"rule `{rule}` does not apply to `{etype}` events (it is on {on}), "
-                               f"so it can never {'fire' if key != 'silent' else 'stay silent'} here")
+                    self._once(
+                        where + [key, k],
+                        f"rule `{rule}` does not apply to `{etype}` events (it is on {on}), "
+                        f"so it can never {'fire' if key != 'silent' else 'stay silent'} here",
+                    )
                     continue
                 kept.append(rule)
             setattr(out, key, tuple(kept))
@@ -879,12 +962,16 @@ class _Validator:
             for card, sc in spec.scores.items():
                 if card not in sym.scorecards:
                     hint = suggest(card, sym.scorecards)
-                    self._once(where + ["scores", card], f"unknown scorecard `{card}`" + (f"; {hint}" if hint else ""),
-                               key=True)
+                    self._once(
+                        where + ["scores", card],
+                        f"unknown scorecard `{card}`" + (f"; {hint}" if hint else ""),
+                        key=True,
+                    )
                     continue
                 if etype not in sym.scorecard_events.get(card, ()):
-                    self._once(where + ["scores", card], f"scorecard `{card}` does not apply to `{etype}` events",
-                               key=True)
+                    self._once(
+                        where + ["scores", card], f"scorecard `{card}` does not apply to `{etype}` events", key=True
+                    )
                     continue
                 score = UNSET
                 if sc.score is not UNSET:
@@ -901,8 +988,9 @@ class _Validator:
             for k, code in enumerate(spec.codes):
                 if code not in rs.codes:
                     hint = suggest(code, rs.codes)
-                    self._once(where + ["codes", k], f"no rule has the reason code `{code}`"
-                               + (f"; {hint}" if hint else ""))
+                    self._once(
+                        where + ["codes", k], f"no rule has the reason code `{code}`" + (f"; {hint}" if hint else "")
+                    )
             out.codes = tuple(spec.codes)
         return out if len(self.problems) == n_before else None
 
@@ -925,8 +1013,12 @@ class _Validator:
         hint = suggest(name, candidates)
         other = [e for e, fs in sym.fields.items() if name in fs]
         extra = f" (it is a field of {', '.join(other)})" if other else ""
-        self._once(where, f"`{name}` is not a feature of `{etype}` events: features are the event's fields, "
-                   f"windows, sequences, parameters and scorecards{extra}" + (f"; {hint}" if hint else ""), key=True)
+        self._once(
+            where,
+            f"`{name}` is not a feature of `{etype}` events: features are the event's fields, "
+            f"windows, sequences, parameters and scorecards{extra}" + (f"; {hint}" if hint else ""),
+            key=True,
+        )
         return None
 
     def _canonical(self, value: Any, type_name: str, name: str) -> Any:
@@ -983,9 +1075,9 @@ _MISSING = object()
 
 def _follow(node: Any, path: list) -> Any:
     for tok in path:
-        if isinstance(node, dict) and tok in node:
-            node = node[tok]
-        elif isinstance(node, list) and isinstance(tok, int) and tok < len(node):
+        if (isinstance(node, dict) and tok in node) or (
+            isinstance(node, list) and isinstance(tok, int) and tok < len(node)
+        ):
             node = node[tok]
         else:
             return _MISSING
@@ -1039,7 +1131,7 @@ def _kind(value: Any) -> str:
 
 def _quote_hint(value: Any) -> str:
     if type(value) in (int, float):
-        return " (YAML read it as a number: quote it, e.g. \"6222000000001001\")"
+        return ' (YAML read it as a number: quote it, e.g. "6222000000001001")'
     return ""
 
 
@@ -1152,8 +1244,13 @@ def run_case(case: RuleCase, *, explain: bool = True) -> CaseResult:
             result.records.append(record)
             result.status = "failed"
             result.failed_step = step
-            result.mismatches = [Mismatch("engine", f"internal error: {type(err).__name__}: {err} "
-                                          "(a bug in ruledsl, not in the test: please report it)")]
+            result.mismatches = [
+                Mismatch(
+                    "engine",
+                    f"internal error: {type(err).__name__}: {err} "
+                    "(a bug in ruledsl, not in the test: please report it)",
+                )
+            ]
             break
         result.records.append(record)
         if record.decision is not None:
@@ -1185,8 +1282,13 @@ def check_step(step: Step, record: StepRecord, zone) -> list[Mismatch]:
                 out.append(Mismatch("event", f"rejected by the engine: {err}", label))
             elif exp.error is not True and err.field != exp.error:
                 named = f"`{err.field}`" if err.field else "no field"
-                out.append(Mismatch("error", f"expected an EventError naming field `{exp.error}`, "
-                                    f"got one naming {named}: {err}", label))
+                out.append(
+                    Mismatch(
+                        "error",
+                        f"expected an EventError naming field `{exp.error}`, got one naming {named}: {err}",
+                        label,
+                    )
+                )
         return out
     decision = record.decision
     assert decision is not None
@@ -1202,8 +1304,13 @@ def compare(exp: Expectation, decision: Decision, zone, label: str = "expect") -
     by_id = {r.id: r for r in decision.rules}
     if exp.error not in (None, False):
         what = "any EventError" if exp.error is True else f"an EventError naming field `{exp.error}`"
-        out.append(Mismatch("error", f"expected the event to be rejected ({what}), "
-                            f"but it was accepted: {_decision_line(decision)}", label))
+        out.append(
+            Mismatch(
+                "error",
+                f"expected the event to be rejected ({what}), but it was accepted: {_decision_line(decision)}",
+                label,
+            )
+        )
         return out
     if exp.action is not None and exp.action != decision.action:
         out.append(Mismatch("action", f"expected {exp.action}, got {decision.action}", label))
@@ -1214,8 +1321,13 @@ def compare(exp: Expectation, decision: Decision, zone, label: str = "expect") -
     if exp.silent is not None:
         loud = [r for r in exp.silent if r in by_id]
         if loud:
-            out.append(Mismatch("silent", "expected to stay silent, but fired: "
-                                + ", ".join(f"{r} ({by_id[r].action})" for r in loud), label))
+            out.append(
+                Mismatch(
+                    "silent",
+                    "expected to stay silent, but fired: " + ", ".join(f"{r} ({by_id[r].action})" for r in loud),
+                    label,
+                )
+            )
     if exp.rules is not None:
         want, got = set(exp.rules), set(matched)
         if want != got:
@@ -1224,8 +1336,13 @@ def compare(exp: Expectation, decision: Decision, zone, label: str = "expect") -
                 parts.append("missing " + ", ".join(sorted(want - got)))
             if got - want:
                 parts.append("unexpected " + ", ".join(r for r in matched if r not in want))
-            out.append(Mismatch("rules", f"expected exactly [{', '.join(exp.rules)}], got [{', '.join(matched)}] "
-                                f"({'; '.join(parts)})", label))
+            out.append(
+                Mismatch(
+                    "rules",
+                    f"expected exactly [{', '.join(exp.rules)}], got [{', '.join(matched)}] ({'; '.join(parts)})",
+                    label,
+                )
+            )
     if exp.features is not None:
         actual: dict[str, Any] = {}
         for r in decision.rules:
@@ -1233,13 +1350,24 @@ def compare(exp: Expectation, decision: Decision, zone, label: str = "expect") -
                 actual.setdefault(k, v)
         for name, (want_v, type_name) in exp.features.items():
             if name not in actual:
-                out.append(Mismatch(f"features.{name}", "not reported by any matched rule"
-                                    + (f" (matched: {', '.join(matched)})" if matched else " (no rule matched)"), label))
+                out.append(
+                    Mismatch(
+                        f"features.{name}",
+                        "not reported by any matched rule"
+                        + (f" (matched: {', '.join(matched)})" if matched else " (no rule matched)"),
+                        label,
+                    )
+                )
                 continue
             got_v = actual[name]
             if not values_equal(want_v, got_v, type_name):
-                out.append(Mismatch(f"features.{name}", f"expected {format_value(want_v, type_name, zone)}, "
-                                    f"got {format_value(got_v, type_name, zone)}", label))
+                out.append(
+                    Mismatch(
+                        f"features.{name}",
+                        f"expected {format_value(want_v, type_name, zone)}, got {format_value(got_v, type_name, zone)}",
+                        label,
+                    )
+                )
     if exp.scores is not None:
         actual_scores = {s.name: s for s in decision.scores}
         for card, (want_score, want_level) in exp.scores.items():
@@ -1248,7 +1376,9 @@ def compare(exp: Expectation, decision: Decision, zone, label: str = "expect") -
                 out.append(Mismatch(f"scores.{card}", "no score reported for this event", label))
                 continue
             if want_score is not UNSET and not values_equal(want_score, got.score, "decimal"):
-                out.append(Mismatch(f"scores.{card}.score", f"expected {_num(want_score)}, got {_num(got.score)}", label))
+                out.append(
+                    Mismatch(f"scores.{card}.score", f"expected {_num(want_score)}, got {_num(got.score)}", label)
+                )
             if want_level is not None and want_level != got.level:
                 out.append(Mismatch(f"scores.{card}.level", f"expected {want_level}, got {got.level}", label))
     if exp.late is not None and exp.late != decision.late:
@@ -1368,7 +1498,9 @@ def format_decision(decision: Decision, rs: RulesetUnderTest, zone, indent: str 
         bits.append(r.reason)
         lines.append(f"{indent}  " + "  ".join(bits))
         for name, value in r.features.items():
-            lines.append(f"{indent}      {name} = {format_value(value, _feature_type(rs, name, decision.event_type), zone)}")
+            lines.append(
+                f"{indent}      {name} = {format_value(value, _feature_type(rs, name, decision.event_type), zone)}"
+            )
     if not decision.rules:
         lines.append(f"{indent}  (no rule matched)")
     for s in decision.scores:
@@ -1417,8 +1549,9 @@ def _explain(case: RuleCase, step: Step, mismatches: list[Mismatch], record: Ste
                 silent[rule] = ref._features(decl.when, ctx) if decl.when is not None else {}
     except Exception:  # the explanation is a courtesy: never let it hide the failure
         return None
-    same = (ref_decision.action == record.decision.action
-            and sorted(ref_decision.matched) == sorted(record.decision.matched))
+    same = ref_decision.action == record.decision.action and sorted(ref_decision.matched) == sorted(
+        record.decision.matched
+    )
     return {"silent": silent, "reference": None if same else ref_decision}
 
 
@@ -1473,8 +1606,10 @@ def format_failure(result: CaseResult) -> str:
                 lines.append(f"      {name} = {format_value(value, _feature_type(rs, name, step.event_type), zone)}")
     ref_decision = explanation.get("reference")
     if ref_decision is not None:
-        lines.append(f"note: the reference interpreter decides {_decision_line(ref_decision)} for this event, "
-                     f"the engine {_decision_line(record.decision)}: this looks like an engine bug, please report it")
+        lines.append(
+            f"note: the reference interpreter decides {_decision_line(ref_decision)} for this event, "
+            f"the engine {_decision_line(record.decision)}: this looks like an engine bug, please report it"
+        )
     lines.append("timeline:")
     shown = result.records[-20:]
     if len(result.records) > len(shown):
@@ -1533,8 +1668,7 @@ class Coverage:
         rs = result.case.file.ruleset
         table = self.rulesets.get(rs.shown)
         if table is None:
-            table = {rule: RuleCoverage(rule, list(rs.symbols.rule_events.get(rule, [])))
-                     for rule in rs.rule_ids}
+            table = {rule: RuleCoverage(rule, list(rs.symbols.rule_events.get(rule, []))) for rule in rs.rule_ids}
             self.rulesets[rs.shown] = table
         if result.status == "skipped":
             return
@@ -1565,8 +1699,15 @@ class Coverage:
             out[shown] = {
                 "cases": self.cases[shown],
                 "rules": [
-                    {"id": r.rule, "on": r.events, "fired_cases": r.fired_cases, "silent_cases": r.silent_cases,
-                     "fired_events": r.fired_events, "silent_events": r.silent_events, "covered": r.covered}
+                    {
+                        "id": r.rule,
+                        "on": r.events,
+                        "fired_cases": r.fired_cases,
+                        "silent_cases": r.silent_cases,
+                        "fired_events": r.fired_events,
+                        "silent_events": r.silent_events,
+                        "covered": r.covered,
+                    }
                     for r in table.values()
                 ],
                 "never_fired": self.never_fired(shown),
@@ -1587,9 +1728,18 @@ class Coverage:
             width = max([len("rule")] + [len(r) for r in table])
             lines.append(f"  {'rule':<{width}}  {'fired':>5}  {'silent':>6}")
             for r in table.values():
-                flag = "" if r.covered else "  <- " + (
-                    "never fired, never silent" if not r.fired_cases and not r.silent_cases
-                    else "never fired" if not r.fired_cases else "never silent")
+                flag = (
+                    ""
+                    if r.covered
+                    else "  <- "
+                    + (
+                        "never fired, never silent"
+                        if not r.fired_cases and not r.silent_cases
+                        else "never fired"
+                        if not r.fired_cases
+                        else "never silent"
+                    )
+                )
                 lines.append(f"  {r.rule:<{width}}  {r.fired_cases:>5}  {r.silent_cases:>6}{flag}")
             nf, ns = self.never_fired(shown), self.never_silent(shown)
             lines.append(f"  never fired: {', '.join(nf) if nf else '(none)'}")

@@ -14,22 +14,30 @@ against the state left by the previous one.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Optional, Union
 
 import msgspec
 import re2
 
 from ruledsl import __version__
-from ruledsl.runtime import persistence
-from ruledsl.kernels import state as _state
 from ruledsl.compile.compiler import Compiled, compile_ruleset, const_value, runtime_helpers
-from ruledsl.runtime.decision import ACTION_RANK, DEFAULT_HOLD_TIMEOUT_MS, Decision, MatchedRule, ScoreResult
-from ruledsl.syntax.diagnostics import RuleDSLError
-from ruledsl.runtime.lists import convert_item, convert_values, resolve_lists
+from ruledsl.kernels import state as _state
 from ruledsl.kernels.values import (
-    SCALE, EventError, LocalClock, decimal_to_python, div_half_even, get_zone, parse_timestamp, to_decimal,
+    SCALE,
+    EventError,
+    LocalClock,
+    decimal_to_python,
+    div_half_even,
+    get_zone,
+    parse_timestamp,
+    to_decimal,
 )
+from ruledsl.runtime import persistence
+from ruledsl.runtime.decision import ACTION_RANK, DEFAULT_HOLD_TIMEOUT_MS, Decision, MatchedRule, ScoreResult
+from ruledsl.runtime.lists import convert_item, convert_values, resolve_lists
+from ruledsl.syntax.diagnostics import RuleDSLError
 
 ADVANCE_EVERY = 64
 """Events between two incremental eviction sweeps of the window state."""
@@ -52,7 +60,8 @@ def _make_converters(zone):
         got = type(value).__name__
         return EventError(
             f"event `{event}`: field `{field}` must be {expected}, got {got} {value!r:.40}",
-            field=field, event_type=event,
+            field=field,
+            event_type=event,
         )
 
     def refuse(expected):
@@ -100,12 +109,18 @@ def _make_converters(zone):
             raise wrong(event, field, value, "a string")
         raise EventError(
             f"event `{event}`: field `{field}` is {value!r}, not one of {', '.join(allowed)}",
-            field=field, event_type=event,
+            field=field,
+            event_type=event,
         )
 
     return {
-        "_cv_str": cv_str, "_cv_int": cv_int, "_cv_float": cv_float, "_cv_bool": cv_bool,
-        "_cv_dec": cv_dec, "_cv_ts": cv_ts, "_cv_enum": cv_enum,
+        "_cv_str": cv_str,
+        "_cv_int": cv_int,
+        "_cv_float": cv_float,
+        "_cv_bool": cv_bool,
+        "_cv_dec": cv_dec,
+        "_cv_ts": cv_ts,
+        "_cv_enum": cv_enum,
     }
 
 
@@ -138,9 +153,18 @@ class Engine:
     """A compiled ruleset with its state.  Build one with ``ruledsl.load``."""
 
     def __init__(
-        self, result, compiled: Compiled, *, params=None, lists=None, timezone: Optional[str] = None,
-        state: Union[str, Path, None] = None, _carry: Optional["Engine"] = None,
-        store=None, on_store_error: str = "fail_open", fail_closed_action: str = "hold",
+        self,
+        result,
+        compiled: Compiled,
+        *,
+        params=None,
+        lists=None,
+        timezone: Optional[str] = None,
+        state: Union[str, Path, None] = None,
+        _carry: Optional[Engine] = None,
+        store=None,
+        on_store_error: str = "fail_open",
+        fail_closed_action: str = "hold",
     ):
         if on_store_error not in STORE_POLICIES:
             raise ValueError(f"on_store_error must be one of {', '.join(STORE_POLICIES)}")
@@ -160,8 +184,8 @@ class Engine:
         tz_name = timezone or (header.timezone if header and header.timezone else "UTC")
         self.timezone = tz_name
         self._zone = get_zone(tz_name)
-        self.lateness_ms = (header.lateness_ms if header and header.lateness_ms else 0)
-        self.hold_timeout_ms = (header.hold_timeout_ms if header and header.hold_timeout_ms else DEFAULT_HOLD_TIMEOUT_MS)
+        self.lateness_ms = header.lateness_ms if header and header.lateness_ms else 0
+        self.hold_timeout_ms = header.hold_timeout_ms if header and header.hold_timeout_ms else DEFAULT_HOLD_TIMEOUT_MS
         self._lock = threading.Lock()
         self._reload_lock = threading.Lock()
 
@@ -197,7 +221,7 @@ class Engine:
         self._bind()
 
     # ---------------------------------------------------------------- state across reloads and restarts
-    def _carry_state(self, old: "Engine") -> None:
+    def _carry_state(self, old: Engine) -> None:
         # windows and sequences whose definition did not change keep their kernel
         self._clock_state = old._clock_state
         if old.lateness_ms != self.lateness_ms:
@@ -213,7 +237,7 @@ class Engine:
                     mine[i] = olds[spec.signature].pop(0)
                     self.kept_state.append(spec.name)
 
-    def _restore(self, snap: "persistence.Snapshot") -> None:
+    def _restore(self, snap: persistence.Snapshot) -> None:
         self._clock_state[:] = snap.clock
         wm = snap.clock[1]
         for specs, kernels, saved_list in (
@@ -257,8 +281,11 @@ class Engine:
                         items.append((key, live))
                 sequences.append(persistence.KernelState(spec.signature, kernel.watermark, items))
             snap = persistence.Snapshot(
-                ruledsl_version=__version__, clock=list(self._clock_state), lateness_ms=self.lateness_ms,
-                windows=windows, sequences=sequences,
+                ruledsl_version=__version__,
+                clock=list(self._clock_state),
+                lateness_ms=self.lateness_ms,
+                windows=windows,
+                sequences=sequences,
             )
             data = persistence.encode(snap)
         persistence.write_atomic(path, data)
@@ -394,10 +421,17 @@ class Engine:
             best = 0
             for i, feats in hits:
                 m = metas[i]
-                matched.append(MatchedRule(
-                    id=m.id, action=m.action, reason=m.reason, code=m.code,
-                    shadow=m.shadow, priority=m.priority, features=feats,
-                ))
+                matched.append(
+                    MatchedRule(
+                        id=m.id,
+                        action=m.action,
+                        reason=m.reason,
+                        code=m.code,
+                        shadow=m.shadow,
+                        priority=m.priority,
+                        features=feats,
+                    )
+                )
                 if not m.shadow and rank[m.action] > best:
                     best = rank[m.action]
             if len(hits) > 1:
@@ -405,7 +439,11 @@ class Engine:
                 matched.sort(key=lambda r: (-rank[r.action], -r.priority, order[id(r)]))
             action = _ACTIONS_BY_RANK[best]
             return Decision(
-                action=action, event_type=event_type, rules=matched, scores=scores, late=late,
+                action=action,
+                event_type=event_type,
+                rules=matched,
+                scores=scores,
+                late=late,
                 hold_timeout_ms=hold_timeout if action == "hold" else None,
             )
 
@@ -437,7 +475,8 @@ class Engine:
                 raise EventError("event has no `type` field", field="type")
             raise EventError(
                 f"unknown event type {etype!r}; this ruleset knows {', '.join(self._fns)}",
-                field="type", event_type=str(etype),
+                field="type",
+                event_type=str(etype),
             )
         return fn
 
@@ -485,13 +524,13 @@ class Engine:
         where a field is absent.
         """
         names = list(columns)
-        cols = [c.tolist() if hasattr(c, "tolist") else (c.to_pylist() if hasattr(c, "to_pylist") else list(c))
-                for c in columns.values()]
+        cols = [
+            c.tolist() if hasattr(c, "tolist") else (c.to_pylist() if hasattr(c, "to_pylist") else list(c))
+            for c in columns.values()
+        ]
         if len({len(c) for c in cols}) > 1:
             raise EventError("columns have different lengths")
-        return self.evaluate_many(
-            {k: v for k, v in zip(names, row) if v is not None} for row in zip(*cols)
-        )
+        return self.evaluate_many({k: v for k, v in zip(names, row) if v is not None} for row in zip(*cols))
 
     # ---------------------------------------------------------------- run-time changes
     def _set_param(self, name: str, value: Any) -> None:
@@ -629,8 +668,14 @@ def load(
     if not result.ok:
         raise RuleDSLError(result.diagnostics, program.sources)
     engine = Engine(
-        result, compile_ruleset(result, batched=store is not None), params=params, lists=lists,
-        timezone=timezone, state=state, store=store, on_store_error=on_store_error,
+        result,
+        compile_ruleset(result, batched=store is not None),
+        params=params,
+        lists=lists,
+        timezone=timezone,
+        state=state,
+        store=store,
+        on_store_error=on_store_error,
         fail_closed_action=fail_closed_action,
     )
     engine.paths = [str(p) for p in ([path_or_paths] if isinstance(path_or_paths, (str, Path)) else path_or_paths)]

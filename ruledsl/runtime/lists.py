@@ -9,8 +9,9 @@ build).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 from ruledsl.kernels.values import to_decimal
 

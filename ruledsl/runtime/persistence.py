@@ -76,7 +76,7 @@ def decode(data: bytes, *, source: str = "snapshot") -> Snapshot:
         raise SnapshotError(f"{source}: not a ruledsl snapshot")
     if version != FORMAT_VERSION:
         raise SnapshotError(f"{source}: snapshot format {version}, this ruledsl reads format {FORMAT_VERSION}")
-    payload = data[_HEADER.size:]
+    payload = data[_HEADER.size :]
     if hashlib.sha256(payload).digest() != digest:
         raise SnapshotError(f"{source}: checksum mismatch (the file is corrupt or truncated)")
     try:

@@ -125,13 +125,25 @@ import sys
 import time
 import zlib
 from collections import Counter
-from typing import Any, Iterable, Iterator, Optional, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Optional
 
 import msgspec
 
 __all__ = [
-    "SCENARIOS", "EVENT_TYPES", "FAMILIES", "FAMILY_EVENT_TYPES", "FAMILY_SCENARIOS", "PROFILES",
-    "ALL_EVENT_TYPES", "ALL_SCENARIOS", "TARGET_RULESET", "families_of", "generate", "write_jsonl", "main",
+    "ALL_EVENT_TYPES",
+    "ALL_SCENARIOS",
+    "EVENT_TYPES",
+    "FAMILIES",
+    "FAMILY_EVENT_TYPES",
+    "FAMILY_SCENARIOS",
+    "PROFILES",
+    "SCENARIOS",
+    "TARGET_RULESET",
+    "families_of",
+    "generate",
+    "main",
+    "write_jsonl",
 ]
 
 SCENARIOS: tuple[str, ...] = (
@@ -145,7 +157,13 @@ SCENARIOS: tuple[str, ...] = (
 """The labelled fraud scenario types."""
 
 EVENT_TYPES: tuple[str, ...] = (
-    "login", "query", "payee_add", "transfer", "payment", "cash_withdrawal", "agreement_sign",
+    "login",
+    "query",
+    "payee_add",
+    "transfer",
+    "payment",
+    "cash_withdrawal",
+    "agreement_sign",
 )
 """The e-channel event types (``rulesets/common/echannel_events.rdsl``): the ``echannel`` family."""
 
@@ -175,7 +193,7 @@ ALL_EVENT_TYPES: tuple[str, ...] = tuple(t for f in FAMILIES for t in FAMILY_EVE
 ALL_SCENARIOS: tuple[str, ...] = tuple(s for f in FAMILIES for s in FAMILY_SCENARIOS[f])
 
 TARGET_RULESET: dict[str, str] = {
-    **{s: "echannel_monitoring" for s in SCENARIOS},
+    **dict.fromkeys(SCENARIOS, "echannel_monitoring"),
     "risky_account_open": "account_opening_scorecard",
     "gambling_account": "gambling_fraud_t1",
     "fraud_account": "gambling_fraud_t1",
@@ -193,14 +211,36 @@ MIN_S = 60
 
 # city, province capital (where a mobile IP is sometimes located), weight
 CITIES: tuple[tuple[str, str, int], ...] = (
-    ("北京", "北京", 9), ("上海", "上海", 9), ("广州", "广州", 7), ("深圳", "广州", 7),
-    ("杭州", "杭州", 5), ("南京", "南京", 4), ("成都", "成都", 5), ("重庆", "重庆", 4),
-    ("武汉", "武汉", 4), ("西安", "西安", 3), ("天津", "天津", 3), ("苏州", "南京", 3),
-    ("厦门", "福州", 3), ("福州", "福州", 2), ("泉州", "福州", 2), ("梅州", "广州", 2),
-    ("汕头", "广州", 1), ("长沙", "长沙", 2), ("郑州", "郑州", 2), ("济南", "济南", 2),
-    ("青岛", "济南", 2), ("沈阳", "沈阳", 2), ("大连", "沈阳", 1), ("哈尔滨", "哈尔滨", 1),
-    ("昆明", "昆明", 1), ("南宁", "南宁", 1), ("合肥", "合肥", 1), ("南昌", "南昌", 1),
-    ("贵阳", "贵阳", 1), ("乌鲁木齐", "乌鲁木齐", 1),
+    ("北京", "北京", 9),
+    ("上海", "上海", 9),
+    ("广州", "广州", 7),
+    ("深圳", "广州", 7),
+    ("杭州", "杭州", 5),
+    ("南京", "南京", 4),
+    ("成都", "成都", 5),
+    ("重庆", "重庆", 4),
+    ("武汉", "武汉", 4),
+    ("西安", "西安", 3),
+    ("天津", "天津", 3),
+    ("苏州", "南京", 3),
+    ("厦门", "福州", 3),
+    ("福州", "福州", 2),
+    ("泉州", "福州", 2),
+    ("梅州", "广州", 2),
+    ("汕头", "广州", 1),
+    ("长沙", "长沙", 2),
+    ("郑州", "郑州", 2),
+    ("济南", "济南", 2),
+    ("青岛", "济南", 2),
+    ("沈阳", "沈阳", 2),
+    ("大连", "沈阳", 1),
+    ("哈尔滨", "哈尔滨", 1),
+    ("昆明", "昆明", 1),
+    ("南宁", "南宁", 1),
+    ("合肥", "合肥", 1),
+    ("南昌", "南昌", 1),
+    ("贵阳", "贵阳", 1),
+    ("乌鲁木齐", "乌鲁木齐", 1),
 )
 CITY_NAMES = tuple(c[0] for c in CITIES)
 CITY_WEIGHTS = tuple(c[2] for c in CITIES)
@@ -311,9 +351,28 @@ class Customer:
     """A customer's identity and habits."""
 
     __slots__ = (
-        "idx", "cid", "account", "card", "phone", "alt_phone", "devices", "home", "corporate",
-        "anchors", "rate", "median", "web_share", "payees", "merchants", "atms", "opened_at",
-        "dormant", "wake_day", "owner_name", "busy_from", "busy_until",
+        "account",
+        "alt_phone",
+        "anchors",
+        "atms",
+        "busy_from",
+        "busy_until",
+        "card",
+        "cid",
+        "corporate",
+        "devices",
+        "dormant",
+        "home",
+        "idx",
+        "median",
+        "merchants",
+        "opened_at",
+        "owner_name",
+        "payees",
+        "phone",
+        "rate",
+        "wake_day",
+        "web_share",
     )
 
     def __init__(self, rng: random.Random, idx: int, *, corporate: bool = False, home: Optional[str] = None):
@@ -341,7 +400,9 @@ class Customer:
         for _ in range(rng.randint(1, 5)):
             self.payees.append(_new_payee(rng, self.owner_name[0] if rng.random() < 0.4 else None))
         if rng.random() < 0.7:  # own account at another bank
-            self.payees.append((f"{rng.choice(OTHER_BANK_PREFIXES)}{rng.randrange(10**15):015d}", self.owner_name, True))
+            self.payees.append(
+                (f"{rng.choice(OTHER_BANK_PREFIXES)}{rng.randrange(10**15):015d}", self.owner_name, True)
+            )
         self.merchants = [_merchant(rng, self.home) for _ in range(rng.randint(3, 8))]
         self.atms = [_atm(rng, self.home) for _ in range(rng.randint(1, 3))]
         self.opened_at = 0  # set by the generator (needs the period start)
@@ -381,16 +442,53 @@ def _atm(rng: random.Random, city: str) -> str:
 
 # 省级行政区划代码 of each city (counterparty_region of account_txn; identity numbers)
 PROVINCE: dict[str, str] = {
-    "北京": "110000", "上海": "310000", "广州": "440000", "深圳": "440000", "杭州": "330000",
-    "南京": "320000", "成都": "510000", "重庆": "500000", "武汉": "420000", "西安": "610000",
-    "天津": "120000", "苏州": "320000", "厦门": "350000", "福州": "350000", "泉州": "350000",
-    "梅州": "440000", "汕头": "440000", "长沙": "430000", "郑州": "410000", "济南": "370000",
-    "青岛": "370000", "沈阳": "210000", "大连": "210000", "哈尔滨": "230000", "昆明": "530000",
-    "南宁": "450000", "合肥": "340000", "南昌": "360000", "贵阳": "520000", "乌鲁木齐": "650000",
+    "北京": "110000",
+    "上海": "310000",
+    "广州": "440000",
+    "深圳": "440000",
+    "杭州": "330000",
+    "南京": "320000",
+    "成都": "510000",
+    "重庆": "500000",
+    "武汉": "420000",
+    "西安": "610000",
+    "天津": "120000",
+    "苏州": "320000",
+    "厦门": "350000",
+    "福州": "350000",
+    "泉州": "350000",
+    "梅州": "440000",
+    "汕头": "440000",
+    "长沙": "430000",
+    "郑州": "410000",
+    "济南": "370000",
+    "青岛": "370000",
+    "沈阳": "210000",
+    "大连": "210000",
+    "哈尔滨": "230000",
+    "昆明": "530000",
+    "南宁": "450000",
+    "合肥": "340000",
+    "南昌": "360000",
+    "贵阳": "520000",
+    "乌鲁木齐": "650000",
 }
-ALL_PROVINCES: tuple[str, ...] = tuple(sorted(set(PROVINCE.values()) | {
-    "130000", "140000", "150000", "220000", "460000", "540000", "620000", "630000", "640000",
-}))
+ALL_PROVINCES: tuple[str, ...] = tuple(
+    sorted(
+        set(PROVINCE.values())
+        | {
+            "130000",
+            "140000",
+            "150000",
+            "220000",
+            "460000",
+            "540000",
+            "620000",
+            "630000",
+            "640000",
+        }
+    )
+)
 _CITY_BY_CODE = {code: name for name, code in _CITY_CODE.items()}
 
 # payment institutions' reserve accounts: the counterparty of third-party payments in the ledger
@@ -400,8 +498,18 @@ INSTITUTION_ACCOUNTS: tuple[tuple[str, str, str], ...] = (
     ("310066726018004", "中国银联股份有限公司", "310000"),
 )
 LOAN_ACCOUNT = ("9558800000000001", "个人贷款发放专户")
-COMPANY_SUFFIXES = ("科技有限公司", "贸易有限公司", "实业有限公司", "建设工程有限公司", "餐饮管理有限公司",
-                    "物流有限公司", "医院", "学校", "商贸有限公司", "电子有限公司")
+COMPANY_SUFFIXES = (
+    "科技有限公司",
+    "贸易有限公司",
+    "实业有限公司",
+    "建设工程有限公司",
+    "餐饮管理有限公司",
+    "物流有限公司",
+    "医院",
+    "学校",
+    "商贸有限公司",
+    "电子有限公司",
+)
 TRANSFER_REMARKS = ("转账", "转账", "生活费", "房租", "还款", "", "", "红包", "货款", "学费")
 ONLINE_REMARKS = ("快捷支付",) * 10 + ("消费",) * 5 + ("网购",) * 3 + ("外卖",) * 3 + ("话费充值",)
 PERSONAS = ("worker", "student", "retired", "business", "freelance", "jobless", "rural", "foreigner")
@@ -453,9 +561,11 @@ def _merchant_region(merchant: str) -> Optional[str]:
 
 def _id_no(rng: random.Random, province: str, age: int, year: int) -> str:
     """An 18-digit resident identity number with a valid check digit (ISO 7064 MOD 11-2)."""
-    body = (f"{province[:2]}{rng.randrange(1, 20):02d}{rng.randrange(1, 30):02d}"
-            f"{year - age - (1 if rng.random() < 0.5 else 0):04d}{rng.randrange(1, 13):02d}{rng.randrange(1, 29):02d}"
-            f"{rng.randrange(1000):03d}")
+    body = (
+        f"{province[:2]}{rng.randrange(1, 20):02d}{rng.randrange(1, 30):02d}"
+        f"{year - age - (1 if rng.random() < 0.5 else 0):04d}{rng.randrange(1, 13):02d}{rng.randrange(1, 29):02d}"
+        f"{rng.randrange(1000):03d}"
+    )
     weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
     check = "10X98765432"[sum(int(d) * w for d, w in zip(body, weights)) % 11]
     return body + check
@@ -469,7 +579,7 @@ def _device(rng: random.Random) -> str:
     return f"D-{rng.getrandbits(40):010x}"
 
 
-def families_of(profile: "str | Iterable[str]") -> tuple[str, ...]:
+def families_of(profile: str | Iterable[str]) -> tuple[str, ...]:
     """The families of a profile: ``"echannel"``, ``"all"`` or families (comma-separated or a list).
 
     The e-channel traffic is the customer base every other family builds on, so it is always included.
@@ -484,8 +594,10 @@ def families_of(profile: "str | Iterable[str]") -> tuple[str, ...]:
         elif name in FAMILY_EVENT_TYPES:
             chosen.add(name)
         else:
-            raise ValueError(f"unknown profile or event family {name!r}; "
-                             f"known: {', '.join(PROFILES)} or families {', '.join(FAMILIES)}")
+            raise ValueError(
+                f"unknown profile or event family {name!r}; "
+                f"known: {', '.join(PROFILES)} or families {', '.join(FAMILIES)}"
+            )
     return tuple(f for f in FAMILIES if f in chosen)
 
 
@@ -493,9 +605,18 @@ def families_of(profile: "str | Iterable[str]") -> tuple[str, ...]:
 
 
 class _Gen:
-    def __init__(self, n_customers: int, days: int, seed: int, fraud_rate: float, start: str,
-                 warmup_days: int, scenarios: Sequence[str], ts_format: str,
-                 families: Sequence[str] = ("echannel",)):
+    def __init__(
+        self,
+        n_customers: int,
+        days: int,
+        seed: int,
+        fraud_rate: float,
+        start: str,
+        warmup_days: int,
+        scenarios: Sequence[str],
+        ts_format: str,
+        families: Sequence[str] = ("echannel",),
+    ):
         self.families = frozenset(families)
         # the other families draw from random streams of their own, so the e-channel traffic
         # (events, order, scenarios) stays exactly what the echannel profile makes
@@ -597,8 +718,14 @@ class _Gen:
 
     # ------------------------------------------------------------ event builders
     def login(self, t, c, channel, device, trusted, phone, city, tag, *, tamper=False, remote=False):
-        ev = {"type": "login", "ts": None, "customer_id": c.cid, "channel": channel,
-              "device_id": device, "trusted_device": trusted}
+        ev = {
+            "type": "login",
+            "ts": None,
+            "customer_id": c.cid,
+            "channel": channel,
+            "device_id": device,
+            "trusted_device": trusted,
+        }
         if phone:
             ev["phone"] = phone
         if city:
@@ -617,11 +744,26 @@ class _Gen:
         self._tag_emit(t, ev, tag)
 
     def payee_add(self, t, c, channel, payee, tag):
-        self._tag_emit(t, {"type": "payee_add", "ts": None, "customer_id": c.cid, "channel": channel,
-                           "payee_account": payee}, tag)
+        self._tag_emit(
+            t, {"type": "payee_add", "ts": None, "customer_id": c.cid, "channel": channel, "payee_account": payee}, tag
+        )
 
-    def transfer(self, t, c, channel, amount, payee, *, name=None, same=False, city=None, device=None,
-                 phone=None, tag=None, remark=None):
+    def transfer(
+        self,
+        t,
+        c,
+        channel,
+        amount,
+        payee,
+        *,
+        name=None,
+        same=False,
+        city=None,
+        device=None,
+        phone=None,
+        tag=None,
+        remark=None,
+    ):
         ev = {"type": "transfer", "ts": None, "customer_id": c.cid, "account_no": c.account}
         if channel in ("atm", "pos"):
             ev["card_no"] = c.card
@@ -646,8 +788,15 @@ class _Gen:
         self._tag_emit(t, ev, tag)
 
     def payment(self, t, c, channel, amount, merchant, *, city=None, device=None, tag=None, remark=None):
-        ev = {"type": "payment", "ts": None, "customer_id": c.cid, "card_no": c.card, "channel": channel,
-              "merchant_id": merchant, "amount": amount}
+        ev = {
+            "type": "payment",
+            "ts": None,
+            "customer_id": c.cid,
+            "card_no": c.card,
+            "channel": channel,
+            "merchant_id": merchant,
+            "amount": amount,
+        }
         if city:
             ev["city"] = city
         if device:
@@ -662,8 +811,15 @@ class _Gen:
         self._tag_emit(t, ev, tag)
 
     def cash(self, t, c, atm, amount, city, tag=None):
-        ev = {"type": "cash_withdrawal", "ts": None, "customer_id": c.cid, "card_no": c.card,
-              "atm_id": atm, "amount": amount, "_card": True}
+        ev = {
+            "type": "cash_withdrawal",
+            "ts": None,
+            "customer_id": c.cid,
+            "card_no": c.card,
+            "atm_id": atm,
+            "amount": amount,
+            "_card": True,
+        }
         if city:
             ev["city"] = city
         if self.posting:
@@ -671,8 +827,14 @@ class _Gen:
         self._tag_emit(t, ev, tag)
 
     def sign(self, t, c, channel, institution, phone, tag=None):
-        ev = {"type": "agreement_sign", "ts": None, "customer_id": c.cid, "channel": channel,
-              "account_no": c.account, "institution": institution}
+        ev = {
+            "type": "agreement_sign",
+            "ts": None,
+            "customer_id": c.cid,
+            "channel": channel,
+            "account_no": c.account,
+            "institution": institution,
+        }
         if phone:
             ev["phone"] = phone
         if self.posting:
@@ -681,8 +843,7 @@ class _Gen:
 
     # the other families' events (account_events.rdsl, retail_events.rdsl)
     def counter_transfer(self, t, c, channel, amount, payee, *, name=None, branch=None, tag=None):
-        ev = {"type": "counter_transfer", "ts": None, "customer_id": c.cid, "account_no": c.account,
-              "channel": channel}
+        ev = {"type": "counter_transfer", "ts": None, "customer_id": c.cid, "account_no": c.account, "channel": channel}
         if branch:
             ev["branch_id"] = branch
         ev["amount"] = amount
@@ -701,8 +862,14 @@ class _Gen:
 
     def loan_application(self, t, c, channel, product, amount, device, tag=None, *, granted_after=None):
         """``granted_after``: seconds until the loan is paid into the account (posting family), None: refused."""
-        ev = {"type": "loan_application", "ts": None, "customer_id": c.cid, "channel": channel,
-              "product": product, "amount": amount}
+        ev = {
+            "type": "loan_application",
+            "ts": None,
+            "customer_id": c.cid,
+            "channel": channel,
+            "product": product,
+            "amount": amount,
+        }
         if device:
             ev["device_id"] = device
         if self.posting and granted_after is not None:
@@ -711,19 +878,56 @@ class _Gen:
         self._tag_emit(t, ev, tag)
 
     def dcep_topup(self, t, c, channel, amount, wallet, own, device, tag=None):
-        ev = {"type": "dcep_topup", "ts": None, "customer_id": c.cid, "account_no": c.account, "channel": channel,
-              "amount": amount, "wallet_id": wallet, "own_wallet": own}
+        ev = {
+            "type": "dcep_topup",
+            "ts": None,
+            "customer_id": c.cid,
+            "account_no": c.account,
+            "channel": channel,
+            "amount": amount,
+            "wallet_id": wallet,
+            "own_wallet": own,
+        }
         if device:
             ev["device_id"] = device
         if self.posting:
             ev["_c"] = c
         self._tag_emit(t, ev, tag)
 
-    def txn(self, t, c, direction, amount, channel, *, account=None, cp=None, cp_name=None, region=None,
-            same=None, device=None, remark=None, tag=None):
+    def txn(
+        self,
+        t,
+        c,
+        direction,
+        amount,
+        channel,
+        *,
+        account=None,
+        cp=None,
+        cp_name=None,
+        region=None,
+        same=None,
+        device=None,
+        remark=None,
+        tag=None,
+    ):
         """Queue a ledger entry (``account_txn``); its balance and ``last_active_at`` are filled in when popped."""
-        holder = {"type": "account_txn", "_p": (c, account or c.account, direction, _cents(amount), channel, cp,
-                                                cp_name, region, same, device, remark)}
+        holder = {
+            "type": "account_txn",
+            "_p": (
+                c,
+                account or c.account,
+                direction,
+                _cents(amount),
+                channel,
+                cp,
+                cp_name,
+                region,
+                same,
+                device,
+                remark,
+            ),
+        }
         self._tag_emit(t, holder, tag)
 
     def _tag_emit(self, t: int, ev: dict, tag) -> None:
@@ -765,7 +969,7 @@ class _Gen:
         day_start = self.day_start = self.period_start + day * DAY_S
         if "retail" in self.families:
             self.retail_rng = random.Random(f"ruledsl-generator:{self.seed}:retail:{day}")
-        weekday = (_dt.date.fromordinal(_EPOCH_ORDINAL + (day_start + TZ_OFFSET_S) // DAY_S).weekday())
+        weekday = _dt.date.fromordinal(_EPOCH_ORDINAL + (day_start + TZ_OFFSET_S) // DAY_S).weekday()
         tag = "warmup" if day < 0 else None
         for c in self.customers:
             if c.dormant:
@@ -836,8 +1040,19 @@ class _Gen:
                 amount = self.amount(c, scale=2.0)
             else:
                 amount = self.amount(c)
-            self.transfer(t, c, channel, amount, payee[0], name=payee[1] if rng.random() < 0.8 else None,
-                          same=payee[2], city=self.city_of(c, today), device=device, phone=phone, tag=tag)
+            self.transfer(
+                t,
+                c,
+                channel,
+                amount,
+                payee[0],
+                name=payee[1] if rng.random() < 0.8 else None,
+                same=payee[2],
+                city=self.city_of(c, today),
+                device=device,
+                phone=phone,
+                tag=tag,
+            )
         if rng.random() < 0.012:
             t += rng.randrange(30, 300)
             self.sign(t, c, channel, rng.choice(INSTITUTIONS), phone, tag)
@@ -852,27 +1067,62 @@ class _Gen:
         for _ in range(rng.choices((1, 2, 3, 4), (40, 30, 20, 10))[0]):
             t += rng.randrange(30, 600)
             payee = rng.choice(c.payees)
-            self.transfer(t, c, "corporate", self.amount(c, spread=1.0), payee[0], name=payee[1], same=payee[2],
-                          city=today, device=device, phone=c.phone, tag=tag)
+            self.transfer(
+                t,
+                c,
+                "corporate",
+                self.amount(c, spread=1.0),
+                payee[0],
+                name=payee[1],
+                same=payee[2],
+                city=today,
+                device=device,
+                phone=c.phone,
+                tag=tag,
+            )
         return t
 
     def s_pos(self, c, t, today, tag) -> int:
         rng = self.rng
         merchant = rng.choice(c.merchants) if today == c.home and rng.random() < 0.7 else _merchant(rng, today)
-        self.payment(t, c, "pos", self.amount(c, scale=0.35, spread=1.0), merchant,
-                     city=today, device=f"POS{merchant[-8:]}", tag=tag)
+        self.payment(
+            t,
+            c,
+            "pos",
+            self.amount(c, scale=0.35, spread=1.0),
+            merchant,
+            city=today,
+            device=f"POS{merchant[-8:]}",
+            tag=tag,
+        )
         if rng.random() < 0.1:  # second purchase nearby
             t += rng.randrange(300, 1800)
             merchant = _merchant(rng, today)
-            self.payment(t, c, "pos", self.amount(c, scale=0.2, spread=1.0), merchant,
-                         city=today, device=f"POS{merchant[-8:]}", tag=tag)
+            self.payment(
+                t,
+                c,
+                "pos",
+                self.amount(c, scale=0.2, spread=1.0),
+                merchant,
+                city=today,
+                device=f"POS{merchant[-8:]}",
+                tag=tag,
+            )
         return t
 
     def s_online(self, c, t, today, tag) -> int:
         rng = self.rng
         for _ in range(rng.choices((1, 2, 3), (75, 20, 5))[0]):
-            self.payment(t, c, "third_party", self.amount(c, scale=0.15, spread=1.1), _online_merchant(rng),
-                         city=self.city_of(c, today), device=rng.choice(c.devices), tag=tag)
+            self.payment(
+                t,
+                c,
+                "third_party",
+                self.amount(c, scale=0.15, spread=1.1),
+                _online_merchant(rng),
+                city=self.city_of(c, today),
+                device=rng.choice(c.devices),
+                tag=tag,
+            )
             t += rng.randrange(60, 900)
         return t
 
@@ -903,8 +1153,18 @@ class _Gen:
             t += rng.randrange(60, 1200)
             payee = rng.choice(c.payees)
             amount = self.amount(c, scale=rng.uniform(30, 100), spread=0.2) if rng.random() < 0.1 else self.amount(c)
-            self.transfer(t, c, "mobile", amount, payee[0], name=payee[1], same=payee[2], city=c.home,
-                          device=device, phone=c.phone)
+            self.transfer(
+                t,
+                c,
+                "mobile",
+                amount,
+                payee[0],
+                name=payee[1],
+                same=payee[2],
+                city=c.home,
+                device=device,
+                phone=c.phone,
+            )
 
     def _preludes(self) -> None:
         """Each dormant account's last transaction, long before the period (a warm-up event)."""
@@ -913,8 +1173,19 @@ class _Gen:
             if c.dormant:
                 t = self.period_start - rng.randrange(200 * DAY_S, 380 * DAY_S)
                 payee = rng.choice(c.payees)
-                self.transfer(t, c, "mobile", self.amount(c), payee[0], name=payee[1], same=payee[2],
-                              city=c.home, device=c.devices[0], phone=c.phone, tag="warmup")
+                self.transfer(
+                    t,
+                    c,
+                    "mobile",
+                    self.amount(c),
+                    payee[0],
+                    name=payee[1],
+                    same=payee[2],
+                    city=c.home,
+                    device=c.devices[0],
+                    phone=c.phone,
+                    tag="warmup",
+                )
 
     # ------------------------------------------------------------ fraud scenarios
     def _plan_scenarios(self, n_customers: int, fraud_rate: float, kinds: Sequence[str]) -> None:
@@ -945,8 +1216,19 @@ class _Gen:
             c.opened_at = self.period_start - frng.randrange(600 * DAY_S, 3650 * DAY_S)
             t = self.period_start - frng.randrange(200 * DAY_S, 380 * DAY_S)
             payee = frng.choice(c.payees)
-            self.transfer(t, c, "mobile", _money(frng.uniform(50, 3000)), payee[0], name=payee[1], same=payee[2],
-                          city=c.home, device=c.devices[0], phone=c.phone, tag="warmup")
+            self.transfer(
+                t,
+                c,
+                "mobile",
+                _money(frng.uniform(50, 3000)),
+                payee[0],
+                name=payee[1],
+                same=payee[2],
+                city=c.home,
+                device=c.devices[0],
+                phone=c.phone,
+                tag="warmup",
+            )
             self.dormant_pool.append(c)
 
     def _extra_customer(self, home: Optional[str] = None) -> Customer:
@@ -993,8 +1275,9 @@ class _Gen:
         device = f"D-{frng.getrandbits(40):010x}"
         channel = frng.choice(("mobile", "mobile", "web"))
         phone = c.phone if frng.random() < 0.6 else frng.choice(PHONE_PREFIXES) + f"{frng.randrange(10**8):08d}"
-        self.login(t, c, channel, device, False, phone, city if frng.random() < 0.9 else None, tag,
-                   tamper=frng.random() < 0.3)  # emulators and forged fingerprints
+        self.login(
+            t, c, channel, device, False, phone, city if frng.random() < 0.9 else None, tag, tamper=frng.random() < 0.3
+        )  # emulators and forged fingerprints
         if frng.random() < 0.7:
             t += frng.randrange(10, 90)
             self.query(t, c, channel, phone, tag)
@@ -1033,8 +1316,18 @@ class _Gen:
             self.payee_add(t, c, channel, payee, tag)
             for _ in range(frng.randint(2, 6)):
                 t += frng.randrange(40, 150)
-                self.transfer(t, c, channel, _round_money(frng.uniform(3_000, 30_000), 1000), payee, name=name,
-                              city=c.home, device=device, phone=phone, tag=tag)
+                self.transfer(
+                    t,
+                    c,
+                    channel,
+                    _round_money(frng.uniform(3_000, 30_000), 1000),
+                    payee,
+                    name=name,
+                    city=c.home,
+                    device=device,
+                    phone=phone,
+                    tag=tag,
+                )
         else:
             # a "safe account" scam in the daytime: the savings leave in one or two round sums
             t = self._fraud_time(day, (9, 10, 11, 14, 15, 16, 17, 19, 20))
@@ -1045,8 +1338,18 @@ class _Gen:
             self.payee_add(t, c, channel, payee, tag)
             for _ in range(frng.randint(1, 2)):
                 t += frng.randrange(120, 1800)
-                self.transfer(t, c, channel, _round_money(frng.uniform(10_000, 150_000), 1000), payee, name=name,
-                              city=c.home, device=device, phone=phone, tag=tag)
+                self.transfer(
+                    t,
+                    c,
+                    channel,
+                    _round_money(frng.uniform(10_000, 150_000), 1000),
+                    payee,
+                    name=name,
+                    city=c.home,
+                    device=device,
+                    phone=phone,
+                    tag=tag,
+                )
 
     def x_mule_account(self, day: int, tag) -> None:
         frng = self.frng
@@ -1066,23 +1369,50 @@ class _Gen:
                 # tiny test transfers to check the account works
                 for _ in range(frng.randint(10, 15)):
                     t += frng.randrange(10, 50)
-                    self.transfer(t, mule, "mobile", _money(frng.uniform(0.01, 9.99)), self._external_account(),
-                                  city=home, device=device, phone=phone, tag=tag)
+                    self.transfer(
+                        t,
+                        mule,
+                        "mobile",
+                        _money(frng.uniform(0.01, 9.99)),
+                        self._external_account(),
+                        city=home,
+                        device=device,
+                        phone=phone,
+                        tag=tag,
+                    )
             # payers in: the bank's own customers among them
             for _ in range(frng.randint(3, 12)):
                 payer = self._victim()
                 tp = t + frng.randrange(60, 3 * HOUR_S)
-                self.transfer(tp, payer, "mobile", _money(frng.uniform(1_000, 50_000)), mule.account,
-                              name=mule.owner_name, city=payer.home, device=payer.devices[0], phone=payer.phone,
-                              tag=tag)
+                self.transfer(
+                    tp,
+                    payer,
+                    "mobile",
+                    _money(frng.uniform(1_000, 50_000)),
+                    mule.account,
+                    name=mule.owner_name,
+                    city=payer.home,
+                    device=payer.devices[0],
+                    phone=payer.phone,
+                    tag=tag,
+                )
             # fast out to many payees (now and then one already on the grey list)
             t += frng.randrange(600, 1800)
             listed = self._external_account(grey_share=0.15)
             for i in range(frng.randint(4, 12)):
                 t += frng.randrange(30, 400)
-                self.transfer(t, mule, "mobile", _money(frng.uniform(2_000, 49_000)),
-                              listed if i == 0 else self._external_account(), name=_name(frng), city=home, device=device,
-                              phone=phone if careful or frng.random() < 0.7 else mule.phone, tag=tag)
+                self.transfer(
+                    t,
+                    mule,
+                    "mobile",
+                    _money(frng.uniform(2_000, 49_000)),
+                    listed if i == 0 else self._external_account(),
+                    name=_name(frng),
+                    city=home,
+                    device=device,
+                    phone=phone if careful or frng.random() < 0.7 else mule.phone,
+                    tag=tag,
+                )
 
     def x_card_cashout_atms(self, day: int, tag) -> None:
         frng = self.frng
@@ -1126,18 +1456,38 @@ class _Gen:
         # in: bets and winnings from many counterparties (other gamblers, agents)
         for _ in range(frng.randint(3, 10)):
             payer = self._extra_customer()
-            self.transfer(t + frng.randrange(0, 4 * HOUR_S), payer, "mobile", f"{frng.choice(rounds[:5])}.00",
-                          c.account, city=payer.home, device=payer.devices[0], phone=payer.phone, tag=tag)
+            self.transfer(
+                t + frng.randrange(0, 4 * HOUR_S),
+                payer,
+                "mobile",
+                f"{frng.choice(rounds[:5])}.00",
+                c.account,
+                city=payer.home,
+                device=payer.devices[0],
+                phone=payer.phone,
+                tag=tag,
+            )
         # out: round sums to many collection accounts and gambling merchants, through the night
         for _ in range(frng.randint(5, 16)):
             t += frng.randrange(120, 1500)
             amount = f"{frng.choice(rounds)}.00"
             if frng.random() < 0.35:
-                self.payment(t, c, "third_party", amount, frng.choice(platform_merchants), city=c.home,
-                             device=device, tag=tag)
+                self.payment(
+                    t, c, "third_party", amount, frng.choice(platform_merchants), city=c.home, device=device, tag=tag
+                )
             else:
-                self.transfer(t, c, "mobile", amount, self._external_account(), name=_name(frng), city=c.home,
-                              device=device, phone=c.phone, tag=tag)
+                self.transfer(
+                    t,
+                    c,
+                    "mobile",
+                    amount,
+                    self._external_account(),
+                    name=_name(frng),
+                    city=c.home,
+                    device=device,
+                    phone=c.phone,
+                    tag=tag,
+                )
 
     def x_dormant_reactivation(self, day: int, tag) -> None:
         frng = self.frng
@@ -1158,8 +1508,18 @@ class _Gen:
         listed = self._external_account(grey_share=0.15)
         for i, amount in enumerate(amounts):
             t += frng.randrange(120, 2400)
-            self.transfer(t, c, "mobile", amount, listed if i == 0 else self._external_account(), name=_name(frng),
-                          city=city, device=device, phone=phone, tag=tag)
+            self.transfer(
+                t,
+                c,
+                "mobile",
+                amount,
+                listed if i == 0 else self._external_account(),
+                name=_name(frng),
+                city=city,
+                device=device,
+                phone=phone,
+                tag=tag,
+            )
 
     # ------------------------------------------------------------ the ledger (posting family)
     def _ledger_state(self, c: Customer, account: str) -> list:
@@ -1174,9 +1534,16 @@ class _Gen:
                 else:
                     # savings: enough for the stream's spending (and then some); last active before the stream
                     spend = max(c.median, 200.0) * (20 + 3 * c.rate * (self.days + self.warmup_days))
-                    last = None if c.dormant else (
-                        self.period_start - self.warmup_days * DAY_S - HOUR_S
-                        - int(_unit(self.seed, account, "last") * 20 * DAY_S))
+                    last = (
+                        None
+                        if c.dormant
+                        else (
+                            self.period_start
+                            - self.warmup_days * DAY_S
+                            - HOUR_S
+                            - int(_unit(self.seed, account, "last") * 20 * DAY_S)
+                        )
+                    )
                     init = (int(spend * math.exp(2.0 * u - 0.5)) * 100, last)
             st = self.ledger[account] = [init[0], init[1], init[1], None]
         return st
@@ -1208,20 +1575,44 @@ class _Gen:
             top = ((cents - st[0] + self.prng.randrange(50_000, 300_000)) // 10_000 + 1) * 10_000
             st[0] += top
             own = self._own_other_account(c)
-            yield self._format(ts, self._txn_event(holder, c, account, "in", top, st, "mobile", own, c.owner_name,
-                                                   _region(own, c.home, self._hometown(c)), True, None,
-                                                   "本人他行转入"))
+            yield self._format(
+                ts,
+                self._txn_event(
+                    holder,
+                    c,
+                    account,
+                    "in",
+                    top,
+                    st,
+                    "mobile",
+                    own,
+                    c.owner_name,
+                    _region(own, c.home, self._hometown(c)),
+                    True,
+                    None,
+                    "本人他行转入",
+                ),
+            )
             st[1] = ts
         st[0] += cents if direction == "in" else -cents
-        ev = self._txn_event(holder, c, account, direction, cents, st, channel, cp, cp_name, region, same, device,
-                             remark)
+        ev = self._txn_event(
+            holder, c, account, direction, cents, st, channel, cp, cp_name, region, same, device, remark
+        )
         st[1] = ts
         yield self._format(ts, ev)
 
     @staticmethod
     def _txn_event(holder, c, account, direction, cents, st, channel, cp, cp_name, region, same, device, remark):
-        ev = {"type": "account_txn", "ts": None, "customer_id": c.cid, "account_no": account, "direction": direction,
-              "amount": _yuan(cents), "balance_after": _yuan(st[0]), "channel": channel}
+        ev = {
+            "type": "account_txn",
+            "ts": None,
+            "customer_id": c.cid,
+            "account_no": account,
+            "direction": direction,
+            "amount": _yuan(cents),
+            "balance_after": _yuan(st[0]),
+            "channel": channel,
+        }
         if cp:
             ev["counterparty_account"] = cp
         if cp_name:
@@ -1258,13 +1649,35 @@ class _Gen:
             channel = ev["channel"]
             if remark is None:
                 remark = "本人账户转账" if same else prng.choice(TRANSFER_REMARKS)
-            self.txn(ts, c, "out", ev["amount"], channel, cp=payee, cp_name=ev.get("payee_name"),
-                     region=_region(payee, c.home, self._hometown(c)), same=same,
-                     device=ev.get("device_id") if channel in ("mobile", "web") else None, remark=remark, tag=tag)
+            self.txn(
+                ts,
+                c,
+                "out",
+                ev["amount"],
+                channel,
+                cp=payee,
+                cp_name=ev.get("payee_name"),
+                region=_region(payee, c.home, self._hometown(c)),
+                same=same,
+                device=ev.get("device_id") if channel in ("mobile", "web") else None,
+                remark=remark,
+                tag=tag,
+            )
             other = self.by_account.get(payee)
             if other is not None and not other.corporate:  # a customer of the bank: the money comes in there
-                self.txn(ts, other, "in", ev["amount"], channel, cp=c.account, cp_name=c.owner_name, region=home,
-                         same=other.cid == c.cid, remark=remark, tag=tag)
+                self.txn(
+                    ts,
+                    other,
+                    "in",
+                    ev["amount"],
+                    channel,
+                    cp=c.account,
+                    cp_name=c.owner_name,
+                    region=home,
+                    same=other.cid == c.cid,
+                    remark=remark,
+                    tag=tag,
+                )
         elif etype == "payment":
             merchant = ev["merchant_id"]
             channel = ev["channel"]
@@ -1275,25 +1688,79 @@ class _Gen:
                 u = _unit(merchant, "institution")
                 cp, cp_name, region = INSTITUTION_ACCOUNTS[0 if u < 0.55 else 1 if u < 0.95 else 2]
                 remark = remark or prng.choice(ONLINE_REMARKS)
-            self.txn(ts, c, "out", ev["amount"], channel, cp=cp, cp_name=cp_name, region=region, same=False,
-                     device=ev.get("device_id") if channel == "third_party" else None, remark=remark, tag=tag)
+            self.txn(
+                ts,
+                c,
+                "out",
+                ev["amount"],
+                channel,
+                cp=cp,
+                cp_name=cp_name,
+                region=region,
+                same=False,
+                device=ev.get("device_id") if channel == "third_party" else None,
+                remark=remark,
+                tag=tag,
+            )
         elif etype == "cash_withdrawal":
             self.txn(ts, c, "out", ev["amount"], "atm", remark="ATM取款", tag=tag)
         elif etype == "counter_transfer":
             payee = ev["payee_account"]
-            self.txn(ts, c, "out", ev["amount"], ev["channel"], cp=payee, cp_name=ev.get("payee_name"),
-                     region=_region(payee, c.home, self._hometown(c)), remark=remark or "汇款", tag=tag)
+            self.txn(
+                ts,
+                c,
+                "out",
+                ev["amount"],
+                ev["channel"],
+                cp=payee,
+                cp_name=ev.get("payee_name"),
+                region=_region(payee, c.home, self._hometown(c)),
+                remark=remark or "汇款",
+                tag=tag,
+            )
         elif etype == "dcep_topup":
-            self.txn(ts, c, "out", ev["amount"], ev["channel"], cp=ev["wallet_id"], cp_name="数字人民币钱包",
-                     same=ev["own_wallet"], device=ev.get("device_id"), remark="兑出至数字人民币钱包", tag=tag)
+            self.txn(
+                ts,
+                c,
+                "out",
+                ev["amount"],
+                ev["channel"],
+                cp=ev["wallet_id"],
+                cp_name="数字人民币钱包",
+                same=ev["own_wallet"],
+                device=ev.get("device_id"),
+                remark="兑出至数字人民币钱包",
+                tag=tag,
+            )
         elif etype == "loan_application" and granted_after is not None:
-            self.txn(ts + granted_after, c, "in", ev["amount"], ev["channel"], cp=LOAN_ACCOUNT[0],
-                     cp_name=LOAN_ACCOUNT[1], region=home, same=False, remark="贷款发放", tag=tag)
+            self.txn(
+                ts + granted_after,
+                c,
+                "in",
+                ev["amount"],
+                ev["channel"],
+                cp=LOAN_ACCOUNT[0],
+                cp_name=LOAN_ACCOUNT[1],
+                region=home,
+                same=False,
+                remark="贷款发放",
+                tag=tag,
+            )
         elif etype == "agreement_sign" and prng.random() < 0.5:
             # the institution checks the account with a one-cent deposit
             inst = ev["institution"]
-            self.txn(ts + prng.randrange(5, 60), c, "in", "0.01", "third_party",
-                     cp=f"{zlib.crc32(inst.encode()):015d}", cp_name=inst, same=False, remark="账户验证", tag=tag)
+            self.txn(
+                ts + prng.randrange(5, 60),
+                c,
+                "in",
+                "0.01",
+                "third_party",
+                cp=f"{zlib.crc32(inst.encode()):015d}",
+                cp_name=inst,
+                same=False,
+                remark="账户验证",
+                tag=tag,
+            )
 
     # ------------------------------------------------------------ the other families' ordinary traffic
     def family_day(self, day: int) -> None:
@@ -1324,33 +1791,71 @@ class _Gen:
                 # about a month's spending
                 salary = max(2500.0, c.median * c.rate * (20 + 20 * _unit(seed, c.cid, "pay"))) * r.uniform(0.97, 1.03)
                 u = _unit(seed, c.cid, "employer")
-                employer = f"{c.home}{GIVEN[int(u * len(GIVEN))]}{GIVEN[int(u * 997) % len(GIVEN)]}" \
-                           f"{COMPANY_SUFFIXES[int(u * 9973) % len(COMPANY_SUFFIXES)]}"
-                self.txn(self._hour_time(r, day_start, (9, 10, 11)), c, "in", _money(salary), "counter",
-                         cp=f"6222020200{int(u * 10**9):09d}", cp_name=employer, region=home, same=False,
-                         remark=r.choice(("代发工资", "工资", "代发工资")), tag=tag)
+                employer = (
+                    f"{c.home}{GIVEN[int(u * len(GIVEN))]}{GIVEN[int(u * 997) % len(GIVEN)]}"
+                    f"{COMPANY_SUFFIXES[int(u * 9973) % len(COMPANY_SUFFIXES)]}"
+                )
+                self.txn(
+                    self._hour_time(r, day_start, (9, 10, 11)),
+                    c,
+                    "in",
+                    _money(salary),
+                    "counter",
+                    cp=f"6222020200{int(u * 10**9):09d}",
+                    cp_name=employer,
+                    region=home,
+                    same=False,
+                    remark=r.choice(("代发工资", "工资", "代发工资")),
+                    tag=tag,
+                )
             for _ in range(_poisson(r, 0.08)):
                 if c.payees and r.random() < 0.5:
                     payer, name, same = r.choice(c.payees)
                 else:
                     payer, name, same = _new_payee(r)
                 amount = math.exp(r.gauss(math.log(c.median), 0.8))
-                self.txn(self._hour_time(r, day_start), c, "in",
-                         _round_money(amount, 100) if r.random() < 0.5 else _money(amount),
-                         r.choice(("mobile", "mobile", "web", "third_party")), cp=payer, cp_name=name,
-                         region=_region(payer, c.home, self._hometown(c)), same=same,
-                         remark=r.choice(("转账", "还款", "生活费", "红包", "", "")), tag=tag)
+                self.txn(
+                    self._hour_time(r, day_start),
+                    c,
+                    "in",
+                    _round_money(amount, 100) if r.random() < 0.5 else _money(amount),
+                    r.choice(("mobile", "mobile", "web", "third_party")),
+                    cp=payer,
+                    cp_name=name,
+                    region=_region(payer, c.home, self._hometown(c)),
+                    same=same,
+                    remark=r.choice(("转账", "还款", "生活费", "红包", "", "")),
+                    tag=tag,
+                )
             if r.random() < 0.004:
                 cp, cp_name, region = INSTITUTION_ACCOUNTS[r.choice((0, 0, 1, 1, 1))]
-                self.txn(self._hour_time(r, day_start), c, "in", _money(r.uniform(50, 2000)), "third_party",
-                         cp=cp, cp_name=cp_name, region=region, same=False,
-                         remark=r.choice(("零钱提现", "余额提现")), tag=tag)
+                self.txn(
+                    self._hour_time(r, day_start),
+                    c,
+                    "in",
+                    _money(r.uniform(50, 2000)),
+                    "third_party",
+                    cp=cp,
+                    cp_name=cp_name,
+                    region=region,
+                    same=False,
+                    remark=r.choice(("零钱提现", "余额提现")),
+                    tag=tag,
+                )
             if _unit(seed, c.cid, "shop") < 0.02:  # a small shop: its customers pay by the bank's QR code
                 for _ in range(_poisson(r, 8)):
-                    self.txn(self._hour_time(r, day_start, range(8, 22)), c, "in",
-                             _money(math.exp(r.gauss(math.log(35), 0.9))), "third_party",
-                             cp=f"2088{r.randrange(10**12):012d}", region=home, same=False, remark="二维码收款",
-                             tag=tag)
+                    self.txn(
+                        self._hour_time(r, day_start, range(8, 22)),
+                        c,
+                        "in",
+                        _money(math.exp(r.gauss(math.log(35), 0.9))),
+                        "third_party",
+                        cp=f"2088{r.randrange(10**12):012d}",
+                        region=home,
+                        same=False,
+                        remark="二维码收款",
+                        tag=tag,
+                    )
 
     def _counter_day(self, day: int, day_start: int, tag) -> None:
         """Transfers at a branch counter or by telephone banking (mostly older customers' habits)."""
@@ -1361,10 +1866,16 @@ class _Gen:
             acct, name, _same = r.choice(c.payees)
             channel = "counter" if r.random() < 0.8 else "phone_banking"
             amount = math.exp(r.gauss(math.log(c.median * 2), 0.8))
-            self.counter_transfer(self._hour_time(r, day_start, range(9, 17)), c, channel,
-                                  _round_money(amount, 100) if r.random() < 0.6 else _money(amount), acct,
-                                  name=name, branch=f"B{_CITY_CODE.get(c.home, '99')}{r.randrange(1, 40):03d}"
-                                  if channel == "counter" else None, tag=tag)
+            self.counter_transfer(
+                self._hour_time(r, day_start, range(9, 17)),
+                c,
+                channel,
+                _round_money(amount, 100) if r.random() < 0.6 else _money(amount),
+                acct,
+                name=name,
+                branch=f"B{_CITY_CODE.get(c.home, '99')}{r.randrange(1, 40):03d}" if channel == "counter" else None,
+                tag=tag,
+            )
 
     # ------------------------------------------------------------ account opening (opening family)
     def _opening_day(self, day: int, day_start: int, tag) -> None:
@@ -1404,8 +1915,15 @@ class _Gen:
         self.xidx["opening"] += 1
         return f"C{self.xidx['opening']:08d}"
 
-    def _application(self, r: random.Random, persona: str, *, channel: Optional[str] = None,
-                     city: Optional[str] = None, age: Optional[int] = None) -> dict:
+    def _application(
+        self,
+        r: random.Random,
+        persona: str,
+        *,
+        channel: Optional[str] = None,
+        city: Optional[str] = None,
+        age: Optional[int] = None,
+    ) -> dict:
         """An ordinary ``account_open`` event for a persona (the scenarios adjust it)."""
         city = city or _pick_cum(r, CITY_NAMES, _CITY_CUM)
         if channel is None:
@@ -1416,11 +1934,28 @@ class _Gen:
         local_share, proof_share, high_limit = 0.65, 0.7, 0.05
         if persona == "worker":
             age = age or r.randint(23, 55)
-            occupation = r.choices(("enterprise_staff", "professional", "civil_servant", "worker", "military", "other"),
-                                   (40, 20, 10, 25, 2, 3))[0]
-            industry = "public_service" if occupation in ("civil_servant", "military") else r.choice(
-                ("manufacturing", "construction", "wholesale_retail", "logistics", "catering_hotel", "it_internet",
-                 "finance", "real_estate", "education_health", "other"))
+            occupation = r.choices(
+                ("enterprise_staff", "professional", "civil_servant", "worker", "military", "other"),
+                (40, 20, 10, 25, 2, 3),
+            )[0]
+            industry = (
+                "public_service"
+                if occupation in ("civil_servant", "military")
+                else r.choice(
+                    (
+                        "manufacturing",
+                        "construction",
+                        "wholesale_retail",
+                        "logistics",
+                        "catering_hotel",
+                        "it_internet",
+                        "finance",
+                        "real_estate",
+                        "education_health",
+                        "other",
+                    )
+                )
+            )
             purpose = r.choices(("salary", "daily", "investment", "loan_repayment", "other"), (50, 35, 8, 5, 2))[0]
             income = math.exp(r.gauss(math.log(8000), 0.5))
         elif persona == "student":
@@ -1438,8 +1973,18 @@ class _Gen:
         elif persona == "business":
             age = age or r.randint(25, 60)
             occupation = "self_employed"
-            industry = r.choices(("wholesale_retail", "catering_hotel", "logistics", "construction", "agriculture",
-                                  "precious_metals", "entertainment"), (40, 25, 10, 10, 7, 5, 3))[0]
+            industry = r.choices(
+                (
+                    "wholesale_retail",
+                    "catering_hotel",
+                    "logistics",
+                    "construction",
+                    "agriculture",
+                    "precious_metals",
+                    "entertainment",
+                ),
+                (40, 25, 10, 10, 7, 5, 3),
+            )[0]
             purpose = r.choices(("business", "daily"), (80, 20))[0]
             income = math.exp(r.gauss(math.log(15000), 0.6))
             high_limit = 0.3
@@ -1484,11 +2029,20 @@ class _Gen:
         else:
             expected = r.uniform(500, 5000)
         ev: dict[str, Any] = {
-            "type": "account_open", "ts": None, "customer_id": self._applicant_id(), "id_no": id_no,
-            "id_type": id_type, "nationality": nationality, "age": age, "channel": channel,
-            "account_class": ("I" if r.random() < 0.8 else "II") if channel == "counter"
+            "type": "account_open",
+            "ts": None,
+            "customer_id": self._applicant_id(),
+            "id_no": id_no,
+            "id_type": id_type,
+            "nationality": nationality,
+            "age": age,
+            "channel": channel,
+            "account_class": ("I" if r.random() < 0.8 else "II")
+            if channel == "counter"
             else ("II" if r.random() < 0.85 else "III"),
-            "occupation": occupation, "industry": industry, "purpose": purpose,
+            "occupation": occupation,
+            "industry": industry,
+            "purpose": purpose,
         }
         if income is not None:
             ev["monthly_income"] = _round_money(income, 100)
@@ -1504,8 +2058,9 @@ class _Gen:
         elif u < 0.97:
             ev["phone_owner_match"] = False  # a parent's or spouse's number
         if "phone_owner_match" in ev:
-            ev["phone_tenure_days"] = r.randrange(1, 30) if r.random() < 0.03 else int(
-                math.exp(r.gauss(math.log(1500), 0.8))) + 30
+            ev["phone_tenure_days"] = (
+                r.randrange(1, 30) if r.random() < 0.03 else int(math.exp(r.gauss(math.log(1500), 0.8))) + 30
+            )
         if r.random() < 0.95:
             ev["accounts_elsewhere"] = r.choices(range(8), (20, 35, 25, 12, 5, 2, 0.7, 0.3))[0]
         ev["apply_high_limit"] = r.random() < high_limit
@@ -1540,8 +2095,9 @@ class _Gen:
             risky_device = r.random() < 0.5
             t = self._hour_time(r, day_start, range(9, 23))
             for _ in range(r.randint(2, 4)):
-                ev = self._application(r, r.choice(("jobless", "worker", "student")), channel="mobile",
-                                       age=r.randint(18, 30))
+                ev = self._application(
+                    r, r.choice(("jobless", "worker", "student")), channel="mobile", age=r.randint(18, 30)
+                )
                 ev["account_class"] = "II"
                 ev["phone"], ev["device_id"], ev["device_risk"] = phone, device, risky_device
                 ev["phone_owner_match"] = False
@@ -1596,26 +2152,51 @@ class _Gen:
         r = self.retail_rng
         if not trusted and r.random() < 0.5:
             # a new phone: the password is reset first
-            self.password_reset(max(self.day_start, t - r.randrange(60, 600)), c, channel,
-                                r.choice(("sms", "sms", "face")), device, tag)
+            self.password_reset(
+                max(self.day_start, t - r.randrange(60, 600)), c, channel, r.choice(("sms", "sms", "face")), device, tag
+            )
         elif r.random() < 0.002:  # forgot the password
-            self.password_reset(max(self.day_start, t - r.randrange(60, 300)), c, channel,
-                                r.choice(("sms", "face", "bank_card")), device, tag)
+            self.password_reset(
+                max(self.day_start, t - r.randrange(60, 300)),
+                c,
+                channel,
+                r.choice(("sms", "face", "bank_card")),
+                device,
+                tag,
+            )
         if channel != "mobile":
             return
         u = r.random()
         if u < 0.004:
             amount = _round_money(math.exp(r.gauss(math.log(max(c.median, 300) * 40), 0.7)), 1000)
-            self.loan_application(t + r.randrange(60, 900), c, channel,
-                                  r.choice(("consumer_loan", "consumer_loan", "cash_instalment")), amount, device, tag,
-                                  granted_after=r.randrange(120, 3600) if r.random() < 0.7 else None)
+            self.loan_application(
+                t + r.randrange(60, 900),
+                c,
+                channel,
+                r.choice(("consumer_loan", "consumer_loan", "cash_instalment")),
+                amount,
+                device,
+                tag,
+                granted_after=r.randrange(120, 3600) if r.random() < 0.7 else None,
+            )
         elif u < 0.02:
             own = r.random() < 0.9
-            wallet = (f"0031{int(_unit(self.seed, c.cid, 'wallet') * 10**12):012d}" if own
-                      else f"0021{r.randrange(10**12):012d}")
+            wallet = (
+                f"0031{int(_unit(self.seed, c.cid, 'wallet') * 10**12):012d}"
+                if own
+                else f"0021{r.randrange(10**12):012d}"
+            )
             amount = r.uniform(100, 3000)
-            self.dcep_topup(t + r.randrange(30, 600), c, channel,
-                            _round_money(amount, 100) if r.random() < 0.6 else _money(amount), wallet, own, device, tag)
+            self.dcep_topup(
+                t + r.randrange(30, 600),
+                c,
+                channel,
+                _round_money(amount, 100) if r.random() < 0.6 else _money(amount),
+                wallet,
+                own,
+                device,
+                tag,
+            )
 
     # ------------------------------------------------------------ the other families' scenarios
     def _plan_family_scenarios(self, n_customers: int, fraud_rate: float, kinds: Sequence[str]) -> None:
@@ -1638,8 +2219,9 @@ class _Gen:
                 kind = order[i % len(order)]
                 counters[kind] += 1
                 day = r.randrange(self.days)
-                self.xplan.setdefault(day, []).append((rank, r.getrandbits(32), family, kind,
-                                                       f"{kind}-{counters[kind]:04d}"))
+                self.xplan.setdefault(day, []).append(
+                    (rank, r.getrandbits(32), family, kind, f"{kind}-{counters[kind]:04d}")
+                )
         for day in self.xplan:
             self.xplan[day].sort()
 
@@ -1661,8 +2243,15 @@ class _Gen:
                 return c
         return self._xcustomer(r, family)
 
-    def _mule(self, r: random.Random, family: str, opened_days: tuple[int, int], balance: float = 0.0,
-              last_active_days: Optional[tuple[int, int]] = None, day: int = 0) -> Customer:
+    def _mule(
+        self,
+        r: random.Random,
+        family: str,
+        opened_days: tuple[int, int],
+        balance: float = 0.0,
+        last_active_days: Optional[tuple[int, int]] = None,
+        day: int = 0,
+    ) -> Customer:
         """A fraud-controlled account: opened ``opened_days`` days ago, its balance and last activity set."""
         c = self._xcustomer(r, family, home=r.choice(FRAUD_CITIES))
         now = self.period_start + day * DAY_S
@@ -1678,18 +2267,62 @@ class _Gen:
     def _ext(r: random.Random) -> str:
         return f"{r.choice(OTHER_BANK_PREFIXES)}{r.randrange(10**15):015d}"
 
-    def _in(self, t: int, c: Customer, amount: str, r: random.Random, tag, *, cp: Optional[str] = None,
-            remark: Optional[str] = None, name: Optional[str] = None) -> None:
+    def _in(
+        self,
+        t: int,
+        c: Customer,
+        amount: str,
+        r: random.Random,
+        tag,
+        *,
+        cp: Optional[str] = None,
+        remark: Optional[str] = None,
+        name: Optional[str] = None,
+    ) -> None:
         """Money from another bank into ``c`` (ledger only)."""
         cp = cp or self._ext(r)
-        self.txn(t, c, "in", amount, r.choice(("mobile", "mobile", "web", "third_party")), cp=cp,
-                 cp_name=name or _name(r), region=_region(cp, None), same=False, remark=remark, tag=tag)
+        self.txn(
+            t,
+            c,
+            "in",
+            amount,
+            r.choice(("mobile", "mobile", "web", "third_party")),
+            cp=cp,
+            cp_name=name or _name(r),
+            region=_region(cp, None),
+            same=False,
+            remark=remark,
+            tag=tag,
+        )
 
-    def _out(self, t: int, c: Customer, amount: str, payee: str, r: random.Random, tag, *, device: str,
-             phone: Optional[str] = None, remark: Optional[str] = None, name: Optional[str] = None) -> None:
+    def _out(
+        self,
+        t: int,
+        c: Customer,
+        amount: str,
+        payee: str,
+        r: random.Random,
+        tag,
+        *,
+        device: str,
+        phone: Optional[str] = None,
+        remark: Optional[str] = None,
+        name: Optional[str] = None,
+    ) -> None:
         """Money out of ``c`` on the mobile app (an e-channel transfer, and its ledger entry)."""
-        self.transfer(t, c, "mobile", amount, payee, name=name or _name(r), city=c.home, device=device,
-                      phone=phone or c.phone, tag=tag, remark=remark)
+        self.transfer(
+            t,
+            c,
+            "mobile",
+            amount,
+            payee,
+            name=name or _name(r),
+            city=c.home,
+            device=device,
+            phone=phone or c.phone,
+            tag=tag,
+            remark=remark,
+        )
 
     def y_gambling_account(self, day: int, tag, r: random.Random) -> None:
         day_start = self.period_start + day * DAY_S
@@ -1711,11 +2344,28 @@ class _Gen:
                 i = r.randrange(len(agents))
                 amount = f"{r.choice(rounds)}.00"
                 if step == "out":
-                    self._out(t, c, amount, agents[i], r, tag, device=device, name=agent_names[i],
-                              remark=r.choice(("上分", "充值", "", "", "转账")))
+                    self._out(
+                        t,
+                        c,
+                        amount,
+                        agents[i],
+                        r,
+                        tag,
+                        device=device,
+                        name=agent_names[i],
+                        remark=r.choice(("上分", "充值", "", "", "转账")),
+                    )
                 else:
-                    self._in(t, c, amount, r, tag, cp=agents[i], name=agent_names[i],
-                             remark=r.choice(("下分", "返水", "", "", "转账")))
+                    self._in(
+                        t,
+                        c,
+                        amount,
+                        r,
+                        tag,
+                        cp=agents[i],
+                        name=agent_names[i],
+                        remark=r.choice(("下分", "返水", "", "", "转账")),
+                    )
         elif v < 0.85:
             # 跑分: a rented account collects players' deposits and passes them on to the platform
             c = self._mule(r, "posting", (20, 200), balance=r.uniform(0, 300), day=day)
@@ -1727,8 +2377,11 @@ class _Gen:
             self.login(t, c, "mobile", device, True, c.phone, c.home, tag)
             for i in range(r.randint(12, 30)):
                 t += r.randrange(60, 900)
-                cents = r.choice((100, 200, 500, 1000, 2000, 3000, 5000)) * 100 if r.random() < 0.7 \
+                cents = (
+                    r.choice((100, 200, 500, 1000, 2000, 3000, 5000)) * 100
+                    if r.random() < 0.7
                     else int(r.uniform(100, 5000)) * 100
+                )
                 self._in(t, c, _yuan(cents), r, tag, remark=r.choice(("充值", "", "", "转账", "货款")))
                 balance += cents
                 pending += 1
@@ -1772,8 +2425,11 @@ class _Gen:
             share = total // n
             for i in range(n):
                 t += r.randrange(60, 900)
-                cents = min(total, share + r.randrange(-share // 5, share // 5)) if i < n - 1 \
+                cents = (
+                    min(total, share + r.randrange(-share // 5, share // 5))
+                    if i < n - 1
                     else total - r.randrange(0, min(total, 5_000))
+                )
                 total -= cents
                 self._out(t, c, _yuan(cents), self._ext(r), r, tag, device=device)
         elif kind == "fast":
@@ -1842,8 +2498,15 @@ class _Gen:
                 self._in(t, c, _yuan(cents), r, tag)
                 t += r.randrange(600, 2 * HOUR_S)
                 self.login(t, c, "mobile", device, True, c.phone, c.home, tag)
-                self._out(t + r.randrange(30, 300), c, _yuan(cents - r.randrange(0, 50_000)), self._ext(r), r, tag,
-                          device=device)
+                self._out(
+                    t + r.randrange(30, 300),
+                    c,
+                    _yuan(cents - r.randrange(0, 50_000)),
+                    self._ext(r),
+                    r,
+                    tag,
+                    device=device,
+                )
                 t += r.randrange(HOUR_S, 6 * HOUR_S)
         elif kind == "device":
             # one herder's phone operates several mule accounts the same day
@@ -1854,8 +2517,16 @@ class _Gen:
                 self._in(t, c, _yuan(cents), r, tag)
                 t += r.randrange(300, 1800)
                 self.login(t, c, "mobile", device, True, herder_phone, c.home, tag)
-                self._out(t + r.randrange(30, 300), c, _yuan(cents - r.randrange(0, 30_000)), self._ext(r), r, tag,
-                          device=device, phone=herder_phone)
+                self._out(
+                    t + r.randrange(30, 300),
+                    c,
+                    _yuan(cents - r.randrange(0, 30_000)),
+                    self._ext(r),
+                    r,
+                    tag,
+                    device=device,
+                    phone=herder_phone,
+                )
                 t += r.randrange(300, 3600)
         elif kind == "case":
             # money from (or to) an account the police already reported
@@ -1870,12 +2541,10 @@ class _Gen:
                 other = case
             t += r.randrange(600, 3 * HOUR_S)
             self.login(t, c, "mobile", device, True, c.phone, c.home, tag)
-            self._out(t + r.randrange(30, 300), c, _yuan(cents - r.randrange(0, 100_000)), other, r, tag,
-                      device=device)
+            self._out(t + r.randrange(30, 300), c, _yuan(cents - r.randrange(0, 100_000)), other, r, tag, device=device)
         elif kind == "dormant":
             # a long-dormant account, sold, suddenly moving money
-            c = self._mule(r, "posting", (800, 3000), balance=r.uniform(0, 100), last_active_days=(200, 600),
-                           day=day)
+            c = self._mule(r, "posting", (800, 3000), balance=r.uniform(0, 100), last_active_days=(200, 600), day=day)
             balance = self.ledger_init[c.account][0]
             self.login(t, c, "mobile", device, False, _phone(r), c.home, tag)
             for _ in range(r.randint(5, 9)):
@@ -1895,8 +2564,15 @@ class _Gen:
             self._in(t, c, _yuan(cents), r, tag)
             t += r.randrange(3 * HOUR_S, 6 * HOUR_S)
             self.login(t, c, "mobile", device, True, c.phone, c.home, tag)
-            self._out(t + r.randrange(30, 300), c, _yuan(int(cents * r.uniform(0.5, 0.8))), self._ext(r), r, tag,
-                      device=device)
+            self._out(
+                t + r.randrange(30, 300),
+                c,
+                _yuan(int(cents * r.uniform(0.5, 0.8))),
+                self._ext(r),
+                r,
+                tag,
+                device=device,
+            )
 
     def y_induced_loan_chain(self, day: int, tag, r: random.Random) -> None:
         day_start = self.period_start + day * DAY_S
@@ -1916,8 +2592,17 @@ class _Gen:
             device = _device(r)
             self.password_reset(t, c, "mobile", "sms", device, tag)
             t += r.randrange(60, 600)
-            self.login(t, c, "mobile", device, False, c.phone, r.choice((c.home, r.choice(FRAUD_CITIES))), tag,
-                       tamper=r.random() < 0.2)
+            self.login(
+                t,
+                c,
+                "mobile",
+                device,
+                False,
+                c.phone,
+                r.choice((c.home, r.choice(FRAUD_CITIES))),
+                tag,
+                tamper=r.random() < 0.2,
+            )
         else:
             # the victim does it all on the own phone; no signal at log-in
             device = c.devices[0]
@@ -1930,8 +2615,9 @@ class _Gen:
         for _ in range(r.choice((1, 1, 2))):
             t += r.randrange(60, 900)
             cents = max(10_000_00, int(left * r.uniform(0.5, 1.0)) // 100_000 * 100_000)
-            self.transfer(t, c, "mobile", _yuan(cents), payee, name=name, city=c.home, device=device, phone=c.phone,
-                          tag=tag)
+            self.transfer(
+                t, c, "mobile", _yuan(cents), payee, name=name, city=c.home, device=device, phone=c.phone, tag=tag
+            )
             left -= cents
             if left < 10_000_00:
                 break
@@ -1972,8 +2658,16 @@ class _Gen:
         wallet = f"0021{r.randrange(10**12):012d}"
         t += r.randrange(120, 1800) if v < 0.7 else r.randrange(3600, 6000)
         for _ in range(r.randint(1, 3)):
-            self.dcep_topup(t, c, "web" if web else "mobile", _round_money(r.uniform(5_000, 50_000), 1000), wallet,
-                            False, device, tag)
+            self.dcep_topup(
+                t,
+                c,
+                "web" if web else "mobile",
+                _round_money(r.uniform(5_000, 50_000), 1000),
+                wallet,
+                False,
+                device,
+                tag,
+            )
             t += r.randrange(60, 600)
 
     def y_risk_list_counterparty(self, day: int, tag, r: random.Random) -> None:
@@ -1999,9 +2693,16 @@ class _Gen:
         t = self._hour_time(r, day_start, range(9, 17) if channel == "counter" else range(8, 22))
         if channel in ("counter", "phone_banking"):
             for amount in amounts:
-                self.counter_transfer(t, c, channel, amount, payee, name=name,
-                                      branch=f"B{_CITY_CODE.get(c.home, '99')}{r.randrange(1, 40):03d}"
-                                      if channel == "counter" else None, tag=tag)
+                self.counter_transfer(
+                    t,
+                    c,
+                    channel,
+                    amount,
+                    payee,
+                    name=name,
+                    branch=f"B{_CITY_CODE.get(c.home, '99')}{r.randrange(1, 40):03d}" if channel == "counter" else None,
+                    tag=tag,
+                )
                 t += r.randrange(120, 900)
         elif channel == "atm":
             for amount in amounts:
@@ -2014,8 +2715,9 @@ class _Gen:
             self.payee_add(t, c, channel, payee, tag)
             for amount in amounts:
                 t += r.randrange(60, 900)
-                self.transfer(t, c, channel, amount, payee, name=name, city=c.home, device=device, phone=c.phone,
-                              tag=tag)
+                self.transfer(
+                    t, c, channel, amount, payee, name=name, city=c.home, device=device, phone=c.phone, tag=tag
+                )
 
     # ------------------------------------------------------------ the stream
     def run(self) -> Iterator[dict]:
@@ -2041,7 +2743,7 @@ def generate(
     warmup_days: int = 0,
     scenarios: Optional[Iterable[str]] = None,
     ts_format: str = "mixed",
-    profile: "str | Iterable[str]" = "echannel",
+    profile: str | Iterable[str] = "echannel",
 ) -> Iterator[dict]:
     """Yield events in event-time order (see the module docstring).
 
@@ -2072,9 +2774,11 @@ def generate(
         raise ValueError(f"unknown scenario type(s): {', '.join(unknown)}; known: {', '.join(ALL_SCENARIOS)}")
     outside = [(k, f) for f in FAMILIES if f not in families for k in FAMILY_SCENARIOS[f] if k in scenarios]
     if outside:
-        raise ValueError("scenario type(s) of event families not in the profile: "
-                         + ", ".join(f"{k} (family {f})" for k, f in outside)
-                         + f"; the profile has {', '.join(families)} (use profile 'all' or add the family)")
+        raise ValueError(
+            "scenario type(s) of event families not in the profile: "
+            + ", ".join(f"{k} (family {f})" for k, f in outside)
+            + f"; the profile has {', '.join(families)} (use profile 'all' or add the family)"
+        )
     gen = _Gen(n_customers, days, seed, fraud_rate, start, warmup_days, scenarios, ts_format, families)
     return gen.run()
 
@@ -2100,23 +2804,41 @@ def main(argv: Optional[list[str]] = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m ruledsl.sim.generator",
         description="Generate seeded, realistic bank events (e-channel; with --profile also account opening, "
-                    "ledger postings, retail steps, counter transfers) with labelled fraud scenarios (JSON Lines).",
+        "ledger postings, retail steps, counter transfers) with labelled fraud scenarios (JSON Lines).",
     )
     p.add_argument("--customers", type=int, default=2000, help="number of customers (default 2000)")
     p.add_argument("--days", type=int, default=7, help="days of traffic (default 7)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    p.add_argument("--fraud-rate", type=float, default=0.01,
-                   help="injected scenarios per customer over the period, per event family (default 0.01)")
-    p.add_argument("--warmup-days", type=int, default=0,
-                   help="days of unscored traffic before the period, marked \"warmup\": true (default 0)")
+    p.add_argument(
+        "--fraud-rate",
+        type=float,
+        default=0.01,
+        help="injected scenarios per customer over the period, per event family (default 0.01)",
+    )
+    p.add_argument(
+        "--warmup-days",
+        type=int,
+        default=0,
+        help='days of unscored traffic before the period, marked "warmup": true (default 0)',
+    )
     p.add_argument("--start", default="2026-11-16", help="first day of the period, YYYY-MM-DD (default 2026-11-16)")
-    p.add_argument("--profile", default="echannel",
-                   help="event families: echannel (default), all, or a comma-separated list of "
-                        f"{', '.join(FAMILIES)} (e-channel traffic is always included)")
-    p.add_argument("--scenarios", default=None,
-                   help="comma-separated scenario types to inject (default: every type of the profile)")
-    p.add_argument("--ts-format", choices=("mixed", "iso", "epoch"), default="mixed",
-                   help="mixed: ISO 8601 (+08:00), epoch ms for ATM/POS card events (default)")
+    p.add_argument(
+        "--profile",
+        default="echannel",
+        help="event families: echannel (default), all, or a comma-separated list of "
+        f"{', '.join(FAMILIES)} (e-channel traffic is always included)",
+    )
+    p.add_argument(
+        "--scenarios",
+        default=None,
+        help="comma-separated scenario types to inject (default: every type of the profile)",
+    )
+    p.add_argument(
+        "--ts-format",
+        choices=("mixed", "iso", "epoch"),
+        default="mixed",
+        help="mixed: ISO 8601 (+08:00), epoch ms for ATM/POS card events (default)",
+    )
     p.add_argument("--out", default="-", help="output file (default: standard output)")
     args = p.parse_args(argv)
     try:
@@ -2125,9 +2847,17 @@ def main(argv: Optional[list[str]] = None) -> int:
         p.error(f"--start must be a date YYYY-MM-DD, not {args.start!r}")
     kinds = None if args.scenarios is None else [s.strip() for s in args.scenarios.split(",") if s.strip()]
     try:
-        events = generate(args.customers, args.days, args.seed, args.fraud_rate, start=args.start,
-                          warmup_days=args.warmup_days, scenarios=kinds, ts_format=args.ts_format,
-                          profile=args.profile)
+        events = generate(
+            args.customers,
+            args.days,
+            args.seed,
+            args.fraud_rate,
+            start=args.start,
+            warmup_days=args.warmup_days,
+            scenarios=kinds,
+            ts_format=args.ts_format,
+            profile=args.profile,
+        )
     except ValueError as err:
         p.error(str(err))
     labels: Counter = Counter()
@@ -2154,8 +2884,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     labels.update(scenario_ids.values())
     took = time.perf_counter() - began
     detail = ", ".join(f"{k} {labels[k]}" for k in ALL_SCENARIOS if labels[k])
-    print(f"{n} events, {len(scenario_ids)} scenarios ({detail or 'none'}) in {took:.1f}s"
-          + ("" if args.out == "-" else f" -> {args.out}"), file=sys.stderr)
+    print(
+        f"{n} events, {len(scenario_ids)} scenarios ({detail or 'none'}) in {took:.1f}s"
+        + ("" if args.out == "-" else f" -> {args.out}"),
+        file=sys.stderr,
+    )
     return 0
 
 

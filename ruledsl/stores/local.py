@@ -31,12 +31,13 @@ store (connection refused, timeout, server error) raises :class:`StoreError`.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Optional
 
 from ruledsl.kernels import state as _state
 from ruledsl.kernels.last import LastState
 
-__all__ = ["StoreError", "LocalStore", "state_ids"]
+__all__ = ["LocalStore", "StoreError", "state_ids"]
 
 
 class StoreError(Exception):
@@ -68,8 +69,10 @@ def state_ids(specs: Sequence[Any], lateness_ms: int) -> list[tuple[str, int]]:
 
 def _fallback_signature(spec: Any) -> str:
     if hasattr(spec, "agg"):
-        return (f"window {spec.name}: {spec.agg} float={spec.is_float} over {spec.duration_ms}ms"
-                f" excluding={spec.exclude_current}")
+        return (
+            f"window {spec.name}: {spec.agg} float={spec.is_float} over {spec.duration_ms}ms"
+            f" excluding={spec.exclude_current}"
+        )
     return f"sequence {spec.name}: steps={spec.n_steps} within {spec.within_ms}ms"
 
 
@@ -93,8 +96,15 @@ class LocalStore:
         self._watermark: Optional[int] = None
 
     @classmethod
-    def from_kernels(cls, window_specs, window_kernels, sequence_kernels, sequence_specs=None,
-                     lateness_ms: int = 0, namespace: str = "") -> "LocalStore":
+    def from_kernels(
+        cls,
+        window_specs,
+        window_kernels,
+        sequence_kernels,
+        sequence_specs=None,
+        lateness_ms: int = 0,
+        namespace: str = "",
+    ) -> LocalStore:
         """A store over existing kernels (shared, not copied): e.g. an engine's own state."""
         store = cls()
         store.windows = list(window_kernels)

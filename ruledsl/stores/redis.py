@@ -111,7 +111,7 @@ import msgspec
 from ruledsl.kernels.state_py import _f64, _i64
 from ruledsl.stores.local import StoreError, state_ids
 
-__all__ = ["RedisStore", "StoreError", "LUA_SCRIPT"]
+__all__ = ["LUA_SCRIPT", "RedisStore", "StoreError"]
 
 LUA_SCRIPT = r"""
 -- ruledsl RedisStore: every window/sequence op of one event (or, in a
@@ -372,8 +372,7 @@ end
 return res
 """
 
-_AGG_CODES = {"count": "c", "sum": "s", "avg": "a", "min": "m", "max": "M", "distinct": "d",
-              "last": "l", "since": "S"}
+_AGG_CODES = {"count": "c", "sum": "s", "avg": "a", "min": "m", "max": "M", "distinct": "d", "last": "l", "since": "S"}
 _FLOAT_AGGS = ("sum", "avg", "min", "max", "distinct")
 _TS_LIMIT = 1 << 53
 _NS_RE = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
@@ -470,7 +469,7 @@ _FLAGS = (b"\x00", b"\x01", b"\x02", b"\x03")
 
 
 class _Win:
-    __slots__ = ("agg", "code", "suffix", "d", "static", "enc", "is_float", "value_needed")
+    __slots__ = ("agg", "code", "d", "enc", "is_float", "static", "suffix", "value_needed")
 
     def __init__(self, spec, wid: str, lateness_ms: int, margin_ms: int):
         if spec.agg not in _AGG_CODES:
@@ -496,7 +495,7 @@ class _Win:
 
 
 class _Seq:
-    __slots__ = ("n", "suffix", "static", "full")
+    __slots__ = ("full", "n", "static", "suffix")
 
     def __init__(self, spec, sid: str, lateness_ms: int, margin_ms: int):
         n = _index(spec.n_steps)
@@ -533,8 +532,15 @@ class RedisStore:
     client's type) makes ``run`` send one script call per window-key value.
     """
 
-    def __init__(self, client_or_url: Union[str, Any], *, prefix: str = "rdsl", timeout_ms: int = 50,
-                 ttl_margin_ms: int = DEFAULT_TTL_MARGIN_MS, cluster: Optional[bool] = None):
+    def __init__(
+        self,
+        client_or_url: Union[str, Any],
+        *,
+        prefix: str = "rdsl",
+        timeout_ms: int = 50,
+        ttl_margin_ms: int = DEFAULT_TTL_MARGIN_MS,
+        cluster: Optional[bool] = None,
+    ):
         try:
             import redis.exceptions as rexc
         except ImportError as e:  # pragma: no cover - the extra installs it
@@ -564,8 +570,11 @@ class RedisStore:
 
             is_cluster = isinstance(client, RedisCluster)
             self.cluster = is_cluster if cluster is None else bool(cluster)
-            kwargs = (client.get_connection_kwargs() if hasattr(client, "get_connection_kwargs")
-                      else getattr(getattr(client, "connection_pool", None), "connection_kwargs", {}))
+            kwargs = (
+                client.get_connection_kwargs()
+                if hasattr(client, "get_connection_kwargs")
+                else getattr(getattr(client, "connection_pool", None), "connection_kwargs", {})
+            )
             if kwargs.get("decode_responses"):
                 raise ValueError("RedisStore needs a client with decode_responses=False (values are binary)")
             self._client = client
@@ -610,7 +619,7 @@ class RedisStore:
         if self._client is not None:
             try:
                 self._client.close()
-            except Exception:  # noqa: BLE001 - closing a dead connection
+            except Exception:
                 pass
 
     def ping(self) -> None:
@@ -644,17 +653,24 @@ class RedisStore:
         lateness_ms = _index(lateness_ms)
         if lateness_ms < 0:
             raise ValueError("lateness_ms must be >= 0")
-        ns = namespace if _NS_RE.fullmatch(namespace or "") else "h" + hashlib.sha1(
-            (namespace or "").encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        ns = (
+            namespace
+            if _NS_RE.fullmatch(namespace or "")
+            else "h" + hashlib.sha1((namespace or "").encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        )
         margin = self.ttl_margin_ms
 
         def ident(kind: str, sig: str, occ: int) -> str:
             return hashlib.sha1(f"{kind}\x00{sig}\x00{occ}".encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
-        wins = [_Win(spec, ident("w", sig, occ), lateness_ms, margin)
-                for spec, (sig, occ) in zip(windows, state_ids(windows, lateness_ms))]
-        seqs = [_Seq(spec, ident("s", sig, occ), lateness_ms, margin)
-                for spec, (sig, occ) in zip(sequences, state_ids(sequences, lateness_ms))]
+        wins = [
+            _Win(spec, ident("w", sig, occ), lateness_ms, margin)
+            for spec, (sig, occ) in zip(windows, state_ids(windows, lateness_ms))
+        ]
+        seqs = [
+            _Seq(spec, ident("s", sig, occ), lateness_ms, margin)
+            for spec, (sig, occ) in zip(sequences, state_ids(sequences, lateness_ms))
+        ]
         self._wins, self._seqs = wins, seqs
         self.namespace = ns
         self.lateness_ms = lateness_ms
@@ -698,7 +714,7 @@ class RedisStore:
             if key is None:
                 results[i] = None if op[0] == "w" else False
                 continue
-            if type(key) is str:      # str keys (most) are encoded once per event
+            if type(key) is str:  # str keys (most) are encoded once per event
                 kenc = str_keys.get(key)
                 if kenc is None:
                     kenc = str_keys[key] = self._encode_key(key)
@@ -755,7 +771,7 @@ class RedisStore:
 
     def _decode(self, w: _Win, r, op):
         agg = w.agg
-        if r is None or r is False:      # Lua false: nil in RESP2, a boolean in RESP3
+        if r is None or r is False:  # Lua false: nil in RESP2, a boolean in RESP3
             return None
         if agg in "cdS":
             return r

@@ -25,59 +25,108 @@ def _c(code: str, severity: str, title: str, explanation: str) -> Code:
 
 _ALL = [
     # ---- RD0xx: syntax and files
-    _c("RD001", "error", "syntax error", """
+    _c(
+        "RD001",
+        "error",
+        "syntax error",
+        """
 What: the parser met a word or symbol it did not expect at this place.
 Why: the rule cannot be understood; nothing in the file is compiled.
 Example:
     rule r1 { when amount > > 100 }
 Fix: the caret shows where the parser stopped; the help line lists what it
-expected there (a value, a comparison, a keyword such as `action`)."""),
-    _c("RD002", "error", "unexpected end of file", """
+expected there (a value, a comparison, a keyword such as `action`).""",
+    ),
+    _c(
+        "RD002",
+        "error",
+        "unexpected end of file",
+        """
 What: the file ended in the middle of a declaration, usually a missing `}`.
 Example:
     rule r1 { when amount > 100 action block
-Fix: close the block that the help line names."""),
-    _c("RD003", "error", "unrecognised character", """
+Fix: close the block that the help line names.""",
+    ),
+    _c(
+        "RD003",
+        "error",
+        "unrecognised character",
+        """
 What: a character that the language does not use, e.g. `$`, `;` or a
 full-width bracket typed with a Chinese input method.
 Example:
     when amount ＞ 100
-Fix: use ASCII operators (`>`, `(`, `,`) outside of strings and comments."""),
-    _c("RD004", "error", "invalid string literal", """
+Fix: use ASCII operators (`>`, `(`, `,`) outside of strings and comments.""",
+    ),
+    _c(
+        "RD004",
+        "error",
+        "invalid string literal",
+        """
 What: a string with an unknown escape sequence, or one that is not closed
 on the same line.
 Example:
     reason "bad \\q escape"
-Fix: allowed escapes are \\" \\\\ \\n \\t \\uXXXX."""),
-    _c("RD005", "error", "expression nested too deeply", """
+Fix: allowed escapes are \\" \\\\ \\n \\t \\uXXXX.""",
+    ),
+    _c(
+        "RD005",
+        "error",
+        "expression nested too deeply",
+        """
 What: an expression nests parentheses or operators more than the limit
 (100 levels; each operator of a chain such as `a or b or c` counts as a level).
 Why: such expressions cannot be reviewed by a person; the limit also keeps
 the checker and compiler safe from stack exhaustion.
-Fix: split the condition into named windows, constants or several rules."""),
-    _c("RD006", "error", "cannot read file", """
+Fix: split the condition into named windows, constants or several rules.""",
+    ),
+    _c(
+        "RD006",
+        "error",
+        "cannot read file",
+        """
 What: a ruleset file, or a file named by `include`, cannot be read or is
 not valid UTF-8.
-Fix: check the path (relative to the including file) and its encoding."""),
-    _c("RD007", "error", "include cycle", """
+Fix: check the path (relative to the including file) and its encoding.""",
+    ),
+    _c(
+        "RD007",
+        "error",
+        "include cycle",
+        """
 What: files include each other in a cycle.
 Example: a.rdsl includes b.rdsl, which includes a.rdsl.
-Fix: move the shared declarations into a third file that both include."""),
+Fix: move the shared declarations into a third file that both include.""",
+    ),
     # ---- RD1xx: names
-    _c("RD101", "error", "unknown name", """
+    _c(
+        "RD101",
+        "error",
+        "unknown name",
+        """
 What: a name in an expression is not a field of the event types in scope,
 nor a constant, parameter, list, window, sequence or scorecard.
 Why: the rule cannot be evaluated; a typo would otherwise silently never match.
 Example:
     rule r1 { on transfer when amout > 100 action block reason "big" }
 Fix: correct the spelling (the help line suggests the closest name) or
-declare the name."""),
-    _c("RD102", "error", "unknown event type", """
+declare the name.""",
+    ),
+    _c(
+        "RD102",
+        "error",
+        "unknown event type",
+        """
 What: an `on`, `of` or `step` names an event type that no `event` declares.
 Example:
     rule r1 { on tranfser when amount > 100 action block reason "big" }
-Fix: correct the spelling, or declare the event type with its schema."""),
-    _c("RD103", "error", "unknown field", """
+Fix: correct the spelling, or declare the event type with its schema.""",
+    ),
+    _c(
+        "RD103",
+        "error",
+        "unknown field",
+        """
 What: a name is used as a field, but the event type in scope has no such
 field; or a rule, window or sequence applies to several event types and the
 field is missing in some of them.
@@ -86,8 +135,13 @@ Example:
     event login { customer: string }
     rule r1 { on login, transfer when amount > 100 action block reason "big" }
 Fix: correct the spelling, add the field to the schema, or narrow the `on`
-clause to the event types that have the field."""),
-    _c("RD104", "error", "duplicate definition", """
+clause to the event types that have the field.""",
+    ),
+    _c(
+        "RD104",
+        "error",
+        "duplicate definition",
+        """
 What: two declarations use the same name.  Constants, parameters, lists,
 windows, sequences and scorecards share one namespace; event types have
 their own.
@@ -95,41 +149,71 @@ Why: a rule reading the name could mean either one.
 Example:
     const limit = 100
     param limit: int = 200
-Fix: rename one of them; the help line points at the first definition."""),
-    _c("RD105", "error", "duplicate rule name", """
+Fix: rename one of them; the help line points at the first definition.""",
+    ),
+    _c(
+        "RD105",
+        "error",
+        "duplicate rule name",
+        """
 What: two rules have the same name.
 Why: decisions, statistics and feedback are reported per rule name; two
 rules with one name cannot be told apart.
 Example:
     rule big_transfer { ... }
     rule big_transfer { ... }
-Fix: give every rule its own name."""),
-    _c("RD106", "error", "unknown function", """
+Fix: give every rule its own name.""",
+    ),
+    _c(
+        "RD106",
+        "error",
+        "unknown function",
+        """
 What: a call names a function that is not a built-in.
 Example:
     when hours(ts) < 6
 Fix: use one of the built-ins (hour, minute, weekday, day, between_hours,
 lower, upper, len, startswith, endswith, contains, matches, abs, min, max,
 present, level).  Aggregates such as `sum` or `count` are declared as
-windows, not called in a condition."""),
-    _c("RD107", "error", "unknown type", """
+windows, not called in a condition.""",
+    ),
+    _c(
+        "RD107",
+        "error",
+        "unknown type",
+        """
 What: a schema field, parameter or list names a type that does not exist.
 Example:
     event transfer { amount: money }
 Fix: use int, decimal, float, string, bool, timestamp, duration or
-enum("a", "b"), optionally followed by `?`."""),
-    _c("RD108", "error", "unknown action", """
+enum("a", "b"), optionally followed by `?`.""",
+    ),
+    _c(
+        "RD108",
+        "error",
+        "unknown action",
+        """
 What: a rule's `action` is not one of the five actions.
 Example:
     action deny
-Fix: use block, hold, step_up, alert or pass (strongest first)."""),
-    _c("RD109", "error", "unknown aggregate", """
+Fix: use block, hold, step_up, alert or pass (strongest first).""",
+    ),
+    _c(
+        "RD109",
+        "error",
+        "unknown aggregate",
+        """
 What: a window uses an aggregate function that does not exist.
 Example:
     window w = total(amount) of transfer by customer over 1d
 Fix: use count(), sum(x), avg(x), min(x), max(x), distinct(x), last(x) or
-since()."""),
-    _c("RD110", "error", "ambiguous name", """
+since().""",
+    ),
+    _c(
+        "RD110",
+        "error",
+        "ambiguous name",
+        """
 What: a name in a condition is both a field of the event types in scope
 and a constant, parameter, list, window, sequence or scorecard.
 Why: a reader cannot tell which one the rule means, and adding a field to a
@@ -139,28 +223,48 @@ Example:
     param limit: decimal = 10000
     rule r1 { on transfer when amount > limit ... }
 Fix: rename the declaration (fields come from the channel and are harder
-to rename)."""),
-    _c("RD111", "error", "unknown scorecard level", """
+to rename).""",
+    ),
+    _c(
+        "RD111",
+        "error",
+        "unknown scorecard level",
+        """
 What: a scorecard `level` names a level that does not exist.
 Example:
     level severe >= 80
-Fix: use high, elevated, medium, low or minimal."""),
-    _c("RD112", "error", "missing clause", """
+Fix: use high, elevated, medium, low or minimal.""",
+    ),
+    _c(
+        "RD112",
+        "error",
+        "missing clause",
+        """
 What: a rule lacks a required clause.  Every rule needs `when`, `action`
 and `reason`.
 Why: without `reason` the risk team reviewing a case cannot tell why the
 rule fired; without `when` or `action` the rule means nothing.
 Example:
     rule r1 { on transfer when amount > 100 action block }
-Fix: add the clause the message names."""),
-    _c("RD113", "error", "duplicate clause", """
+Fix: add the clause the message names.""",
+    ),
+    _c(
+        "RD113",
+        "error",
+        "duplicate clause",
+        """
 What: a clause is written twice in one rule or scorecard (two `when`, two
 `action`, two `on`, or the same scorecard level twice).
 Why: only one of them could count; the other would be silently ignored.
 Example:
     rule r1 { when amount > 100 when amount > 200 action block reason "x" }
-Fix: combine the two (e.g. with `and`) or delete one."""),
-    _c("RD114", "error", "list file problem", """
+Fix: combine the two (e.g. with `and`) or delete one.""",
+    ),
+    _c(
+        "RD114",
+        "error",
+        "list file problem",
+        """
 What: the file of a `list NAME: TYPE = file("...")` cannot be read, or an
 entry in it is not a value of the list's type (the message gives the line).
 Paths are relative to the directory of the file that declares the list.
@@ -169,84 +273,148 @@ Example:
     list bins: int = file("bins.txt")      # a line reads `6228-48`
 Fix: correct the path or the entry.  The file is UTF-8 text, one entry per
 line (surrounding blanks are ignored); blank lines and lines starting with
-`#` are skipped."""),
-    _c("RD115", "error", "misplaced ruleset header", """
+`#` are skipped.""",
+    ),
+    _c(
+        "RD115",
+        "error",
+        "misplaced ruleset header",
+        """
 What: a second `ruleset` header, a header item written twice, or a header
 that is not the first declaration of its file.
 Example:
     ruleset demo { version "1" version "2" }
 Fix: keep one header, at the top of the main ruleset file, with each item
-once."""),
-    _c("RD116", "error", "duplicate field", """
+once.""",
+    ),
+    _c(
+        "RD116",
+        "error",
+        "duplicate field",
+        """
 What: an event schema declares the same field twice.
 Example:
     event transfer { amount: decimal  amount: int }
-Fix: delete or rename one of them."""),
-    _c("RD117", "error", "bad `ts` field", """
+Fix: delete or rename one of them.""",
+    ),
+    _c(
+        "RD117",
+        "error",
+        "bad `ts` field",
+        """
 What: an event schema declares `ts` with a type other than `timestamp`.
 Why: `ts` is the event time that every window and sequence is based on.
 Example:
     event transfer { ts: string }
-Fix: leave `ts` out (every event type has it) or declare it `ts: timestamp`."""),
-    _c("RD118", "error", "unknown time zone", """
+Fix: leave `ts` out (every event type has it) or declare it `ts: timestamp`.""",
+    ),
+    _c(
+        "RD118",
+        "error",
+        "unknown time zone",
+        """
 What: the ruleset header's `timezone` is not an IANA time zone name.
 Why: hour(), weekday(), between_hours() read local time in this zone.
 Example:
     ruleset demo { timezone "Beijing" }
-Fix: use a name such as "Asia/Shanghai" or "UTC"."""),
-
+Fix: use a name such as "Asia/Shanghai" or "UTC".""",
+    ),
     # ---- RD2xx: types
-    _c("RD201", "error", "incompatible comparison", """
+    _c(
+        "RD201",
+        "error",
+        "incompatible comparison",
+        """
 What: two values of types that cannot be compared, e.g. a text with a
 number, or a list entry of the wrong type in `in`.
 Example:
     when city == 100
 Fix: compare values of the same kind: numbers with numbers, texts (and
-enums) with texts, timestamps with timestamps, durations with durations."""),
-    _c("RD202", "error", "operator not applicable", """
+enums) with texts, timestamps with timestamps, durations with durations.""",
+    ),
+    _c(
+        "RD202",
+        "error",
+        "operator not applicable",
+        """
 What: an operator is used on values it does not work on, e.g. `+` on texts,
 `and` on numbers, `<` on texts, `in` with something that is not a list.
 Example:
     when amount and city
 Fix: see docs/semantics.md for what each operator accepts; texts are
-compared with `==`/`!=` and tested with startswith/contains/matches."""),
-    _c("RD203", "error", "condition is not true/false", """
+compared with `==`/`!=` and tested with startswith/contains/matches.""",
+    ),
+    _c(
+        "RD203",
+        "error",
+        "condition is not true/false",
+        """
 What: a `when` or `where` condition has a type other than bool.
 Example:
     when amount
-Fix: compare the value, e.g. `when amount > 0`."""),
-    _c("RD204", "error", "wrong number of arguments", """
+Fix: compare the value, e.g. `when amount > 0`.""",
+    ),
+    _c(
+        "RD204",
+        "error",
+        "wrong number of arguments",
+        """
 What: a built-in function is called with too many or too few arguments.
 Example:
     when between_hours(ts, 22)
-Fix: the help line shows the signature."""),
-    _c("RD205", "error", "argument type mismatch", """
+Fix: the help line shows the signature.""",
+    ),
+    _c(
+        "RD205",
+        "error",
+        "argument type mismatch",
+        """
 What: a built-in function gets an argument of the wrong type or value.
 Example:
     when hour(amount) < 6
-Fix: the help line shows what the function expects."""),
-    _c("RD206", "error", "invalid regular expression", """
+Fix: the help line shows what the function expects.""",
+    ),
+    _c(
+        "RD206",
+        "error",
+        "invalid regular expression",
+        """
 What: the pattern of `matches(text, "...")` is not a valid RE2 expression.
 Why: patterns are RE2 (linear time, no backtracking): back-references and
 look-around are not supported.
 Example:
     when matches(name, "(a")
-Fix: correct the pattern; the message shows RE2's complaint."""),
-    _c("RD207", "error", "value does not match the declared type", """
+Fix: correct the pattern; the message shows RE2's complaint.""",
+    ),
+    _c(
+        "RD207",
+        "error",
+        "value does not match the declared type",
+        """
 What: a parameter's default does not have the parameter's type, or a
 scorecard score or level threshold is not a number, or a constant is
 something other than a number, text, true/false or duration.
 Example:
     param limit: int = "100"
 Fix: write a value of the declared type (a whole number may stand for a
-decimal or float)."""),
-    _c("RD208", "error", "list entry type mismatch", """
+decimal or float).""",
+    ),
+    _c(
+        "RD208",
+        "error",
+        "list entry type mismatch",
+        """
 What: an entry of an inline list does not have the list's type, or a list
 written in a condition mixes types.  (Entries of list files: RD114.)
 Example:
     list bins: int = [622848, "6228"]
-Fix: make every entry of the declared type."""),
-    _c("RD209", "error", "value is not constant", """
+Fix: make every entry of the declared type.""",
+    ),
+    _c(
+        "RD209",
+        "error",
+        "value is not constant",
+        """
 What: a constant, a parameter default, a list entry, a scorecard score or
 a level threshold uses something that is only known at run time (a field,
 a parameter, a window), or a constant is defined in terms of itself;
@@ -254,82 +422,141 @@ or the pattern of `matches` is not a string literal.
 Example:
     const double_limit = limit * 2      # limit is a param
 Fix: use literals and other constants only.  Run-time values belong in
-rule conditions."""),
-    _c("RD210", "error", "value not in enum", """
+rule conditions.""",
+    ),
+    _c(
+        "RD210",
+        "error",
+        "value not in enum",
+        """
 What: an enum-typed value is compared with (or tested `in` a list holding)
 a text that is not one of the enum's values.
 Why: the comparison could never be true; usually a typo.
 Example:
     event transfer { channel: enum("atm", "pos") }
     when channel == "ATM"
-Fix: use one of the enum's values (the help line suggests the closest)."""),
-    _c("RD211", "error", "division by zero", """
+Fix: use one of the enum's values (the help line suggests the closest).""",
+    ),
+    _c(
+        "RD211",
+        "error",
+        "division by zero",
+        """
 What: a division or `%` whose right side is a constant zero.
 Why: the result would always be missing, so the rule could never fire.
 Example:
     when amount / 0 > 1
-Fix: divide by a non-zero value."""),
-    _c("RD212", "error", "decimal with too many digits", """
+Fix: divide by a non-zero value.""",
+    ),
+    _c(
+        "RD212",
+        "error",
+        "decimal with too many digits",
+        """
 What: a decimal literal has more than 4 digits after the point.
 Why: decimals are exact with 4 fractional digits; the literal cannot be
 represented and would be silently rounded.
 Example:
     const rate = 0.00015
-Fix: write at most 4 fractional digits."""),
-    _c("RD213", "error", "number out of range", """
+Fix: write at most 4 fractional digits.""",
+    ),
+    _c(
+        "RD213",
+        "error",
+        "number out of range",
+        """
 What: a number (a literal or a folded constant) does not fit the engine's
 64-bit integers (decimals: about +/-922 trillion).
 Example:
     const huge = 99999999999999999999
-Fix: use a smaller number."""),
-
+Fix: use a smaller number.""",
+    ),
     # ---- RD3xx: windows, sequences, state
-    _c("RD301", "error", "bad duration", """
+    _c(
+        "RD301",
+        "error",
+        "bad duration",
+        """
 What: a window's `over` or a sequence's `within` is zero or longer than
 400 days.
 Why: a zero window holds nothing; state older than 400 days is not kept.
 Example:
     window w = count() of login by customer over 0s
-Fix: use a duration between 1ms and 400d."""),
-    _c("RD302", "error", "bad key type", """
+Fix: use a duration between 1ms and 400d.""",
+    ),
+    _c(
+        "RD302",
+        "error",
+        "bad key type",
+        """
 What: a window or sequence key has a type that cannot be a key: float or
 decimal (two amounts that print the same may differ), a list or a duration.
 Example:
     window w = count() of transfer by amount over 1h
 Fix: key by an identity: a customer, account, card, device, phone (texts,
-enums, whole numbers)."""),
-    _c("RD303", "error", "aggregate argument type mismatch", """
+enums, whole numbers).""",
+    ),
+    _c(
+        "RD303",
+        "error",
+        "aggregate argument type mismatch",
+        """
 What: an aggregate gets a value it cannot aggregate, e.g. the sum of a text.
 Example:
     window w = sum(city) of transfer by customer over 1d
 Fix: sum/avg take numbers; min/max numbers, timestamps or durations;
-distinct/last any value."""),
-    _c("RD304", "error", "aggregate arity", """
+distinct/last any value.""",
+    ),
+    _c(
+        "RD304",
+        "error",
+        "aggregate arity",
+        """
 What: count() and since() take no argument; sum, avg, min, max, distinct
 and last take exactly one.
 Example:
     window w = count(amount) of transfer by customer over 1h
-Fix: write count() to count events, or sum(amount) to add amounts."""),
-    _c("RD305", "warning", "`excluding current` has no effect", """
+Fix: write count() to count events, or sum(amount) to add amounts.""",
+    ),
+    _c(
+        "RD305",
+        "warning",
+        "`excluding current` has no effect",
+        """
 What: `excluding current` on a `last` or `since` window.
 Why: last() and since() always look at earlier events only.
 Example:
     window prev = last(city) of login by customer over 30d excluding current
-Fix: delete `excluding current`."""),
-    _c("RD306", "error", "sequence too short", """
+Fix: delete `excluding current`.""",
+    ),
+    _c(
+        "RD306",
+        "error",
+        "sequence too short",
+        """
 What: a sequence with fewer than two steps.
 Why: a one-step "sequence" is just a condition on one event.
 Example:
     sequence s by customer within 30m { step login }
-Fix: add the later steps, or write the condition in a rule."""),
-    _c("RD307", "warning", "declared but never used", """
+Fix: add the later steps, or write the condition in a rule.""",
+    ),
+    _c(
+        "RD307",
+        "warning",
+        "declared but never used",
+        """
 What: a constant, parameter, list, window or sequence that no rule,
 scorecard or other declaration reads.
 Why: dead declarations cost state (windows, sequences) or mislead readers.
 Example:
     window unused = count() of login by customer over 1h
-Fix: use it or delete it."""),
-    _c("RD308", "warning", "lateness longer than a window", """
+Fix: use it or delete it.""",
+    ),
+    _c(
+        "RD308",
+        "warning",
+        "lateness longer than a window",
+        """
 What: the header's `lateness` is longer than the shortest window.
 Why: windows must keep entries for their duration plus the lateness; a
 lateness longer than a window's span multiplies its state and delays
@@ -337,8 +564,13 @@ eviction, which usually means the lateness is wrong.
 Example:
     ruleset demo { lateness 2h }
     window w = count() of login by customer over 10m
-Fix: lower the lateness, or lengthen the window."""),
-    _c("RD309", "error", "not allowed in this declaration", """
+Fix: lower the lateness, or lengthen the window.""",
+    ),
+    _c(
+        "RD309",
+        "error",
+        "not allowed in this declaration",
+        """
 What: a window or sequence definition reads a window, sequence or
 scorecard; or a scorecard item reads a scorecard.
 Why: windows and sequences are fed event by event and can only depend on
@@ -346,10 +578,14 @@ the event itself, constants, parameters and lists; scorecards cannot depend
 on each other.
 Example:
     window w2 = count() of transfer where w1 > 3 by customer over 1h
-Fix: move the condition into a rule (`when w1 > 3 and w2 > ...`)."""),
-
+Fix: move the condition into a rule (`when w1 > 3 and w2 > ...`).""",
+    ),
     # ---- RD4xx: rule logic
-    _c("RD401", "warning", "rule can never fire", """
+    _c(
+        "RD401",
+        "warning",
+        "rule can never fire",
+        """
 What: a rule's condition is always false (it folds to `false` from
 literals and constants).  A condition that uses a field the rule's event
 types do not have is an error (RD103) for the same reason.
@@ -357,14 +593,24 @@ Example:
     const enabled = false
     rule r1 { when enabled and amount > 100 ... }
 Fix: correct the condition, or delete the rule (use `shadow` to evaluate
-a rule without effect)."""),
-    _c("RD402", "warning", "condition is always true", """
+a rule without effect).""",
+    ),
+    _c(
+        "RD402",
+        "warning",
+        "condition is always true",
+        """
 What: a rule's condition folds to `true`: the rule fires on every event of
 its types.
 Example:
     when amount > 100 or true
-Fix: correct the condition."""),
-    _c("RD404", "warning", "redundant rule", """
+Fix: correct the condition.""",
+    ),
+    _c(
+        "RD404",
+        "warning",
+        "redundant rule",
+        """
 What: a rule has the same condition (ignoring layout) as another
 non-shadow rule that applies to at least the same event types and has an
 action at least as strong.
@@ -372,8 +618,13 @@ Why: the rule never changes a decision; usually a copy-paste slip.
 Example:
     rule a { on transfer when amount > 100 action block reason "x" }
     rule b { on transfer when amount > 100 action alert reason "y" }
-Fix: change the condition, delete the rule, or mark it `shadow`."""),
-    _c("RD405", "error", "scorecard levels out of order", """
+Fix: change the condition, delete the rule, or mark it `shadow`.""",
+    ),
+    _c(
+        "RD405",
+        "error",
+        "scorecard levels out of order",
+        """
 What: scorecard levels are not written strongest first (high, elevated,
 medium, low, minimal) with strictly decreasing thresholds, or a level uses
 a comparison other than `>=`.
@@ -382,13 +633,18 @@ order, some levels could never be chosen.
 Example:
     level high >= 60
     level elevated >= 80
-Fix: order the levels strongest first, each threshold below the one before."""),
-    _c("RD406", "error", "incomplete scorecard", """
+Fix: order the levels strongest first, each threshold below the one before.""",
+    ),
+    _c(
+        "RD406",
+        "error",
+        "incomplete scorecard",
+        """
 What: a scorecard has no `item`, or no `on` clause.
 Example:
     scorecard open_risk { level high >= 80 }
-Fix: add `on EVENT_TYPES` and at least one `item "label" when COND score N`."""),
+Fix: add `on EVENT_TYPES` and at least one `item "label" when COND score N`.""",
+    ),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _ALL}
-

@@ -8,7 +8,8 @@ boundary (``ruledsl.load``, the CLI) decides what to do with them.
 from __future__ import annotations
 
 import difflib
-from typing import Iterable, Optional
+from collections.abc import Iterable
+from typing import Optional
 
 import msgspec
 

@@ -56,7 +56,8 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from typing import Iterable, Optional
+from collections.abc import Iterable
+from typing import Optional
 
 import msgspec
 
@@ -87,10 +88,19 @@ P_OR, P_AND, P_NOT, P_CMP, P_ADD, P_MUL, P_UNARY, P_ATOM = range(1, 9)
 BINARY_PRECEDENCE = {
     "or": P_OR,
     "and": P_AND,
-    "==": P_CMP, "!=": P_CMP, "<": P_CMP, "<=": P_CMP, ">": P_CMP, ">=": P_CMP,
-    "in": P_CMP, "not in": P_CMP,
-    "+": P_ADD, "-": P_ADD,
-    "*": P_MUL, "/": P_MUL, "%": P_MUL,
+    "==": P_CMP,
+    "!=": P_CMP,
+    "<": P_CMP,
+    "<=": P_CMP,
+    ">": P_CMP,
+    ">=": P_CMP,
+    "in": P_CMP,
+    "not in": P_CMP,
+    "+": P_ADD,
+    "-": P_ADD,
+    "*": P_MUL,
+    "/": P_MUL,
+    "%": P_MUL,
 }
 
 
@@ -261,10 +271,16 @@ def scan_comments(source: str) -> list[_Comment]:
             end = size if end < 0 else end
             own = not source[line_start:i].strip()
             last_nonblank = line if not own else prev_nonblank_line
-            out.append(_Comment(
-                start=i, end=end, line=line, text=source[i:end].rstrip(), own_line=own,
-                blank_before=own and last_nonblank > 0 and line - last_nonblank > 1,
-            ))
+            out.append(
+                _Comment(
+                    start=i,
+                    end=end,
+                    line=line,
+                    text=source[i:end].rstrip(),
+                    own_line=own,
+                    blank_before=own and last_nonblank > 0 and line - last_nonblank > 1,
+                )
+            )
             i = end
         else:
             i += 1
@@ -295,14 +311,14 @@ class _Pool:
         if self.i >= len(self.comments) or end <= 0:
             return None
         c = self.comments[self.i]
-        between = self.source[end:c.start]
+        between = self.source[end : c.start]
         if c.start >= end and "\n" not in between and not between.replace(",", "").strip():
             self.i += 1
             return c
         return None
 
     def rest(self) -> list[_Comment]:
-        taken = self.comments[self.i:]
+        taken = self.comments[self.i :]
         self.i = len(self.comments)
         return taken
 
@@ -369,7 +385,9 @@ def _check_duplicates(kind: str, name: str, keywords: list[str], span: n.Span) -
     for k in keywords:
         if k in seen:
             shown = {"lateness_ms": "lateness", "hold_timeout_ms": "hold_timeout"}.get(k, k)
-            raise FormatError(f"{kind} `{name}` has more than one `{shown}`; remove the extra one before formatting", span)
+            raise FormatError(
+                f"{kind} `{name}` has more than one `{shown}`; remove the extra one before formatting", span
+            )
         seen.add(k)
 
 
@@ -398,8 +416,9 @@ class _Formatter:
         return self._simple(d, f"param {d.name.name}: {format_type(d.type)} = {_expr(d.default)}")
 
     def d_WindowDecl(self, d: n.WindowDecl):
-        parts = [f"window {d.name.name} = {d.agg.name}({_expr(d.arg) if d.arg is not None else ''})"
-                 f" of {_events(d.events)}"]
+        parts = [
+            f"window {d.name.name} = {d.agg.name}({_expr(d.arg) if d.arg is not None else ''}) of {_events(d.events)}"
+        ]
         if d.where is not None:
             parts.append(f"where {_expr(d.where)}")
         parts.append(f"by {_keys(d.by)} over {format_duration(d.over_ms)}")
@@ -553,7 +572,10 @@ def format_module(module: n.Module, source: str = "") -> str:
         first_start = leading[0].start if leading else start
         compact = isinstance(d, _COMPACT) or (isinstance(d, n.ListDecl) and len(lines) == 1)
         together = (
-            prev_single and compact and end > 0 and prev_end > 0
+            prev_single
+            and compact
+            and end > 0
+            and prev_end > 0
             and not _blank_line_between(source, prev_end, first_start)
         )
         if blocks:

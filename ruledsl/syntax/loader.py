@@ -7,8 +7,9 @@ with their sources kept for rendering diagnostics.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, Union
+from typing import Union
 
 import msgspec
 
@@ -46,7 +47,9 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def load_program(paths: Union[str, Path, Iterable[Union[str, Path]]], *, sources: dict[str, str] | None = None) -> Program:
+def load_program(
+    paths: Union[str, Path, Iterable[Union[str, Path]]], *, sources: dict[str, str] | None = None
+) -> Program:
     """Parse the given entry files and everything they include.
 
     ``sources`` maps a path to text to use instead of reading the file (for
@@ -62,10 +65,15 @@ def load_program(paths: Union[str, Path, Iterable[Union[str, Path]]], *, sources
         real = path.resolve()
         if real in chain:
             shown, span = where if where else (display_path(path), n.NO_SPAN)
-            program.diagnostics.append(make(
-                "RD007", f"include cycle: {' -> '.join(display_path(p) for p in chain + (real,))}", shown, span,
-                "move the shared declarations into a file that both include",
-            ))
+            program.diagnostics.append(
+                make(
+                    "RD007",
+                    f"include cycle: {' -> '.join(display_path(p) for p in chain + (real,))}",
+                    shown,
+                    span,
+                    "move the shared declarations into a file that both include",
+                )
+            )
             return
         if real in done:
             return

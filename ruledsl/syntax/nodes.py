@@ -57,29 +57,29 @@ class Unary(Node):
     """``-x`` or ``not x``."""
 
     op: str
-    operand: "Expr"
+    operand: Expr
 
 
 class Binary(Node):
     """A binary operation: arithmetic, comparison, ``and``/``or``, ``in``/``not in``."""
 
     op: str
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
 
 
 class Call(Node):
     """A call of a built-in function, e.g. ``hour(ts)``."""
 
     func: str
-    args: list["Expr"]
+    args: list[Expr]
     func_span: Span = NO_SPAN
 
 
 class ListLit(Node):
     """An inline list, e.g. ``["atm", "pos"]``."""
 
-    items: list["Expr"]
+    items: list[Expr]
 
 
 Expr = Union[Literal, Name, Unary, Binary, Call, ListLit]

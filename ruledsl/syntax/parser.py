@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Optional
 
 from lark import Lark, Token, Transformer
-from lark.lexer import Lexer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.lexer import Lexer
 
 from ruledsl.syntax import nodes as n
 from ruledsl.syntax.diagnostics import Diagnostic, make
@@ -28,7 +28,16 @@ MAX_DEPTH = 100
 such as ``a or b or c`` counts as one level, because the AST nests them."""
 
 TOP_LEVEL_KEYWORDS = (
-    "ruleset", "include", "event", "const", "param", "list", "window", "sequence", "rule", "scorecard",
+    "ruleset",
+    "include",
+    "event",
+    "const",
+    "param",
+    "list",
+    "window",
+    "sequence",
+    "rule",
+    "scorecard",
 )
 
 _DURATION_UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
@@ -62,8 +71,17 @@ class _FastLexer(Lexer):
         r"|(?P<op>==|!=|<=|>=|[<>+\-*/%{}()\[\],:=?])"
     )
     _OPS = {
-        "==": "COMP_OP", "!=": "COMP_OP", "<=": "COMP_OP", ">=": "COMP_OP", "<": "COMP_OP", ">": "COMP_OP",
-        "+": "ADD_OP", "*": "MUL_OP", "/": "MUL_OP", "%": "MUL_OP", "?": "OPTIONAL",
+        "==": "COMP_OP",
+        "!=": "COMP_OP",
+        "<=": "COMP_OP",
+        ">=": "COMP_OP",
+        "<": "COMP_OP",
+        ">": "COMP_OP",
+        "+": "ADD_OP",
+        "*": "MUL_OP",
+        "/": "MUL_OP",
+        "%": "MUL_OP",
+        "?": "OPTIONAL",
     }
 
     def __init__(self, conf):
@@ -87,7 +105,12 @@ class _FastLexer(Lexer):
             m = match(text, pos)
             if m is None:
                 raise UnexpectedCharacters(
-                    text, pos, line, pos - line_start + 1, allowed=self.allowed, state=parser_state,
+                    text,
+                    pos,
+                    line,
+                    pos - line_start + 1,
+                    allowed=self.allowed,
+                    state=parser_state,
                 )
             kind = m.lastgroup
             value = m.group()
@@ -120,7 +143,11 @@ def _lark() -> Lark:
     # parse, so the AST is built during the parse (an inline transformer) and
     # spans come from the first and last token of each rule (keep_all_tokens).
     return Lark(
-        _grammar_text(), parser="lalr", lexer=_FastLexer, maybe_placeholders=True, keep_all_tokens=True,
+        _grammar_text(),
+        parser="lalr",
+        lexer=_FastLexer,
+        maybe_placeholders=True,
+        keep_all_tokens=True,
         transformer=_InlineAST(),
     )
 
@@ -142,8 +169,12 @@ class SyntaxProblem(Exception):
 def _span_of(item) -> n.Span:
     if isinstance(item, Token):
         return n.Span(
-            item.start_pos or 0, item.end_pos or 0, item.line or 1, item.column or 1,
-            item.end_line or item.line or 1, item.end_column or item.column or 1,
+            item.start_pos or 0,
+            item.end_pos or 0,
+            item.line or 1,
+            item.column or 1,
+            item.end_line or item.line or 1,
+            item.end_column or item.column or 1,
         )
     meta = item.meta
     if getattr(meta, "empty", True):
@@ -161,7 +192,9 @@ def parse_string_token(tok: Token) -> str:
         value = json.loads(tok)
     except ValueError:
         raise SyntaxProblem(
-            "RD004", "invalid escape in string literal", _span_of(tok),
+            "RD004",
+            "invalid escape in string literal",
+            _span_of(tok),
             'allowed escapes are \\" \\\\ \\n \\t and \\uXXXX',
         ) from None
     return value
@@ -345,9 +378,16 @@ class _ToAST:
     def window_decl(self, meta, ch):
         name, agg, arg, events, where, by, over, excluding = ch
         return n.WindowDecl(
-            name=name, agg=agg, arg=arg, events=events, where=where, by=by,
-            over_ms=parse_duration(str(over)), over_span=_span_of(over),
-            exclude_current=excluding is not None, span=_span_of_meta(meta),
+            name=name,
+            agg=agg,
+            arg=arg,
+            events=events,
+            where=where,
+            by=by,
+            over_ms=parse_duration(str(over)),
+            over_span=_span_of(over),
+            exclude_current=excluding is not None,
+            span=_span_of_meta(meta),
         )
 
     def excluding(self, meta, ch):
@@ -368,8 +408,12 @@ class _ToAST:
     def sequence_decl(self, meta, ch):
         name, by, within, *steps = ch
         return n.SequenceDecl(
-            name=name, by=by, within_ms=parse_duration(str(within)), within_span=_span_of(within),
-            steps=steps, span=_span_of_meta(meta),
+            name=name,
+            by=by,
+            within_ms=parse_duration(str(within)),
+            within_span=_span_of(within),
+            steps=steps,
+            span=_span_of_meta(meta),
         )
 
     def step(self, meta, ch):
@@ -411,8 +455,10 @@ class _ToAST:
         for key, value, _span in clauses:
             fields.setdefault("events" if key == "on" else key, value)
         return n.RuleDecl(
-            name=name, clauses=[n.Clause(keyword=k, span=s) for k, _v, s in clauses],
-            span=_span_of_meta(meta), **fields,
+            name=name,
+            clauses=[n.Clause(keyword=k, span=s) for k, _v, s in clauses],
+            span=_span_of_meta(meta),
+            **fields,
         )
 
     def sc_on(self, meta, ch):
@@ -420,7 +466,11 @@ class _ToAST:
 
     def sc_item(self, meta, ch):
         label = parse_string_token(ch[0])
-        return ("item", n.ScoreItem(label=label, when=ch[1], score=ch[2], span=_span_of_meta(meta)), _span_of_meta(meta))
+        return (
+            "item",
+            n.ScoreItem(label=label, when=ch[1], score=ch[2], span=_span_of_meta(meta)),
+            _span_of_meta(meta),
+        )
 
     def sc_level(self, meta, ch):
         level = n.Level(name=ch[0], op=str(ch[1]), threshold=ch[2], span=_span_of_meta(meta))
@@ -430,7 +480,8 @@ class _ToAST:
         name, clauses = ch[0], ch[1:]
         events = next((v for k, v, _s in clauses if k == "on"), None)
         return n.ScorecardDecl(
-            name=name, events=events,
+            name=name,
+            events=events,
             items=[v for k, v, _s in clauses if k == "item"],
             levels=[v for k, v, _s in clauses if k == "level"],
             clauses=[n.Clause(keyword=k, span=s) for k, _v, s in clauses],
@@ -486,8 +537,17 @@ class _TooDeep(Exception):
 
 
 _EXPR_RULES = {
-    "or_expr", "and_expr", "sum", "product", "compare", "in_op", "not_in_op", "not_op", "neg",
-    "call", "list_lit",
+    "or_expr",
+    "and_expr",
+    "sum",
+    "product",
+    "compare",
+    "in_op",
+    "not_in_op",
+    "not_op",
+    "neg",
+    "call",
+    "list_lit",
 }
 
 
@@ -641,11 +701,15 @@ def parse(text: str, path: str = "<string>") -> tuple[Optional[n.Module], list[D
             diags.append(_syntax_diagnostic(err, text, path))
             pos = getattr(err, "pos_in_stream", None)
             if pos is None:
-                pos = err.token.start_pos if isinstance(err, UnexpectedToken) and err.token.start_pos is not None else len(work)
+                pos = (
+                    err.token.start_pos
+                    if isinstance(err, UnexpectedToken) and err.token.start_pos is not None
+                    else len(work)
+                )
             starts = [m.start() for m in _DECL_START.finditer(work)]
             before = [s for s in starts if s <= pos]
             after = [s for s in starts if s > pos]
-            if not before or isinstance(err, UnexpectedEOF) or not after and pos >= len(work.rstrip()):
+            if not before or isinstance(err, UnexpectedEOF) or (not after and pos >= len(work.rstrip())):
                 if before and not after:
                     work = _blank(work, before[-1], len(work))
                     continue
@@ -655,10 +719,15 @@ def parse(text: str, path: str = "<string>") -> tuple[Optional[n.Module], list[D
         except _TooDeep as err:
             sp = err.span
             span = n.Span(sp.start, sp.start + 1, sp.line, sp.col, sp.line, sp.col + 1)
-            diags.append(make(
-                "RD005", f"expression is nested more than {MAX_DEPTH} levels deep", path, span,
-                "split it into named windows, constants or several rules",
-            ))
+            diags.append(
+                make(
+                    "RD005",
+                    f"expression is nested more than {MAX_DEPTH} levels deep",
+                    path,
+                    span,
+                    "split it into named windows, constants or several rules",
+                )
+            )
             return None, diags
         except SyntaxProblem as err:
             diags.append(make(err.code, err.message, path, err.span, err.help))

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from ruledsl.syntax import nodes as n
 from ruledsl.check.checker import CheckResult, check
+from ruledsl.check.types import BUILTINS, DECIMAL, INT, LEVEL, STRING, Type
+from ruledsl.syntax import nodes as n
 from ruledsl.syntax.codes import CODES
 from ruledsl.syntax.diagnostics import render
 from ruledsl.syntax.loader import load_program, load_text
-from ruledsl.check.types import BUILTINS, DECIMAL, INT, LEVEL, STRING, Type
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -66,33 +66,54 @@ def R(body: str, on: str = "transfer", action: str = "block") -> str:
 # (id, snippet, [(code, line, col, text in message or help)])
 CASES = [
     # ---- RD0xx (from the parser, reported through check())
-    ("RD001", "rule r { when amount > > 1 action block reason \"x\" }", [("RD001", 1, 24, "unexpected `>`")]),
-    ("RD003", "rule r { on transfer when amount > 1; action block reason \"x\" }", [("RD003", 1, 37, ";")]),
+    ("RD001", 'rule r { when amount > > 1 action block reason "x" }', [("RD001", 1, 24, "unexpected `>`")]),
+    ("RD003", 'rule r { on transfer when amount > 1; action block reason "x" }', [("RD003", 1, 37, ";")]),
     ("RD004", 'rule r { on transfer when city == "a\\q" action block reason "x" }', [("RD004", 1, 35, "escape")]),
     ("RD005", R("-" * 120 + "amount > 1"), [("RD005", 1, 46, "nested")]),
     # ---- RD1xx names
     ("RD101", R("amount > limt"), [("RD101", 1, 36, "unknown name `limt`")]),
     ("RD101-event", R("login"), [("RD101", 1, 27, "is an event type")]),
-    ("RD101-const", "const a = b + 1\nrule r { on transfer when amount > a action block reason \"x\" }",
-     [("RD101", 1, 11, "unknown name `b`")]),
+    (
+        "RD101-const",
+        'const a = b + 1\nrule r { on transfer when amount > a action block reason "x" }',
+        [("RD101", 1, 11, "unknown name `b`")],
+    ),
     ("RD102", R("amount > 1", on="tranfser"), [("RD102", 1, 13, "did you mean `transfer`")]),
-    ("RD102-window", "window w = count() of logon by customer over 1h\n" + R("w > 1", on="login"),
-     [("RD102", 1, 23, "unknown event type `logon`")]),
+    (
+        "RD102-window",
+        "window w = count() of logon by customer over 1h\n" + R("w > 1", on="login"),
+        [("RD102", 1, 23, "unknown event type `logon`")],
+    ),
     ("RD103", R("amout > 1"), [("RD103", 1, 27, "`amout` is not a field of `transfer`")]),
-    ("RD103-other-event", R("ip == \"1.2.3.4\""), [("RD103", 1, 27, "`ip` is a field of `login`")]),
-    ("RD103-some", R("amount > 1", on="transfer, login"),
-     [("RD103", 1, 34, "not a field of every event type this rule applies to: missing in `login`")]),
-    ("RD103-any", R("ip == \"x\"", on="any"), [("RD103", 1, 22, "missing in `transfer`")]),
-    ("RD103-window-key", "window w = count() of transfer, login by ip over 1h\n" + R("w > 1", on="login"),
-     [("RD103", 1, 42, "missing in `transfer`")]),
-    ("RD103-seq-step", "sequence s by customer within 1h { step login where amount > 1 step transfer }\n"
-     + R("s", on="transfer"), [("RD103", 1, 53, "`amount` is not a field of `login`")]),
-    ("RD104", "const limit = 1\nparam limit: int = 2\n" + R("amount > limit"),
-     [("RD104", 2, 7, "first defined as a constant at case.rdsl:1")]),
+    ("RD103-other-event", R('ip == "1.2.3.4"'), [("RD103", 1, 27, "`ip` is a field of `login`")]),
+    (
+        "RD103-some",
+        R("amount > 1", on="transfer, login"),
+        [("RD103", 1, 34, "not a field of every event type this rule applies to: missing in `login`")],
+    ),
+    ("RD103-any", R('ip == "x"', on="any"), [("RD103", 1, 22, "missing in `transfer`")]),
+    (
+        "RD103-window-key",
+        "window w = count() of transfer, login by ip over 1h\n" + R("w > 1", on="login"),
+        [("RD103", 1, 42, "missing in `transfer`")],
+    ),
+    (
+        "RD103-seq-step",
+        "sequence s by customer within 1h { step login where amount > 1 step transfer }\n" + R("s", on="transfer"),
+        [("RD103", 1, 53, "`amount` is not a field of `login`")],
+    ),
+    (
+        "RD104",
+        "const limit = 1\nparam limit: int = 2\n" + R("amount > limit"),
+        [("RD104", 2, 7, "first defined as a constant at case.rdsl:1")],
+    ),
     ("RD104-event", "event login { x: int }", [("RD104", 12, 7, "first defined as an event type at case.rdsl:1")]),
-    ("RD104-window", "window transfer_count = count() of transfer by customer over 1h\n"
-     "list transfer_count: string = [\"a\"]\n" + R("transfer_count > 1"),
-     [("RD104", 2, 6, "first defined as a window")]),
+    (
+        "RD104-window",
+        "window transfer_count = count() of transfer by customer over 1h\n"
+        'list transfer_count: string = ["a"]\n' + R("transfer_count > 1"),
+        [("RD104", 2, 6, "first defined as a window")],
+    ),
     ("RD105", R("amount > 1") + "\n" + R("amount > 2"), [("RD105", 2, 6, "rule `r` is defined more than once")]),
     ("RD106", R("hours(ts) > 1"), [("RD106", 1, 27, "did you mean `hour`")]),
     ("RD106-aggregate", R("sum(amount) > 1"), [("RD106", 1, 27, "declare a window")]),
@@ -101,36 +122,69 @@ CASES = [
     ("RD107-list", "list l: timestamp = []\n" + R("payee in l"), [("RD107", 1, 9, "a list cannot hold")]),
     ("RD108", R("amount > 1", action="deny"), [("RD108", 1, 45, "unknown action `deny`")]),
     ("RD108-suggest", R("amount > 1", action="stepup"), [("RD108", 1, 45, "did you mean `step_up`")]),
-    ("RD109", "window w = total(amount) of transfer by customer over 1h\n" + R("w > 1"),
-     [("RD109", 1, 12, "unknown aggregate `total`")]),
-    ("RD110", "param device: string = \"x\"\n" + R("device == \"y\"", on="login"),
-     [("RD110", 2, 24, "`device` is both a field of `transfer`, `login` and a parameter")]),
-    ("RD111", "scorecard s { on transfer item \"a\" when amount > 1 score 10 level severe >= 5 }\n" + R("s > 1"),
-     [("RD111", 1, 67, "unknown scorecard level `severe`")]),
+    (
+        "RD109",
+        "window w = total(amount) of transfer by customer over 1h\n" + R("w > 1"),
+        [("RD109", 1, 12, "unknown aggregate `total`")],
+    ),
+    (
+        "RD110",
+        'param device: string = "x"\n' + R('device == "y"', on="login"),
+        [("RD110", 2, 24, "`device` is both a field of `transfer`, `login` and a parameter")],
+    ),
+    (
+        "RD111",
+        'scorecard s { on transfer item "a" when amount > 1 score 10 level severe >= 5 }\n' + R("s > 1"),
+        [("RD111", 1, 67, "unknown scorecard level `severe`")],
+    ),
     ("RD112-reason", "rule r { on transfer when amount > 1 action block }", [("RD112", 1, 6, "no `reason`")]),
-    ("RD112-all", "rule r { on transfer }",
-     [("RD112", 1, 6, "no `when`"), ("RD112", 1, 6, "no `action`"), ("RD112", 1, 6, "no `reason`")]),
-    ("RD113", 'rule r { on transfer when amount > 1 action block reason "x" when amount > 2 }',
-     [("RD113", 1, 62, "`when` is written more than once in `r`")]),
-    ("RD113-action", 'rule r { on transfer when amount > 1 action block action alert reason "x" }',
-     [("RD113", 1, 51, "`action` is written more than once")]),
-    ("RD113-level", "scorecard s { on transfer item \"a\" when amount > 1 score 10 level high >= 5 level high >= 3 }\n"
-     + R("s > 1"), [("RD113", 1, 83, "level `high` is written more than once")]),
-    ("RD113-scorecard-on", "scorecard s { on transfer on login item \"a\" when true score 1 }\n" + R("s > 1"),
-     [("RD113", 1, 27, "`on` is written more than once")]),
-    ("RD114", 'list l: string = file("no/such/file.txt")\n' + R("payee in l"),
-     [("RD114", 1, 23, "cannot read list file `no/such/file.txt`")]),
+    (
+        "RD112-all",
+        "rule r { on transfer }",
+        [("RD112", 1, 6, "no `when`"), ("RD112", 1, 6, "no `action`"), ("RD112", 1, 6, "no `reason`")],
+    ),
+    (
+        "RD113",
+        'rule r { on transfer when amount > 1 action block reason "x" when amount > 2 }',
+        [("RD113", 1, 62, "`when` is written more than once in `r`")],
+    ),
+    (
+        "RD113-action",
+        'rule r { on transfer when amount > 1 action block action alert reason "x" }',
+        [("RD113", 1, 51, "`action` is written more than once")],
+    ),
+    (
+        "RD113-level",
+        'scorecard s { on transfer item "a" when amount > 1 score 10 level high >= 5 level high >= 3 }\n' + R("s > 1"),
+        [("RD113", 1, 83, "level `high` is written more than once")],
+    ),
+    (
+        "RD113-scorecard-on",
+        'scorecard s { on transfer on login item "a" when true score 1 }\n' + R("s > 1"),
+        [("RD113", 1, 27, "`on` is written more than once")],
+    ),
+    (
+        "RD114",
+        'list l: string = file("no/such/file.txt")\n' + R("payee in l"),
+        [("RD114", 1, 23, "cannot read list file `no/such/file.txt`")],
+    ),
     ("RD115-dup", 'ruleset a { version "1" }\nruleset b { version "2" }', [("RD115", 2, 1, "declared more than once")]),
     ("RD115-item", 'ruleset a { version "1" version "2" }', [("RD115", 1, 25, "`version` is written more than once")]),
-    ("RD115-misplaced", 'const a = 1\nruleset x { version "1" }\n' + R("amount > a"),
-     [("RD115", 2, 1, "must be the first declaration")]),
+    (
+        "RD115-misplaced",
+        'const a = 1\nruleset x { version "1" }\n' + R("amount > a"),
+        [("RD115", 2, 1, "must be the first declaration")],
+    ),
     ("RD116", "event x { a: int  a: string }", [("RD116", 1, 19, "field `a` is declared more than once in `x`")]),
     ("RD117", "event x { ts: string }", [("RD117", 1, 15, "`ts` in `x` is declared as `string`")]),
     ("RD117-optional", "event x { ts: timestamp? }", [("RD117", 1, 15, "timestamp?")]),
     # ---- RD2xx types
-    ("RD201", R('city == 100'), [("RD201", 1, 27, "cannot compare `string` with `int`")]),
-    ("RD201-in", 'list bins: int = [1, 2]\n' + R("payee in bins"),
-     [("RD201", 2, 27, "cannot look up `string` in a list of `int`")]),
+    ("RD201", R("city == 100"), [("RD201", 1, 27, "cannot compare `string` with `int`")]),
+    (
+        "RD201-in",
+        "list bins: int = [1, 2]\n" + R("payee in bins"),
+        [("RD201", 2, 27, "cannot look up `string` in a list of `int`")],
+    ),
     ("RD201-duration", R("ts - ts > 5"), [("RD201", 1, 27, "cannot compare `duration` with `int`")]),
     ("RD202", R('payee + "x" == "y"'), [("RD202", 1, 27, "texts cannot be added")]),
     ("RD202-and", R("amount and true"), [("RD202", 1, 27, "`and` cannot be applied to `decimal` and `bool`")]),
@@ -142,10 +196,16 @@ CASES = [
     ("RD202-time", R("ts + ts > ts"), [("RD202", 1, 27, "`timestamp - timestamp` is a duration")]),
     ("RD202-list", 'list l: string = ["a"]\n' + R('l == "a"'), [("RD201", 2, 27, "list of string")]),
     ("RD203", R("amount"), [("RD203", 1, 27, "the condition of a rule must be true/false, not `decimal`")]),
-    ("RD203-where", "window w = count() of transfer where amount by customer over 1h\n" + R("w > 1"),
-     [("RD203", 1, 38, "a `where` condition must be true/false")]),
-    ("RD203-item", "scorecard s { on transfer item \"a\" when 1 score 10 }\n" + R("s > 1"),
-     [("RD203", 1, 41, "an item condition must be true/false")]),
+    (
+        "RD203-where",
+        "window w = count() of transfer where amount by customer over 1h\n" + R("w > 1"),
+        [("RD203", 1, 38, "a `where` condition must be true/false")],
+    ),
+    (
+        "RD203-item",
+        'scorecard s { on transfer item "a" when 1 score 10 }\n' + R("s > 1"),
+        [("RD203", 1, 41, "an item condition must be true/false")],
+    ),
     ("RD204", R("between_hours(ts, 22) "), [("RD204", 1, 27, "`between_hours` takes 3 arguments, not 2")]),
     ("RD204-none", R("hour() > 1"), [("RD204", 1, 27, "`hour` takes 1 argument, not 0")]),
     ("RD205", R("hour(amount) > 1"), [("RD205", 1, 32, "argument 1 of `hour` must be a timestamp")]),
@@ -154,95 +214,193 @@ CASES = [
     ("RD205-len", R("len(amount) > 1"), [("RD205", 1, 31, "must be a text or a list")]),
     ("RD206", R('matches(payee, "(62")'), [("RD206", 1, 42, "invalid regular expression: missing )")]),
     ("RD206-backref", R('matches(payee, "(a)\\\\1")'), [("RD206", 1, 42, "invalid escape sequence")]),
-    ("RD207", 'param limit: int = "100"\n' + R("amount > limit"),
-     [("RD207", 1, 20, "the default of `limit` is `string` but the parameter is `int`")]),
-    ("RD207-decimal-for-int", 'param limit: int = 1.5\n' + R("amount > limit"), [("RD207", 1, 20, "`decimal`")]),
-    ("RD207-score", "scorecard s { on transfer item \"a\" when amount > 1 score \"ten\" }\n" + R("s > 1"),
-     [("RD207", 1, 58, "a score must be a number")]),
-    ("RD207-threshold", "scorecard s { on transfer item \"a\" when amount > 1 score 1 level high >= true }\n"
-     + R("s > 1"), [("RD207", 1, 74, "a level threshold must be a number")]),
+    (
+        "RD207",
+        'param limit: int = "100"\n' + R("amount > limit"),
+        [("RD207", 1, 20, "the default of `limit` is `string` but the parameter is `int`")],
+    ),
+    ("RD207-decimal-for-int", "param limit: int = 1.5\n" + R("amount > limit"), [("RD207", 1, 20, "`decimal`")]),
+    (
+        "RD207-score",
+        'scorecard s { on transfer item "a" when amount > 1 score "ten" }\n' + R("s > 1"),
+        [("RD207", 1, 58, "a score must be a number")],
+    ),
+    (
+        "RD207-threshold",
+        'scorecard s { on transfer item "a" when amount > 1 score 1 level high >= true }\n' + R("s > 1"),
+        [("RD207", 1, 74, "a level threshold must be a number")],
+    ),
     ("RD207-const-list", "const l = [1, 2]\n" + R("amount in l"), [("RD207", 1, 11, "use `list` for a set")]),
-    ("RD207-param-timestamp", "param p: timestamp = 1\n" + R("ts > p"),
-     [("RD207", 1, 10, "parameter `p` cannot have type `timestamp`")]),
-    ("RD208", 'list bins: int = [622848, "6228"]\n' + R("amount in bins"),
-     [("RD208", 1, 27, "list entry is `string` but the list holds `int`")]),
+    (
+        "RD207-param-timestamp",
+        "param p: timestamp = 1\n" + R("ts > p"),
+        [("RD207", 1, 10, "parameter `p` cannot have type `timestamp`")],
+    ),
+    (
+        "RD208",
+        'list bins: int = [622848, "6228"]\n' + R("amount in bins"),
+        [("RD208", 1, 27, "list entry is `string` but the list holds `int`")],
+    ),
     ("RD208-literal", R('channel in ["atm", 2]'), [("RD208", 1, 46, "the first entry is `string`")]),
-    ("RD209-param", "param limit: int = 5\nconst double = limit * 2\n" + R("amount > double"),
-     [("RD209", 2, 16, "but `limit` is a parameter")]),
+    (
+        "RD209-param",
+        "param limit: int = 5\nconst double = limit * 2\n" + R("amount > double"),
+        [("RD209", 2, 16, "but `limit` is a parameter")],
+    ),
     ("RD209-field", "const c = amount\n" + R("amount > c"), [("RD209", 1, 11, "but `amount` is a field")]),
-    ("RD209-list-item", "const a = 1\nparam p: int = 2\nlist l: int = [a, p]\n" + R("amount in l"),
-     [("RD209", 3, 19, "a list entry must be constant, but `p` is a parameter")]),
-    ("RD209-score", "param p: int = 2\nscorecard s { on transfer item \"a\" when amount > 1 score p }\n" + R("s > 1"),
-     [("RD209", 2, 58, "a score must be constant")]),
-    ("RD209-cycle", "const a = b + 1\nconst b = a + 1\n" + R("amount > a"),
-     [("RD209", 1, 7, "`a` is defined in terms of itself"), ("RD209", 2, 7, "`b` is defined in terms of itself")]),
+    (
+        "RD209-list-item",
+        "const a = 1\nparam p: int = 2\nlist l: int = [a, p]\n" + R("amount in l"),
+        [("RD209", 3, 19, "a list entry must be constant, but `p` is a parameter")],
+    ),
+    (
+        "RD209-score",
+        'param p: int = 2\nscorecard s { on transfer item "a" when amount > 1 score p }\n' + R("s > 1"),
+        [("RD209", 2, 58, "a score must be constant")],
+    ),
+    (
+        "RD209-cycle",
+        "const a = b + 1\nconst b = a + 1\n" + R("amount > a"),
+        [("RD209", 1, 7, "`a` is defined in terms of itself"), ("RD209", 2, 7, "`b` is defined in terms of itself")],
+    ),
     ("RD209-pattern", R("matches(payee, payee)"), [("RD209", 1, 42, "must be a string literal")]),
-    ("RD209-call", 'const c = hour(5)\n' + R("amount > c"), [("RD205", 1, 16, "must be a timestamp")]),
+    ("RD209-call", "const c = hour(5)\n" + R("amount > c"), [("RD205", 1, 16, "must be a timestamp")]),
     ("RD210", R('channel == "ATM"'), [("RD210", 1, 38, "did you mean `atm`")]),
     ("RD210-left", R('"cash" != channel'), [("RD210", 1, 27, "is not a value of `enum(")]),
-    ("RD210-in", R('channel in ["atm", "branch"]'), [("RD210", 1, 46, "`\"branch\"` is not a value")]),
-    ("RD210-level", "scorecard s { on transfer item \"a\" when amount > 1 score 10 }\n" + R('level(s) == "hi"'),
-     [("RD210", 2, 39, "did you mean `high`")]),
-    ("RD210-list", 'list ch: enum("atm", "pos") = ["atm", "bank"]\n' + R("channel in ch"),
-     [("RD210", 1, 39, "`\"bank\"` is not a value")]),
+    ("RD210-in", R('channel in ["atm", "branch"]'), [("RD210", 1, 46, '`"branch"` is not a value')]),
+    (
+        "RD210-level",
+        'scorecard s { on transfer item "a" when amount > 1 score 10 }\n' + R('level(s) == "hi"'),
+        [("RD210", 2, 39, "did you mean `high`")],
+    ),
+    (
+        "RD210-list",
+        'list ch: enum("atm", "pos") = ["atm", "bank"]\n' + R("channel in ch"),
+        [("RD210", 1, 39, '`"bank"` is not a value')],
+    ),
     ("RD211", R("amount / 0 > 1"), [("RD211", 1, 36, "division by zero")]),
     ("RD211-const", "const zero = 0\nconst c = 10 % zero\n" + R("amount > c"), [("RD211", 2, 16, "division by zero")]),
     ("RD212", R("amount > 0.00001"), [("RD212", 1, 36, "more than 4 digits")]),
     ("RD213", R("amount > 99999999999999999999"), [("RD213", 1, 36, "out of range")]),
     ("RD213-folded", "const big = 9000000000000000000 * 10\n" + R("amount > big"), [("RD213", 1, 13, "out of range")]),
     # ---- RD3xx windows, sequences
-    ("RD301", "window w = count() of login by customer over 0s\n" + R("w > 1", on="login"),
-     [("RD301", 1, 46, "window span `0s` is zero")]),
-    ("RD301-long", "window w = count() of login by customer over 401d\n" + R("w > 1", on="login"),
-     [("RD301", 1, 46, "longer than 400 days")]),
-    ("RD301-sequence", "sequence s by customer within 0m { step login step transfer }\n" + R("s"),
-     [("RD301", 1, 31, "sequence span `0m` is zero")]),
-    ("RD302", "window w = count() of transfer by amount over 1h\n" + R("w > 1"),
-     [("RD302", 1, 35, "a key cannot be `decimal`")]),
+    (
+        "RD301",
+        "window w = count() of login by customer over 0s\n" + R("w > 1", on="login"),
+        [("RD301", 1, 46, "window span `0s` is zero")],
+    ),
+    (
+        "RD301-long",
+        "window w = count() of login by customer over 401d\n" + R("w > 1", on="login"),
+        [("RD301", 1, 46, "longer than 400 days")],
+    ),
+    (
+        "RD301-sequence",
+        "sequence s by customer within 0m { step login step transfer }\n" + R("s"),
+        [("RD301", 1, 31, "sequence span `0m` is zero")],
+    ),
+    (
+        "RD302",
+        "window w = count() of transfer by amount over 1h\n" + R("w > 1"),
+        [("RD302", 1, 35, "a key cannot be `decimal`")],
+    ),
     ("RD302-float", "window w = count() of transfer by rate over 1h\n" + R("w > 1"), [("RD302", 1, 35, "`float`")]),
-    ("RD303", "window w = sum(payee) of transfer by customer over 1h\n" + R("w > 1"),
-     [("RD303", 1, 16, "`sum` cannot aggregate `string`")]),
-    ("RD303-min", "window w = min(city) of transfer by customer over 1h\n" + R("w > 1"),
-     [("RD303", 1, 16, "`min` takes a number, a timestamp or a duration")]),
-    ("RD304", "window w = count(amount) of transfer by customer over 1h\n" + R("w > 1"),
-     [("RD304", 1, 18, "`count()` takes no argument")]),
-    ("RD304-sum", "window w = sum() of transfer by customer over 1h\n" + R("w > 1"),
-     [("RD304", 1, 12, "`sum` takes one argument")]),
-    ("RD305", "window w = last(city) of login by customer over 30d excluding current\n"
-     + R('w != "x"', on="login"), [("RD305", 1, 53, "`excluding current` has no effect on `last`")]),
-    ("RD306", "sequence s by customer within 30m { step login }\n" + R("s"),
-     [("RD306", 1, 10, "sequence `s` has 1 step")]),
+    (
+        "RD303",
+        "window w = sum(payee) of transfer by customer over 1h\n" + R("w > 1"),
+        [("RD303", 1, 16, "`sum` cannot aggregate `string`")],
+    ),
+    (
+        "RD303-min",
+        "window w = min(city) of transfer by customer over 1h\n" + R("w > 1"),
+        [("RD303", 1, 16, "`min` takes a number, a timestamp or a duration")],
+    ),
+    (
+        "RD304",
+        "window w = count(amount) of transfer by customer over 1h\n" + R("w > 1"),
+        [("RD304", 1, 18, "`count()` takes no argument")],
+    ),
+    (
+        "RD304-sum",
+        "window w = sum() of transfer by customer over 1h\n" + R("w > 1"),
+        [("RD304", 1, 12, "`sum` takes one argument")],
+    ),
+    (
+        "RD305",
+        "window w = last(city) of login by customer over 30d excluding current\n" + R('w != "x"', on="login"),
+        [("RD305", 1, 53, "`excluding current` has no effect on `last`")],
+    ),
+    (
+        "RD306",
+        "sequence s by customer within 30m { step login }\n" + R("s"),
+        [("RD306", 1, 10, "sequence `s` has 1 step")],
+    ),
     ("RD307", "const unused = 1\n" + R("amount > 1"), [("RD307", 1, 7, "constant `unused` is never used")]),
-    ("RD307-window", "window w = count() of login by customer over 1h\n" + R("amount > 1"),
-     [("RD307", 1, 8, "window `w` is never used")]),
-    ("RD308", 'ruleset demo { lateness 2h }\nwindow w = count() of login by customer over 10m\n'
-     + R("w > 1", on="login"), [("RD308", 1, 16, "lateness `2h` is longer than window `w` (`10m`)")]),
-    ("RD309", "window a = count() of login by customer over 1h\n"
-     "window b = count() of login where a > 1 by customer over 1h\n" + R("b > 1", on="login"),
-     [("RD309", 2, 35, "a window (`a`) cannot be read inside window `b`")]),
-    ("RD309-scorecard", "scorecard s { on transfer item \"a\" when amount > 1 score 1 }\n"
-     "scorecard t { on transfer item \"b\" when s > 1 score 1 }\n" + R("s > 1"),
-     [("RD309", 2, 41, "a scorecard (`s`) cannot be read inside scorecard `t`")]),
+    (
+        "RD307-window",
+        "window w = count() of login by customer over 1h\n" + R("amount > 1"),
+        [("RD307", 1, 8, "window `w` is never used")],
+    ),
+    (
+        "RD308",
+        "ruleset demo { lateness 2h }\nwindow w = count() of login by customer over 10m\n" + R("w > 1", on="login"),
+        [("RD308", 1, 16, "lateness `2h` is longer than window `w` (`10m`)")],
+    ),
+    (
+        "RD309",
+        "window a = count() of login by customer over 1h\n"
+        "window b = count() of login where a > 1 by customer over 1h\n" + R("b > 1", on="login"),
+        [("RD309", 2, 35, "a window (`a`) cannot be read inside window `b`")],
+    ),
+    (
+        "RD309-scorecard",
+        'scorecard s { on transfer item "a" when amount > 1 score 1 }\n'
+        'scorecard t { on transfer item "b" when s > 1 score 1 }\n' + R("s > 1"),
+        [("RD309", 2, 41, "a scorecard (`s`) cannot be read inside scorecard `t`")],
+    ),
     # ---- RD4xx rule logic
-    ("RD401", "const enabled = false\n" + R("enabled and amount > 1"),
-     [("RD401", 2, 27, "rule `r` can never fire")]),
+    ("RD401", "const enabled = false\n" + R("enabled and amount > 1"), [("RD401", 2, 27, "rule `r` can never fire")]),
     ("RD402", R("amount > 1 or 1 < 2"), [("RD402", 1, 27, "always true")]),
-    ("RD404", 'rule a { on transfer when amount > 100 action block reason "x" }\n'
-     'rule b { on transfer when amount  >  100 action alert reason "y" }',
-     [("RD404", 2, 6, "rule `a` (case.rdsl:1) has the same condition")]),
-    ("RD404-subset", 'rule a { on any when device == "d" action hold reason "x" }\n'
-     'rule b { on login when (device == "d") action hold reason "y" }', [("RD404", 2, 6, "rule `b` never")]),
-    ("RD404-weaker-first", 'rule a { on transfer when amount > 100 action alert reason "x" }\n'
-     'rule b { on transfer when amount > 100 action block reason "y" }', [("RD404", 1, 6, "rule `b`")]),
-    ("RD405", "scorecard s { on transfer item \"a\" when amount > 1 score 10 level medium >= 40 level high >= 80 }\n"
-     + R("s > 1"), [("RD405", 1, 86, "level `high` comes after `medium`")]),
-    ("RD405-threshold", "scorecard s { on transfer item \"a\" when amount > 1 score 10 level high >= 40 "
-     "level low >= 40 }\n" + R("s > 1"), [("RD405", 1, 91, "not below the threshold of `high`")]),
-    ("RD405-op", "scorecard s { on transfer item \"a\" when amount > 1 score 10 level high > 40 }\n" + R("s > 1"),
-     [("RD405", 1, 61, "chosen by `>=`")]),
+    (
+        "RD404",
+        'rule a { on transfer when amount > 100 action block reason "x" }\n'
+        'rule b { on transfer when amount  >  100 action alert reason "y" }',
+        [("RD404", 2, 6, "rule `a` (case.rdsl:1) has the same condition")],
+    ),
+    (
+        "RD404-subset",
+        'rule a { on any when device == "d" action hold reason "x" }\n'
+        'rule b { on login when (device == "d") action hold reason "y" }',
+        [("RD404", 2, 6, "rule `b` never")],
+    ),
+    (
+        "RD404-weaker-first",
+        'rule a { on transfer when amount > 100 action alert reason "x" }\n'
+        'rule b { on transfer when amount > 100 action block reason "y" }',
+        [("RD404", 1, 6, "rule `b`")],
+    ),
+    (
+        "RD405",
+        'scorecard s { on transfer item "a" when amount > 1 score 10 level medium >= 40 level high >= 80 }\n'
+        + R("s > 1"),
+        [("RD405", 1, 86, "level `high` comes after `medium`")],
+    ),
+    (
+        "RD405-threshold",
+        'scorecard s { on transfer item "a" when amount > 1 score 10 level high >= 40 level low >= 40 }\n' + R("s > 1"),
+        [("RD405", 1, 91, "not below the threshold of `high`")],
+    ),
+    (
+        "RD405-op",
+        'scorecard s { on transfer item "a" when amount > 1 score 10 level high > 40 }\n' + R("s > 1"),
+        [("RD405", 1, 61, "chosen by `>=`")],
+    ),
     ("RD406", "scorecard s { on transfer }\n" + R("s > 1"), [("RD406", 1, 11, "has no items")]),
-    ("RD406-on", "scorecard s { item \"a\" when amount > 1 score 10 }\n" + R("s > 1"),
-     [("RD406", 1, 11, "has no `on` clause")]),
+    (
+        "RD406-on",
+        'scorecard s { item "a" when amount > 1 score 10 }\n' + R("s > 1"),
+        [("RD406", 1, 11, "has no `on` clause")],
+    ),
 ]
 
 
@@ -250,7 +408,8 @@ CASES = [
 def test_case(case_id, snippet, expected):
     result = lint(snippet)
     assert found(result) == [(c, line, col) for c, line, col, _t in expected], "\n\n".join(
-        render(d, result.program.sources.get(d.path)) for d in result.diagnostics)
+        render(d, result.program.sources.get(d.path)) for d in result.diagnostics
+    )
     for d, (_c, _l, _col, text) in zip(result.diagnostics, expected):
         assert text in d.message + "\n" + (d.help or ""), render(d, None)
         assert d.message == d.message.rstrip(".") and d.message[:1] == d.message[:1].lower()
@@ -275,7 +434,7 @@ def test_unknown_timezone():
 
 # ---------------------------------------------------------------- clean rulesets
 
-CLEAN = r'''
+CLEAN = r"""
 ruleset echannel {
     version "2026.11"
     description "电子渠道交易监控 e-channel monitoring"
@@ -381,7 +540,7 @@ scorecard open_risk {
     level low >= 20
 }
 rule risky_account { on transfer when level(open_risk) == "high" or open_risk >= 70 action hold reason "开户风险高" }
-'''
+"""
 
 
 def test_clean_ruleset_has_no_diagnostics():
@@ -404,22 +563,26 @@ def test_generated_ruleset_is_clean():
 
 def generate_ruleset(n_rules: int) -> str:
     """A large ruleset without mistakes: every rule has its own condition (see benchmarks for timing)."""
-    out = ['ruleset big { version "1" timezone "Asia/Shanghai" lateness 5s }',
-           'event transfer { customer: string account: string payee: string amount: decimal city: string? '
-           'channel: enum("atm", "pos", "web", "mobile") device: string? }',
-           'event login { customer: string device: string city: string? ip: string }']
+    out = [
+        'ruleset big { version "1" timezone "Asia/Shanghai" lateness 5s }',
+        "event transfer { customer: string account: string payee: string amount: decimal city: string? "
+        'channel: enum("atm", "pos", "web", "mobile") device: string? }',
+        "event login { customer: string device: string city: string? ip: string }",
+    ]
     for i in range(10):
         out.append(f"const c{i} = {1000 * (i + 1)}.50")
         out.append(f"param p{i}: decimal = {2000 * (i + 1)}")
         out.append(f"window ws{i} = sum(amount) of transfer where amount > c{i} by customer over {i + 1}h")
         out.append(f"window wc{i} = count() of login, transfer by customer over {i + 5}m")
     out.append('list black: string = ["a1", "a2", "a3"]')
-    out.append('sequence chain by customer within 30m { step login step transfer where amount > 1000 }')
+    out.append("sequence chain by customer within 30m { step login step transfer where amount > 1000 }")
     acts = ("block", "hold", "step_up", "alert", "pass")
     for i in range(n_rules):
         k = i % 10
-        cond = (f"amount > c{k} + {i} and ws{k} > p{k} * 2 and (wc{(i * 7) % 10} >= {i % 13 + 2} or payee in black)"
-                f" and channel != \"atm\" and not between_hours(ts, 22, 6)" + (" and chain" if i % 3 == 0 else ""))
+        cond = (
+            f"amount > c{k} + {i} and ws{k} > p{k} * 2 and (wc{(i * 7) % 10} >= {i % 13 + 2} or payee in black)"
+            f' and channel != "atm" and not between_hours(ts, 22, 6)' + (" and chain" if i % 3 == 0 else "")
+        )
         out.append(f'rule r{i} {{ on transfer when {cond} action {acts[i % 5]} reason "规则 {i}" priority {i % 10} }}')
     return "\n".join(out) + "\n"
 
@@ -573,10 +736,12 @@ def test_list_files_resolve_from_the_declaring_file(tmp_path):
     (tmp_path / "shared" / "lists" / "black.txt").write_text("# blacklist\n\n6222 \n6223\n", encoding="utf-8")
     (tmp_path / "shared" / "lists" / "bins.txt").write_text("622848\n# c\n  \n62x8\n1.5\n", encoding="utf-8")
     (tmp_path / "shared" / "common.rdsl").write_text(
-        'list black: string = file("lists/black.txt")\nlist bins: int = file("lists/bins.txt")\n', encoding="utf-8")
+        'list black: string = file("lists/black.txt")\nlist bins: int = file("lists/bins.txt")\n', encoding="utf-8"
+    )
     main = tmp_path / "main.rdsl"
-    main.write_text(PRELUDE + 'include "shared/common.rdsl"\n'
-                    + R("payee in black or 622848 in bins") + "\n", encoding="utf-8")
+    main.write_text(
+        PRELUDE + 'include "shared/common.rdsl"\n' + R("payee in black or 622848 in bins") + "\n", encoding="utf-8"
+    )
     result = check(load_program(main))
     assert [d.code for d in result.diagnostics] == ["RD114"]
     d = result.diagnostics[0]
@@ -596,9 +761,11 @@ def test_enum_and_decimal_list_files(tmp_path):
     (tmp_path / "ch.txt").write_text("atm\npos\r\nweb\n", encoding="utf-8")
     (tmp_path / "amounts.txt").write_text("1\n-2.5\n3.12345\n", encoding="utf-8")
     main = tmp_path / "m.rdsl"
-    main.write_text(PRELUDE + 'list ch: enum("atm", "pos", "web") = file("ch.txt")\n'
-                    'list am: decimal = file("amounts.txt")\n'
-                    + R("channel in ch and amount in am") + "\n", encoding="utf-8")
+    main.write_text(
+        PRELUDE + 'list ch: enum("atm", "pos", "web") = file("ch.txt")\n'
+        'list am: decimal = file("amounts.txt")\n' + R("channel in ch and amount in am") + "\n",
+        encoding="utf-8",
+    )
     result = check(load_program(main))
     assert [(d.code, d.line - OFFSET) for d in result.diagnostics] == [("RD114", 2)]
     assert "line 3" in result.diagnostics[0].message
@@ -616,8 +783,9 @@ def test_include_declarations_are_shared_and_unused_only_in_entry_files(tmp_path
 
 def test_header_in_included_file_is_a_duplicate(tmp_path):
     (tmp_path / "inc.rdsl").write_text('ruleset inc { version "1" }\n' + PRELUDE, encoding="utf-8")
-    (tmp_path / "main.rdsl").write_text('ruleset main { version "2" }\ninclude "inc.rdsl"\n' + R("amount > 1") + "\n",
-                                        encoding="utf-8")
+    (tmp_path / "main.rdsl").write_text(
+        'ruleset main { version "2" }\ninclude "inc.rdsl"\n' + R("amount > 1") + "\n", encoding="utf-8"
+    )
     result = check(load_program(tmp_path / "main.rdsl"))
     assert [(d.code, d.path.endswith("inc.rdsl")) for d in result.diagnostics] == [("RD115", True)]
     assert result.symbols.header.name.name == "main"
@@ -637,8 +805,7 @@ def test_duplicates_are_still_checked():
         rule r { on transfer when w > 1 action block reason "x" }
         rule r { on transfer when amout > 1 action block reason "y" }
     """)
-    assert [(d.code, d.line) for d in result.diagnostics] == [
-        ("RD104", 2), ("RD303", 2), ("RD105", 4), ("RD103", 4)]
+    assert [(d.code, d.line) for d in result.diagnostics] == [("RD104", 2), ("RD303", 2), ("RD105", 4), ("RD103", 4)]
     assert result.symbols.value_types["w"] == INT
 
 
@@ -650,7 +817,12 @@ def test_every_use_is_reported_not_only_the_first():
         rule c { on login when device == "d" or device == "e" action hold reason "z" }
     """)
     assert [(d.code, d.line, d.col) for d in result.diagnostics] == [
-        ("RD103", 2, 27), ("RD103", 2, 41), ("RD103", 3, 27), ("RD110", 4, 24), ("RD110", 4, 41)]
+        ("RD103", 2, 27),
+        ("RD103", 2, 41),
+        ("RD103", 3, 27),
+        ("RD110", 4, 24),
+        ("RD110", 4, 41),
+    ]
 
 
 def test_shadow_rules_are_not_redundant_and_do_not_cover():
@@ -682,9 +854,25 @@ def test_double_negation_of_a_decimal():
 
 
 def test_builtin_table_is_complete():
-    assert set(BUILTINS) == {"hour", "minute", "weekday", "day", "between_hours", "lower", "upper", "len",
-                             "startswith", "endswith", "contains", "matches", "abs", "min", "max", "present",
-                             "level"}
+    assert set(BUILTINS) == {
+        "hour",
+        "minute",
+        "weekday",
+        "day",
+        "between_hours",
+        "lower",
+        "upper",
+        "len",
+        "startswith",
+        "endswith",
+        "contains",
+        "matches",
+        "abs",
+        "min",
+        "max",
+        "present",
+        "level",
+    }
 
 
 def test_every_code_is_explained():

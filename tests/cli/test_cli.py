@@ -242,7 +242,10 @@ def test_lint_sarif(runner, workdir):
         assert loc["region"]["startLine"] >= 1 and loc["region"]["startColumn"] >= 1
     unknown = next(r for r in run["results"] if r["ruleId"] == "RD101")
     assert unknown["locations"][0]["physicalLocation"]["region"] == {
-        "startLine": 13, "startColumn": 17, "endLine": 13, "endColumn": 26,
+        "startLine": 13,
+        "startColumn": 17,
+        "endLine": 13,
+        "endColumn": 26,
     }
 
 
@@ -267,7 +270,7 @@ def test_lint_directory_without_rulesets_exits_2(runner, workdir):
 
 
 def test_lint_unreadable_file_exits_2(runner, workdir):
-    (workdir / "bad.rdsl").write_bytes(b"rule r { reason \"\xff\xfe\" }")
+    (workdir / "bad.rdsl").write_bytes(b'rule r { reason "\xff\xfe" }')
     result = invoke(runner, "lint", "bad.rdsl", code=2)
     assert "RD006" in result.stdout and "not valid UTF-8" in result.stdout
 
@@ -287,7 +290,7 @@ def test_lint_missing_include_is_a_problem_not_an_io_error(runner, workdir):
 
 @needs_checker
 def test_lint_shared_include_reported_once(runner, workdir):
-    write(workdir / "common.rdsl", 'event login {\n  customer_id: string\n}\nparam spare: int = 1\n')
+    write(workdir / "common.rdsl", "event login {\n  customer_id: string\n}\nparam spare: int = 1\n")
     rule = 'rule r {\n  on login\n  when customer_id == "x"\n  action alert\n}\n'
     write(workdir / "a.rdsl", 'include "common.rdsl"\n\n' + rule)
     write(workdir / "b.rdsl", 'include "common.rdsl"\n\n' + rule)
@@ -450,13 +453,23 @@ def test_module_entry_point_runs_as_a_program(workdir):
     env.pop("NO_COLOR", None)
     proc = subprocess.run(
         [sys.executable, "-m", "ruledsl", "lint", "syntax.rdsl"],
-        capture_output=True, text=True, encoding="utf-8", env=env, cwd=workdir, timeout=60,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        cwd=workdir,
+        timeout=60,
     )
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stdout == (SNAPSHOTS / "lint_syntax.txt").read_text(encoding="utf-8")
     proc = subprocess.run(
         [sys.executable, "-m", "ruledsl", "lint", "missing.rdsl"],
-        capture_output=True, text=True, encoding="utf-8", env=env, cwd=workdir, timeout=60,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        cwd=workdir,
+        timeout=60,
     )
     assert proc.returncode == 2 and "path not found" in proc.stderr and "Traceback" not in proc.stderr

@@ -67,8 +67,15 @@ def test_example_events_summary_and_decisions(runner, tmp_path):
     assert by_line[4]["rules"][0]["reason"] == "交易对手账号为黑名单账号"
     assert by_line[8]["action"] == "hold" and by_line[8]["hold_timeout_ms"] == 24 * 3_600_000
     assert by_line[1] == {
-        "line": 1, "ruleset": "echannel_monitoring", "action": "pass", "event_type": "login", "rules": [],
-        "scores": [], "late": False, "degraded": False, "hold_timeout_ms": None,
+        "line": 1,
+        "ruleset": "echannel_monitoring",
+        "action": "pass",
+        "event_type": "login",
+        "rules": [],
+        "scores": [],
+        "late": False,
+        "degraded": False,
+        "hold_timeout_ms": None,
     }
 
 
@@ -89,15 +96,20 @@ def test_json_summary(runner):
 def test_bad_lines_are_reported_with_line_numbers_and_skipped(runner, tmp_path):
     good = EXAMPLES.read_bytes().splitlines()
     events = tmp_path / "events.jsonl"
-    events.write_bytes(b"\n".join([
-        good[0],
-        b"{not json",
-        b"[1, 2]",
-        b"",
-        b'{"type": "transfer", "ts": "2026-11-20T09:05:30+08:00", "customer_id": "C1"}',
-        b'{"type": "teleport", "ts": 1}',
-        good[1],
-    ]) + b"\n")
+    events.write_bytes(
+        b"\n".join(
+            [
+                good[0],
+                b"{not json",
+                b"[1, 2]",
+                b"",
+                b'{"type": "transfer", "ts": "2026-11-20T09:05:30+08:00", "customer_id": "C1"}',
+                b'{"type": "teleport", "ts": 1}',
+                good[1],
+            ]
+        )
+        + b"\n"
+    )
     out = tmp_path / "d.jsonl"
     result = invoke(runner, ECHANNEL, "--events", events, "--out", out, "--format", "json", code=1)
     err = result.stderr
@@ -130,8 +142,19 @@ def test_ruleset_with_errors_exits_2_with_diagnostics(runner, tmp_path):
 
 
 def test_params_change_the_outcome(runner):
-    result = invoke(runner, ECHANNEL, "--events", EXAMPLES, "--format", "json",
-                    "--params", "night_large_amount=100000", "--params", "dormant_after=30d", code=0)
+    result = invoke(
+        runner,
+        ECHANNEL,
+        "--events",
+        EXAMPLES,
+        "--format",
+        "json",
+        "--params",
+        "night_large_amount=100000",
+        "--params",
+        "dormant_after=30d",
+        code=0,
+    )
     rs = json.loads(result.stdout)["rulesets"][0]
     assert "night_large_transfer" not in {r["rule"] for r in rs["top_rules"]}
     result = invoke(runner, ECHANNEL, "--events", EXAMPLES, "--params", "no_such_param=1", code=2)

@@ -22,8 +22,9 @@ except ImportError:  # extension not built
     _compiled = None
 
 IMPLS = [
-    pytest.param(_compiled, id="compiled",
-                 marks=pytest.mark.skipif(_compiled is None, reason="ruledsl.kernels._state not built")),
+    pytest.param(
+        _compiled, id="compiled", marks=pytest.mark.skipif(_compiled is None, reason="ruledsl.kernels._state not built")
+    ),
     pytest.param(state_py, id="pure"),
 ]
 both_impls = pytest.mark.parametrize("impl", IMPLS)
@@ -36,13 +37,17 @@ NAN = float("nan")
 INF = float("inf")
 
 # STATE_KERNEL_EXAMPLES=5000 for a long soak run
-HSET = settings(max_examples=int(os.environ.get("STATE_KERNEL_EXAMPLES", "100")), deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+HSET = settings(
+    max_examples=int(os.environ.get("STATE_KERNEL_EXAMPLES", "100")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------
+
 
 def canon(x):
     """Exact, NaN-tolerant comparison key (types, float bits incl. -0.0)."""
@@ -67,8 +72,7 @@ def assert_same(got, want, ctx=""):
 
 def oracle_window(entries, agg, D, ts, value, include_current, is_float):
     """Brute force over every entry ever added: entries = [(ts, value)] in arrival order."""
-    inwin = sorted(((t, i, v) for i, (t, v) in enumerate(entries) if ts - D < t <= ts),
-                   key=lambda e: (e[0], e[1]))
+    inwin = sorted(((t, i, v) for i, (t, v) in enumerate(entries) if ts - D < t <= ts), key=lambda e: (e[0], e[1]))
     vals = [v for _, _, v in inwin]
     cur = bool(include_current) and agg not in ("last", "since")
     if agg == "count":
@@ -90,11 +94,11 @@ def oracle_window(entries, agg, D, ts, value, include_current, is_float):
         if not vals:
             return None
         if is_float and any(v != v for v in vals):
-            return NAN                      # NaN absorbs
+            return NAN  # NaN absorbs
         m = vals[0]
         for v in vals:
             if (v < m) if agg == "min" else (v > m):
-                m = v                       # first of equal values wins (0.0 vs -0.0)
+                m = v  # first of equal values wins (0.0 vs -0.0)
         return m
     if agg == "distinct":
         if cur:
@@ -121,7 +125,7 @@ def oracle_sequence(hist, ts, mask, n_steps, within):
         if not (m0 & 1) or ts - t0 > within:
             continue
         step = 1
-        for _, m in hist[i0 + 1:]:
+        for _, m in hist[i0 + 1 :]:
             if step >= need:
                 break
             if (m >> step) & 1:
@@ -132,7 +136,8 @@ def oracle_sequence(hist, ts, mask, n_steps, within):
     if len(hist) <= 7:  # cross-check the greedy oracle with plain enumeration
         brute = any(
             all((hist[p][1] >> i) & 1 for i, p in enumerate(c)) and ts - hist[c[0]][0] <= within
-            for c in itertools.combinations(range(len(hist)), need))
+            for c in itertools.combinations(range(len(hist)), need)
+        )
         assert brute == greedy
     return greedy
 
@@ -146,11 +151,14 @@ def as_bools(mask, n):
 # ---------------------------------------------------------------------------
 
 KEYS = ["a", "b", ("t", 1), 7]
-INT_VALUES = st.one_of(st.integers(-4, 4), st.integers(-10**6, 10**6),
-                       st.sampled_from([2**62, -2**62, I64_MAX, I64_MIN, 2**61 + 3]))
-FLOAT_VALUES = st.one_of(st.sampled_from([0.0, -0.0, 1.5, -2.25, 3.0, 0.1, 1e300, -1e300]),
-                         st.sampled_from([NAN, INF, -INF]),
-                         st.floats(-1e6, 1e6, allow_nan=False))
+INT_VALUES = st.one_of(
+    st.integers(-4, 4), st.integers(-(10**6), 10**6), st.sampled_from([2**62, -(2**62), I64_MAX, I64_MIN, 2**61 + 3])
+)
+FLOAT_VALUES = st.one_of(
+    st.sampled_from([0.0, -0.0, 1.5, -2.25, 3.0, 0.1, 1e300, -1e300]),
+    st.sampled_from([NAN, INF, -INF]),
+    st.floats(-1e6, 1e6, allow_nan=False),
+)
 
 
 @st.composite
@@ -165,8 +173,8 @@ def window_scenarios(draw):
         st.one_of(st.integers(-L - 2, 3), st.integers(0, 2 * D + 3), st.sampled_from([D, -D, 0])),
         values,
         st.lists(st.tuples(st.sampled_from(KEYS), st.integers(0, 2 * D + 2)), max_size=2),
-        st.booleans(),                      # advance before (True) / after (False) evaluation
-        st.integers(0, 20),                 # 0 => full sweep() after this event
+        st.booleans(),  # advance before (True) / after (False) evaluation
+        st.integers(0, 20),  # 0 => full sweep() after this event
     )
     events = draw(st.lists(ev, min_size=1, max_size=50))
     return D, L, is_float, base, events
@@ -174,9 +182,9 @@ def window_scenarios(draw):
 
 def run_window_scenario(impl, D, L, is_float, base, events):
     states = {agg: impl.WindowState(agg, D, L, is_float) for agg in AGGS}
-    hist = {}          # key -> [(ts, value)] every entry ever added
+    hist = {}  # key -> [(ts, value)] every entry ever added
     max_ts = None
-    wm = None          # last watermark given to advance()
+    wm = None  # last watermark given to advance()
 
     def advance_all(new_max):
         nonlocal wm
@@ -187,13 +195,16 @@ def run_window_scenario(impl, D, L, is_float, base, events):
     def check(key, ts, value, inc):
         for agg, s in states.items():
             want = oracle_window(hist.get(key, []), agg, D, ts, value, inc, is_float)
-            assert_same(s.query(key, ts, value, inc), want,
-                        "agg=%s key=%r ts=%d inc=%s D=%d L=%d wm=%s" % (agg, key, ts, inc, D, L, wm))
+            assert_same(
+                s.query(key, ts, value, inc),
+                want,
+                "agg=%s key=%r ts=%d inc=%s D=%d L=%d wm=%s" % (agg, key, ts, inc, D, L, wm),
+            )
 
     for key, dt, value, extra, adv_first, sweep in events:
         ts = base + dt if max_ts is None else max_ts + dt
         if wm is not None:
-            ts = max(ts, wm)                     # only allowed (on time) events
+            ts = max(ts, wm)  # only allowed (on time) events
         if adv_first:
             max_ts = ts if max_ts is None else max(max_ts, ts)
             advance_all(max_ts)
@@ -220,7 +231,7 @@ def run_window_scenario(impl, D, L, is_float, base, events):
                 assert [t for t, _ in entries] == sorted(t for t, _ in entries)
     # final: every allowed query point for every key
     for key in KEYS:
-        for off in range(0, 2 * D + 2):
+        for off in range(2 * D + 2):
             check(key, wm + off, 0.5 if is_float else 1, True)
     # dump/load and pickle round trips give the same state and answers
     for agg, s in states.items():
@@ -263,27 +274,39 @@ def test_window_accelerators_match_oracle(scenario):
         run_window_scenario(_compiled, *scenario)
 
 
-@pytest.mark.parametrize("impl,tuning", [
-    pytest.param(_compiled, None, id="compiled",
-                 marks=pytest.mark.skipif(_compiled is None, reason="ruledsl.kernels._state not built")),
-    pytest.param(_compiled, (2, 5), id="compiled-tiny-blocks",
-                 marks=pytest.mark.skipif(_compiled is None, reason="ruledsl.kernels._state not built")),
-    pytest.param(state_py, None, id="pure"),
-])
+@pytest.mark.parametrize(
+    "impl,tuning",
+    [
+        pytest.param(
+            _compiled,
+            None,
+            id="compiled",
+            marks=pytest.mark.skipif(_compiled is None, reason="ruledsl.kernels._state not built"),
+        ),
+        pytest.param(
+            _compiled,
+            (2, 5),
+            id="compiled-tiny-blocks",
+            marks=pytest.mark.skipif(_compiled is None, reason="ruledsl.kernels._state not built"),
+        ),
+        pytest.param(state_py, None, id="pure"),
+    ],
+)
 def test_window_large_key_oracle(impl, tuning):
     """Many entries per key (exercises binary search, buffer growth/compaction,
     running totals, min/max blocks, distinct multiset) against the oracle."""
-    with (tiny_blocks(*tuning) if tuning else contextlib.nullcontext()):
+    with tiny_blocks(*tuning) if tuning else contextlib.nullcontext():
         _large_key_oracle(impl)
 
 
 def _large_key_oracle(impl):
     _large_key_oracle_run(impl, 500, 40)
-    _large_key_oracle_run(impl, 100, 1500)    # lateness >> D: most entries lie outside
+    _large_key_oracle_run(impl, 100, 1500)  # lateness >> D: most entries lie outside
 
 
 def _large_key_oracle_run(impl, D, L):
     import random
+
     rnd = random.Random(1234)
     for is_float in (False, True):
         states = {agg: impl.WindowState(agg, D, L, is_float) for agg in AGGS}
@@ -297,8 +320,7 @@ def _large_key_oracle_run(impl, D, L):
             if i % 67 == 0:
                 for agg, s in states.items():
                     for q in (ts, max_ts - L + rnd.randint(0, L), ts + rnd.randint(0, 2 * D)):
-                        assert_same(s.query("k", q, v, True),
-                                    oracle_window(hist, agg, D, q, v, True, is_float), agg)
+                        assert_same(s.query("k", q, v, True), oracle_window(hist, agg, D, q, v, True, is_float), agg)
             for s in states.values():
                 s.add("k", ts, v)
             hist.append((ts, v))
@@ -309,24 +331,36 @@ def _large_key_oracle_run(impl, D, L):
         assert states["last"].entry_count() <= sum(1 for t, _ in hist if t > max_ts - L) + 1
 
 
-@pytest.mark.parametrize("impl,tuning", [
-    pytest.param(_compiled, None, id="compiled",
-                 marks=pytest.mark.skipif(_compiled is None, reason="ruledsl.kernels._state not built")),
-    pytest.param(_compiled, (2, 4), id="compiled-tiny-blocks",
-                 marks=pytest.mark.skipif(_compiled is None, reason="ruledsl.kernels._state not built")),
-    pytest.param(state_py, None, id="pure"),
-])
+@pytest.mark.parametrize(
+    "impl,tuning",
+    [
+        pytest.param(
+            _compiled,
+            None,
+            id="compiled",
+            marks=pytest.mark.skipif(_compiled is None, reason="ruledsl.kernels._state not built"),
+        ),
+        pytest.param(
+            _compiled,
+            (2, 4),
+            id="compiled-tiny-blocks",
+            marks=pytest.mark.skipif(_compiled is None, reason="ruledsl.kernels._state not built"),
+        ),
+        pytest.param(state_py, None, id="pure"),
+    ],
+)
 def test_window_burst_then_drain(impl, tuning):
     """A key fills up (buffers grow, accelerators get built) and then drains as
     the watermark passes (buffers shrink, summaries rebuilt, multiset shrinks)."""
     import random
+
     rnd = random.Random(7)
     D = 1000
-    with (tiny_blocks(*tuning) if tuning else contextlib.nullcontext()):
+    with tiny_blocks(*tuning) if tuning else contextlib.nullcontext():
         for is_float in (False, True):
             states = {agg: impl.WindowState(agg, D, 0, is_float) for agg in AGGS}
             hist = []
-            for t in range(0, 2000):
+            for t in range(2000):
                 for _ in range(1 + (t % 3 == 0)):
                     v = rnd.randint(-300, 300)
                     v = v / 8 if is_float else v
@@ -338,9 +372,11 @@ def test_window_burst_then_drain(impl, tuning):
                     s.advance(wm)
                 for q in (wm, wm + 5, wm + 400):
                     for agg, s in states.items():
-                        assert_same(s.query("k", q, 1.5 if is_float else 7, True),
-                                    oracle_window(hist, agg, D, q, 1.5 if is_float else 7, True, is_float),
-                                    (agg, wm, q))
+                        assert_same(
+                            s.query("k", q, 1.5 if is_float else 7, True),
+                            oracle_window(hist, agg, D, q, 1.5 if is_float else 7, True, is_float),
+                            (agg, wm, q),
+                        )
             for s in states.values():
                 s.sweep()
                 assert len(s) == 0 and s.entry_count() == 0
@@ -350,13 +386,14 @@ def test_window_burst_then_drain(impl, tuning):
 # window unit tests
 # ---------------------------------------------------------------------------
 
+
 @both_impls
 def test_window_interval_bounds(impl):
     w = impl.WindowState("count", 100)
     w.add("k", 0)
     w.add("k", 100)
-    assert w.query("k", 100, 0, False) == 1      # 0 == ts - D is excluded
-    assert w.query("k", 99, 0, False) == 1       # 100 > 99 is in the future
+    assert w.query("k", 100, 0, False) == 1  # 0 == ts - D is excluded
+    assert w.query("k", 99, 0, False) == 1  # 100 > 99 is in the future
     assert w.query("k", 199, 0, False) == 1
     assert w.query("k", 200, 0, False) == 0
     assert w.query("k", 100, 0, True) == 2
@@ -367,8 +404,7 @@ def test_window_interval_bounds(impl):
 @both_impls
 def test_window_aggregate_results(impl):
     vals = [(10, 5), (50, 7), (30, -1), (50, 7), (50, 3)]
-    expect_60_cur = {"count": 6, "sum": 23, "avg": (23, 6), "min": -1, "max": 7, "distinct": 5,
-                     "last": 3, "since": 10}
+    expect_60_cur = {"count": 6, "sum": 23, "avg": (23, 6), "min": -1, "max": 7, "distinct": 5, "last": 3, "since": 10}
     for agg, want in expect_60_cur.items():
         w = impl.WindowState(agg, 100, 10)
         for t, v in vals:
@@ -378,7 +414,7 @@ def test_window_aggregate_results(impl):
         assert empty == {"count": 0, "sum": 0, "distinct": 0}.get(agg), agg
     f = impl.WindowState("sum", 10, 0, True)
     assert f.query("x", 0, 1, False) == 0.0 and isinstance(f.query("x", 0, 1, False), float)
-    f.add("x", 1, 2)                                      # ints accepted in float windows
+    f.add("x", 1, 2)  # ints accepted in float windows
     assert f.query("x", 1, 0.5, True) == 2.5
     assert impl.WindowState("avg", 10).query("x", 0, 1, False) is None
     assert impl.WindowState("min", 10).query("x", 0, 1, False) is None
@@ -392,10 +428,10 @@ def test_last_since_ties_and_out_of_order(impl):
     for s in (last, since):
         s.add("k", 100, 1)
         s.add("k", 200, 2)
-        s.add("k", 200, 3)       # same ts, added later: wins ties
-        s.add("k", 150, 4)       # out of order
+        s.add("k", 200, 3)  # same ts, added later: wins ties
+        s.add("k", 150, 4)  # out of order
         s.advance(200 - 500)
-    assert last.query("k", 300, 99, True) == 3       # include_current ignored
+    assert last.query("k", 300, 99, True) == 3  # include_current ignored
     assert since.query("k", 300, 0, True) == 100
     assert last.query("k", 170, 0, False) == 4
     assert since.query("k", 170, 0, False) == 20
@@ -409,7 +445,7 @@ def test_last_since_ties_and_out_of_order(impl):
         s.advance(250)
     assert last.entry_count() == 1 and last.query("k", 250, 0, False) == 3
     for s in (last, since):
-        s.advance(1200)          # 200 <= 1200 - 1000: expired
+        s.advance(1200)  # 200 <= 1200 - 1000: expired
         s.sweep()
     assert len(last) == 0 and last.query("k", 1200, 0, False) is None
 
@@ -423,7 +459,7 @@ def test_int_sum_overflow_is_exact(impl):
         r = w.query("k", 10, I64_MAX, True)
         want = 6 * I64_MAX
         assert r == (want if agg == "sum" else (want, 6))
-        w.advance(1002)          # evicts entries 0..2
+        w.advance(1002)  # evicts entries 0..2
         assert w.query("k", 1002, 0, False) == (2 * I64_MAX if agg == "sum" else (2 * I64_MAX, 2))
         w2 = impl.WindowState(agg, 1000)
         w2.add("k", 0, I64_MAX)
@@ -431,26 +467,27 @@ def test_int_sum_overflow_is_exact(impl):
         assert w2.query("k", 2, 10, True) == (I64_MAX + 5 if agg == "sum" else (I64_MAX + 5, 3))
         w2.add("k", 2, I64_MIN)
         assert w2.query("k", 3, I64_MIN, True) == (
-            I64_MAX - 5 + 2 * I64_MIN if agg == "sum" else (I64_MAX - 5 + 2 * I64_MIN, 4))
+            I64_MAX - 5 + 2 * I64_MIN if agg == "sum" else (I64_MAX - 5 + 2 * I64_MIN, 4)
+        )
 
 
 @both_impls
 def test_value_conversion_errors(impl):
     w = impl.WindowState("sum", 10)
     with pytest.raises(TypeError):
-        w.add("k", 1, 2.5)                   # floats are never truncated into int windows
+        w.add("k", 1, 2.5)  # floats are never truncated into int windows
     with pytest.raises(TypeError):
         w.add("k", 1.5, 2)
     with pytest.raises(OverflowError):
         w.add("k", 1, 2**64)
     with pytest.raises(TypeError):
         w.query("k", 1, "x", True)
-    assert w.query("k", 1, "ignored", False) == 0     # value unused when not included
+    assert w.query("k", 1, "ignored", False) == 0  # value unused when not included
     f = impl.WindowState("max", 10, 0, True)
     with pytest.raises(TypeError):
         f.add("k", 1, "1.5")
     c = impl.WindowState("count", 10)
-    c.add("k", 1, "whatever")                # count ignores values
+    c.add("k", 1, "whatever")  # count ignores values
     assert c.dump() == [("k", [(1, 0)])]
     with pytest.raises(TypeError):
         w.add(["unhashable"], 1, 1)
@@ -467,12 +504,12 @@ def test_extreme_timestamps(impl):
     big = impl.WindowState("since", I64_MAX)
     big.add("k", I64_MIN, 1)
     assert big.query("k", I64_MIN + 5, 0, False) == 5
-    assert big.query("k", -1, 0, False) is None    # -1 - D == I64_MIN: boundary, excluded
+    assert big.query("k", -1, 0, False) is None  # -1 - D == I64_MIN: boundary, excluded
     assert big.query("k", -2, 0, False) == -2 - I64_MIN
     big.advance(I64_MIN)
     big.advance(-2)
     assert big.query("k", -2, 0, False) == -2 - I64_MIN
-    big.advance(0)                            # I64_MIN <= 0 - I64_MAX: expired
+    big.advance(0)  # I64_MIN <= 0 - I64_MAX: expired
     assert big.query("k", 0, 0, False) is None
     c = impl.WindowState("count", 10)
     c.add("k", I64_MAX)
@@ -540,6 +577,7 @@ def test_advance_all(impl):
 # memory: idle keys are freed, the slot table shrinks
 # ---------------------------------------------------------------------------
 
+
 @both_impls
 @pytest.mark.parametrize("agg", ["count", "sum", "last"])
 def test_window_memory_released_when_keys_go_idle(impl, agg):
@@ -548,7 +586,7 @@ def test_window_memory_released_when_keys_go_idle(impl, agg):
     for i in range(n):
         w.add("key%d" % i, i, i)
         if i % 3 == 0:
-            w.add("key%d" % i, i, 1)      # some keys with heap buffers
+            w.add("key%d" % i, i, 1)  # some keys with heap buffers
     assert len(w) == n
     full = w.nbytes()
     t = n
@@ -570,7 +608,7 @@ def test_window_live_keys_stay_bounded_under_churn(impl):
     peak = 0
     for i in range(20000):
         w.advance(i)
-        w.add(i, i)                        # every event has a fresh key
+        w.add(i, i)  # every event has a fresh key
         peak = max(peak, len(w))
     # live keys (ts in (t-100, t]) = 100; the expiry queue frees each key as it expires
     assert peak <= 101, peak
@@ -582,8 +620,8 @@ def test_window_live_keys_stay_bounded_under_churn(impl):
 def test_hot_key_at_the_queue_front_does_not_hold_back_expiry(impl):
     w = impl.WindowState("count", 100)
     for i in range(5000):
-        w.add("hot", i)                    # the first key, updated on every event
-        w.add(("idle", i), i)              # one fresh key per event, never touched again
+        w.add("hot", i)  # the first key, updated on every event
+        w.add(("idle", i), i)  # one fresh key per event, never touched again
         w.advance(i)
         assert len(w) <= 102, (i, len(w))  # hot + idle keys with ts in (i - 100, i]
     assert w.query("hot", 4999) == 100
@@ -595,14 +633,14 @@ def test_long_window_expiry_is_not_delayed_by_busy_keys(impl):
     # the queue; keys idle since the first days must still go once they expire
     day, hour = 86_400_000, 3_600_000
     w = impl.WindowState("since", 400 * day)
-    for h in range(0, 800 * 24):
+    for h in range(800 * 24):
         t = h * hour
         w.add("busy", t)
         if h % 24 == 0 and h < 10 * 24:
-            w.add(("idle", h), t)          # queued behind "busy"
+            w.add(("idle", h), t)  # queued behind "busy"
         w.advance(t)
         if t == 411 * day:
-            assert len(w) == 1, len(w)     # idle keys expired by day 410
+            assert len(w) == 1, len(w)  # idle keys expired by day 410
     assert list(w.keys()) == ["busy"]
 
 
@@ -620,7 +658,7 @@ def test_queue_rounding(impl):
     w.advance(1003 + D, 10**6)
     assert list(w.keys()) == ["j", "i"]
     w.advance(5003 + D, 10**6)
-    assert list(w.keys()) == ["i"]          # (expired at 5004, due at 5007)
+    assert list(w.keys()) == ["i"]  # (expired at 5004, due at 5007)
     w.advance(5007 + D, 10**6)
     assert len(w) == 0
 
@@ -651,16 +689,16 @@ def test_load_requeues_by_newest_timestamp(impl):
     items = [("late", [(50, 1), (500, 2)]), ("early", [(10, 3)]), ("mid", [(200, 4)]), ("empty", [])]
     w.load(items)
     assert w.dump() == items
-    w.advance(150, 1)                     # "empty" (no entries) and then "early" are due first
+    w.advance(150, 1)  # "empty" (no entries) and then "early" are due first
     assert list(w.keys()) == ["late", "early", "mid"]
     w.advance(151, 1)
     assert list(w.keys()) == ["late", "mid"]
     w.advance(400, 10)
-    assert list(w.keys()) == ["late"]      # not due: its expired entry goes on access
+    assert list(w.keys()) == ["late"]  # not due: its expired entry goes on access
     assert w.query("late", 500) == 2 and w.dump() == [("late", [(500, 2)])]
     s = impl.SequenceState(3, 100)
     s.load([("a", [300, None]), ("b", [10, 20]), ("c", [None, 5])])
-    s.advance(200, 1)                     # "c" has no start: freed first
+    s.advance(200, 1)  # "c" has no start: freed first
     assert [k for k, _ in s.dump()] == ["a", "b"]
     s.advance(201, 10)
     assert s.dump() == [("a", [300, None])]
@@ -687,6 +725,7 @@ def test_sequence_memory_released(impl):
 # sequences
 # ---------------------------------------------------------------------------
 
+
 @st.composite
 def sequence_scenarios(draw):
     n = draw(st.integers(1, 4))
@@ -697,8 +736,8 @@ def sequence_scenarios(draw):
         st.sampled_from(["a", "b", 3]),
         st.integers(0, 15) if in_order else st.integers(-L - 2, 15),
         st.integers(0, (1 << n) - 1),
-        st.booleans(),      # pass matches as bool tuple instead of int mask
-        st.booleans(),      # advance before / after evaluation
+        st.booleans(),  # pass matches as bool tuple instead of int mask
+        st.booleans(),  # advance before / after evaluation
         st.integers(0, 15),  # 0 => full sweep
     )
     return n, within, L, draw(st.lists(ev, min_size=1, max_size=40))
@@ -749,13 +788,13 @@ def test_sequence_basic_semantics(impl):
     # one event matching every step completes nothing by itself
     assert s.query("k", 0, 0b111) is False
     s.add("k", 0, 0b111)
-    assert s.query("k", 1, 0b100) is False          # needs a step-1 event in between
+    assert s.query("k", 1, 0b100) is False  # needs a step-1 event in between
     s.add("k", 1, (False, True, False))
     assert s.query("k", 2, 0b100) is True
-    assert s.query("k", 100, 0b100) is True          # inclusive: 100 - 0 <= 100
+    assert s.query("k", 100, 0b100) is True  # inclusive: 100 - 0 <= 100
     assert s.query("k", 101, 0b100) is False
-    assert s.query("k", 2, 0b011) is False           # does not match the last step
-    s.add("k", 2, 0b100)                             # completing does not reset
+    assert s.query("k", 2, 0b011) is False  # does not match the last step
+    s.add("k", 2, 0b100)  # completing does not reset
     assert s.query("k", 3, 0b100) is True
     assert s.dump() == [("k", [0, 0])]
     # later start replaces the chain start once it is matched through
@@ -781,14 +820,14 @@ def test_sequence_basic_semantics(impl):
         impl.SequenceState(0, 10)
     with pytest.raises(ValueError):
         impl.SequenceState(2, -1)
-    assert s.query("k", 0, -1) is False             # int masks are taken mod 2**n
+    assert s.query("k", 0, -1) is False  # int masks are taken mod 2**n
 
 
 @both_impls
 def test_sequence_out_of_order_uses_first_step_ts_only(impl):
     s = impl.SequenceState(3, 10)
     s.add("k", 0, 0b001)
-    s.add("k", 15, 0b010)        # arrives later with a ts outside the span: still a step
+    s.add("k", 15, 0b010)  # arrives later with a ts outside the span: still a step
     assert s.query("k", 5, 0b100) is True
     assert s.query("k", 11, 0b100) is False
 
@@ -796,6 +835,7 @@ def test_sequence_out_of_order_uses_first_step_ts_only(impl):
 # ---------------------------------------------------------------------------
 # query_add == query then add (one key lookup, same results and state)
 # ---------------------------------------------------------------------------
+
 
 @st.composite
 def query_add_streams(draw):
@@ -825,8 +865,8 @@ def _same_window_state(a, b, ctx):
 def test_query_add_equals_query_then_add(impl, stream):
     D, L, is_float, ops = stream
     for agg in AGGS:
-        a = impl.WindowState(agg, D, L, is_float)     # query_add
-        b = impl.WindowState(agg, D, L, is_float)     # query, then add
+        a = impl.WindowState(agg, D, L, is_float)  # query_add
+        b = impl.WindowState(agg, D, L, is_float)  # query, then add
         for op in ops:
             if op[0] == "qa":
                 _, key, ts, v, inc = op
@@ -846,9 +886,20 @@ def test_query_add_equals_query_then_add(impl, stream):
 
 @both_impls
 @HSET
-@given(st.integers(1, 5), st.integers(0, 20),
-       st.lists(st.tuples(st.sampled_from(["qa", "add", "advance", "sweep"]), st.sampled_from("xyz"),
-                          st.integers(-30, 100), st.integers(-2, 40), st.booleans()), max_size=80))
+@given(
+    st.integers(1, 5),
+    st.integers(0, 20),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["qa", "add", "advance", "sweep"]),
+            st.sampled_from("xyz"),
+            st.integers(-30, 100),
+            st.integers(-2, 40),
+            st.booleans(),
+        ),
+        max_size=80,
+    ),
+)
 def test_sequence_query_add_equals_query_then_add(impl, n, within, ops):
     a = impl.SequenceState(n, within)
     b = impl.SequenceState(n, within)
@@ -874,20 +925,22 @@ def test_sequence_query_add_equals_query_then_add(impl, n, within, ops):
 def test_query_add_argument_errors(impl):
     w = impl.WindowState("sum", 100)
     f = impl.WindowState("max", 100, 0, True)
-    for bad in (lambda: w.query_add("k", 1.0, 1, True),      # float ts
-                lambda: w.query_add("k", 1, 1.5, True),      # float into an int window
-                lambda: w.query_add("k", 1, 1.5, False),     # (also when not included)
-                lambda: w.query_add("k", 1, "3", True),
-                lambda: f.query_add("k", 1, "3", False),
-                lambda: w.query_add(["unhashable"], 1, 1, True)):
+    for bad in (
+        lambda: w.query_add("k", 1.0, 1, True),  # float ts
+        lambda: w.query_add("k", 1, 1.5, True),  # float into an int window
+        lambda: w.query_add("k", 1, 1.5, False),  # (also when not included)
+        lambda: w.query_add("k", 1, "3", True),
+        lambda: f.query_add("k", 1, "3", False),
+        lambda: w.query_add(["unhashable"], 1, 1, True),
+    ):
         with pytest.raises(TypeError):
             bad()
     assert len(w) == 0 and len(f) == 0
-    assert w.query_add("k", 1, True, True) == 1               # bool is an int
+    assert w.query_add("k", 1, True, True) == 1  # bool is an int
     assert w.query_add(key="k", ts=2, value=5, include_current=False) == 1
     assert w.query("k", 2, 0, False) == 6
     c = impl.WindowState("count", 100)
-    assert c.query_add("k", 1, "ignored", True) == 1         # count ignores the value
+    assert c.query_add("k", 1, "ignored", True) == 1  # count ignores the value
     s = impl.SequenceState(2, 100)
     assert s.query_add("k", 1, 1) is False and s.query_add("k", 2, (False, True)) is True
     with pytest.raises(ValueError):
@@ -898,6 +951,7 @@ def test_query_add_argument_errors(impl):
 # ---------------------------------------------------------------------------
 # compiled vs pure on identical random operation streams (incl. late queries)
 # ---------------------------------------------------------------------------
+
 
 @st.composite
 def op_streams(draw):
@@ -920,7 +974,7 @@ def op_streams(draw):
 @HSET
 @given(op_streams())
 def test_compiled_and_pure_agree(tiny, stream):
-    with (tiny_blocks() if tiny else contextlib.nullcontext()):
+    with tiny_blocks() if tiny else contextlib.nullcontext():
         _agree(stream)
 
 
@@ -952,9 +1006,19 @@ def _agree(stream):
 
 @needs_compiled
 @HSET
-@given(st.integers(1, 5), st.integers(0, 20),
-       st.lists(st.tuples(st.sampled_from(["add", "query", "advance", "sweep"]), st.sampled_from("xyz"),
-                          st.integers(-30, 100), st.integers(-2, 40)), max_size=80))
+@given(
+    st.integers(1, 5),
+    st.integers(0, 20),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["add", "query", "advance", "sweep"]),
+            st.sampled_from("xyz"),
+            st.integers(-30, 100),
+            st.integers(-2, 40),
+        ),
+        max_size=80,
+    ),
+)
 def test_compiled_and_pure_agree_sequences(n, within, ops):
     c = _compiled.SequenceState(n, within)
     p = state_py.SequenceState(n, within)
@@ -976,12 +1040,13 @@ def test_compiled_and_pure_agree_sequences(n, within, ops):
 @st.composite
 def wide_streams(draw):
     """Long windows, huge timestamps and jumps (exercise the expiry-queue encoding)."""
-    D = draw(st.sampled_from([1, 7, 2**20 - 1, 2**20, 2**21 + 5, 86_400_000, 400 * 86_400_000,
-                              2**40 + 3, 2**62, I64_MAX]))
+    D = draw(
+        st.sampled_from([1, 7, 2**20 - 1, 2**20, 2**21 + 5, 86_400_000, 400 * 86_400_000, 2**40 + 3, 2**62, I64_MAX])
+    )
     L = draw(st.sampled_from([0, 3, 1000, 2**31, 2**40]))
-    base = draw(st.sampled_from([0, 10**12, -10**12, I64_MIN, I64_MAX - 2**45]))
+    base = draw(st.sampled_from([0, 10**12, -(10**12), I64_MIN, I64_MAX - 2**45]))
     step = draw(st.sampled_from([1, 2**19, 2**31 + 1, max(1, D // 3), 2**44]))
-    clamp = lambda t: max(I64_MIN, min(I64_MAX, t))       # noqa: E731
+    clamp = lambda t: max(I64_MIN, min(I64_MAX, t))
     ts = st.integers(-3, 40).map(lambda k: clamp(base + k * step))
     op = st.one_of(
         st.tuples(st.just("add"), st.sampled_from(KEYS), ts, st.integers(-5, 5)),
@@ -1041,6 +1106,7 @@ def test_compiled_and_pure_agree_wide_ranges(stream):
 # stable_hash
 # ---------------------------------------------------------------------------
 
+
 def _fnv_ref(data: bytes) -> int:
     h = 0xCBF29CE484222325
     for b in data:
@@ -1049,10 +1115,12 @@ def _fnv_ref(data: bytes) -> int:
 
 
 hashables = st.recursive(
-    st.one_of(st.text(), st.integers(), st.integers(-2**70, 2**70), st.floats(), st.none(),
-              st.booleans(), st.binary()),
+    st.one_of(
+        st.text(), st.integers(), st.integers(-(2**70), 2**70), st.floats(), st.none(), st.booleans(), st.binary()
+    ),
     lambda children: st.tuples(children, children) | st.lists(children, max_size=3).map(tuple),
-    max_leaves=8)
+    max_leaves=8,
+)
 
 
 @both_impls
@@ -1089,7 +1157,7 @@ def test_stable_hash_compiled_equals_pure(value):
 @both_impls
 def test_stable_hash_nesting_limit(impl):
     v = ()
-    for _ in range(99):               # 100 levels of tuples: fine
+    for _ in range(99):  # 100 levels of tuples: fine
         v = (v,)
     assert impl.stable_hash(v) == state_py.stable_hash(v)
     for depth in (100, 100000):
@@ -1104,17 +1172,29 @@ def test_stable_hash_nesting_limit(impl):
 # facade
 # ---------------------------------------------------------------------------
 
+
 def test_facade_selects_implementation():
     from ruledsl.kernels import state
-    assert state.COMPILED == (_compiled is not None and
-                              os.environ.get("RULEDSL_NO_EXTENSIONS", "").strip() in ("", "0"))
+
+    assert (
+        _compiled is not None and os.environ.get("RULEDSL_NO_EXTENSIONS", "").strip() in ("", "0")
+    ) == state.COMPILED
     expected = _compiled if state.COMPILED else state_py
     assert state.WindowState is expected.WindowState
     assert state.SequenceState is expected.SequenceState
     assert state.stable_hash is expected.stable_hash
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, RULEDSL_NO_EXTENSIONS="1", PYTHONPATH=root)
-    out = subprocess.run([sys.executable, "-c", "from ruledsl.kernels import state; print(state.COMPILED, "
-                          "state.WindowState.__module__)"], env=env, capture_output=True, text=True,
-                         check=True, cwd=root)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from ruledsl.kernels import state; print(state.COMPILED, state.WindowState.__module__)",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=root,
+    )
     assert out.stdout.split() == ["False", "ruledsl.kernels.state_py"]

@@ -24,17 +24,16 @@ from typing import Optional
 
 import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
+from strategies import Scenario, long_scenarios, scenarios  # tests/ is on sys.path (rootdir import mode)
 
-import ruledsl.runtime.engine as engine_module
 import ruledsl.kernels.state_py
+import ruledsl.runtime.engine as engine_module
 from ruledsl.check.checker import check
+from ruledsl.kernels.values import EventError
+from ruledsl.oracle.reference import ReferenceEngine
 from ruledsl.runtime.decision import Decision
 from ruledsl.runtime.engine import build_engine
 from ruledsl.syntax.loader import load_text
-from ruledsl.oracle.reference import ReferenceEngine
-from ruledsl.kernels.values import EventError
-
-from strategies import Scenario, long_scenarios, scenarios  # tests/ is on sys.path (rootdir import mode)
 
 EXAMPLES = int(os.environ.get("RULEDSL_HYPOTHESIS_EXAMPLES", "150"))
 
@@ -76,8 +75,9 @@ def differences(engine: Decision, ref: Decision) -> list[str]:
                 out.append(f"rule {a.id} feature names: engine {list(a.features)}, reference {list(b.features)}")
             for name in a.features.keys() & b.features.keys():
                 if not same_value(a.features[name], b.features[name]):
-                    out.append(f"rule {a.id} feature {name}: engine {a.features[name]!r}, "
-                               f"reference {b.features[name]!r}")
+                    out.append(
+                        f"rule {a.id} feature {name}: engine {a.features[name]!r}, reference {b.features[name]!r}"
+                    )
     if [s.name for s in engine.scores] != [s.name for s in ref.scores]:
         out.append(f"scorecards: engine {[s.name for s in engine.scores]}, reference {[s.name for s in ref.scores]}")
     else:
@@ -126,14 +126,20 @@ def run_both(scenario: Scenario, kernels: str = "compiled") -> None:
         event = op[1]
         where = f"op {i}, event {event!r}"
         results = {}
-        for label, fn in (("engine peek", engine.peek), ("reference peek", ref.peek),
-                          ("engine", engine.evaluate), ("reference", ref.evaluate)):
+        for label, fn in (
+            ("engine peek", engine.peek),
+            ("reference peek", ref.peek),
+            ("engine", engine.evaluate),
+            ("reference", ref.evaluate),
+        ):
             results[label] = _call(fn, event)
         for a, b in (("engine", "reference"), ("engine peek", "engine"), ("reference peek", "reference")):
             (da, ea), (db, eb) = results[a], results[b]
             if (ea is None) != (eb is None):
-                raise AssertionError(f"{where}: {a} {'raised ' + repr(ea) if ea else 'accepted it'}, "
-                                     f"{b} {'raised ' + repr(eb) if eb else 'accepted it'}")
+                raise AssertionError(
+                    f"{where}: {a} {'raised ' + repr(ea) if ea else 'accepted it'}, "
+                    f"{b} {'raised ' + repr(eb) if eb else 'accepted it'}"
+                )
             if ea is not None:
                 assert ea.field == eb.field, f"{where}: EventError field {a} {ea.field!r}, {b} {eb.field!r}"
                 continue
@@ -187,25 +193,25 @@ def minimise(scenario: Scenario, kernels: str = "compiled") -> tuple[Scenario, s
         while chunk >= 1:  # drop runs of operations, long runs first (delta debugging)
             i = len(ops) - chunk
             while i >= 0:
-                m = still(src, ops[:i] + ops[i + chunk:])
+                m = still(src, ops[:i] + ops[i + chunk :])
                 if m:
-                    ops, message, changed = ops[:i] + ops[i + chunk:], m, True
+                    ops, message, changed = ops[:i] + ops[i + chunk :], m, True
                 i = min(i, len(ops)) - chunk
             chunk //= 2
         blocks = src.split("\n\n")
         i = len(blocks) - 1
         while i >= 0:
-            cand = "\n\n".join(blocks[:i] + blocks[i + 1:])
+            cand = "\n\n".join(blocks[:i] + blocks[i + 1 :])
             m = still(cand, ops)
             if m:
-                blocks, src, message, changed = blocks[:i] + blocks[i + 1:], cand, m, True
+                blocks, src, message, changed = blocks[:i] + blocks[i + 1 :], cand, m, True
             i -= 1
         for j, op in enumerate(ops if len(ops) <= 50 else ()):
             if op[0] != "event":
                 continue
             for name in [f for f in op[1] if f not in ("type", "ts")]:
                 ev = {k: v for k, v in ops[j][1].items() if k != name}
-                cand = ops[:j] + [("event", ev)] + ops[j + 1:]
+                cand = ops[:j] + [("event", ev)] + ops[j + 1 :]
                 m = still(src, cand)
                 if m:
                     ops, message, changed = cand, m, True
@@ -260,7 +266,7 @@ def test_same_value_is_strict():
 @pytest.mark.parametrize("events", [[], [{"type": "transfer"}]])
 def test_run_both_smoke(events):
     source = (
-        'ruleset t { lateness 1s }\nevent transfer { customer_id: string amount: decimal }\n'
+        "ruleset t { lateness 1s }\nevent transfer { customer_id: string amount: decimal }\n"
         "window total = sum(amount) of transfer by customer_id over 1m\n"
         'rule big { reason "大额" on transfer when total > 100 action hold }\n'
     )
@@ -297,7 +303,7 @@ REGRESSIONS = {
     ),
     # membership compares numbers by value: a decimal in an int list, an int in a list with a decimal
     "decimal_in_int_list": (
-        'event t { a: decimal n: int }\nlist ns: int = [5]\n'
+        "event t { a: decimal n: int }\nlist ns: int = [5]\n"
         'rule r { reason "r" on t when a in ns action hold }\n'
         'rule s { reason "s" on t when n in [1.5, 2] action alert }',
         [{"type": "t", "ts": 0, "a": "5", "n": 2}, {"type": "t", "ts": 1, "a": "5.0001", "n": 1}],
@@ -313,8 +319,11 @@ REGRESSIONS = {
         "ruleset t { lateness 10s }\nevent login { customer_id: string }\nevent transfer { customer_id: string }\n"
         "sequence chain by customer_id within 5s { step login step transfer step login }\n"
         'rule r { reason "r" on login when chain action hold }',
-        [{"type": "login", "ts": 10_000, "customer_id": "c"}, {"type": "transfer", "ts": 16_000, "customer_id": "c"},
-         {"type": "login", "ts": 14_000, "customer_id": "c"}],
+        [
+            {"type": "login", "ts": 10_000, "customer_id": "c"},
+            {"type": "transfer", "ts": 16_000, "customer_id": "c"},
+            {"type": "login", "ts": 14_000, "customer_id": "c"},
+        ],
     ),
 }
 

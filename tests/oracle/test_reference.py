@@ -13,9 +13,9 @@ from decimal import Decimal
 import pytest
 
 from ruledsl.check.checker import check
-from ruledsl.syntax.loader import load_text
-from ruledsl.oracle.reference import ReferenceEngine
 from ruledsl.kernels.values import EventError
+from ruledsl.oracle.reference import ReferenceEngine
+from ruledsl.syntax.loader import load_text
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z, a Thursday
 
@@ -49,8 +49,16 @@ def engine(body: str, header: str = "", **kw) -> ReferenceEngine:
 
 
 def transfer(ts: int, amount="10", customer="c1", **fields) -> dict:
-    return {"type": "transfer", "ts": ts, "customer_id": customer, "amount": amount, "n": 1, "city": "北京",
-            "score": 0.5, **fields}
+    return {
+        "type": "transfer",
+        "ts": ts,
+        "customer_id": customer,
+        "amount": amount,
+        "n": 1,
+        "city": "北京",
+        "score": 0.5,
+        **fields,
+    }
 
 
 def login(ts: int, customer="c1", new_device=False, **fields) -> dict:
@@ -137,7 +145,7 @@ def test_aggregates_and_empty_windows():
         "rule r { on transfer when s == 0 or a > 0 or lo > 0 or hi > 0 or d > 0 or ai > 0 action alert }"
     )
     d = e.evaluate(transfer(T0, "1", n=0))  # feeds only `ai`
-    assert [feature(d, "r", w) for w in "s a lo hi d".split()] == [0, None, None, None, 0]
+    assert [feature(d, "r", w) for w in ["s", "a", "lo", "hi", "d"]] == [0, None, None, None, 0]
     assert feature(d, "r", "ai") == 0
     e.evaluate(transfer(T0 + 1, "0.0001", n=1))
     d = e.evaluate(transfer(T0 + 2, "0.1", n=2))
@@ -181,9 +189,7 @@ def test_last_and_since_look_at_earlier_events_only():
 
 
 def test_last_picks_the_greatest_ts_not_the_latest_arrival():
-    e = engine(
-        "window prev = last(amount) of transfer by customer_id over 1m\n" + probe("prev"), header="lateness 10s"
-    )
+    e = engine("window prev = last(amount) of transfer by customer_id over 1m\n" + probe("prev"), header="lateness 10s")
     e.evaluate(transfer(T0 + 5000, "1"))
     e.evaluate(transfer(T0 + 3000, "2"))  # on time (lateness), earlier ts
     assert feature(e.peek(transfer(T0 + 6000)), "probe", "prev") == Decimal("1")
@@ -334,8 +340,14 @@ def test_decimal_vs_float_compares_as_float():
 
 def test_event_decimals_are_rounded_half_to_even():
     e = engine("rule r { on transfer when amount > 0 or amount <= 0 action alert }")
-    for raw, expected in [("12.34565", "12.3456"), ("12.34575", "12.3458"), (0.1, "0.1"), (3, "3"),
-                          ("-0.00005", "0"), ("1e3", "1000")]:
+    for raw, expected in [
+        ("12.34565", "12.3456"),
+        ("12.34575", "12.3458"),
+        (0.1, "0.1"),
+        (3, "3"),
+        ("-0.00005", "0"),
+        ("1e3", "1000"),
+    ]:
         assert feature(e.evaluate(transfer(T0, raw)), "r", "amount") == Decimal(expected)
 
 
@@ -369,7 +381,8 @@ def test_local_time_across_a_half_hour_offset_change():
     switch = 1_772_947_800_000  # 2026-03-08T05:30:00Z
     card = engine(
         'scorecard clock { on transfer item "h" when hour(ts) == 3 score 1 item "m" when minute(ts) == 1 score 10 '
-        "level high >= 11 }", header='timezone "America/St_Johns"',
+        "level high >= 11 }",
+        header='timezone "America/St_Johns"',
     )
     assert [(s.score, s.level) for s in card.evaluate(transfer(switch + 60_000)).scores] == [(11, "high")]
     assert [s.score for s in card.peek(transfer(switch - 60_000)).scores] == [0]  # 01:59 local
@@ -416,8 +429,7 @@ def test_sequence_needs_the_earlier_steps_in_arrival_order():
 
 def test_sequence_one_event_matches_one_step():
     e = engine(
-        "sequence twice by customer_id within 1m { step login step login }\n"
-        "rule r { on login when twice action alert }"
+        "sequence twice by customer_id within 1m { step login step login }\nrule r { on login when twice action alert }"
     )
     assert e.evaluate(login(T0)).matched == []
     assert e.evaluate(login(T0 + 1)).matched == ["r"]
@@ -478,15 +490,21 @@ def test_pass_when_nothing_fires_and_rule_fields():
 
 def test_features_name_fields_windows_params_scorecards_not_consts_or_lists():
     e = engine(
-        "const k = 5\nparam limit: decimal = 1.5\nlist vip: string = [\"c9\"]\n"
+        'const k = 5\nparam limit: decimal = 1.5\nlist vip: string = ["c9"]\n'
         "window c = count() of transfer by customer_id over 1m\n"
-        "scorecard sc { on transfer item \"big\" when amount > 1 score 10 level high >= 10 }\n"
+        'scorecard sc { on transfer item "big" when amount > 1 score 10 level high >= 10 }\n'
         "rule r { on transfer when amount > limit and c < k and customer_id not in vip and sc >= 0 "
-        "and level(sc) == \"high\" and hour(ts) >= 0 action alert }"
+        'and level(sc) == "high" and hour(ts) >= 0 action alert }'
     )
     (r,) = e.evaluate(transfer(T0, "2")).rules
-    assert r.features == {"amount": Decimal("2"), "limit": Decimal("1.5"), "c": 1, "customer_id": "c1",
-                          "sc": 10, "ts": T0}
+    assert r.features == {
+        "amount": Decimal("2"),
+        "limit": Decimal("1.5"),
+        "c": 1,
+        "customer_id": "c1",
+        "sc": 10,
+        "ts": T0,
+    }
 
 
 # ---------------------------------------------------------------- scorecards
@@ -508,8 +526,15 @@ rule high_risk { on transfer when level(risk) == "high" action block }
 
 @pytest.mark.parametrize(
     "amount, hour, phone, score, level",
-    [("1000", 1, None, 80, "high"), ("1000", 1, "p", 65, "elevated"), ("1000", 9, "p", 40, "medium"),
-     ("1", 1, None, 40, "medium"), ("1", 1, "p", 25, "low"), ("1", 9, None, 15, "minimal"), ("1", 9, "p", 0, "minimal")],
+    [
+        ("1000", 1, None, 80, "high"),
+        ("1000", 1, "p", 65, "elevated"),
+        ("1000", 9, "p", 40, "medium"),
+        ("1", 1, None, 40, "medium"),
+        ("1", 1, "p", 25, "low"),
+        ("1", 9, None, 15, "minimal"),
+        ("1", 9, "p", 0, "minimal"),
+    ],
 )
 def test_scorecard_levels(amount, hour, phone, score, level):
     e = engine(CARD)
@@ -529,11 +554,24 @@ def test_scorecards_only_for_their_event_types():
 
 @pytest.mark.parametrize(
     "change, field",
-    [({"type": "payment"}, "type"), ({"type": None}, "type"), ({"ts": "yesterday"}, "ts"), ({"ts": None}, "ts"),
-     ({"ts": 1.5}, "ts"), ({"ts": True}, "ts"), ({"customer_id": None}, "customer_id"),
-     ({"customer_id": 7}, "customer_id"), ({"amount": "abc"}, "amount"), ({"amount": True}, "amount"),
-     ({"amount": float("inf")}, "amount"), ({"n": "5"}, "n"), ({"n": 2.0}, "n"), ({"city": "广州"}, "city"),
-     ({"score": "1.5"}, "score"), ({"phone": 138}, "phone")],
+    [
+        ({"type": "payment"}, "type"),
+        ({"type": None}, "type"),
+        ({"ts": "yesterday"}, "ts"),
+        ({"ts": None}, "ts"),
+        ({"ts": 1.5}, "ts"),
+        ({"ts": True}, "ts"),
+        ({"customer_id": None}, "customer_id"),
+        ({"customer_id": 7}, "customer_id"),
+        ({"amount": "abc"}, "amount"),
+        ({"amount": True}, "amount"),
+        ({"amount": float("inf")}, "amount"),
+        ({"n": "5"}, "n"),
+        ({"n": 2.0}, "n"),
+        ({"city": "广州"}, "city"),
+        ({"score": "1.5"}, "score"),
+        ({"phone": 138}, "phone"),
+    ],
 )
 def test_bad_events_raise_naming_the_field_and_leave_state(change, field):
     e = engine("window c = count() of transfer by customer_id over 1m\n" + probe("c"))
@@ -547,7 +585,7 @@ def test_bad_events_raise_naming_the_field_and_leave_state(change, field):
 
 
 def test_event_decoding_accepts_optional_absent_null_and_extra_fields():
-    e = engine('rule r { on transfer when not present(phone) action alert }')
+    e = engine("rule r { on transfer when not present(phone) action alert }")
     assert e.evaluate(transfer(T0, phone=None, extra={"x": 1})).matched == ["r"]
     assert e.evaluate(transfer(T0, score=2)).matched == ["r"]  # an int for a float field
     assert e.evaluate(transfer(T0, phone="p")).matched == []

@@ -16,7 +16,13 @@ from typer.testing import CliRunner
 
 from ruledsl.cli.app import app
 from ruledsl.ruletest.testing import (
-    Coverage, RuleTestError, find_test_files, format_failure, load_test_file, parse_duration, run_case,
+    Coverage,
+    RuleTestError,
+    find_test_files,
+    format_failure,
+    load_test_file,
+    parse_duration,
+    run_case,
 )
 
 pytest_plugins = ["pytester"]
@@ -91,7 +97,9 @@ defaults:
   transfer: {customer_id: C1, payee: P1}
 """
 
-PASSING = HEAD + """\
+PASSING = (
+    HEAD
+    + """\
 cases:
   - name: 三笔转账被挂起
     tags: [fraud]
@@ -142,8 +150,11 @@ cases:
       - transfer: {amount: "1", customer_id: null}
         expect: {error: true}
 """
+)
 
-FAILING = HEAD + """\
+FAILING = (
+    HEAD
+    + """\
 cases:
   - name: 期望告警却被挂起
     tags: [fraud]
@@ -160,6 +171,7 @@ cases:
       - after: 1m
         transfer: {amount: "100.00"}
 """
+)
 
 
 @pytest.fixture
@@ -186,10 +198,19 @@ def _problems(path: Path) -> str:
 # ---------------------------------------------------------------- durations
 
 
-@pytest.mark.parametrize("text,ms", [
-    ("500ms", 500), ("10s", 10_000), ("5m", 300_000), ("1h30m", 5_400_000), ("2w", 1_209_600_000),
-    ("1d2h", 93_600_000), ("-2m", -120_000), ("0s", 0),
-])
+@pytest.mark.parametrize(
+    "text,ms",
+    [
+        ("500ms", 500),
+        ("10s", 10_000),
+        ("5m", 300_000),
+        ("1h30m", 5_400_000),
+        ("2w", 1_209_600_000),
+        ("1d2h", 93_600_000),
+        ("-2m", -120_000),
+        ("0s", 0),
+    ],
+)
 def test_parse_duration(text, ms):
     assert parse_duration(text) == ms
 
@@ -210,7 +231,10 @@ def test_passing_cases(suite):
 
 
 def test_virtual_clock(suite):
-    tf = load_test_file(suite(HEAD + """\
+    tf = load_test_file(
+        suite(
+            HEAD
+            + """\
 cases:
   - name: clock
     start: "2026-11-20T10:00:00"          # no offset: the ruleset's zone (Asia/Shanghai)
@@ -230,17 +254,31 @@ cases:
         transfer: {amount: 1}
       - ts: 2026-11-20T04:00:00Z
         transfer: {amount: 1}
-"""))
+"""
+        )
+    )
     base = 1795140000000  # 2026-11-20T10:00:00+08:00
     steps = tf.cases[0].steps
     assert [s.ts - base for s in steps] == [
-        0, 1000, 61_000, 3_600_000, 7_200_000, 7_170_000, 7_290_000, 7_410_000, 7_530_000, 7_200_000,
+        0,
+        1000,
+        61_000,
+        3_600_000,
+        7_200_000,
+        7_170_000,
+        7_290_000,
+        7_410_000,
+        7_530_000,
+        7_200_000,
     ]
     assert [s.repeat for s in steps[6:9]] == [(1, 3), (2, 3), (3, 3)]
 
 
 def test_defaults_merge(suite):
-    tf = load_test_file(suite(HEAD + """\
+    tf = load_test_file(
+        suite(
+            HEAD
+            + """\
 cases:
   - name: merge
     defaults:
@@ -248,7 +286,9 @@ cases:
     events:
       - transfer: {amount: 1}
       - transfer: {amount: 1, payee: P3}
-"""))
+"""
+        )
+    )
     assert [s.fields for s in tf.cases[0].steps] == [
         {"customer_id": "C1", "payee": "P2", "amount": 1},
         {"customer_id": "C1", "payee": "P3", "amount": 1},
@@ -263,7 +303,9 @@ def test_failing_case_report(suite):
     assert result.failed_step.index == 2
     report = format_failure(result)
     shown = tf.shown
-    assert report == f"""\
+    assert (
+        report
+        == f"""\
 event 3 of 4 ({shown}:12): transfer at 2026-11-20 09:02:00+08:00
   customer_id="C1" payee="P1" amount="100.00"
 expected vs actual:
@@ -283,10 +325,14 @@ timeline:
   #2 2026-11-20 09:01:00 transfer -> pass
   #3 2026-11-20 09:02:00 transfer -> hold [rapid]  <- failed here
   (1 later event not run)"""
+    )
 
 
 def test_failure_messages(suite):
-    tf = load_test_file(suite(HEAD + """\
+    tf = load_test_file(
+        suite(
+            HEAD
+            + """\
 cases:
   - name: rules and codes
     events:
@@ -317,7 +363,9 @@ cases:
       - transfer: {amount: 1}
         expect: {action: pass}
     expect_last: {action: block}
-"""))
+"""
+        )
+    )
     results = {c.name: run_case(c) for c in tf.cases}
     assert all(r.status == "failed" for r in results.values())
 
@@ -339,7 +387,8 @@ cases:
         "error: expected the event to be rejected (an EventError naming field `amount`), but it was accepted: pass",
     ]
     assert lines("error on another field")[0].startswith(
-        "error: expected an EventError naming field `amount`, got one naming `payee`: ")
+        "error: expected an EventError naming field `amount`, got one naming `payee`: "
+    )
     assert lines("feature not reported") == ["features.n_5m: not reported by any matched rule (no rule matched)"]
     assert lines("expect_last") == ["action: expected block, got pass"]
     assert results["expect_last"].mismatches[0].source == "expect_last"
@@ -348,7 +397,10 @@ cases:
 
 
 def test_feature_values_compare_by_type(suite):
-    tf = load_test_file(suite(HEAD + """\
+    tf = load_test_file(
+        suite(
+            HEAD
+            + """\
 cases:
   - name: decimals
     events:
@@ -361,12 +413,17 @@ cases:
       - transfer: {amount: "2000.5"}
       - transfer: {amount: "2000.5"}
         expect: {features: {n_5m: 3.0, risk: 70}, scores: {risk: {score: "70.00"}}}
-"""))
+"""
+        )
+    )
     assert all(run_case(c).passed for c in tf.cases)
 
 
 def test_each_case_runs_on_a_fresh_engine(suite):
-    tf = load_test_file(suite(HEAD + """\
+    tf = load_test_file(
+        suite(
+            HEAD
+            + """\
 cases:
   - name: one
     events:
@@ -379,13 +436,18 @@ cases:
       - transfer: {amount: 1}
       - transfer: {amount: 1}
         expect: {action: hold, features: {n_5m: 3}}
-"""))
+"""
+        )
+    )
     assert [run_case(c).status for c in tf.cases] == ["passed", "passed"]
     assert [run_case(c).status for c in reversed(tf.cases)] == ["passed", "passed"]
 
 
 def test_skip_and_select(suite):
-    tf = load_test_file(suite(HEAD + """\
+    tf = load_test_file(
+        suite(
+            HEAD
+            + """\
 cases:
   - name: later
     skip: waiting for the new list
@@ -397,7 +459,9 @@ cases:
     tags: [normal]
     events:
       - transfer: {amount: 1}
-"""))
+"""
+        )
+    )
     assert run_case(tf.cases[0]).status == "skipped"
     assert [c.name for c in tf.cases if c.matches("FRAUD")] == ["later"]
     assert [c.name for c in tf.cases if c.matches("mini.test.yaml::no")] == ["now"]
@@ -411,79 +475,120 @@ def test_yaml_syntax_error(suite):
     assert re.match(r"F:\d+:\d+: YAML syntax error: ", text), text
 
 
-@pytest.mark.parametrize("text,message", [
-    ("", "empty test file: expected a mapping with `ruleset` and `cases`"),
-    ("- 1\n", "a test file is a mapping with `ruleset` and `cases`"),
-    ("cases: []\n", "missing required key `ruleset`"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("", "empty test file: expected a mapping with `ruleset` and `cases`"),
+        ("- 1\n", "a test file is a mapping with `ruleset` and `cases`"),
+        ("cases: []\n", "missing required key `ruleset`"),
+    ],
+)
 def test_not_a_test_file(suite, text, message):
     assert message in _problems(suite(text))
 
 
 def test_unknown_keys(suite):
-    text = _problems(suite(HEAD + """\
+    text = _problems(
+        suite(
+            HEAD
+            + """\
 rulset: x
 cases:
   - name: one
     tag: [fraud]
     events:
       - transfer: {amount: 1}
-"""))
+"""
+        )
+    )
     assert text.endswith(
         "F:5:1: rulset: unknown key `rulset`; did you mean `ruleset`? (allowed: ruleset, cases, "
         "description, timezone, start, params, lists, defaults)"
     ), text
-    text = _problems(suite(HEAD + """\
+    text = _problems(
+        suite(
+            HEAD
+            + """\
 cases:
   - name: one
     tag: [fraud]
     events:
       - transfer: {amount: 1}
-"""))
-    assert text.endswith('F:7:5: cases[0].tag (case "one"): unknown key `tag`; did you mean `tags`? '
-                         "(allowed: name, events, tags, description, skip, start, params, lists, defaults, "
-                         "expect_each, expect_last)"), text
-    text = _problems(suite(HEAD + """\
+"""
+        )
+    )
+    assert text.endswith(
+        'F:7:5: cases[0].tag (case "one"): unknown key `tag`; did you mean `tags`? '
+        "(allowed: name, events, tags, description, skip, start, params, lists, defaults, "
+        "expect_each, expect_last)"
+    ), text
+    text = _problems(
+        suite(
+            HEAD
+            + """\
 cases:
   - name: one
     events:
       - transfer: {amount: 1}
         expect:
           fird: [rapid]
-"""))
-    assert 'F:10:11: cases[0].events[0].expect.fird (case "one"): unknown key `fird`; ' \
-           "did you mean `fired`?" in text
-    text = _problems(suite(HEAD + """\
+"""
+        )
+    )
+    assert 'F:10:11: cases[0].events[0].expect.fird (case "one"): unknown key `fird`; did you mean `fired`?' in text
+    text = _problems(
+        suite(
+            HEAD
+            + """\
 cases:
   - name: one
     events:
       - transfer: {amount: 1}
         expect: {scores: {risk: {lvl: high}}}
-"""))
-    assert 'F:9:34: cases[0].events[0].expect.scores.risk.lvl (case "one"): unknown key `lvl`; ' \
-           "did you mean `level`? (allowed: score, level)" in text
+"""
+        )
+    )
+    assert (
+        'F:9:34: cases[0].events[0].expect.scores.risk.lvl (case "one"): unknown key `lvl`; '
+        "did you mean `level`? (allowed: score, level)" in text
+    )
 
 
 def test_bad_values(suite):
-    text = _problems(suite(HEAD + """\
+    text = _problems(
+        suite(
+            HEAD
+            + """\
 cases:
   - name: one
     events:
       - transfer: {amount: 1}
         expect: {action: blok, late: maybe}
-"""))
-    assert 'F:9:26: cases[0].events[0].expect.action (case "one"): invalid value \'blok\': ' \
-           "expected one of block, hold, step_up, alert, pass" in text
-    text = _problems(suite(HEAD + """\
+"""
+        )
+    )
+    assert (
+        "F:9:26: cases[0].events[0].expect.action (case \"one\"): invalid value 'blok': "
+        "expected one of block, hold, step_up, alert, pass" in text
+    )
+    text = _problems(
+        suite(
+            HEAD
+            + """\
 cases:
   - name: 7
     events: {}
-"""))
-    assert 'cases[0].name: expected a string, got an integer' in text
+"""
+        )
+    )
+    assert "cases[0].name: expected a string, got an integer" in text
 
 
 def test_bad_durations(suite):
-    text = _problems(suite(HEAD.replace('"2026-11-20T09:00:00+08:00"', "yesterday") + """\
+    text = _problems(
+        suite(
+            HEAD.replace('"2026-11-20T09:00:00+08:00"', "yesterday")
+            + """\
 cases:
   - name: one
     events:
@@ -499,14 +604,16 @@ cases:
         at: 1m
         after: 1m
         transfer: {amount: 1}
-"""))
+"""
+        )
+    )
     assert text.splitlines() == [
         "F:2:8: start: bad start time 'yesterday': write ISO 8601, e.g. \"2026-11-20T09:00:00+08:00\"",
         'F:8:16: cases[0].events[0].after (case "one"): `after`: a duration is written with a unit, like `10s` '
         "or `5m`, not 5",
-        'F:10:13: cases[0].events[1].at (case "one"): `at`: bad duration \'1x\': write a number and a unit '
+        "F:10:13: cases[0].events[1].at (case \"one\"): `at`: bad duration '1x': write a number and a unit "
         "(ms, s, m, h, d, w), e.g. `500ms`, `10s`, `1h30m`",
-        'F:12:13: cases[0].events[2].ts (case "one"): bad timestamp \'20/11/2026\': write ISO 8601 '
+        "F:12:13: cases[0].events[2].ts (case \"one\"): bad timestamp '20/11/2026': write ISO 8601 "
         '(e.g. "2026-11-20T09:00:00+08:00") or epoch milliseconds',
         'F:14:17: cases[0].events[3].repeat (case "one"): `repeat` is a whole number from 1 to 10000, not 0',
         'F:16:9: cases[0].events[4].repeat (case "one"): a repeated step is spaced by `after` (default 1s): '
@@ -516,7 +623,10 @@ cases:
 
 
 def test_unknown_event_type_and_fields(suite):
-    text = _problems(suite(HEAD + """\
+    text = _problems(
+        suite(
+            HEAD
+            + """\
 cases:
   - name: one
     defaults:
@@ -528,7 +638,9 @@ cases:
         login: {customer_id: C1, new_device: false}
       - after: 1s
       - transfer: 5
-"""))
+"""
+        )
+    )
     assert text.splitlines() == [
         'F:8:7: cases[0].defaults.logn (case "one"): unknown event type `logn`; did you mean `login`? '
         "(this ruleset has: transfer, login)",
@@ -547,7 +659,10 @@ cases:
 
 
 def test_unknown_rules_features_and_codes(suite):
-    text = _problems(suite(HEAD + """\
+    text = _problems(
+        suite(
+            HEAD
+            + """\
 cases:
   - name: one
     events:
@@ -559,7 +674,9 @@ cases:
           features: {n_5min: 1, new_device: true, amount: abc}
           scores: {risc: {score: 1}}
           codes: [T-H2]
-"""))
+"""
+        )
+    )
     assert text.splitlines() == [
         'F:10:26: cases[0].events[0].expect.fired[1] (case "one"): unknown rule `rapidd`; did you mean `rapid`?',
         'F:11:20: cases[0].events[0].expect.silent[0] (case "one"): rule `new_device_login` does not apply to '
@@ -580,7 +697,10 @@ cases:
 
 
 def test_error_expectations(suite):
-    text = _problems(suite(HEAD + """\
+    text = _problems(
+        suite(
+            HEAD
+            + """\
 cases:
   - name: one
     events:
@@ -588,7 +708,9 @@ cases:
         expect: {error: amout}
       - transfer: {amount: x}
         expect: {error: amount, action: pass}
-"""))
+"""
+        )
+    )
     assert text.splitlines() == [
         'F:9:25: cases[0].events[0].expect.error (case "one"): `transfer` events have no field `amout`; '
         "did you mean `amount`?",
@@ -598,7 +720,10 @@ cases:
 
 
 def test_settings_problems(suite):
-    text = _problems(suite(HEAD + """\
+    text = _problems(
+        suite(
+            HEAD
+            + """\
 timezone: Mars/Olympus
 params: {bigg: 5, big: lots}
 lists: {blak: [], black: [1]}
@@ -612,7 +737,9 @@ cases:
     expect_each: {fired: [new_device_login]}
     events:
       - transfer: {amount: 1}
-"""))
+"""
+        )
+    )
     assert text.splitlines() == [
         "F:5:11: timezone: unknown time zone 'Mars/Olympus' (use an IANA name like Asia/Shanghai)",
         "F:6:10: params.bigg: unknown parameter `bigg`; did you mean `big`?",
@@ -628,14 +755,19 @@ cases:
 
 
 def test_duplicate_keys(suite):
-    text = _problems(suite(HEAD + """\
+    text = _problems(
+        suite(
+            HEAD
+            + """\
 cases:
   - name: one
     events:
       - transfer: {amount: 1}
         expect: {action: pass}
         expect: {action: block}
-"""))
+"""
+        )
+    )
     assert text == 'F:10:9: cases[0].events[0].expect (case "one"): `expect` is written twice in this mapping'
 
 
@@ -669,7 +801,10 @@ def test_find_test_files(tmp_path):
 
 
 def test_coverage(suite):
-    tf = load_test_file(suite(HEAD + """\
+    tf = load_test_file(
+        suite(
+            HEAD
+            + """\
 cases:
   - name: quiet day
     events:
@@ -689,7 +824,9 @@ cases:
     skip: later
     events:
       - login: {customer_id: C1, new_device: true}
-"""))
+"""
+        )
+    )
     cov = Coverage()
     results = [run_case(c) for c in tf.cases]
     assert [r.status for r in results] == ["passed", "passed", "failed", "skipped"]
@@ -698,7 +835,10 @@ cases:
     shown = tf.ruleset.shown
     table = cov.rulesets[shown]
     assert {r: (c.fired_cases, c.silent_cases) for r, c in table.items()} == {
-        "black_payee": (1, 3), "rapid": (1, 3), "risky": (0, 3), "new_device_login": (0, 1),
+        "black_payee": (1, 3),
+        "rapid": (1, 3),
+        "risky": (0, 3),
+        "new_device_login": (0, 1),
     }
     assert (table["rapid"].fired_events, table["rapid"].silent_events) == (1, 5)
     assert cov.never_fired(shown) == ["risky", "new_device_login"]
@@ -848,24 +988,33 @@ def test_pytest_collects_cases(pytester, plugin_args):
     _pytester_suite(pytester, ("mini.test.yaml", PASSING), ("failing.test.yaml", FAILING))
     result = pytester.runpytest("-p", "no:cacheprovider", *plugin_args)
     result.assert_outcomes(passed=5, failed=1)
-    result.stdout.fnmatch_lines([
-        "*_ 期望告警却被挂起 _*",
-        "event 3 of 4 (*failing.test.yaml:12): transfer at 2026-11-20 09:02:00+08:00",
-        "  action: expected alert, got hold",
-        "*rapid  hold  T-H1  5分钟内多笔",
-        "      n_5m = 3",
-        "FAILED tests/failing.test.yaml::期望告警却被挂起 - event 3: action: expected*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*_ 期望告警却被挂起 _*",
+            "event 3 of 4 (*failing.test.yaml:12): transfer at 2026-11-20 09:02:00+08:00",
+            "  action: expected alert, got hold",
+            "*rapid  hold  T-H1  5分钟内多笔",
+            "      n_5m = 3",
+            "FAILED tests/failing.test.yaml::期望告警却被挂起 - event 3: action: expected*",
+        ]
+    )
     assert "Traceback" not in result.stdout.str()
 
 
 def test_pytest_select_by_tag_and_skip(pytester, plugin_args):
-    _pytester_suite(pytester, ("mini.test.yaml", PASSING + """\
+    _pytester_suite(
+        pytester,
+        (
+            "mini.test.yaml",
+            PASSING
+            + """\
   - name: later
     skip: waiting for the list
     events:
       - transfer: {amount: 1}
-"""))
+""",
+        ),
+    )
     result = pytester.runpytest("-p", "no:cacheprovider", "-k", "fraud", *plugin_args)
     result.assert_outcomes(passed=2, deselected=4)
     result = pytester.runpytest("-p", "no:cacheprovider", "-rs", *plugin_args)
@@ -877,10 +1026,12 @@ def test_pytest_invalid_file_is_a_collection_error(pytester, plugin_args):
     _pytester_suite(pytester, ("bad.test.yaml", HEAD + "cases:\n  - name: x\n    events: [{transfr: {}}]\n"))
     result = pytester.runpytest("-p", "no:cacheprovider", *plugin_args)
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines([
-        "*invalid rule test file:*",
-        "*bad.test.yaml:7:15: cases?0?.events?0?.transfr (case \"x\"): unknown event type `transfr`*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*invalid rule test file:*",
+            '*bad.test.yaml:7:15: cases?0?.events?0?.transfr (case "x"): unknown event type `transfr`*',
+        ]
+    )
     assert "Traceback" not in result.stdout.str()
 
 
@@ -895,9 +1046,21 @@ def test_pytest_in_checkout(autoload):
     else:
         env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--co",
-         "rulesets/tests/echannel_monitoring.test.yaml"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--co",
+            "rulesets/tests/echannel_monitoring.test.yaml",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "rulesets/tests/echannel_monitoring.test.yaml::上班族的普通一天" in proc.stdout
@@ -905,15 +1068,22 @@ def test_pytest_in_checkout(autoload):
 
 
 def test_misspelt_step_key(suite):
-    text = _problems(suite(HEAD + """\
+    text = _problems(
+        suite(
+            HEAD
+            + """\
 cases:
   - name: one
     events:
       - transfer: {amount: 1}
         expct: {action: pass}
-"""))
-    assert text == ('F:9:9: cases[0].events[0].expct (case "one"): unknown key `expct`; did you mean `expect`? '
-                    "(a step has one event type key and at/after/ts/repeat/expect)")
+"""
+        )
+    )
+    assert text == (
+        'F:9:9: cases[0].events[0].expct (case "one"): unknown key `expct`; did you mean `expect`? '
+        "(a step has one event type key and at/after/ts/repeat/expect)"
+    )
 
 
 def test_engine_crash_fails_the_case(suite, monkeypatch):
@@ -936,4 +1106,6 @@ def test_engine_crash_fails_the_case(suite, monkeypatch):
     assert [f"{m.key}: {m.message}" for m in result.mismatches] == [
         "engine: internal error: ZeroDivisionError: boom (a bug in ruledsl, not in the test: please report it)"
     ]
-    assert "#1 2026-11-20 09:00:00 transfer -> internal error (ZeroDivisionError)  <- failed here" in format_failure(result)
+    assert "#1 2026-11-20 09:00:00 transfer -> internal error (ZeroDivisionError)  <- failed here" in format_failure(
+        result
+    )

@@ -37,7 +37,7 @@ HITS = [account(i) for i in (0, 1, 2, 123_456, 499_999, 777_777, N - 2, N - 1)]
 MISSES = [account(i) for i in range(N, N + 5)] + ["6229000000000000001", "6217000000660000002"]
 
 GREY = "6217000000550000002"  # in rulesets/lists/risk_grey_accounts_sample.txt
-NAMED = "孙某某"              # in rulesets/lists/risk_names_sample.txt
+NAMED = "孙某某"  # in rulesets/lists/risk_names_sample.txt
 
 
 @pytest.fixture(scope="module")
@@ -67,16 +67,26 @@ def ruleset_copy(tmp_path: Path, list_path: Path) -> Path:
 
 def transfer(payee_account: str, payee_name: str = "李明", channel: str = "mobile") -> dict:
     return {
-        "type": "transfer", "ts": "2026-11-20T09:00:00+08:00", "customer_id": "C1",
-        "account_no": "6230580000100001", "channel": channel, "amount": "5000.00",
-        "payee_account": payee_account, "payee_name": payee_name, "same_name": False,
+        "type": "transfer",
+        "ts": "2026-11-20T09:00:00+08:00",
+        "customer_id": "C1",
+        "account_no": "6230580000100001",
+        "channel": channel,
+        "amount": "5000.00",
+        "payee_account": payee_account,
+        "payee_name": payee_name,
+        "same_name": False,
     }
 
 
 def counter_transfer(payee_account: str) -> dict:
     return {
-        "type": "counter_transfer", "ts": "2026-11-20T09:00:00+08:00", "customer_id": "C1",
-        "account_no": "6230580000100001", "channel": "counter", "amount": "5000.00",
+        "type": "counter_transfer",
+        "ts": "2026-11-20T09:00:00+08:00",
+        "customer_id": "C1",
+        "account_no": "6230580000100001",
+        "channel": "counter",
+        "amount": "5000.00",
         "payee_account": payee_account,
     }
 

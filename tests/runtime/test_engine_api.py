@@ -69,8 +69,7 @@ def make():
 
 
 def tx(ts=T0, **kw):
-    event = {"type": "transfer", "ts": ts, "customer_id": "C1", "card_no": "K1", "amount": "10.00",
-             "channel": "mobile"}
+    event = {"type": "transfer", "ts": ts, "customer_id": "C1", "card_no": "K1", "amount": "10.00", "channel": "mobile"}
     event.update(kw)
     return event
 
@@ -92,17 +91,20 @@ def test_dict_json_bytes_and_struct_inputs_give_the_same_decision():
     assert da.action == "hold" and da.hold_timeout_ms == 2 * 3_600_000
 
 
-@pytest.mark.parametrize("bad,field", [
-    ({"amount": None}, "amount"),
-    ({"amount": "ten"}, "amount"),
-    ({"amount": True}, "amount"),
-    ({"channel": "fax"}, "channel"),
-    ({"card_no": 42}, "card_no"),
-    ({"ts": "yesterday"}, "ts"),
-    ({"ts": None}, "ts"),
-    ({"phone": 13800000000}, "phone"),
-    ({"type": "teleport"}, "type"),
-])
+@pytest.mark.parametrize(
+    "bad,field",
+    [
+        ({"amount": None}, "amount"),
+        ({"amount": "ten"}, "amount"),
+        ({"amount": True}, "amount"),
+        ({"channel": "fax"}, "channel"),
+        ({"card_no": 42}, "card_no"),
+        ({"ts": "yesterday"}, "ts"),
+        ({"ts": None}, "ts"),
+        ({"phone": 13800000000}, "phone"),
+        ({"type": "teleport"}, "type"),
+    ],
+)
 def test_malformed_events_raise_event_error_and_change_nothing(bad, field):
     engine, twin = make(), make()
     for i in range(3):
@@ -192,7 +194,7 @@ def test_threads_evaluating_on_one_engine_do_not_corrupt_counts():
         try:
             for i in range(per_thread):
                 engine.evaluate(tx(T0 + i, customer_id=f"C{t}", card_no="SHARED", amount="0.01"))
-        except BaseException as err:  # noqa: BLE001
+        except BaseException as err:
             errors.append(err)
 
     threads = [threading.Thread(target=worker, args=(t,)) for t in range(n_threads)]
@@ -221,8 +223,9 @@ def test_money_sums_compare_exactly():
 
 def test_load_refuses_a_ruleset_with_errors_and_carries_every_diagnostic(tmp_path):
     path = tmp_path / "bad.rdsl"
-    path.write_text(SOURCE.replace("when cnt > 3", "when cnt > \"3\"").replace("action alert", "action alrt"),
-                    encoding="utf-8")
+    path.write_text(
+        SOURCE.replace("when cnt > 3", 'when cnt > "3"').replace("action alert", "action alrt"), encoding="utf-8"
+    )
     with pytest.raises(ruledsl.RuleDSLError) as err:
         ruledsl.load(path)
     codes = {d.code for d in err.value.diagnostics}

@@ -14,15 +14,14 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from strategies import scenarios
 
 import ruledsl
-from ruledsl.runtime import persistence
 from ruledsl.check.checker import check
+from ruledsl.runtime import persistence
 from ruledsl.runtime.engine import build_engine
-from ruledsl.syntax.loader import load_text
 from ruledsl.runtime.persistence import SnapshotError
-
-from strategies import scenarios
+from ruledsl.syntax.loader import load_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,12 +90,27 @@ def _events(n: int, seed: int = 7) -> list[dict]:
         ts += rnd.choice([500, 5_000, 60_000, 400_000, 3_600_000])
         cust = rnd.choice("ABCD")
         if rnd.random() < 0.25:
-            out.append({"type": "login", "ts": ts, "customer_id": cust, "city": rnd.choice(["北京", "上海"]),
-                        "new_device": rnd.random() < 0.3})
+            out.append(
+                {
+                    "type": "login",
+                    "ts": ts,
+                    "customer_id": cust,
+                    "city": rnd.choice(["北京", "上海"]),
+                    "new_device": rnd.random() < 0.3,
+                }
+            )
         else:
-            out.append({"type": "transfer", "ts": ts - rnd.choice([0, 0, 0, 30_000]), "customer_id": cust,
-                        "card_no": cust + rnd.choice("12"), "amount": str(rnd.choice([10, 99.5, 1200, 4000])),
-                        "city": rnd.choice(["北京", "上海"]), "channel": rnd.choice(["mobile", "web", "atm"])})
+            out.append(
+                {
+                    "type": "transfer",
+                    "ts": ts - rnd.choice([0, 0, 0, 30_000]),
+                    "customer_id": cust,
+                    "card_no": cust + rnd.choice("12"),
+                    "amount": str(rnd.choice([10, 99.5, 1200, 4000])),
+                    "city": rnd.choice(["北京", "上海"]),
+                    "channel": rnd.choice(["mobile", "web", "atm"]),
+                }
+            )
     return out
 
 
@@ -189,8 +203,9 @@ def test_expired_entries_are_not_written(ruleset_file: Path, tmp_path: Path):
         engine.evaluate(e)
     busy = engine.snapshot(tmp_path / "busy.snap")
     # two years later every window has expired: only the clock remains
-    engine.evaluate({"type": "login", "ts": T0 + 2 * 365 * 86_400_000, "customer_id": "Z", "city": "x",
-                     "new_device": False})
+    engine.evaluate(
+        {"type": "login", "ts": T0 + 2 * 365 * 86_400_000, "customer_id": "Z", "city": "x", "new_device": False}
+    )
     quiet = engine.snapshot(tmp_path / "quiet.snap")
     snap = persistence.read(tmp_path / "quiet.snap")
     assert quiet < busy
@@ -244,8 +259,9 @@ while True:
 
 def test_kill_9_while_writing_leaves_the_previous_snapshot_usable(ruleset_file: Path, tmp_path: Path):
     path = tmp_path / "live.snap"
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(ruleset_file), str(path)],
-                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(ruleset_file), str(path)], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
     try:
         # wait for a few complete snapshots, then kill at an arbitrary moment (likely mid-write)
         for _ in range(3):
@@ -265,15 +281,19 @@ def test_kill_9_while_writing_leaves_the_previous_snapshot_usable(ruleset_file: 
 
 # ---------------------------------------------------------------- hot reload
 
+
 def test_reload_keeps_unchanged_windows_and_drops_changed_ones(ruleset_file: Path, tmp_path: Path):
     engine = ruledsl.load(ruleset_file)
     events = _events(120)
     for e in events[:100]:
         engine.evaluate(e)
     changed = tmp_path / "v2.rdsl"
-    changed.write_text(RULESET.replace("by card_no over 10m", "by card_no over 20m")
-                       .replace("window cities", "window cities_renamed")
-                       .replace("cities > 1", "cities_renamed > 1"), encoding="utf-8")
+    changed.write_text(
+        RULESET.replace("by card_no over 10m", "by card_no over 20m")
+        .replace("window cities", "window cities_renamed")
+        .replace("cities > 1", "cities_renamed > 1"),
+        encoding="utf-8",
+    )
     kept = engine.reload([changed])
     assert "cnt_10m" not in kept  # its definition changed: it starts empty
     assert "cities_renamed" in kept  # renamed but the same definition: state kept
@@ -307,7 +327,8 @@ def test_reload_of_a_broken_ruleset_is_refused_and_the_old_one_keeps_running(rul
 
 def test_runtime_params_survive_a_reload(ruleset_file: Path, tmp_path: Path):
     text = RULESET.replace("when cnt_10m > 2", "when cnt_10m > limit").replace(
-        "rule many {", "param limit: int = 2\n\nrule many {")
+        "rule many {", "param limit: int = 2\n\nrule many {"
+    )
     path = tmp_path / "p.rdsl"
     path.write_text(text, encoding="utf-8")
     engine = ruledsl.load(path)
@@ -332,7 +353,7 @@ def test_reload_is_atomic_while_other_threads_evaluate(ruleset_file: Path, tmp_p
                     e["card_no"] = f"{e['card_no']}{offset}"
                 for r in engine.evaluate(e).rules:
                     reasons.add(r.reason)
-        except BaseException as err:  # noqa: BLE001 - reported below
+        except BaseException as err:
             errors.append(err)
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(3)]

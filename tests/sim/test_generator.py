@@ -193,12 +193,23 @@ def test_echannel_rules_catch_most_scenarios_and_flag_few_normal_events():
 # ---------------------------------------------------------------- the other event families (--profile)
 
 from ruledsl.sim.generator import (  # noqa: E402
-    ALL_EVENT_TYPES, ALL_SCENARIOS, FAMILIES, FAMILY_EVENT_TYPES, FAMILY_SCENARIOS, TARGET_RULESET, families_of,
+    ALL_EVENT_TYPES,
+    ALL_SCENARIOS,
+    FAMILIES,
+    FAMILY_EVENT_TYPES,
+    FAMILY_SCENARIOS,
+    TARGET_RULESET,
+    families_of,
 )
 
 RULESETS = sorted(p for p in (ROOT / "rulesets").glob("*.rdsl"))
-RULESET_NAMES = ("account_opening_scorecard", "chain_defense", "counterparty_screening", "echannel_monitoring",
-                 "gambling_fraud_t1")
+RULESET_NAMES = (
+    "account_opening_scorecard",
+    "chain_defense",
+    "counterparty_screening",
+    "echannel_monitoring",
+    "gambling_fraud_t1",
+)
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +240,7 @@ def test_mixed_stream_is_ordered_deterministic_and_has_every_type_and_scenario(m
     labelled = {(e["scenario_id"], e["label"]) for e in mixed if "label" in e}
     assert {label for _sid, label in labelled} == set(ALL_SCENARIOS)
     per_family = Counter(f for _sid, label in labelled for f in FAMILIES if label in FAMILY_SCENARIOS[f])
-    assert per_family == {f: 15 for f in FAMILIES}  # round(0.05 * 300) per family
+    assert per_family == dict.fromkeys(FAMILIES, 15)  # round(0.05 * 300) per family
     assert not any(e.get("warmup") for e in mixed if "label" in e)
     again = list(generate(300, 3, seed=1, fraud_rate=0.05, warmup_days=7, profile="all"))
     assert msgspec.json.encode(again) == msgspec.json.encode(mixed)
@@ -288,11 +299,17 @@ def test_ledger_balances_add_up_and_money_moves_are_posted(mixed):
                 assert ts_ms(e["last_active_at"]) == last_ts[acct], e
         last_ts[acct] = ts
     # every money-moving e-channel event of a personal account is posted at the same second
-    posted = Counter((e["account_no"], e["amount"], ts_ms(e["ts"])) for e in mixed
-                     if e["type"] == "account_txn" and e["direction"] == "out")
+    posted = Counter(
+        (e["account_no"], e["amount"], ts_ms(e["ts"]))
+        for e in mixed
+        if e["type"] == "account_txn" and e["direction"] == "out"
+    )
     corporate = {e["customer_id"] for e in mixed if e.get("channel") == "corporate"}
-    moves = [e for e in mixed if e["type"] in ("transfer", "counter_transfer", "dcep_topup")
-             and e["customer_id"] not in corporate]
+    moves = [
+        e
+        for e in mixed
+        if e["type"] in ("transfer", "counter_transfer", "dcep_topup") and e["customer_id"] not in corporate
+    ]
     assert moves
     for e in moves:
         assert posted[(e["account_no"], e["amount"], ts_ms(e["ts"]))] >= 1, e
@@ -389,8 +406,9 @@ def test_skip_unknown_types_on_the_command_line(tmp_path):
     runner = CliRunner()
     rejected = runner.invoke(app, ["run", str(scorecard), "--events", str(path), "--format", "json", "-q"])
     assert rejected.exit_code == 1 and "unknown event type 'login'" in rejected.stderr
-    result = runner.invoke(app, ["run", str(scorecard), "--events", str(path), "--format", "json",
-                                 "--skip-unknown-types"])
+    result = runner.invoke(
+        app, ["run", str(scorecard), "--events", str(path), "--format", "json", "--skip-unknown-types"]
+    )
     assert result.exit_code == 0, result.output
     import json
 

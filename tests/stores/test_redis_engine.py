@@ -10,13 +10,12 @@ from __future__ import annotations
 import time
 
 import pytest
+from test_redis_store import RedisServer, _require_redis
 
 import ruledsl
 from ruledsl.check.checker import check
 from ruledsl.runtime.engine import build_engine
 from ruledsl.syntax.loader import load_text
-
-from test_redis_store import RedisServer, _require_redis
 
 SOURCE = """\
 ruleset redis_demo {
@@ -61,12 +60,26 @@ def _events(n: int) -> list[dict]:
         ts += rnd.choice([1_000, 20_000, 120_000, 900_000])
         c = rnd.choice("ABC")
         if rnd.random() < 0.3:
-            out.append({"type": "login", "ts": ts, "customer_id": c, "city": rnd.choice(["北京", "上海"]),
-                        "new_device": rnd.random() < 0.3})
+            out.append(
+                {
+                    "type": "login",
+                    "ts": ts,
+                    "customer_id": c,
+                    "city": rnd.choice(["北京", "上海"]),
+                    "new_device": rnd.random() < 0.3,
+                }
+            )
         else:
-            out.append({"type": "transfer", "ts": ts - rnd.choice([0, 0, 10_000]), "customer_id": c,
-                        "card_no": c + rnd.choice("12"), "amount": rnd.choice(["50.00", "1500.00", "2600.5"]),
-                        "channel": rnd.choice(["mobile", "atm"])})
+            out.append(
+                {
+                    "type": "transfer",
+                    "ts": ts - rnd.choice([0, 0, 10_000]),
+                    "customer_id": c,
+                    "card_no": c + rnd.choice("12"),
+                    "amount": rnd.choice(["50.00", "1500.00", "2600.5"]),
+                    "channel": rnd.choice(["mobile", "atm"]),
+                }
+            )
     return out
 
 
@@ -110,8 +123,7 @@ def test_two_instances_share_counts_through_redis(redis_server):
 
 def test_fail_open_evaluates_stateless_rules_and_marks_the_decision_degraded(redis_server):
     engine = _engine(_redis_store(redis_server), on_store_error="fail_open")
-    big = {"type": "transfer", "ts": T0, "customer_id": "A", "card_no": "K", "amount": "200000",
-           "channel": "mobile"}
+    big = {"type": "transfer", "ts": T0, "customer_id": "A", "card_no": "K", "amount": "200000", "channel": "mobile"}
     assert not engine.evaluate(big).degraded
     redis_server.stop()
     started = time.monotonic()

@@ -92,9 +92,23 @@ class RedisServer:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.dir, *self.extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.dir,
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.dir,
+                *self.extra,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=self.dir,
         )
         deadline = time.monotonic() + 10
         while True:
@@ -158,8 +172,17 @@ def cluster():
     nodes: list[RedisServer] = []
     try:
         for _ in range(3):
-            nodes.append(RedisServer("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                                     "--cluster-node-timeout", "2000", port=_free_cluster_port()))
+            nodes.append(
+                RedisServer(
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "2000",
+                    port=_free_cluster_port(),
+                )
+            )
         clients = [n.client() for n in nodes]
         bounds = [0, 5461, 10923, 16384]
         for i, c in enumerate(clients):
@@ -186,15 +209,35 @@ def cluster_client(nodes):
 
 # ---------------------------------------------------------------- specs and comparison
 
-AGGS = [("count", False), ("sum", False), ("sum", True), ("avg", False), ("avg", True), ("min", False),
-        ("min", True), ("max", False), ("max", True), ("distinct", False), ("distinct", True),
-        ("last", False), ("since", False)]
+AGGS = [
+    ("count", False),
+    ("sum", False),
+    ("sum", True),
+    ("avg", False),
+    ("avg", True),
+    ("min", False),
+    ("min", True),
+    ("max", False),
+    ("max", True),
+    ("distinct", False),
+    ("distinct", True),
+    ("last", False),
+    ("since", False),
+]
 
 
 def wspec(i, agg, d, is_float=False, exclude=False, sig=None):
-    return WindowSpec(f"w{i}", agg, d, is_float, exclude, "x",
-                      sig or f"{agg}(x:{'float' if is_float else 'int'}) by k over {d}ms #{i}"
-                      + (" excluding current" if exclude else ""))
+    return WindowSpec(
+        f"w{i}",
+        agg,
+        d,
+        is_float,
+        exclude,
+        "x",
+        sig
+        or f"{agg}(x:{'float' if is_float else 'int'}) by k over {d}ms #{i}"
+        + (" excluding current" if exclude else ""),
+    )
 
 
 def sspec(i, n, within, sig=None):
@@ -300,17 +343,17 @@ def scenarios(draw):
             value_strats.append(FLOATS)
         else:
             value_strats.append(INTS)
-    sequences = [sspec(i, draw(st.sampled_from([1, 2, 3, 5])), draw(st.sampled_from([0, 4, 15])))
-                 for i in range(2)]
+    sequences = [sspec(i, draw(st.sampled_from([1, 2, 3, 5])), draw(st.sampled_from([0, 4, 15]))) for i in range(2)]
     wsel = draw(st.lists(st.integers(0, 2), min_size=len(windows), max_size=len(windows)))
     ssel = draw(st.lists(st.integers(0, 2), min_size=2, max_size=2))
     event = st.tuples(
         st.one_of(st.sampled_from([0, 0, 1, 2, 3, 5, 10, 25]), st.integers(-15, 12)),  # 0: equal ts; D: boundary
-        st.sampled_from(KEYS1), st.sampled_from(KEYS2),
+        st.sampled_from(KEYS1),
+        st.sampled_from(KEYS2),
         st.lists(st.sampled_from([True, True, False]), min_size=len(windows), max_size=len(windows)),
         st.tuples(*value_strats),
         st.tuples(st.integers(0, 31), st.integers(0, 31)),
-        st.sampled_from([True, True, True, False]),                              # commit (False: a peek)
+        st.sampled_from([True, True, True, False]),  # commit (False: a peek)
     )
     events = draw(st.lists(event, min_size=1, max_size=60))
     budget = draw(st.sampled_from([1, 8, 128]))
@@ -329,9 +372,16 @@ def _key(sel, keys):
 def run_scenario(target, scenario):
     lateness, windows, sequences, wsel, ssel, events, budget = scenario
     rs, ls = make_stores(target, windows, sequences, lateness)
-    drv = Driver(rs, ls, windows, sequences, lateness,
-                 lambda wi, keys: _key(wsel[wi], keys), lambda si, keys: _key(ssel[si], keys),
-                 advance_every=2)
+    drv = Driver(
+        rs,
+        ls,
+        windows,
+        sequences,
+        lateness,
+        lambda wi, keys: _key(wsel[wi], keys),
+        lambda si, keys: _key(ssel[si], keys),
+        advance_every=2,
+    )
     ts = 1_700_000_000_000
     for dt, k1, k2, fed, values, masks, commit in events:
         ts += dt
@@ -341,8 +391,12 @@ def run_scenario(target, scenario):
 
 HSETTINGS = settings(
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example,
-                           HealthCheck.function_scoped_fixture],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+        HealthCheck.function_scoped_fixture,
+    ],
     phases=[p for p in Phase if p != Phase.shrink or os.environ.get("RULEDSL_HYPOTHESIS_SHRINK")],
 )
 
@@ -365,21 +419,47 @@ def test_differential_random_streams_cluster(cluster, scenario):
 def _long_stream(target, seed, n_events=1500):
     rnd = random.Random(seed)
     lateness = 2_000
-    windows = [wspec(i, agg, d, is_float, exclude=(i % 4 == 1 and agg not in ("last", "since")))
-               for i, ((agg, is_float), d) in enumerate(zip(AGGS, [60_000, 10_000, 300_000, 60_000, 5_000, 60_000,
-                                                                   60_000, 3_600_000, 60_000, 86_400_000, 60_000,
-                                                                   600_000, 600_000]))]
+    windows = [
+        wspec(i, agg, d, is_float, exclude=(i % 4 == 1 and agg not in ("last", "since")))
+        for i, ((agg, is_float), d) in enumerate(
+            zip(
+                AGGS,
+                [
+                    60_000,
+                    10_000,
+                    300_000,
+                    60_000,
+                    5_000,
+                    60_000,
+                    60_000,
+                    3_600_000,
+                    60_000,
+                    86_400_000,
+                    60_000,
+                    600_000,
+                    600_000,
+                ],
+            )
+        )
+    ]
     sequences = [sspec(0, 3, 120_000), sspec(1, 2, 30_000)]
     rs, ls = make_stores(target, windows, sequences, lateness)
     accounts = [f"6222{n:012d}" for n in range(40)]
     devices = [f"dev-{n}" for n in range(15)]
-    drv = Driver(rs, ls, windows, sequences, lateness,
-                 lambda wi, keys: keys[wi % 2] if wi % 5 else (keys[0], keys[1]),
-                 lambda si, keys: keys[si], advance_every=64)
+    drv = Driver(
+        rs,
+        ls,
+        windows,
+        sequences,
+        lateness,
+        lambda wi, keys: keys[wi % 2] if wi % 5 else (keys[0], keys[1]),
+        lambda si, keys: keys[si],
+        advance_every=64,
+    )
     ts = 1_700_000_000_000
     for _ in range(n_events):
         ts += rnd.choice([0, 0, 1, 50, 400, 1_000, 5_000, 20_000])
-        jitter = rnd.randint(-3_000, 0) if rnd.random() < 0.2 else 0   # out of order, sometimes beyond the lateness
+        jitter = rnd.randint(-3_000, 0) if rnd.random() < 0.2 else 0  # out of order, sometimes beyond the lateness
         keys = (rnd.choice(accounts), rnd.choice(devices))
         values = []
         for agg, is_float in AGGS:
@@ -397,12 +477,22 @@ def _long_stream(target, seed, n_events=1500):
 def _dense_stream(target, seed, lateness, n_events=2500):
     """Few keys, tiny windows, many equal timestamps and boundaries, out-of-order arrivals."""
     rnd = random.Random(seed)
-    windows = [wspec(i, agg, d, is_float, exclude=(agg not in ("last", "since") and rnd.random() < 0.3))
-               for i, ((agg, is_float), d) in enumerate((a, d) for a in AGGS for d in (1, 3, 10))]
+    windows = [
+        wspec(i, agg, d, is_float, exclude=(agg not in ("last", "since") and rnd.random() < 0.3))
+        for i, ((agg, is_float), d) in enumerate((a, d) for a in AGGS for d in (1, 3, 10))
+    ]
     sequences = [sspec(0, 3, 5), sspec(1, 2, 0), sspec(2, 4, 20), sspec(3, 1, 3)]
     rs, ls = make_stores(target, windows, sequences, lateness)
-    drv = Driver(rs, ls, windows, sequences, lateness, lambda wi, keys: keys[wi % 2],
-                 lambda si, keys: keys[si % 2], advance_every=rnd.choice([1, 3, 64]))
+    drv = Driver(
+        rs,
+        ls,
+        windows,
+        sequences,
+        lateness,
+        lambda wi, keys: keys[wi % 2],
+        lambda si, keys: keys[si % 2],
+        advance_every=rnd.choice([1, 3, 64]),
+    )
     specials = [0.0, -0.0, math.nan, math.inf, -math.inf, 0.1, 0.2, 1e308, 5e-324]
     ts = 1_000_000
     for _ in range(n_events):
@@ -447,33 +537,54 @@ def test_differential_long_stream_cluster(cluster):
 def test_missing_key_gives_none_and_stores_nothing(server):
     windows = [wspec(0, "count", 1000), wspec(1, "last", 1000)]
     rs, _ = make_stores(server.url, windows, [sspec(0, 2, 1000)], 0)
-    assert rs.run([("w", 0, None, 5, 1, True, True), ("w", 1, None, 5, "x", False, True),
-                   ("s", 0, None, 5, 3, True)]) == [None, None, False]
+    assert rs.run(
+        [("w", 0, None, 5, 1, True, True), ("w", 1, None, 5, "x", False, True), ("s", 0, None, 5, 3, True)]
+    ) == [None, None, False]
     assert rs.key_count() == 0
     assert rs.run([]) == []
 
 
 def test_results_types_and_values(server):
-    windows = [wspec(0, "count", 100), wspec(1, "sum", 100), wspec(2, "avg", 100, True), wspec(3, "min", 100),
-               wspec(4, "max", 100, True), wspec(5, "distinct", 100), wspec(6, "last", 100), wspec(7, "since", 100)]
+    windows = [
+        wspec(0, "count", 100),
+        wspec(1, "sum", 100),
+        wspec(2, "avg", 100, True),
+        wspec(3, "min", 100),
+        wspec(4, "max", 100, True),
+        wspec(5, "distinct", 100),
+        wspec(6, "last", 100),
+        wspec(7, "since", 100),
+    ]
     rs, ls = make_stores(server.url, windows, [sspec(0, 3, 50)], 0)
-    ev1 = [("w", 0, "k", 1000, 0, True, True), ("w", 1, "k", 1000, 2**62, True, True),
-           ("w", 2, "k", 1000, 0.5, True, True), ("w", 3, "k", 1000, -7, True, True),
-           ("w", 4, "k", 1000, -0.0, True, True), ("w", 5, "k", 1000, 9, True, True),
-           ("w", 6, "k", 1000, "北京", False, True), ("w", 7, "k", 1000, 0, False, True),
-           ("s", 0, "k", 1000, 0b001, True)]
+    ev1 = [
+        ("w", 0, "k", 1000, 0, True, True),
+        ("w", 1, "k", 1000, 2**62, True, True),
+        ("w", 2, "k", 1000, 0.5, True, True),
+        ("w", 3, "k", 1000, -7, True, True),
+        ("w", 4, "k", 1000, -0.0, True, True),
+        ("w", 5, "k", 1000, 9, True, True),
+        ("w", 6, "k", 1000, "北京", False, True),
+        ("w", 7, "k", 1000, 0, False, True),
+        ("s", 0, "k", 1000, 0b001, True),
+    ]
     assert rs.run(ev1) == ls.run(ev1) == [1, 2**62, (0.5, 1), -7, -0.0, 1, None, None, False]
-    ev2 = [("w", 0, "k", 1100, 0, True, True), ("w", 1, "k", 1099, 2**62, True, True),
-           ("w", 2, "k", 1099, 0.25, False, False), ("w", 3, "k", 1099, 0, False, False),
-           ("w", 4, "k", 1099, 0.0, False, False), ("w", 5, "k", 1099, 9, True, False),
-           ("w", 6, "k", 1099, 0, False, False), ("w", 7, "k", 1099, 0, False, False),
-           ("s", 0, "k", 1030, 0b110, True)]
+    ev2 = [
+        ("w", 0, "k", 1100, 0, True, True),
+        ("w", 1, "k", 1099, 2**62, True, True),
+        ("w", 2, "k", 1099, 0.25, False, False),
+        ("w", 3, "k", 1099, 0, False, False),
+        ("w", 4, "k", 1099, 0.0, False, False),
+        ("w", 5, "k", 1099, 9, True, False),
+        ("w", 6, "k", 1099, 0, False, False),
+        ("w", 7, "k", 1099, 0, False, False),
+        ("s", 0, "k", 1030, 0b110, True),
+    ]
     got = rs.run(ev2)
     assert [same(g, w) for g, w in zip(got, ls.run(ev2))] == [True] * 9
     # exactly D older has left the window; the int sum is exact beyond 2**53
     assert got == [1, 2**63, (0.5, 1), -7, -0.0, 1, "北京", 99, False]
     ev3 = [("s", 0, "k", 1050, 0b100, True), ("s", 0, "k", 1051, 0b100, True)]
-    assert rs.run(ev3) == ls.run(ev3) == [True, False]     # 1051 - 1000 > within
+    assert rs.run(ev3) == ls.run(ev3) == [True, False]  # 1051 - 1000 > within
 
 
 def test_one_script_call_per_event(server):
@@ -482,8 +593,10 @@ def test_one_script_call_per_event(server):
     c = server.client()
     c.config_resetstat()
     for e in range(20):
-        rs.run([("w", i, ("acct", "dev", "ip")[i % 3], 1000 + e, 1, True, True) for i in range(10)]
-               + [("s", 0, "acct", 1000 + e, 1, True)])
+        rs.run(
+            [("w", i, ("acct", "dev", "ip")[i % 3], 1000 + e, 1, True, True) for i in range(10)]
+            + [("s", 0, "acct", 1000 + e, 1, True)]
+        )
     stats = c.info("commandstats")
     calls = stats.get("cmdstat_evalsha", {}).get("calls", 0) + stats.get("cmdstat_eval", {}).get("calls", 0)
     assert calls == 20
@@ -502,11 +615,15 @@ def test_cluster_one_call_per_key_value(cluster):
         c.config_resetstat()
     keys = ["acct-1", "dev-9", ("acct-1", "dev-9")]
     for e in range(5):
-        got = rs.run([("w", i, keys[i % 3], 1000 + e, 1, True, True) for i in range(6)]
-                     + [("s", 0, "acct-1", 1000 + e, 1, True)])
+        got = rs.run(
+            [("w", i, keys[i % 3], 1000 + e, 1, True, True) for i in range(6)] + [("s", 0, "acct-1", 1000 + e, 1, True)]
+        )
         assert got == [e + 1] * 6 + [False]
-    calls = sum(c.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
-                + c.info("commandstats").get("cmdstat_eval", {}).get("calls", 0) for c in clients)
+    calls = sum(
+        c.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
+        + c.info("commandstats").get("cmdstat_eval", {}).get("calls", 0)
+        for c in clients
+    )
     assert calls == 5 * 3
     slots = {key_slot(rs.redis_key("w", i, keys[i % 3])) for i in range(6)}
     assert len(slots) <= 3
@@ -521,10 +638,10 @@ def test_key_layout_hash_tag(server):
     k0 = rs.redis_key("w", 0, ("6222", 7, True))
     k1 = rs.redis_key("w", 1, ("6222", 7, True))
     ks = rs.redis_key("s", 0, ("6222", 7, True))
-    assert k0.startswith(b'{rdsl:h') and b'}:w:' in k0 and b'["6222",7,true]}' in k0
+    assert k0.startswith(b"{rdsl:h") and b"}:w:" in k0 and b'["6222",7,true]}' in k0
     assert len({key_slot(k) for k in (k0, k1, ks)}) == 1
     assert k0 != k1
-    assert rs.namespace.startswith("h") and len(rs.namespace) == 13   # unsafe namespace hashed
+    assert rs.namespace.startswith("h") and len(rs.namespace) == 13  # unsafe namespace hashed
     rs2 = RedisStore(server.url, prefix="x")
     rs2.configure([wspec(0, "count", 10)], [], 0, "rules-1")
     assert rs2.redis_key("w", 0, "a").startswith(b'{x:rules-1:"a"}:w:')
@@ -546,8 +663,10 @@ def test_ttl_is_set_on_every_key(server):
     sequences = [sspec(0, 3, 7_000)]
     rs, ls = make_stores(server.url, windows, sequences, 1_000, ttl_margin_ms=2_000)
     for e in range(30):
-        ops = [("w", i, f"k{e % 4}", 10_000 + e, 1.5 if f else ("v" if a == "last" else 3), True, True)
-               for i, (a, f) in enumerate(AGGS)] + [("s", 0, f"k{e % 4}", 10_000 + e, 1, True)]
+        ops = [
+            ("w", i, f"k{e % 4}", 10_000 + e, 1.5 if f else ("v" if a == "last" else 3), True, True)
+            for i, (a, f) in enumerate(AGGS)
+        ] + [("s", 0, f"k{e % 4}", 10_000 + e, 1, True)]
         rs.run(ops)
     c = server.client()
     keys = list(c.scan_iter(match=b"{rdsl:t:*"))
@@ -565,14 +684,20 @@ def test_idle_keys_expire(server):
     windows = [wspec(0, "count", 100), wspec(1, "last", 150), wspec(2, "sum", 100, True)]
     rs, _ = make_stores(server.url, windows, [sspec(0, 2, 100)], 50, ttl_margin_ms=0)
     for e in range(10):
-        rs.run([("w", 0, e, 1000, 0, True, True), ("w", 1, e, 1000, "x", False, True),
-                ("w", 2, e, 1000, 0.5, True, True), ("s", 0, e, 1000, 1, True)])
+        rs.run(
+            [
+                ("w", 0, e, 1000, 0, True, True),
+                ("w", 1, e, 1000, "x", False, True),
+                ("w", 2, e, 1000, 0.5, True, True),
+                ("s", 0, e, 1000, 1, True),
+            ]
+        )
     assert rs.key_count() == 40
-    time.sleep(0.4)            # every TTL (<= 200 ms) has passed
+    time.sleep(0.4)  # every TTL (<= 200 ms) has passed
     c = server.client()
     assert c.exists(*[rs.redis_key("w", i, e) for i in range(3) for e in range(10)]) == 0
     deadline = time.monotonic() + 5
-    while rs.key_count() and time.monotonic() < deadline:   # Redis's active expiry also removes them
+    while rs.key_count() and time.monotonic() < deadline:  # Redis's active expiry also removes them
         time.sleep(0.1)
     assert rs.key_count() == 0
 
@@ -583,11 +708,10 @@ def test_eviction_keeps_keys_small(server):
     rs, ls = make_stores(server.url, windows, [], 5)
     c = server.client()
     for t in range(1000, 3000):
-        ops = [("w", 0, "k", t, 1, True, True), ("w", 1, "k", t, "vvvv", False, True),
-               ("w", 2, "k", t, 0, False, True)]
+        ops = [("w", 0, "k", t, 1, True, True), ("w", 1, "k", t, "vvvv", False, True), ("w", 2, "k", t, 0, False, True)]
         assert rs.run(ops) == ls.run(ops)
-    assert c.strlen(rs.redis_key("w", 0, "k")) <= 16 * 16     # entries in (newest - D - lateness, newest]
-    assert c.strlen(rs.redis_key("w", 1, "k")) <= 7 * 16      # last: lateness + the newest below it
+    assert c.strlen(rs.redis_key("w", 0, "k")) <= 16 * 16  # entries in (newest - D - lateness, newest]
+    assert c.strlen(rs.redis_key("w", 1, "k")) <= 7 * 16  # last: lateness + the newest below it
     assert c.strlen(rs.redis_key("w", 2, "k")) <= 7 * 8
 
 
@@ -595,14 +719,17 @@ def test_reconfigure_keeps_unchanged_windows(server):
     a, b, c = wspec(0, "count", 60_000, sig="A"), wspec(1, "count", 60_000, sig="B"), wspec(2, "count", 60_000, sig="C")
     rs, ls = make_stores(server.url, [a, b], [sspec(0, 2, 60_000, sig="S")], 0)
     for e in range(3):
-        ops = [("w", 0, "k", 1000 + e, 0, True, True), ("w", 1, "k", 1000 + e, 0, True, True),
-               ("s", 0, "k", 1000 + e, 1, True)]
+        ops = [
+            ("w", 0, "k", 1000 + e, 0, True, True),
+            ("w", 1, "k", 1000 + e, 0, True, True),
+            ("s", 0, "k", 1000 + e, 1, True),
+        ]
         assert rs.run(ops) == ls.run(ops)
-    for store in (rs, ls):   # a reload: B kept (now index 0), C new, the sequence kept
+    for store in (rs, ls):  # a reload: B kept (now index 0), C new, the sequence kept
         store.configure([b, c], [sspec(0, 2, 60_000, sig="S")], 0, "t")
     ops = [("w", 0, "k", 1010, 0, True, False), ("w", 1, "k", 1010, 0, True, False), ("s", 0, "k", 1010, 2, False)]
     assert rs.run(ops) == ls.run(ops) == [4, 1, True]
-    for store in (rs, ls):   # a new lateness: everything starts empty, as in memory
+    for store in (rs, ls):  # a new lateness: everything starts empty, as in memory
         store.configure([b, c], [sspec(0, 2, 60_000, sig="S")], 100, "t")
     assert rs.run(ops) == ls.run(ops) == [1, 1, False]
 
@@ -670,7 +797,7 @@ def test_noscript_after_script_flush(server):
     rs, _ = make_stores(server.url, [wspec(0, "count", 60_000)], [], 0)
     assert rs.run([("w", 0, "k", 1000, 0, True, True)]) == [1]
     server.client().script_flush()
-    assert rs.run([("w", 0, "k", 1001, 0, True, True)]) == [2]      # NOSCRIPT caught, re-sent with EVAL, once
+    assert rs.run([("w", 0, "k", 1001, 0, True, True)]) == [2]  # NOSCRIPT caught, re-sent with EVAL, once
     assert server.client().script_exists(rs._sha) == [True]
     assert rs.run([("w", 0, "k", 1002, 0, True, True)]) == [3]
 
@@ -681,7 +808,7 @@ def test_noscript_in_cluster(cluster):
     rs = RedisStore(cluster_client(cluster))
     rs.configure([wspec(0, "count", 60_000)], [], 0, "flush")
     rs.clear()
-    keys = [f"k{i}" for i in range(12)]                  # spread over the three nodes
+    keys = [f"k{i}" for i in range(12)]  # spread over the three nodes
     assert rs.run([("w", 0, k, 1000, 0, True, True) for k in keys]) == [1] * 12
     for n in cluster:
         n.client().script_flush()
@@ -702,7 +829,7 @@ def test_server_stopped_then_restarted(own_server):
     assert time.monotonic() - t0 < 1.0
     with pytest.raises(StoreError):
         rs.ping()
-    own_server.start()                       # empty, and no script cached: NOSCRIPT path
+    own_server.start()  # empty, and no script cached: NOSCRIPT path
     assert rs.run([("w", 0, "k", 1002, 0, True, True), ("s", 0, "k", 1002, 2, False)]) == [1, False]
     assert rs.run([("w", 0, "k", 1003, 0, True, True)]) == [2]
 
@@ -712,7 +839,7 @@ def test_connection_refused_raises_store_error_fast():
     from ruledsl.stores.redis import RedisStore
 
     rs = RedisStore(f"redis://127.0.0.1:{_free_port()}/0", timeout_ms=50)
-    rs.configure([wspec(0, "count", 1000)], [], 0, "x")     # no I/O: loading never needs Redis
+    rs.configure([wspec(0, "count", 1000)], [], 0, "x")  # no I/O: loading never needs Redis
     t0 = time.monotonic()
     with pytest.raises(StoreError):
         rs.run([("w", 0, "k", 1000, 0, True, True)])
@@ -781,8 +908,11 @@ def test_local_store_from_kernels_shares_the_kernels():
     kernel = state.WindowState("count", 1000, 0, False)
     seq = state.SequenceState(2, 1000)
     store = LocalStore.from_kernels([wspec(0, "count", 1000)], [kernel], [seq])
-    assert store.run([("w", 0, "k", 10, 0, True, True), ("s", 0, "k", 10, 1, True), ("s", 0, None, 10, 1, True)]) \
-        == [1, False, False]
+    assert store.run([("w", 0, "k", 10, 0, True, True), ("s", 0, "k", 10, 1, True), ("s", 0, None, 10, 1, True)]) == [
+        1,
+        False,
+        False,
+    ]
     assert kernel.query("k", 11) == 1
     assert seq.query("k", 11, 2) is True
 
@@ -792,7 +922,9 @@ def test_resp3_client(server):
     windows = [wspec(i, agg, 100, is_float) for i, (agg, is_float) in enumerate(AGGS)]
     rs, ls = make_stores(redis.Redis(host="127.0.0.1", port=server.port, protocol=3), windows, [sspec(0, 2, 50)], 0)
     for ts in (1000, 1000, 1050, 1100, 1300):
-        ops = [("w", i, "k", ts, 1.5 if f else ("v" if a == "last" else 3), True, ts != 1050)
-               for i, (a, f) in enumerate(AGGS)] + [("s", 0, "k", ts, 3, True)]
+        ops = [
+            ("w", i, "k", ts, 1.5 if f else ("v" if a == "last" else 3), True, ts != 1050)
+            for i, (a, f) in enumerate(AGGS)
+        ] + [("s", 0, "k", ts, 3, True)]
         got, want = rs.run(ops), ls.run(ops)
         assert all(same(g, w) for g, w in zip(got, want)), (got, want)

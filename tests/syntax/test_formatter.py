@@ -224,7 +224,10 @@ def test_built_ast_without_source_separates_every_declaration():
 
 def test_types_and_params():
     src = 'event e { a: enum("x","y")? b: string? c: timestamp }\nparam p : enum("lo", "hi") = "lo"'
-    assert fmt(src) == 'event e {\n  a: enum("x", "y")?\n  b: string?\n  c: timestamp\n}\n\nparam p: enum("lo", "hi") = "lo"\n'
+    assert (
+        fmt(src)
+        == 'event e {\n  a: enum("x", "y")?\n  b: string?\n  c: timestamp\n}\n\nparam p: enum("lo", "hi") = "lo"\n'
+    )
 
 
 def test_long_when_breaks_before_top_level_operators():
@@ -240,13 +243,17 @@ def test_long_when_breaks_before_top_level_operators():
         """)
     src2 = f"rule r {{ when {conds} action block }}"
     out2 = assert_round_trip(src2)
-    assert out2.splitlines()[1:4] == ["  when field_number_0 > 0", "    and field_number_1 > 1000", "    and field_number_2 > 2000"]
+    assert out2.splitlines()[1:4] == [
+        "  when field_number_0 > 0",
+        "    and field_number_1 > 1000",
+        "    and field_number_2 > 2000",
+    ]
 
 
 def test_long_list_is_one_item_per_line_and_short_one_inline():
     items = ", ".join(f'"62220000{i:08d}"' for i in range(8))
     out = assert_round_trip(f"list bl: string = [{items}]")
-    assert out.count("\n") == 10 and out.startswith("list bl: string = [\n  \"6222000000000000\",\n")
+    assert out.count("\n") == 10 and out.startswith('list bl: string = [\n  "6222000000000000",\n')
     assert fmt('list s: string = ["a",\n "b",]') == 'list s: string = ["a", "b"]\n'
     assert fmt("list e: string = []") == "list e: string = []\n"
 
@@ -254,18 +261,21 @@ def test_long_list_is_one_item_per_line_and_short_one_inline():
 # ---------------------------------------------------------------- strings
 
 
-@pytest.mark.parametrize("value, written", [
-    ("plain", '"plain"'),
-    ('say "hi"', '"say \\"hi\\""'),
-    ("back\\slash", '"back\\\\slash"'),
-    ("tab\tnew\nline", '"tab\\tnew\\nline"'),
-    ("中文原样", '"中文原样"'),
-    ("bidi\u202eevil", '"bidi\\u202eevil"'),
-    ("zero\u200bwidth", '"zero\\u200bwidth"'),
-    ("lone\ud800surrogate", '"lone\\ud800surrogate"'),
-    ("tag\U000e0041", '"tag\\udb40\\udc41"'),
-    ("emoji 😀", '"emoji 😀"'),
-])
+@pytest.mark.parametrize(
+    "value, written",
+    [
+        ("plain", '"plain"'),
+        ('say "hi"', '"say \\"hi\\""'),
+        ("back\\slash", '"back\\\\slash"'),
+        ("tab\tnew\nline", '"tab\\tnew\\nline"'),
+        ("中文原样", '"中文原样"'),
+        ("bidi\u202eevil", '"bidi\\u202eevil"'),
+        ("zero\u200bwidth", '"zero\\u200bwidth"'),
+        ("lone\ud800surrogate", '"lone\\ud800surrogate"'),
+        ("tag\U000e0041", '"tag\\udb40\\udc41"'),
+        ("emoji 😀", '"emoji 😀"'),
+    ],
+)
 def test_quote(value, written):
     assert quote(value) == written
     module = parse_ok(f"const s = {written}")
@@ -401,7 +411,7 @@ def test_trailing_comments_are_aligned_in_runs():
 
 def _without_comments(text: str) -> str:
     for c in reversed(scan_comments(text)):
-        text = text[:c.start] + text[c.end:]
+        text = text[: c.start] + text[c.end :]
     return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
 
 
@@ -433,38 +443,41 @@ def test_duplicate_clause_refuses_to_format():
 # ---------------------------------------------------------------- expressions
 
 
-@pytest.mark.parametrize("src, printed", [
-    ("a + b * c", "a + b * c"),
-    ("(a + b) * c", "(a + b) * c"),
-    ("a - (b - c)", "a - (b - c)"),
-    ("(a - b) - c", "a - b - c"),
-    ("a / (b * c)", "a / (b * c)"),
-    ("a or b and c", "a or b and c"),
-    ("(a or b) and c", "(a or b) and c"),
-    ("a and (b and c)", "a and (b and c)"),
-    ("not (a and b)", "not (a and b)"),
-    ("not a == b", "not a == b"),
-    ("(not a) == b", "(not a) == b"),
-    ("not not a", "not not a"),
-    ("(a == b) == c", "(a == b) == c"),
-    ("a == (b < c)", "a == (b < c)"),
-    ("-(a + b)", "-(a + b)"),
-    ("- -a", "-(-a)"),
-    ("-(not a)", "-(not a)"),
-    ("a - -5", "a - -5"),
-    ("-5 * -x", "-5 * -x"),
-    ("-2.50 % 3", "-2.50 % 3"),
-    ("-10m", "-10m"),
-    ("x in [1, 2,]", "x in [1, 2]"),
-    ("x not in (a + b)", "x not in a + b"),
-    ("(x in a) in b", "(x in a) in b"),
-    ("f()", "f()"),
-    ("between_hours(ts, 22, 6) and hour(ts) >= 1", "between_hours(ts, 22, 6) and hour(ts) >= 1"),
-    ("g((a or b), [c and d])", "g(a or b, [c and d])"),
-    ("[]", "[]"),
-    ("true != false", "true != false"),
-    ("金额 > 1_000", "金额 > 1000"),
-])
+@pytest.mark.parametrize(
+    "src, printed",
+    [
+        ("a + b * c", "a + b * c"),
+        ("(a + b) * c", "(a + b) * c"),
+        ("a - (b - c)", "a - (b - c)"),
+        ("(a - b) - c", "a - b - c"),
+        ("a / (b * c)", "a / (b * c)"),
+        ("a or b and c", "a or b and c"),
+        ("(a or b) and c", "(a or b) and c"),
+        ("a and (b and c)", "a and (b and c)"),
+        ("not (a and b)", "not (a and b)"),
+        ("not a == b", "not a == b"),
+        ("(not a) == b", "(not a) == b"),
+        ("not not a", "not not a"),
+        ("(a == b) == c", "(a == b) == c"),
+        ("a == (b < c)", "a == (b < c)"),
+        ("-(a + b)", "-(a + b)"),
+        ("- -a", "-(-a)"),
+        ("-(not a)", "-(not a)"),
+        ("a - -5", "a - -5"),
+        ("-5 * -x", "-5 * -x"),
+        ("-2.50 % 3", "-2.50 % 3"),
+        ("-10m", "-10m"),
+        ("x in [1, 2,]", "x in [1, 2]"),
+        ("x not in (a + b)", "x not in a + b"),
+        ("(x in a) in b", "(x in a) in b"),
+        ("f()", "f()"),
+        ("between_hours(ts, 22, 6) and hour(ts) >= 1", "between_hours(ts, 22, 6) and hour(ts) >= 1"),
+        ("g((a or b), [c and d])", "g(a or b, [c and d])"),
+        ("[]", "[]"),
+        ("true != false", "true != false"),
+        ("金额 > 1_000", "金额 > 1000"),
+    ],
+)
 def test_format_expr_minimal_parentheses(src, printed):
     expr = parse_ok(f"const c = {src}").decls[0].value
     assert format_expr(expr) == printed
@@ -473,10 +486,48 @@ def test_format_expr_minimal_parentheses(src, printed):
 
 
 KEYWORDS = {
-    "ruleset", "include", "event", "const", "param", "list", "window", "sequence", "rule", "scorecard",
-    "version", "description", "timezone", "lateness", "enum", "file", "of", "where", "by", "over",
-    "excluding", "current", "any", "within", "step", "reason", "code", "on", "when", "action", "priority",
-    "tags", "shadow", "item", "score", "level", "and", "or", "not", "in", "true", "false",
+    "ruleset",
+    "include",
+    "event",
+    "const",
+    "param",
+    "list",
+    "window",
+    "sequence",
+    "rule",
+    "scorecard",
+    "version",
+    "description",
+    "timezone",
+    "lateness",
+    "enum",
+    "file",
+    "of",
+    "where",
+    "by",
+    "over",
+    "excluding",
+    "current",
+    "any",
+    "within",
+    "step",
+    "reason",
+    "code",
+    "on",
+    "when",
+    "action",
+    "priority",
+    "tags",
+    "shadow",
+    "item",
+    "score",
+    "level",
+    "and",
+    "or",
+    "not",
+    "in",
+    "true",
+    "false",
 }
 
 names = st.one_of(
@@ -485,10 +536,12 @@ names = st.one_of(
 ).filter(lambda s: s not in KEYWORDS)
 
 literals = st.one_of(
-    st.integers(min_value=-10**12, max_value=10**12).map(lambda v: n.Literal(kind="int", value=v)),
+    st.integers(min_value=-(10**12), max_value=10**12).map(lambda v: n.Literal(kind="int", value=v)),
     st.builds(
         lambda sign, whole, frac: n.Literal(kind="decimal", value=f"{sign}{whole}.{frac}"),
-        st.sampled_from(["", "-"]), st.integers(0, 10**9), st.from_regex(r"[0-9]{1,4}", fullmatch=True),
+        st.sampled_from(["", "-"]),
+        st.integers(0, 10**9),
+        st.from_regex(r"[0-9]{1,4}", fullmatch=True),
     ),
     st.text(max_size=8).map(lambda v: n.Literal(kind="string", value=v)),
     st.booleans().map(lambda v: n.Literal(kind="bool", value=v)),

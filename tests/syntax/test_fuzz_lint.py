@@ -19,7 +19,7 @@ from ruledsl.syntax.codes import CODES
 from ruledsl.syntax.diagnostics import render
 from ruledsl.syntax.loader import load_text
 
-VALID = r'''
+VALID = r"""
 ruleset fuzz { version "1" timezone "Asia/Shanghai" lateness 1s }
 event login { customer: string  device: string  city: string?  new_device: bool }
 event transfer {
@@ -49,23 +49,107 @@ scorecard risk {
     level medium >= 30
 }
 rule risky { on transfer when level(risk) == "high" action hold reason "评分高" }
-'''
+"""
 
 KEYWORDS = [
-    "ruleset", "include", "event", "const", "param", "list", "window", "sequence", "rule", "scorecard",
-    "on", "when", "action", "reason", "code", "priority", "tags", "shadow", "item", "score", "level",
-    "step", "where", "by", "over", "within", "of", "any", "excluding", "current", "file", "enum",
-    "and", "or", "not", "in", "true", "false", "block", "hold", "count", "sum", "last", "since",
-    "{", "}", "(", ")", "[", "]", ",", ":", "=", "==", "!=", "<", ">=", "+", "-", "*", "/", "%", "?",
-    '"x"', '"北京"', '""', "0", "1", "0.5", "1.23456", "10m", "0s", "500d", "amount", "ts", "customer",
-    "black", "large", "day_total", "risk", "hour", "matches", "#", "\n", "规则", "\x00", "\t",
+    "ruleset",
+    "include",
+    "event",
+    "const",
+    "param",
+    "list",
+    "window",
+    "sequence",
+    "rule",
+    "scorecard",
+    "on",
+    "when",
+    "action",
+    "reason",
+    "code",
+    "priority",
+    "tags",
+    "shadow",
+    "item",
+    "score",
+    "level",
+    "step",
+    "where",
+    "by",
+    "over",
+    "within",
+    "of",
+    "any",
+    "excluding",
+    "current",
+    "file",
+    "enum",
+    "and",
+    "or",
+    "not",
+    "in",
+    "true",
+    "false",
+    "block",
+    "hold",
+    "count",
+    "sum",
+    "last",
+    "since",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    ":",
+    "=",
+    "==",
+    "!=",
+    "<",
+    ">=",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "?",
+    '"x"',
+    '"北京"',
+    '""',
+    "0",
+    "1",
+    "0.5",
+    "1.23456",
+    "10m",
+    "0s",
+    "500d",
+    "amount",
+    "ts",
+    "customer",
+    "black",
+    "large",
+    "day_total",
+    "risk",
+    "hour",
+    "matches",
+    "#",
+    "\n",
+    "规则",
+    "\x00",
+    "\t",
 ]
 
 _TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|\w+|[^\w\s]|\n')
 TOKENS = [(m.start(), m.end()) for m in _TOKEN.finditer(VALID)]
 
-FUZZ = settings(max_examples=150, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def lint_is_safe(text: str):
@@ -92,7 +176,7 @@ def test_the_valid_ruleset_is_clean():
 
 _CHARS = st.one_of(
     st.characters(),  # every code point class, control characters included
-    st.sampled_from(list('{}()[]"\\#\n\r\t ,=<>!+-*/%?.:_0123456789\'`$;') + list("规则北京转账（）＞，")),
+    st.sampled_from(list("{}()[]\"\\#\n\r\t ,=<>!+-*/%?.:_0123456789'`$;") + list("规则北京转账（）＞，")),
 )
 
 
@@ -130,11 +214,11 @@ def mutated(draw):
                 text = text[:a] + text[c:d] + text[b:c] + text[a:b] + text[d:]
         elif op in ("insert", "replace"):
             word = draw(st.sampled_from(KEYWORDS))
-            text = text[:a] + word + " " + text[a if op == "insert" else b:]
+            text = text[:a] + word + " " + text[a if op == "insert" else b :]
         else:
             pos = draw(st.integers(0, max(0, len(text) - 1)))
             if op == "char_del":
-                text = text[:pos] + text[pos + 1:]
+                text = text[:pos] + text[pos + 1 :]
             else:
                 text = text[:pos] + draw(_CHARS) + text[pos:]
     return text
