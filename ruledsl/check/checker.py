@@ -26,14 +26,14 @@ from ruledsl.check.types import (
     AGG_ARITY,
     ANY,
     BOOL,
-    DECIMAL,
-    INT,
     KEY_TYPES,
     Type,
     aggregate_accepts,
     aggregate_result,
     assignable,
     list_of,
+    scalar,
+    scorecard_score_type,
     with_optional,
 )
 from ruledsl.syntax import nodes as n
@@ -340,16 +340,16 @@ def _check_scorecards(ctx: Context, ec: ExprChecker) -> None:
         if not sc.items:
             ctx.report(path, sc.name.span, m.scorecard_no_items(name))
         score_scope = Scope(path, const="a score")
-        decimal = False
+        item_types: list[str] = []
         for item in sc.items:
             t, v = ec.check(item.score, score_scope)
             if t.name not in ("int", "decimal", "any"):
                 ctx.report(path, item.score.span, m.score_not_number("a score", t))
-            decimal = decimal or t.name == "decimal"
+            item_types.append(t.name)
             if v is not NOTCONST:
                 ctx.folded[id(item.score)] = v
         if primary:
-            ctx.sym.value_types[name] = DECIMAL if decimal else INT
+            ctx.sym.value_types[name] = scalar(scorecard_score_type(item_types))
         events = ctx.events_of[id(sc)]
         # without `on` (reported) or with an unknown event type, do not pile up field errors
         lenient = sc.events is None or len(events) < len({e.name for e in sc.events})

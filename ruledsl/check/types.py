@@ -1,13 +1,16 @@
 """Value types of the language and the built-in function signatures.
 
-The checker, the compiler and the reference interpreter all read the
-built-in table from here (``BUILTINS``), so a builtin is added in one place.
+The checker, the compiler and the reference interpreter all read the type
+rules from here: the built-in table (``BUILTINS``), numeric promotion
+(``promote``), the type of a window's value (``window_result_type``) and of a
+scorecard's score (``scorecard_score_type``), so each rule is written once.
 Type rules follow docs/semantics.md ("Values and types", "Numeric promotion",
 "Time", "Windows").
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Optional
 
 import msgspec
@@ -45,7 +48,8 @@ LEVEL = Type("enum", enum_values=LEVELS)
 SCALAR_TYPE_NAMES = ("int", "decimal", "float", "string", "bool", "timestamp", "duration")
 """Type names that may be written in a schema, a parameter or a list (plus ``enum(...)``)."""
 
-NUMERIC = frozenset({"int", "decimal", "float"})
+NUMERIC: tuple[str, ...] = ("int", "decimal", "float")
+"""Numeric type names, narrowest first: an ``int`` widens to ``decimal``, both to ``float``."""
 ORDERED = frozenset({"int", "decimal", "float", "timestamp", "duration", "any"})
 KEY_TYPES = frozenset({"int", "string", "enum", "bool", "timestamp", "any"})
 """Types a window or sequence key may have; floats and decimals are refused (rounding)."""
@@ -82,7 +86,10 @@ def is_numeric(t: Type) -> bool:
 
 
 def promote(a: str, b: str) -> str:
-    """Numeric promotion of two numeric type names (``int``/``decimal``/``float``)."""
+    """The common numeric type of two numeric type names: ``float`` > ``decimal`` > ``int``.
+
+    ``any`` (a type unknown after an earlier error) promotes to ``any``.
+    """
     if a == "any" or b == "any":
         return "any"
     if a == "float" or b == "float":
@@ -271,11 +278,11 @@ def builtin_result(b: Builtin, args: list[Type]) -> Type:
 
 # ---------------------------------------------------------------- window aggregates
 
-AGG_ARITY = {"count": 0, "since": 0, "sum": 1, "avg": 1, "min": 1, "max": 1, "distinct": 1, "last": 1}
+_NO_ARGUMENT = frozenset({"count", "since"})
+AGG_ARITY = {agg: 0 if agg in _NO_ARGUMENT else 1 for agg in AGGREGATES}
+"""Number of arguments of each aggregate (``count`` and ``since`` take none)."""
 OPTIONAL_AGGREGATES = frozenset({"avg", "min", "max", "last", "since"})
 """Aggregates whose value is missing for an empty window."""
-
-assert set(AGG_ARITY) == set(AGGREGATES)
 
 
 def aggregate_accepts(agg: str, t: Type) -> bool:
@@ -301,18 +308,39 @@ AGG_ARG_WORDS = {
 }
 
 
-def aggregate_result(agg: str, arg: Optional[Type]) -> Type:
-    """The type of a window's value (docs/semantics.md, "Windows")."""
+def window_result_type(agg: str, arg_type: Optional[str]) -> str:
+    """The type name of the value of window ``agg(x)`` for ``x`` of type ``arg_type``.
+
+    ``count`` and ``distinct`` count (``int``), ``since`` measures time
+    (``duration``), ``avg`` is ``float`` over floats and ``decimal`` over
+    whole and decimal numbers; ``sum``, ``min``, ``max`` and ``last`` have
+    the type of their argument (``any`` when it is unknown).  See
+    docs/semantics.md, "Windows".
+    """
     if agg in ("count", "distinct"):
-        return INT
+        return "int"
     if agg == "since":
-        return Type("duration", True)
-    t = arg or ANY
-    if t.name == "any":
-        return ANY
-    if agg == "sum":
-        return Type(t.name)
+        return "duration"
     if agg == "avg":
-        return Type("float" if t.name == "float" else "decimal", True)
-    # min, max, last: the type of x, missing when there is no entry
-    return Type(t.name, True, t.enum_values, t.elem)
+        return "float" if arg_type == "float" else "decimal"
+    return arg_type or "any"
+
+
+def aggregate_result(agg: str, arg: Optional[Type]) -> Type:
+    """The full type of a window's value: ``window_result_type`` plus whether it may be missing.
+
+    An unknown argument type (``any``, after an earlier error) gives ``any``.
+    """
+    t = arg or ANY
+    if t.name == "any" and agg not in ("count", "distinct", "since"):
+        return ANY
+    name = window_result_type(agg, t.name)
+    optional = agg in OPTIONAL_AGGREGATES
+    if name == t.name:  # sum, min, max, last: the type of x, enum values and all
+        return Type(t.name, optional, t.enum_values, t.elem)
+    return scalar(name, optional)
+
+
+def scorecard_score_type(item_types: Iterable[str]) -> str:
+    """The type name of a scorecard's score: ``decimal`` if any item's score is, else ``int``."""
+    return "decimal" if any(t == "decimal" for t in item_types) else "int"
