@@ -52,7 +52,7 @@ def _summary(passed: int, failed: int, skipped: int, deselected: int, errors: in
 
 
 def _case_json(result) -> dict:
-    from ruledsl.ruletest.testing import format_failure
+    from ruledsl.ruletest import format_failure
 
     case = result.case
     out = {
@@ -90,7 +90,7 @@ def run_tests(
 ) -> int:
     """Run the test files below ``paths``; print the report; return the exit code."""
     from ruledsl.cli.app import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, usage_error
-    from ruledsl.ruletest.testing import (
+    from ruledsl.ruletest import (
         TEST_SUFFIX,
         Coverage,
         RuleTestError,

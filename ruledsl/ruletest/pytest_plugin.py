@@ -12,24 +12,21 @@ file is a collection error listing its problems, never a traceback.
 
 from __future__ import annotations
 
-from typing import Optional
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Optional, Union
 
 import pytest
 from _pytest._code.code import ReprFileLocation, TerminalRepr
+from _pytest._io import TerminalWriter
 
-from ruledsl.ruletest.testing import (
-    TEST_SUFFIX,
-    CaseResult,
-    RuleCase,
-    RuleTestError,
-    failure_summary,
-    format_failure,
-    load_test_file,
-    run_case,
-)
+from ruledsl.ruletest.report import failure_summary, format_failure
+from ruledsl.ruletest.runner import CaseResult, run_case
+from ruledsl.ruletest.spec import TEST_SUFFIX, RuleCase, RuleTestError
+from ruledsl.ruletest.validate import load_test_file
 
 
-def pytest_collect_file(file_path, parent) -> Optional[pytest.Collector]:
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> Optional[pytest.Collector]:
     """Collect ``*.test.yaml`` files."""
     if file_path.name.endswith(TEST_SUFFIX):
         return RuleTestYamlFile.from_parent(parent, path=file_path)
@@ -39,7 +36,8 @@ def pytest_collect_file(file_path, parent) -> Optional[pytest.Collector]:
 class RuleTestYamlFile(pytest.File):
     """A rule test file: one item per case."""
 
-    def collect(self):
+    def collect(self) -> Iterator[RuleTestItem]:
+        """One item per case; an invalid file is a collection error listing its problems."""
         try:
             test_file = load_test_file(self.path)
         except RuleTestError as err:
@@ -59,26 +57,31 @@ class RuleCaseFailed(Exception):
 class RuleTestItem(pytest.Item):
     """One case of a rule test file."""
 
-    def __init__(self, *, case: RuleCase, **kwargs):
+    def __init__(self, *, case: RuleCase, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.case = case
         self.extra_keyword_matches.update(case.tags)  # `pytest -k fraud`
 
     def runtest(self) -> None:
+        """Run the case; a failed case raises ``RuleCaseFailed`` carrying its result."""
         if self.case.skip is not None:
             pytest.skip(self.case.skip)
         result = run_case(self.case)
         if result.status == "failed":
             raise RuleCaseFailed(result)
 
-    def repr_failure(self, excinfo, style=None):
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Optional[Any] = None
+    ) -> Union[str, TerminalRepr]:
+        """The same report as ``ruledsl test`` for a failed case."""
         if isinstance(excinfo.value, RuleCaseFailed):
             result = excinfo.value.result
             line = result.failed_step.line if result.failed_step is not None else self.case.line
             return CaseFailureRepr(format_failure(result), str(self.path), line, failure_summary(result))
         return super().repr_failure(excinfo, style=style)
 
-    def reportinfo(self):
+    def reportinfo(self) -> tuple[Path, Optional[int], str]:
+        """Where the case is written (0-based line) and its name."""
         return self.path, self.case.line - 1 if self.case.line else None, self.case.name
 
 
@@ -89,6 +92,7 @@ class CaseFailureRepr(TerminalRepr):
         self.text = text
         self.reprcrash = ReprFileLocation(path, line, summary)
 
-    def toterminal(self, tw) -> None:
+    def toterminal(self, tw: TerminalWriter) -> None:
+        """Write the report, line by line."""
         for line in self.text.splitlines():
             tw.line(line)

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ruledsl.cli.app import app
-from ruledsl.ruletest.testing import (
+from ruledsl.ruletest import (
     Coverage,
     RuleTestError,
     find_test_files,

@@ -1,0 +1,303 @@
+"""Running a rule-test case on a fresh engine and comparing each decision with its expectations.
+
+``run_case`` stops at the first event whose expectation fails and, for the
+report, replays the case on the reference interpreter to explain why the
+rules expected to fire stayed silent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from msgspec import UNSET
+
+from ruledsl.kernels.values import EventError
+from ruledsl.ruletest.spec import Expectation, RuleCase, RuleTestFile, Step
+from ruledsl.ruletest.values import format_number, format_value, values_equal, yaml_bool
+from ruledsl.runtime.decision import Decision
+
+# ---------------------------------------------------------------- running
+
+
+@dataclass
+class Mismatch:
+    """One expectation that the decision did not meet."""
+
+    key: str
+    message: str
+    source: str = "expect"
+
+
+@dataclass
+class StepRecord:
+    """What happened at one step."""
+
+    step: Step
+    decision: Optional[Decision] = None
+    error: Optional[EventError] = None
+    crash: Optional[BaseException] = None  # anything else the engine raised: a bug in ruledsl
+
+
+@dataclass
+class CaseResult:
+    """The outcome of running one case."""
+
+    case: RuleCase
+    status: str  # "passed" | "failed" | "skipped"
+    records: list[StepRecord] = field(default_factory=list)
+    failed_step: Optional[Step] = None
+    mismatches: list[Mismatch] = field(default_factory=list)
+    fired: Counter = field(default_factory=Counter)  # rule -> events where it matched
+    silent: Counter = field(default_factory=Counter)  # rule -> events of its types where it did not
+    explanation: Optional[dict] = None  # filled by ``explain`` for failure reports
+
+    @property
+    def passed(self) -> bool:
+        """Every expectation of the case held."""
+        return self.status == "passed"
+
+
+def _engine_settings(case: RuleCase) -> dict:
+    return {"params": case.params or None, "lists": case.lists or None, "timezone": case.file.timezone}
+
+
+def run_case(case: RuleCase, *, explain: bool = True) -> CaseResult:
+    """Run a case on a fresh engine; stops at the first event whose expectation fails.
+
+    With ``explain`` a failure is enriched (``result.explanation``) by
+    replaying the case on the reference interpreter: the values behind the
+    rules that were expected to fire and did not.
+    """
+    result = CaseResult(case=case, status="passed")
+    if case.skip is not None:
+        result.status = "skipped"
+        return result
+    rs = case.file.ruleset
+    engine = rs.engine(**_engine_settings(case))
+    rule_events = rs.symbols.rule_events
+    for step in case.steps:
+        record = StepRecord(step)
+        try:
+            record.decision = engine.evaluate(step.event())
+        except EventError as err:
+            record.error = err
+        except Exception as err:  # an engine bug: report it as this case's failure, keep running the others
+            record.crash = err
+            result.records.append(record)
+            result.status = "failed"
+            result.failed_step = step
+            result.mismatches = [
+                Mismatch(
+                    "engine",
+                    f"internal error: {type(err).__name__}: {err} "
+                    "(a bug in ruledsl, not in the test: please report it)",
+                )
+            ]
+            break
+        result.records.append(record)
+        if record.decision is not None:
+            matched = set(record.decision.matched)
+            for rule, events in rule_events.items():
+                if step.event_type in events:
+                    (result.fired if rule in matched else result.silent)[rule] += 1
+        mismatches = check_step(step, record, case.file.zone)
+        if mismatches:
+            result.status = "failed"
+            result.failed_step = step
+            result.mismatches = mismatches
+            if explain:
+                result.explanation = _explain(case, step, mismatches, record)
+            break
+    return result
+
+
+def check_step(step: Step, record: StepRecord, zone: _dt.tzinfo) -> list[Mismatch]:
+    """Every way the step's outcome differs from its expectations."""
+    out: list[Mismatch] = []
+    checks = [(e, label) for e, label in ((step.expect, "expect"), (step.expect_last, "expect_last")) if e is not None]
+    if record.error is not None:
+        err = record.error
+        if not any(e.error not in (None, False) for e, _ in checks):
+            return [Mismatch("event", f"rejected by the engine: {err}{_event_error_hint(err)}")]
+        for exp, label in checks:
+            if exp.error in (None, False):
+                out.append(Mismatch("event", f"rejected by the engine: {err}", label))
+            elif exp.error is not True and err.field != exp.error:
+                named = f"`{err.field}`" if err.field else "no field"
+                out.append(
+                    Mismatch(
+                        "error",
+                        f"expected an EventError naming field `{exp.error}`, got one naming {named}: {err}",
+                        label,
+                    )
+                )
+        return out
+    decision = record.decision
+    assert decision is not None
+    for exp, label in checks:
+        out.extend(compare(exp, decision, zone, label))
+    return out
+
+
+def compare(exp: Expectation, decision: Decision, zone: _dt.tzinfo, label: str = "expect") -> list[Mismatch]:
+    """Compare one expectation with a decision."""
+    out: list[Mismatch] = []
+    matched = decision.matched
+    by_id = {r.id: r for r in decision.rules}
+    if exp.error not in (None, False):
+        what = "any EventError" if exp.error is True else f"an EventError naming field `{exp.error}`"
+        out.append(
+            Mismatch(
+                "error",
+                f"expected the event to be rejected ({what}), but it was accepted: {decision_line(decision)}",
+                label,
+            )
+        )
+        return out
+    if exp.action is not None and exp.action != decision.action:
+        out.append(Mismatch("action", f"expected {exp.action}, got {decision.action}", label))
+    if exp.fired is not None:
+        missing = [r for r in exp.fired if r not in by_id]
+        if missing:
+            out.append(Mismatch("fired", f"expected to fire, but stayed silent: {', '.join(missing)}", label))
+    if exp.silent is not None:
+        loud = [r for r in exp.silent if r in by_id]
+        if loud:
+            out.append(
+                Mismatch(
+                    "silent",
+                    "expected to stay silent, but fired: " + ", ".join(f"{r} ({by_id[r].action})" for r in loud),
+                    label,
+                )
+            )
+    if exp.rules is not None:
+        want, got = set(exp.rules), set(matched)
+        if want != got:
+            parts = []
+            if want - got:
+                parts.append("missing " + ", ".join(sorted(want - got)))
+            if got - want:
+                parts.append("unexpected " + ", ".join(r for r in matched if r not in want))
+            out.append(
+                Mismatch(
+                    "rules",
+                    f"expected exactly [{', '.join(exp.rules)}], got [{', '.join(matched)}] ({'; '.join(parts)})",
+                    label,
+                )
+            )
+    if exp.features is not None:
+        actual: dict[str, Any] = {}
+        for r in decision.rules:
+            for k, v in r.features.items():
+                actual.setdefault(k, v)
+        for name, (want_v, type_name) in exp.features.items():
+            if name not in actual:
+                out.append(
+                    Mismatch(
+                        f"features.{name}",
+                        "not reported by any matched rule"
+                        + (f" (matched: {', '.join(matched)})" if matched else " (no rule matched)"),
+                        label,
+                    )
+                )
+                continue
+            got_v = actual[name]
+            if not values_equal(want_v, got_v, type_name):
+                out.append(
+                    Mismatch(
+                        f"features.{name}",
+                        f"expected {format_value(want_v, type_name, zone)}, got {format_value(got_v, type_name, zone)}",
+                        label,
+                    )
+                )
+    if exp.scores is not None:
+        actual_scores = {s.name: s for s in decision.scores}
+        for card, (want_score, want_level) in exp.scores.items():
+            reported = actual_scores.get(card)
+            if reported is None:
+                out.append(Mismatch(f"scores.{card}", "no score reported for this event", label))
+                continue
+            if want_score is not UNSET and not values_equal(want_score, reported.score, "decimal"):
+                out.append(
+                    Mismatch(
+                        f"scores.{card}.score",
+                        f"expected {format_number(want_score)}, got {format_number(reported.score)}",
+                        label,
+                    )
+                )
+            if want_level is not None and want_level != reported.level:
+                out.append(Mismatch(f"scores.{card}.level", f"expected {want_level}, got {reported.level}", label))
+    if exp.late is not None and exp.late != decision.late:
+        out.append(Mismatch("late", f"expected {yaml_bool(exp.late)}, got {yaml_bool(decision.late)}", label))
+    if exp.codes is not None:
+        codes = decision.channel_view().codes
+        if list(exp.codes) != list(codes):
+            out.append(Mismatch("codes", f"expected [{', '.join(exp.codes)}], got [{', '.join(codes)}]", label))
+    return out
+
+
+def decision_line(decision: Decision) -> str:
+    """``block [rule_a, rule_b]``: the action and the matched rules."""
+    rules = decision.matched
+    return decision.action + (f" [{', '.join(rules)}]" if rules else "")
+
+
+def _event_error_hint(err: EventError) -> str:
+    text = str(err)
+    if "must be a string, got int" in text or "must be a string, got float" in text:
+        return " (YAML read the value as a number: quote it)"
+    return ""
+
+
+def _explain(case: RuleCase, step: Step, mismatches: list[Mismatch], record: StepRecord) -> Optional[dict]:
+    """Replay the case on the reference interpreter up to the failing step.
+
+    Returns ``{"silent": {rule: {name: value}}, "reference": Decision | None}``:
+    the values of the names in the conditions of the rules that were expected
+    to fire and did not, and the reference's own decision when it differs
+    from the engine's.  Any problem here only loses the explanation.
+    """
+    if record.decision is None:
+        return None
+    wanted: list[str] = []
+    for exp in (step.expect, step.expect_last):
+        if exp is None:
+            continue
+        for rule in (exp.fired or ()) + (exp.rules or ()):
+            if rule not in record.decision.matched and rule not in wanted:
+                wanted.append(rule)
+    rs = case.file.ruleset
+    try:
+        from ruledsl.oracle.reference import _Ctx  # the reference's evaluation context
+
+        ref = rs.reference(**_engine_settings(case))
+        for prev in case.steps:
+            if prev is step:
+                break
+            with contextlib.suppress(EventError):
+                ref.evaluate(prev.event())
+        event = step.event()
+        ref_decision = ref.peek(event)
+        silent: dict[str, dict] = {}
+        if wanted:
+            etype, ts, fields = ref.decode(event)
+            watermark = None if ref.max_ts is None else ref.max_ts - ref.lateness_ms
+            ctx = _Ctx(etype, ts, fields, watermark is not None and ts < watermark)
+            for rule in wanted:
+                decl = rs.symbols.rules[rule]
+                silent[rule] = ref._features(decl.when, ctx) if decl.when is not None else {}
+    except Exception:  # the explanation is a courtesy: never let it hide the failure
+        return None
+    same = ref_decision.action == record.decision.action and sorted(ref_decision.matched) == sorted(
+        record.decision.matched
+    )
+    return {"silent": silent, "reference": None if same else ref_decision}
+
+
+def run_file(test_file: RuleTestFile, *, select: Optional[str] = None) -> list[CaseResult]:
+    """Run the file's cases (those matching ``select`` when given), in order."""
+    return [run_case(c) for c in test_file.cases if select is None or c.matches(select)]
