@@ -23,15 +23,15 @@ import re
 from typing import Optional
 
 import pytest
+from decisions import differences, same_value  # tests/ is on sys.path (tests/conftest.py)
 from hypothesis import HealthCheck, Phase, assume, given, settings
-from strategies import Scenario, long_scenarios, scenarios  # tests/ is on sys.path (rootdir import mode)
+from strategies import Scenario, long_scenarios, scenarios
 
 import ruledsl.kernels.state_py
 import ruledsl.runtime.engine as engine_module
 from ruledsl.check.checker import check
 from ruledsl.kernels.values import EventError
 from ruledsl.oracle.reference import ReferenceEngine
-from ruledsl.runtime.decision import Decision
 from ruledsl.runtime.engine import build_engine
 from ruledsl.syntax.loader import load_text
 
@@ -49,44 +49,6 @@ SETTINGS = settings(
 
 
 # ---------------------------------------------------------------- comparing
-
-
-def same_value(a, b) -> bool:
-    """Equal values of the same kind: a Decimal only equals a Decimal (any exponent), a bool a bool."""
-    if isinstance(a, decimal.Decimal) or isinstance(b, decimal.Decimal):
-        return isinstance(a, decimal.Decimal) and isinstance(b, decimal.Decimal) and a == b
-    return type(a) is type(b) and a == b
-
-
-def differences(engine: Decision, ref: Decision) -> list[str]:
-    """What differs between two decisions, in words (empty when they agree)."""
-    out = []
-    for attr in ("action", "event_type", "late", "hold_timeout_ms"):
-        if getattr(engine, attr) != getattr(ref, attr):
-            out.append(f"{attr}: engine {getattr(engine, attr)!r}, reference {getattr(ref, attr)!r}")
-    if engine.matched != ref.matched:
-        out.append(f"matched rules: engine {engine.matched}, reference {ref.matched}")
-    else:
-        for a, b in zip(engine.rules, ref.rules):
-            for attr in ("action", "reason", "code", "shadow", "priority"):
-                if getattr(a, attr) != getattr(b, attr):
-                    out.append(f"rule {a.id} {attr}: engine {getattr(a, attr)!r}, reference {getattr(b, attr)!r}")
-            if a.features.keys() != b.features.keys():
-                out.append(f"rule {a.id} feature names: engine {list(a.features)}, reference {list(b.features)}")
-            for name in a.features.keys() & b.features.keys():
-                if not same_value(a.features[name], b.features[name]):
-                    out.append(
-                        f"rule {a.id} feature {name}: engine {a.features[name]!r}, reference {b.features[name]!r}"
-                    )
-    if [s.name for s in engine.scores] != [s.name for s in ref.scores]:
-        out.append(f"scorecards: engine {[s.name for s in engine.scores]}, reference {[s.name for s in ref.scores]}")
-    else:
-        for a, b in zip(engine.scores, ref.scores):
-            if not same_value(a.score, b.score) or a.level != b.level:
-                out.append(f"scorecard {a.name}: engine {a.score!r}/{a.level}, reference {b.score!r}/{b.level}")
-    if not out and engine != ref:
-        out.append(f"decisions differ: engine {engine}, reference {ref}")
-    return out
 
 
 def _call(fn, event):
@@ -211,7 +173,7 @@ def minimise(scenario: Scenario, kernels: str = "compiled") -> tuple[Scenario, s
                 continue
             for name in [f for f in op[1] if f not in ("type", "ts")]:
                 ev = {k: v for k, v in ops[j][1].items() if k != name}
-                cand = ops[:j] + [("event", ev)] + ops[j + 1 :]
+                cand = [*ops[:j], ("event", ev), *ops[j + 1 :]]
                 m = still(src, cand)
                 if m:
                     ops, message, changed = cand, m, True
