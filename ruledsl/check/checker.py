@@ -19,7 +19,7 @@ from typing import Optional
 import msgspec
 
 from ruledsl.check import messages as m
-from ruledsl.check.exprs import NOTCONST, SCALE, ExprChecker, Scope, structure_key
+from ruledsl.check.exprs import NOTCONST, ExprChecker, Scope, structure_key
 from ruledsl.check.symbols import LIST_TYPES, VALUE_KINDS, Context, Symbols, check_list_file, collect, type_of_ref
 from ruledsl.check.types import (
     AGG_ARG_WORDS,
@@ -36,6 +36,7 @@ from ruledsl.check.types import (
     scorecard_score_type,
     with_optional,
 )
+from ruledsl.kernels.values import SCALE
 from ruledsl.syntax import nodes as n
 from ruledsl.syntax.diagnostics import Diagnostic, sort_key, suggest
 from ruledsl.syntax.loader import Program

@@ -12,7 +12,6 @@ decimal (scaled by 10 000) and duration (ms), ``str`` and ``bool``.
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Optional
 
 import re2
@@ -39,11 +38,9 @@ from ruledsl.check.types import (
     unify,
     with_optional,
 )
+from ruledsl.kernels.values import SCALE, decimal_literal, div_half_even
 from ruledsl.syntax import nodes as n
 from ruledsl.syntax.diagnostics import suggest
-
-SCALE = 10_000
-"""A decimal is an integer count of 0.0001."""
 
 _I64 = 1 << 63
 NOTCONST = object()
@@ -87,16 +84,17 @@ class Scope:
         self.memo: dict[str, tuple] = {}
 
 
-def parse_decimal(text: str) -> tuple[int, bool]:
-    """Decimal literal text -> (value scaled by 10 000, had more than 4 fractional digits)."""
-    body = text.lstrip("-")
-    neg = (len(text) - len(body)) % 2 == 1  # the parser folds `- -1.5` into "--1.5"
-    whole, _, frac = body.partition(".")
-    if len(frac) <= 4:
-        scaled = int(whole or "0") * SCALE + int(frac.ljust(4, "0"))
-    else:  # rounded half to even, and reported (RD212)
-        scaled = round(Fraction(int(whole or "0") * SCALE) + Fraction(int(frac) * SCALE, 10 ** len(frac)))
-    return (-scaled if neg else scaled), len(frac) > 4
+def literal_decimal(text: str) -> tuple[Optional[int], bool]:
+    """Decimal literal text -> (scaled value or None if out of range, more than 4 fractional digits?).
+
+    The value comes from ``decimal_literal`` (rounded half to even); the flag
+    is about the text as written, for RD212.
+    """
+    try:
+        value: Optional[int] = decimal_literal(text)
+    except ValueError:
+        value = None
+    return value, len(text.partition(".")[2]) > 4
 
 
 def preorder(root: n.Expr) -> list:
@@ -202,9 +200,10 @@ class ExprChecker:
         if kind == "string" or kind == "bool":
             return _LITERAL_TYPES[kind], value
         if kind == "decimal":
-            value, inexact = parse_decimal(node.value)
+            scaled, inexact = literal_decimal(node.value)
             if inexact:
                 self.ctx.report(scope.path, node.span, m.too_many_digits(node.value))
+            value = scaled if scaled is not None else _I64  # None: too long, out of range below
         if kind in ("int", "decimal", "duration") and not -_I64 <= value < _I64:
             self.ctx.report(scope.path, node.span, m.out_of_range(str(node.value)))
             return _LITERAL_TYPES[kind], NOTCONST
@@ -423,9 +422,9 @@ class ExprChecker:
         elif op == "-":
             value = a - b
         elif op == "*":
-            value = round(Fraction(a * b, SCALE))
+            value = div_half_even(a * b, SCALE)
         elif op == "/":
-            value = round(Fraction(a * SCALE, b))
+            value = div_half_even(a * SCALE, b)
         else:
             value = a % b
         return self._in_range(value, node, scope, "decimal")
@@ -588,7 +587,7 @@ def structure_key(order: list) -> tuple:
         elif cls is n.Binary:
             add(_OP_CODES.get(node.op, -1))
         elif cls is n.Literal:
-            add((node.kind, parse_decimal(node.value)[0] if node.kind == "decimal" else node.value))
+            add((node.kind, literal_decimal(node.value)[0] if node.kind == "decimal" else node.value))
         elif cls is n.Unary:
             add(100 + _OP_CODES.get(node.op, -1))
         elif cls is n.Call:

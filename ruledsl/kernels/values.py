@@ -41,13 +41,40 @@ def div_half_even(a: int, b: int) -> int:
     return q
 
 
-def decimal_from_text(text: str) -> int:
-    """``"12.345"`` -> 123450 (scaled), rounding half to even past 4 digits."""
-    d = _decimal.Decimal(text.strip())
+MAX_DECIMAL_DIGITS = 100
+"""Longest scaled decimal ``decimal_literal`` builds; far past the 64-bit range of the language,
+short enough that ``"1e999999999"`` is refused instead of building a billion-digit integer."""
+
+
+def decimal_literal(text: str) -> int:
+    """Decimal text -> scaled integer: ``"12.345"`` -> 123450, ``"-0.00005"`` -> 0.
+
+    The one parser of decimal numbers, for literals in rulesets and for decimal
+    values sent as text.  Exact however many digits are written (no decimal
+    context rounding): past 4 fractional digits the value is rounded half to
+    even.  Accepts what ``decimal.Decimal`` reads (blanks around, sign,
+    underscores, exponent); raises ValueError for anything else, for NaN and
+    infinities, and for values longer than ``MAX_DECIMAL_DIGITS`` digits once
+    scaled.
+    """
+    try:
+        d = _decimal.Decimal(text.strip())
+    except _decimal.InvalidOperation:
+        raise ValueError(f"not a number: {text!r}") from None
     if not d.is_finite():
-        raise ValueError(text)
-    q = d.scaleb(4).to_integral_value(rounding=_decimal.ROUND_HALF_EVEN)
-    return int(q)
+        raise ValueError(f"not a finite number: {text!r}")
+    sign, digits, exponent = d.as_tuple()
+    shift = int(exponent) + 4  # finite, so the exponent is an int
+    if len(digits) + shift > MAX_DECIMAL_DIGITS:
+        raise ValueError(f"number out of range: {text!r}")
+    coefficient = int("".join(map(str, digits)))
+    if shift >= 0:
+        scaled = coefficient * 10**shift
+    elif -shift > len(digits):
+        scaled = 0  # below a tenth of a unit, so it rounds to zero (without building 10**-shift)
+    else:
+        scaled = div_half_even(coefficient, 10**-shift)
+    return -scaled if sign else scaled
 
 
 def to_decimal(value: Any) -> int:
@@ -65,11 +92,11 @@ def to_decimal(value: Any) -> int:
             r = round(scaled)
             if abs(scaled - r) < 1e-6:
                 return r
-        return decimal_from_text(repr(value))
+        return decimal_literal(repr(value))
     if t is str:
-        return decimal_from_text(value)
+        return decimal_literal(value)
     if isinstance(value, _decimal.Decimal):
-        return decimal_from_text(str(value))
+        return decimal_literal(str(value))
     raise TypeError(t.__name__)
 
 

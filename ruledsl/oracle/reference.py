@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 import re2
 
-from ruledsl.kernels.values import EventError
+from ruledsl.kernels.values import EventError, decimal_literal, decimal_to_python
 from ruledsl.runtime.decision import Decision, MatchedRule, ScoreResult, final_action, rule_order_key
 from ruledsl.syntax import nodes as n
 
@@ -57,14 +57,12 @@ def round4(x: Fraction | int | decimal.Decimal) -> decimal.Decimal:
 
 
 def parse_decimal_text(text: str) -> decimal.Decimal:
-    """Decimal text (an event value, a literal) -> Decimal with 4 places; ValueError if not a number."""
-    try:
-        d = decimal.Decimal(text.strip().replace("_", ""))
-    except decimal.InvalidOperation:
-        raise ValueError(f"not a number: {text!r}") from None
-    if not d.is_finite():
-        raise ValueError(f"not a finite number: {text!r}")
-    return round4(d)
+    """Decimal text (an event value, a literal) -> Decimal with 4 places; ValueError if not a number.
+
+    Read by the language's one decimal parser (``decimal_literal``): what the
+    interpreter checks independently is evaluation, not number syntax.
+    """
+    return decimal_to_python(decimal_literal(text))
 
 
 def _is_int(v: Any) -> bool:
