@@ -45,7 +45,12 @@ from ruledsl.syntax.parser import format_duration
 __all__ = ["CheckResult", "Symbols", "Type", "check"]
 
 MAX_SPAN_MS = 400 * 86_400_000
-"""Longest window or sequence span (400 days)."""
+"""Longest window or sequence span (400 days), except for ``since()`` windows."""
+MAX_SINCE_SPAN_MS = 36_500_000 * 86_400_000
+"""Longest ``since()`` window span (100 000 years).  Such a window keeps one
+timestamp per key (the newest), so a long span costs no more entries per key
+and the 400-day limit of other windows does not apply; this bound only keeps
+millisecond event-time arithmetic exact (below 2**53) in every store."""
 
 _CONST_TYPES = frozenset({"int", "decimal", "string", "bool", "duration", "any"})
 _PARAM_TYPES = frozenset({"int", "decimal", "float", "string", "bool", "duration", "enum", "any"})
@@ -220,10 +225,10 @@ def _check_lists(ctx: Context, ec: ExprChecker) -> None:
 # ---------------------------------------------------------------- windows and sequences
 
 
-def _check_span(ctx: Context, path: str, span: n.Span, ms: int, what: str) -> None:
-    if ms <= 0 or ms > MAX_SPAN_MS:
+def _check_span(ctx: Context, path: str, span: n.Span, ms: int, what: str, longest_ms: int = MAX_SPAN_MS) -> None:
+    if ms <= 0 or ms > longest_ms:
         text = ctx.program.sources.get(path, "")[span.start : span.end] or format_duration(ms)
-        ctx.report(path, span, m.bad_duration(what, text))
+        ctx.report(path, span, m.bad_duration(what, text, longest_ms // 86_400_000))
 
 
 def _check_keys(ctx: Context, ec: ExprChecker, keys: list[n.Expr], scope: Scope) -> bool:
@@ -281,7 +286,8 @@ def _check_windows(ctx: Context, ec: ExprChecker) -> None:
         if w.where is not None:
             _condition(ctx, ec, w.where, scope, "a `where` condition")
         key_optional = _check_keys(ctx, ec, w.by, scope)
-        _check_span(ctx, path, w.over_span, w.over_ms, "window span")
+        longest = MAX_SINCE_SPAN_MS if agg == "since" else MAX_SPAN_MS
+        _check_span(ctx, path, w.over_span, w.over_ms, "window span", longest)
         if w.exclude_current and agg in ("last", "since"):
             span = _find_span(ctx.program.sources.get(path, ""), "excluding", w.over_span.end) or w.name.span
             ctx.report(path, span, m.useless_excluding(agg))

@@ -427,11 +427,12 @@ def out_of_range(text: str) -> Msg:
 # ---------------------------------------------------------------- RD3xx windows, sequences
 
 
-def bad_duration(what: str, text: str) -> Msg:
+def bad_duration(what: str, text: str, longest_days: int = 400) -> Msg:
+    """RD301: a span of zero, or longer than ``longest_days`` (400; more for ``since()``)."""
     return (
         "RD301",
-        f"{what} `{text}` is {'zero' if text.startswith('0') else 'longer than 400 days'}",
-        "use a duration between 1ms and 400d",
+        f"{what} `{text}` is {'zero' if text.startswith('0') else f'longer than {longest_days:,} days'}",
+        f"use a duration between 1ms and {longest_days}d",
     )
 
 

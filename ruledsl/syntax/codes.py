@@ -478,8 +478,10 @@ Fix: use a smaller number.""",
         "bad duration",
         """
 What: a window's `over` or a sequence's `within` is zero or longer than
-400 days.
-Why: a zero window holds nothing; state older than 400 days is not kept.
+400 days.  A `since()` window may be longer (up to 36500000d): it keeps
+only the newest timestamp per key, so a long span costs no more memory per
+key.
+Why: a zero window holds nothing; other state older than 400 days is not kept.
 Example:
     window w = count() of login by customer over 0s
 Fix: use a duration between 1ms and 400d.""",
