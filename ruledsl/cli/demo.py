@@ -4,7 +4,7 @@
    load the ruleset, evaluate the events in order and print one line per
    decision: time, event type, action and the matched rules with their reasons.
 2. Generate a seeded stream of every event family with labelled fraud
-   scenarios (``ruledsl.sim.generator --profile all``: 1,000 customers, 7 days,
+   scenarios (``python -m ruledsl.sim --profile all``: 1,000 customers, 7 days,
    after 14 days of unscored warm-up traffic; e-channel events, account
    openings, ledger postings, retail steps and counter transfers), run it
    through every top-level ruleset in ``rulesets/`` by the code path of
@@ -13,7 +13,7 @@
    share of each scenario type caught, alerts per 10,000 events), then one
    table: per ruleset, alerts per 10,000 events and the share of the injected
    scenarios caught, all it saw and those made for it
-   (``generator.TARGET_RULESET``).
+   (``ruledsl.sim.TARGET_RULESET``).
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def summary_rows(report, scenario_types: dict[str, set]) -> list[dict]:
     ``scenario_types`` maps each scenario id to the event types it has: a ruleset is
     counted for the scenarios with events of a type its rules are on.
     """
-    from ruledsl.sim.generator import TARGET_RULESET
+    from ruledsl.sim import TARGET_RULESET
 
     rows = []
     for st in report.stats:
@@ -210,7 +210,7 @@ def run_generated(
     """Generate a labelled stream of every event family and replay it like ``ruledsl run`` through
     every ruleset (each skipping the types it does not declare); returns an exit code."""
     from ruledsl.cli.run import render_report, replay
-    from ruledsl.sim.generator import generate
+    from ruledsl.sim import generate
 
     encode = msgspec.json.Encoder().encode
     lines: list[bytes] = []
@@ -227,7 +227,7 @@ def run_generated(
         lines.append(encode(event))
     rulesets = load_rulesets(root, sample, console)
     command = (
-        f"python -m ruledsl.sim.generator --profile {profile} --customers {customers} --days {days} --seed {seed} "
+        f"python -m ruledsl.sim --profile {profile} --customers {customers} --days {days} --seed {seed} "
         f"--fraud-rate {fraud_rate} --warmup-days {warmup_days} --out events.jsonl"
     )
     console.print()

@@ -32,7 +32,7 @@ a labelled event without ``scenario_id`` is a scenario of its own.)
 
 Warm-up
 -------
-Events marked ``"warmup": true`` (see ``ruledsl.sim.generator``), and with
+Events marked ``"warmup": true`` (see ``ruledsl.sim``), and with
 ``--warmup DURATION`` the events within DURATION of the first event's time,
 are evaluated (they fill windows and baselines) but left out of every
 statistic; their decisions are written with ``"warmup": true``.
@@ -48,7 +48,7 @@ Mixed streams
 With ``--skip-unknown-types`` an event whose ``type`` a ruleset does not
 declare is skipped by that ruleset instead of rejected: counted (per type) but
 not evaluated, written or scored, so each ruleset's statistics cover only the
-event types it knows.  ``python -m ruledsl.sim.generator --profile all`` makes
+event types it knows.  ``python -m ruledsl.sim --profile all`` makes
 such a stream (account opening, ledger postings, e-channel and retail events).
 
 Exit codes: ``0`` every event evaluated; ``1`` some events were rejected (the

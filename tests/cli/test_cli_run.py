@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ruledsl.cli.app import app
-from ruledsl.sim.generator import SCENARIOS, generate, write_jsonl
+from ruledsl.sim import SCENARIOS, generate, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
 ECHANNEL = ROOT / "rulesets" / "echannel_monitoring.rdsl"

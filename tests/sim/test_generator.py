@@ -8,6 +8,7 @@ own scenarios with few alerts on normal traffic."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 from collections import Counter
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 
 import ruledsl
 from ruledsl.cli.run import load_ruleset, replay
-from ruledsl.sim.generator import EVENT_TYPES, SCENARIOS, generate, iso_ts, main, write_jsonl
+from ruledsl.sim import EVENT_TYPES, SCENARIOS, generate, iso_ts, main, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
 ECHANNEL = ROOT / "rulesets" / "echannel_monitoring.rdsl"
@@ -133,7 +134,7 @@ def test_scenario_shapes(small):
     for e in small:
         if "scenario_id" in e:
             by_id.setdefault(e["scenario_id"], []).append(e)
-    for sid, events in by_id.items():
+    for events in by_id.values():
         kind = events[0]["label"]
         types = [e["type"] for e in events]
         if kind == "account_takeover":
@@ -192,7 +193,7 @@ def test_echannel_rules_catch_most_scenarios_and_flag_few_normal_events():
 
 # ---------------------------------------------------------------- the other event families (--profile)
 
-from ruledsl.sim.generator import (  # noqa: E402
+from ruledsl.sim import (  # noqa: E402
     ALL_EVENT_TYPES,
     ALL_SCENARIOS,
     FAMILIES,
@@ -435,3 +436,34 @@ def test_demo_summary_covers_every_ruleset():
     assert "its own scenarios caught" in text
     for name in RULESET_NAMES:
         assert name in text
+
+
+# ---------------------------------------------------------------- the package: python -m, the sample lists
+
+
+def test_python_dash_m_ruledsl_sim_writes_the_generated_stream():
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-W", "error", "-m", "ruledsl.sim", "--customers", "30", "--days", "1", "--seed", "4"]
+    done = subprocess.run(args, capture_output=True, cwd=ROOT, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    buf = io.BytesIO()
+    n = write_jsonl(generate(30, 1, seed=4), buf)
+    assert done.stdout == buf.getvalue() and n > 0
+    assert f"{n} events" in done.stderr.decode()
+    usage = subprocess.run([*args[:5], "--help"], capture_output=True, cwd=ROOT, timeout=120, check=False)
+    assert usage.returncode == 0 and usage.stdout.decode().startswith("usage: python -m ruledsl.sim ")
+
+
+def test_scenarios_pay_counterparties_from_the_sample_lists():
+    lines = (ROOT / "rulesets" / "lists" / "risk_accounts_sample.txt").read_text(encoding="utf-8").splitlines()
+    listed = {s.strip() for s in lines if s.strip() and not s.startswith("#")}
+    events = list(generate(200, 3, seed=8, fraud_rate=0.1, profile="counter", scenarios=["risk_list_counterparty"]))
+    paid = {
+        e["payee_account"]
+        for e in events
+        if e.get("label") == "risk_list_counterparty" and e["type"] in ("transfer", "counter_transfer")
+    }
+    assert paid & listed, "no scenario paid an account of rulesets/lists/risk_accounts_sample.txt"
+    assert paid - listed  # and some pay an account no list knows yet
