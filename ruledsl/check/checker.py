@@ -19,7 +19,8 @@ from typing import Optional
 import msgspec
 
 from ruledsl.check import messages as m
-from ruledsl.check.exprs import NOTCONST, ExprChecker, Scope, structure_key
+from ruledsl.check.exprs import ExprChecker, Scope, structure_key
+from ruledsl.check.fold import NOTCONST, convert_value
 from ruledsl.check.symbols import LIST_TYPES, VALUE_KINDS, Context, Symbols, check_list_file, collect, type_of_ref
 from ruledsl.check.types import (
     AGG_ARG_WORDS,
@@ -36,7 +37,6 @@ from ruledsl.check.types import (
     scorecard_score_type,
     with_optional,
 )
-from ruledsl.kernels.values import SCALE
 from ruledsl.syntax import nodes as n
 from ruledsl.syntax.diagnostics import Diagnostic, sort_key, suggest
 from ruledsl.syntax.loader import Program
@@ -66,10 +66,15 @@ class CheckResult(msgspec.Struct):
     ``types`` maps ``id(expr)`` to the type of every expression node of
     every condition, argument, key, score, threshold, constant, parameter
     default and list entry; ``refs`` maps ``id(Name)`` to ``(kind, name)``.
-    ``const_values`` holds folded constants (int; decimal scaled by 10 000;
-    str; bool; duration in ms); ``folded`` the same for the root of every
-    constant expression (const values, parameter defaults, list entries,
-    scores, level thresholds), in the type ``types`` gives that node.
+    ``const_values`` holds the value of every ``const`` by name, and
+    ``const_values_by_node`` the value of every expression node the checker
+    folded (literals, constants and whatever is computed from them only:
+    const values, parameter defaults, list entries, scores, level
+    thresholds, and constant parts of conditions), keyed like ``types``.
+    Values are in the runtime representation of the node's type in
+    ``types`` (see ``ruledsl.check.fold``: decimal scaled by 10 000,
+    timestamp and duration in ms, a list literal as a ``frozenset`` of its
+    entries in the element type); ``fold.convert_value`` widens them.
     ``diagnostics`` includes the program's syntax diagnostics.
     """
 
@@ -78,13 +83,23 @@ class CheckResult(msgspec.Struct):
     types: dict[int, Type]
     refs: dict[int, tuple[str, str]]
     const_values: dict[str, object]
-    folded: dict[int, object] = {}
+    const_values_by_node: dict[int, object] = {}
     program: Optional[Program] = None
 
     @property
     def ok(self) -> bool:
         """True when there is no error (warnings allowed)."""
         return not any(d.severity == "error" for d in self.diagnostics)
+
+    @property
+    def folded(self) -> dict[int, object]:
+        """The former name of ``const_values_by_node``."""
+        return self.const_values_by_node
+
+    @property
+    def sources(self) -> dict[str, str]:
+        """The text of every file of the program, by displayed path (for rendering diagnostics)."""
+        return self.program.sources if self.program is not None else {}
 
 
 def check(program: Program, *, list_dir_override=None) -> CheckResult:
@@ -112,7 +127,7 @@ def check(program: Program, *, list_dir_override=None) -> CheckResult:
         types=ctx.types,
         refs=ctx.refs,
         const_values=ctx.const_values,
-        folded=ctx.folded,
+        const_values_by_node=ctx.node_values,
         program=program,
     )
 
@@ -178,7 +193,6 @@ def _check_consts(ctx: Context, ec: ExprChecker) -> None:
         ctx.sym.value_types[name] = with_optional(t, False)
         if v is not NOTCONST:
             ctx.const_values[name] = v
-            ctx.folded[id(decl.value)] = v
 
 
 def _check_params(ctx: Context, ec: ExprChecker) -> None:
@@ -195,8 +209,6 @@ def _check_params(ctx: Context, ec: ExprChecker) -> None:
             ctx.report(path, decl.default.span, m.param_default_mismatch(name, t, dt))
         elif t.name == "enum" and isinstance(v, str) and v not in t.enum_values:
             ctx.report(path, decl.default.span, m.not_in_enum(v, t, suggest(v, t.enum_values)))
-        if v is not NOTCONST:
-            ctx.folded[id(decl.default)] = v
 
 
 def _check_lists(ctx: Context, ec: ExprChecker) -> None:
@@ -218,8 +230,6 @@ def _check_lists(ctx: Context, ec: ExprChecker) -> None:
                 ctx.report(path, item.span, m.list_item_mismatch(elem, t))
             elif elem.name == "enum" and isinstance(v, str) and v not in elem.enum_values:
                 ctx.report(path, item.span, m.not_in_enum(v, elem, suggest(v, elem.enum_values)))
-            if v is not NOTCONST:
-                ctx.folded[id(item)] = v
 
 
 # ---------------------------------------------------------------- windows and sequences
@@ -335,7 +345,7 @@ def _duplicate_clauses(ctx: Context, path: str, owner: str, clauses: list[n.Clau
 def _scaled(t: Type, v) -> Optional[int]:
     if v is NOTCONST or t.name not in ("int", "decimal"):
         return None
-    return v * SCALE if t.name == "int" else v
+    return convert_value(v, t.name, "decimal")
 
 
 def _check_scorecards(ctx: Context, ec: ExprChecker) -> None:
@@ -349,12 +359,10 @@ def _check_scorecards(ctx: Context, ec: ExprChecker) -> None:
         score_scope = Scope(path, const="a score")
         item_types: list[str] = []
         for item in sc.items:
-            t, v = ec.check(item.score, score_scope)
+            t, _v = ec.check(item.score, score_scope)
             if t.name not in ("int", "decimal", "any"):
                 ctx.report(path, item.score.span, m.score_not_number("a score", t))
             item_types.append(t.name)
-            if v is not NOTCONST:
-                ctx.folded[id(item.score)] = v
         if primary:
             ctx.sym.value_types[name] = scalar(scorecard_score_type(item_types))
         events = ctx.events_of[id(sc)]
@@ -374,8 +382,6 @@ def _check_levels(ctx: Context, ec: ExprChecker, sc: n.ScorecardDecl, path: str)
         t, v = ec.check(level.threshold, scope)
         if t.name not in ("int", "decimal", "any"):
             ctx.report(path, level.threshold.span, m.score_not_number("a level threshold", t))
-        if v is not NOTCONST:
-            ctx.folded[id(level.threshold)] = v
         lname = level.name.name
         if level.op != ">=":
             ctx.report(path, level.span, m.level_op(level.op))

@@ -5,9 +5,10 @@ One pass per expression, without recursion (rules may hold very long
 reverse, so every child is typed before its parent.  Types go to
 ``ctx.types`` and resolved names to ``ctx.refs``, keyed by ``id(node)``.
 
-Constant values are folded on the way (literals and ``const`` names), in
-the representation of ``CheckResult.const_values``: ``int`` for int,
-decimal (scaled by 10 000) and duration (ms), ``str`` and ``bool``.
+Constant values are folded on the way (literals, ``const`` names and
+everything computed from them only), in the runtime representation of each
+node's type (see ``ruledsl.check.fold``); every folded node's value goes to
+``ctx.node_values``, keyed like ``ctx.types``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,17 @@ from typing import Optional
 import re2
 
 from ruledsl.check import messages as m
+from ruledsl.check.fold import (
+    NOTCONST,
+    decimal_text,
+    fold_call,
+    fold_compare,
+    fold_in,
+    fold_numeric,
+    fold_time,
+    in_range,
+    list_value,
+)
 from ruledsl.check.symbols import VALUE_KINDS, Context
 from ruledsl.check.types import (
     ANY,
@@ -38,13 +50,9 @@ from ruledsl.check.types import (
     unify,
     with_optional,
 )
-from ruledsl.kernels.values import SCALE, decimal_literal, div_half_even
+from ruledsl.kernels.values import decimal_literal
 from ruledsl.syntax import nodes as n
 from ruledsl.syntax.diagnostics import suggest
-
-_I64 = 1 << 63
-NOTCONST = object()
-"""Marker: the expression has no compile-time value."""
 
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False
@@ -119,13 +127,6 @@ def preorder(root: n.Expr) -> list:
     return order
 
 
-def decimal_text(scaled: int) -> str:
-    """10000 -> ``1.0000``."""
-    sign = "-" if scaled < 0 else ""
-    q, r = divmod(abs(scaled), SCALE)
-    return f"{sign}{q}.{r:04d}"
-
-
 class ExprChecker:
     """Types and folds expressions of one program."""
 
@@ -148,6 +149,7 @@ class ExprChecker:
         memo = scope.memo
         diags = ctx.diags
         values: dict[int, object] = {}
+        published = ctx.node_values
         order = self.last_order = preorder(root)
         Literal, Name, Binary = n.Literal, n.Name, n.Binary
         for node in reversed(order):
@@ -186,6 +188,7 @@ class ExprChecker:
             types[id(node)] = t
             if v is not NOTCONST:
                 values[id(node)] = v
+                published[id(node)] = v if cls is not n.ListLit else self._list_value(node, t, values)
         value = values.get(id(root), NOTCONST)
         t = types[id(root)]
         if scope.const is not None and value is NOTCONST and len(ctx.diags) == before and t.name != "any":
@@ -203,8 +206,11 @@ class ExprChecker:
             scaled, inexact = literal_decimal(node.value)
             if inexact:
                 self.ctx.report(scope.path, node.span, m.too_many_digits(node.value))
-            value = scaled if scaled is not None else _I64  # None: too long, out of range below
-        if kind in ("int", "decimal", "duration") and not -_I64 <= value < _I64:
+            if scaled is None:  # too long to be read: out of range
+                self.ctx.report(scope.path, node.span, m.out_of_range(str(node.value)))
+                return _LITERAL_TYPES[kind], NOTCONST
+            value = scaled
+        if kind in ("int", "decimal", "duration") and not in_range(value):
             self.ctx.report(scope.path, node.span, m.out_of_range(str(node.value)))
             return _LITERAL_TYPES[kind], NOTCONST
         return _LITERAL_TYPES[kind], value
@@ -339,9 +345,7 @@ class ExprChecker:
         self._enum_member(rt, node.left, lv, scope)
         if lv is NOTCONST or rv is NOTCONST:
             return BOOL, NOTCONST
-        a, b = _numeric_pair(lt, lv, rt, rv)
-        result = {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
-        return BOOL, result
+        return BOOL, fold_compare(op, lt, lv, rt, rv)
 
     def _enum_member(self, t: Type, other: n.Expr, value, scope: Scope) -> None:
         """RD210: an enum compared with a constant text not among its values."""
@@ -363,13 +367,10 @@ class ExprChecker:
             return BOOL, NOTCONST
         if isinstance(right, n.ListLit):
             items = [values.get(id(item), NOTCONST) for item in right.items]
-            for item, v in zip(right.items, items):
+            for item, v in zip(right.items, items, strict=True):
                 self._enum_member(lt, item, v, scope)
             if lv is not NOTCONST and NOTCONST not in items:
-                found = False
-                for item, v in zip(right.items, items):
-                    a, b = _numeric_pair(lt, lv, self.types[id(item)], v)
-                    found = found or a == b
+                found = fold_in(lt, lv, [(self.types[id(item)], v) for item, v in zip(right.items, items, strict=True)])
                 return BOOL, found if op == "in" else not found
         return BOOL, NOTCONST
 
@@ -393,7 +394,7 @@ class ExprChecker:
             t = scalar(name, optional)
             if lv is NOTCONST or rv is NOTCONST or name == "float":
                 return t, NOTCONST
-            return t, self._fold_numeric(node, op, ln, lv, rn, rv, name, scope)
+            return t, self._in_range(fold_numeric(op, ln, lv, rn, rv, name), node, scope, name)
         result = _time_result(op, ln, rn)
         if result is None:
             self.ctx.report(scope.path, node.span, m.bad_operator(op, lt, rt))
@@ -401,36 +402,10 @@ class ExprChecker:
         t = scalar(result, optional)
         if lv is NOTCONST or rv is NOTCONST:
             return t, NOTCONST
-        value = lv + rv if op == "+" else lv - rv if op == "-" else lv * rv
-        return t, self._in_range(value, node, scope, "duration")
-
-    def _fold_numeric(self, node, op, ln, lv, rn, rv, name, scope):
-        if name == "int":
-            if op == "+":
-                value = lv + rv
-            elif op == "-":
-                value = lv - rv
-            elif op == "*":
-                value = lv * rv
-            else:
-                value = lv % rv
-            return self._in_range(value, node, scope, "int")
-        a = lv * SCALE if ln == "int" else lv
-        b = rv * SCALE if rn == "int" else rv
-        if op == "+":
-            value = a + b
-        elif op == "-":
-            value = a - b
-        elif op == "*":
-            value = div_half_even(a * b, SCALE)
-        elif op == "/":
-            value = div_half_even(a * SCALE, b)
-        else:
-            value = a % b
-        return self._in_range(value, node, scope, "decimal")
+        return t, self._in_range(fold_time(op, lv, rv), node, scope, "duration")
 
     def _in_range(self, value: int, node, scope: Scope, kind: str):
-        if -_I64 <= value < _I64:
+        if in_range(value):
             return value
         shown = decimal_text(value) if kind == "decimal" else str(value)
         self.ctx.report(scope.path, node.span, m.out_of_range(shown[:30]))
@@ -450,7 +425,7 @@ class ExprChecker:
             ctx.report(scope.path, node.span, m.wrong_arity(b, len(args)))
             return (ANY if b.result in ("same", "promote") else builtin_result(b, [])), NOTCONST
         ok = True
-        for i, (kind, arg, t) in enumerate(zip(b.params, args, types)):
+        for i, (kind, arg, t) in enumerate(zip(b.params, args, types, strict=True)):
             if not accepts(kind, t):
                 ctx.report(scope.path, arg.span, m.wrong_arg(b, i, t))
                 ok = False
@@ -483,7 +458,11 @@ class ExprChecker:
         argv = [values.get(id(a), NOTCONST) for a in args]
         if NOTCONST in argv or t.name == "any":
             return t, NOTCONST
-        return t, _fold_call(b.name, types, argv, t)
+        return t, fold_call(b.name, types, argv, t)
+
+    def _list_value(self, node: n.ListLit, t: Type, values: dict[int, object]) -> frozenset:
+        """The published value of a constant list literal (a set, in the element type)."""
+        return list_value(t.elem, [(self.types[id(i)], values[id(i)]) for i in node.items])
 
     def _list(self, node: n.ListLit, scope: Scope, values):
         elem: Optional[Type] = None
@@ -508,15 +487,6 @@ class ExprChecker:
 # ---------------------------------------------------------------- folding helpers
 
 
-def _numeric_pair(lt: Type, lv, rt: Type, rv):
-    """Two constant values made comparable: int vs decimal compare at the decimal scale."""
-    if lt.name == "int" and rt.name == "decimal":
-        return lv * SCALE, rv
-    if lt.name == "decimal" and rt.name == "int":
-        return lv, rv * SCALE
-    return lv, rv
-
-
 def _time_result(op: str, ln: str, rn: str) -> Optional[str]:
     """Result type of arithmetic on timestamps and durations, or None if not defined."""
     if op == "-" and ln == rn == "timestamp":
@@ -530,32 +500,6 @@ def _time_result(op: str, ln: str, rn: str) -> Optional[str]:
     if op == "*" and {ln, rn} == {"duration", "int"}:
         return "duration"
     return None
-
-
-def _fold_call(name: str, types: list[Type], args: list, result: Type):
-    if name == "lower":
-        return args[0].lower()
-    if name == "upper":
-        return args[0].upper()
-    if name == "len":
-        return len(args[0])
-    if name == "startswith":
-        return args[0].startswith(args[1])
-    if name == "endswith":
-        return args[0].endswith(args[1])
-    if name == "contains":
-        return args[1] in args[0]
-    if name == "abs":
-        return abs(args[0])
-    if name in ("min", "max"):
-        a, b = args
-        if result.name == "decimal":
-            a = a * SCALE if types[0].name == "int" else a
-            b = b * SCALE if types[1].name == "int" else b
-        return min(a, b) if name == "min" else max(a, b)
-    if name == "present":
-        return True
-    return NOTCONST
 
 
 # ---------------------------------------------------------------- structural identity

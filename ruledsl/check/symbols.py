@@ -62,7 +62,7 @@ class Context:
         self.types: dict[int, Type] = {}
         self.refs: dict[int, tuple[str, str]] = {}
         self.const_values: dict[str, object] = {}
-        self.folded: dict[int, object] = {}
+        self.node_values: dict[int, object] = {}  # id(expr) -> folded value, for every constant node
         self.used: set[str] = set()
         self.globals: dict[str, tuple[str, object, str]] = {}  # name -> (kind, decl, path)
         self.events_of: dict[int, list[str]] = {}  # id(rule/window/sequence/scorecard) -> event types
