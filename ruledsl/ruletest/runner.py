@@ -17,8 +17,8 @@ from msgspec import UNSET
 
 from ruledsl.kernels.values import EventError
 from ruledsl.ruletest.spec import Expectation, RuleCase, RuleTestFile, Step
-from ruledsl.ruletest.values import format_number, format_value, values_equal, yaml_bool
-from ruledsl.runtime.decision import Decision
+from ruledsl.ruletest.values import format_number, format_value, hold_timeout_text, values_equal, yaml_bool
+from ruledsl.runtime.decision import ACTION_RANK, Decision
 
 # ---------------------------------------------------------------- running
 
@@ -160,6 +160,28 @@ def compare(exp: Expectation, decision: Decision, zone: _dt.tzinfo, label: str =
         return out
     if exp.action is not None and exp.action != decision.action:
         out.append(Mismatch("action", f"expected {exp.action}, got {decision.action}", label))
+    if exp.action_at_least is not None and ACTION_RANK[decision.action] < ACTION_RANK[exp.action_at_least]:
+        out.append(
+            Mismatch(
+                "action_at_least",
+                f"expected {exp.action_at_least} or stronger, got {decision.action}",
+                label,
+            )
+        )
+    if exp.hold_timeout is not None:
+        want_ms, written = exp.hold_timeout
+        got_ms = decision.hold_timeout_ms
+        if got_ms is None:
+            out.append(
+                Mismatch(
+                    "hold_timeout",
+                    f"expected {written}, but the decision carries no hold timeout "
+                    f"(only a hold does; this decision is {decision.action})",
+                    label,
+                )
+            )
+        elif got_ms != want_ms:
+            out.append(Mismatch("hold_timeout", f"expected {written}, got {hold_timeout_text(got_ms)}", label))
     if exp.fired is not None:
         missing = [r for r in exp.fired if r not in by_id]
         if missing:

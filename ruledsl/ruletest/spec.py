@@ -44,6 +44,8 @@ class ExpectSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """What a step (or ``expect_each`` / ``expect_last``) expects of the decision."""
 
     action: Union[Literal["block", "hold", "step_up", "alert", "pass"], UnsetType] = UNSET
+    action_at_least: Union[Literal["block", "hold", "step_up", "alert", "pass"], UnsetType] = UNSET
+    hold_timeout: Any = UNSET
     fired: Union[list[str], UnsetType] = UNSET
     silent: Union[list[str], UnsetType] = UNSET
     rules: Union[list[str], UnsetType] = UNSET
@@ -135,6 +137,8 @@ class Expectation:
     """A checked expectation; ``None`` means "not checked"."""
 
     action: Optional[str] = None
+    action_at_least: Optional[str] = None  # the decision's action is this one or stronger
+    hold_timeout: Optional[tuple[int, str]] = None  # (milliseconds, as written)
     fired: Optional[tuple[str, ...]] = None
     silent: Optional[tuple[str, ...]] = None
     rules: Optional[tuple[str, ...]] = None
@@ -151,8 +155,14 @@ class Expectation:
         out = Expectation()
         for name in self.__dataclass_fields__:
             mine = getattr(self, name)
+            rival = _EITHER_ACTION.get(name)
+            if mine is None and rival is not None and getattr(self, rival) is not None:
+                continue  # `action` and `action_at_least` are one slot: the step's own replaces the base's
             setattr(out, name, mine if mine is not None else getattr(base, name))
         return out
+
+
+_EITHER_ACTION = {"action": "action_at_least", "action_at_least": "action"}
 
 
 @dataclass

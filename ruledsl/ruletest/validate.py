@@ -180,7 +180,7 @@ class _Validator:
             self.problem(kpath, f"missing required key `{missing.group(1)}`")
             return
         if enum:
-            choices = ACTIONS if kpath and kpath[-1] == "action" else LEVELS
+            choices = ACTIONS if kpath and kpath[-1] in ("action", "action_at_least") else LEVELS
             self.problem(kpath, f"invalid value {enum.group(1)}: expected one of {', '.join(choices)}")
             return
         self.problem(kpath, _friendly(text))
@@ -529,6 +529,16 @@ class _Validator:
             return out if len(self.problems) == n_before else None
         if spec.action is not UNSET:
             out.action = spec.action
+        if spec.action_at_least is not UNSET:
+            if spec.action is not UNSET:
+                self._once(
+                    [*where, "action_at_least"],
+                    "`action_at_least` cannot be combined with `action`: give one of them",
+                    key=True,
+                )
+            out.action_at_least = spec.action_at_least
+        if spec.hold_timeout is not UNSET:
+            out.hold_timeout = self._hold_timeout(spec, where)
         for key in ("fired", "silent", "rules"):
             ids = getattr(spec, key)
             if ids is UNSET:
@@ -597,6 +607,31 @@ class _Validator:
                     )
             out.codes = tuple(spec.codes)
         return out if len(self.problems) == n_before else None
+
+    def _hold_timeout(self, spec: ExpectSpec, where: list) -> Optional[tuple[int, str]]:
+        """The expected hold timeout as (ms, as written); only a ``hold`` decision carries one."""
+        value = spec.hold_timeout
+        try:
+            ms = parse_duration(value)
+        except ValueError as err:
+            self._once([*where, "hold_timeout"], f"`hold_timeout`: {err}")
+            return None
+        if ms <= 0:
+            self._once([*where, "hold_timeout"], f"`hold_timeout`: a hold timeout is longer than 0, not {value!r}")
+            return None
+        never = None
+        if spec.action is not UNSET and spec.action != "hold":
+            never = f"`action: {spec.action}`"
+        elif spec.action_at_least == "block":
+            never = "`action_at_least: block`"
+        if never is not None:
+            self._once(
+                [*where, "hold_timeout"],
+                f"only a hold decision carries a hold timeout, so `hold_timeout` cannot be checked with {never}",
+                key=True,
+            )
+            return None
+        return ms, str(value).strip()
 
     def _once(self, path: list, message: str, *, key: bool = False) -> None:
         """Report a problem unless the same one was reported (``expect_each`` is checked per step)."""

@@ -50,6 +50,13 @@ def format_duration(ms: int) -> str:
     return sign + "".join(parts)
 
 
+def hold_timeout_text(ms: int) -> str:
+    """A hold timeout as shown: whole hours as hours (``24h``, as the ruleset writes it), else ``1h30m``."""
+    if ms > 0 and ms % 3_600_000 == 0:
+        return f"{ms // 3_600_000}h"
+    return format_duration(ms)
+
+
 def iso_local(ts: int, zone: _dt.tzinfo) -> str:
     """Epoch ms -> ``2026-01-05 09:00:00+08:00`` in ``zone`` (milliseconds only when there are some)."""
     stamp = _dt.datetime.fromtimestamp(ts / 1000, _dt.timezone.utc).astimezone(zone)

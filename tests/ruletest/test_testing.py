@@ -941,7 +941,7 @@ def test_cli_json(suite):
     assert failure["mismatches"][0] == {"key": "action", "message": "expected alert, got hold", "source": "expect"}
     assert failure["decision"]["action"] == "hold"
     assert failure["decision"]["rules"][0]["features"] == {"n_5m": 3}
-    assert list(doc["coverage"].values())[0]["total"] == 4
+    assert next(iter(doc["coverage"].values()))["total"] == 4
 
 
 def test_cli_echannel_full_coverage():
