@@ -40,13 +40,13 @@ from ruledsl.check.types import (
 from ruledsl.syntax import nodes as n
 from ruledsl.syntax.diagnostics import Diagnostic, sort_key, suggest
 from ruledsl.syntax.loader import Program
-from ruledsl.syntax.parser import format_duration
+from ruledsl.syntax.durations import DURATION_UNITS, format_duration
 
 __all__ = ["CheckResult", "Symbols", "Type", "check"]
 
-MAX_SPAN_MS = 400 * 86_400_000
+MAX_SPAN_MS = 400 * DURATION_UNITS["d"]
 """Longest window or sequence span (400 days), except for ``since()`` windows."""
-MAX_SINCE_SPAN_MS = 36_500_000 * 86_400_000
+MAX_SINCE_SPAN_MS = 36_500_000 * DURATION_UNITS["d"]
 """Longest ``since()`` window span (100 000 years).  Such a window keeps one
 timestamp per key (the newest), so a long span costs no more entries per key
 and the 400-day limit of other windows does not apply; this bound only keeps
@@ -238,7 +238,7 @@ def _check_lists(ctx: Context, ec: ExprChecker) -> None:
 def _check_span(ctx: Context, path: str, span: n.Span, ms: int, what: str, longest_ms: int = MAX_SPAN_MS) -> None:
     if ms <= 0 or ms > longest_ms:
         text = ctx.program.sources.get(path, "")[span.start : span.end] or format_duration(ms)
-        ctx.report(path, span, m.bad_duration(what, text, longest_ms // 86_400_000))
+        ctx.report(path, span, m.bad_duration(what, text, longest_ms // DURATION_UNITS["d"]))
 
 
 def _check_keys(ctx: Context, ec: ExprChecker, keys: list[n.Expr], scope: Scope) -> bool:

@@ -136,7 +136,7 @@ def has_ruleset_header(engine) -> bool:
 def parse_param_value(engine, name: str, text: str) -> Any:
     """A ``--params`` value, given as text, converted for the parameter's declared type."""
     from ruledsl.kernels.values import parse_timestamp
-    from ruledsl.syntax.parser import parse_duration
+    from ruledsl.syntax.durations import parse_duration
 
     type_name = engine.compiled.param_types[name]
     text = text.strip()
@@ -151,7 +151,7 @@ def parse_param_value(engine, name: str, text: str) -> Any:
             return int(text)
         try:
             return parse_duration(text)
-        except AssertionError:
+        except ValueError:
             raise ValueError(f"expected a duration such as 30m, 24h or 180d, not {text!r}") from None
     if type_name == "timestamp":
         return parse_timestamp(int(text) if text.lstrip("-").isdigit() else text, engine._zone)
@@ -764,7 +764,7 @@ def register(app) -> None:
         2 usage or I/O error (missing file, ruleset with errors, bad option).
         """
         from ruledsl.kernels.values import get_zone
-        from ruledsl.syntax.parser import parse_duration
+        from ruledsl.syntax.durations import parse_duration
 
         if timezone is not None:
             try:
@@ -775,7 +775,9 @@ def register(app) -> None:
         if warmup is not None:
             try:
                 warmup_ms = parse_duration(warmup.strip())
-            except AssertionError:
+                if warmup_ms < 0:
+                    raise ValueError(warmup)
+            except ValueError:
                 usage_error(f"--warmup takes a duration such as 12h or 2d, not {warmup!r}")
         events_name = "-" if str(events) == "-" else display_path(events)
         if str(events) != "-":

@@ -62,7 +62,7 @@ from typing import Optional
 import msgspec
 
 from ruledsl.syntax import nodes as n
-from ruledsl.syntax.parser import format_duration
+from ruledsl.syntax.durations import format_duration
 
 INDENT = "  "
 LINE_WIDTH = 100

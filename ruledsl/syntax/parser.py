@@ -22,6 +22,8 @@ from lark.lexer import Lexer
 
 from ruledsl.syntax import nodes as n
 from ruledsl.syntax.diagnostics import Diagnostic, make
+from ruledsl.syntax.durations import UNIT_PATTERN, parse_duration
+from ruledsl.syntax.durations import format_duration as format_duration  # for callers not yet switched
 
 MAX_DEPTH = 100
 """Deepest expression nesting accepted (RD005); each operator of a chain
@@ -39,8 +41,6 @@ TOP_LEVEL_KEYWORDS = (
     "rule",
     "scorecard",
 )
-
-_DURATION_UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
 
 def _grammar_text() -> str:
@@ -64,7 +64,7 @@ class _FastLexer(Lexer):
     _MASTER = re.compile(
         r"(?P<ws>(?:\s+|#[^\n]*)+)"
         r"|(?P<DECIMAL>\d[\d_]*\.\d+)"
-        r"|(?P<DURATION>\d+(?:ms|s|m|h|d|w)(?!\w))"
+        rf"|(?P<DURATION>\d+(?:{UNIT_PATTERN})(?!\w))"
         r"|(?P<INT>\d[\d_]*)"
         r'|(?P<STRING>"(?:[^"\\\n]|\\.)*")'
         r"|(?P<NAME>(?!\d)\w+)"
@@ -198,22 +198,6 @@ def parse_string_token(tok: Token) -> str:
             'allowed escapes are \\" \\\\ \\n \\t and \\uXXXX',
         ) from None
     return value
-
-
-def parse_duration(text: str) -> int:
-    """``10m`` -> 600000 (milliseconds)."""
-    m = re.fullmatch(r"(\d+)(ms|s|m|h|d|w)", text)
-    assert m, text
-    return int(m.group(1)) * _DURATION_UNITS[m.group(2)]
-
-
-def format_duration(ms: int) -> str:
-    """600000 -> ``10m``: the largest unit that divides exactly."""
-    for unit in ("w", "d", "h", "m", "s"):
-        size = _DURATION_UNITS[unit]
-        if ms and ms % size == 0:
-            return f"{ms // size}{unit}"
-    return f"{ms}ms"
 
 
 class _ToAST:

@@ -188,6 +188,9 @@ def test_warmup_option_leaves_early_events_unscored(runner):
     rs = json.loads(result.stdout)["rulesets"][0]
     assert rs["warmup_events"] == 5 and rs["events"] == 8
     invoke(runner, ECHANNEL, "--events", EXAMPLES, "--warmup", "soon", code=2)
+    invoke(runner, ECHANNEL, "--events", EXAMPLES, "--warmup", "-2h", code=2)
+    result = invoke(runner, ECHANNEL, "--events", EXAMPLES, "--format", "json", "--warmup", "1h 60m", code=0)
+    assert json.loads(result.stdout)["rulesets"][0]["warmup_events"] == 5  # two parts, as 2h
 
 
 def test_labelled_traffic_scores_scenarios(runner, labelled, tmp_path):
