@@ -76,7 +76,7 @@ def dec(value: Any) -> int:
     if t is int:
         return value * SCALE
     if t is str:
-        whole, dot, frac = value.partition(".")
+        whole, _dot, frac = value.partition(".")
         if len(frac) <= 4 and whole.lstrip("-").isdigit() and (not frac or frac.isdigit()):
             scaled = int(whole) * SCALE
             f = int(frac.ljust(4, "0")) if frac else 0

@@ -304,7 +304,7 @@ class _RulesetGen:
         used: set = set()
         parts = [self.cond(group, fields, used) for _ in range(rng.choice((1, 2, 2, 3, 3, 4)))]
         if len(parts) >= 3 and rng.random() < 0.3:
-            parts = parts[:-2] + [f"({parts[-2]} or {parts[-1]})"]
+            parts = [*parts[:-2], f"({parts[-2]} or {parts[-1]})"]
         if rng.random() < 0.1:
             parts[0] = f"not ({parts[0]})"
         return " and ".join(parts)

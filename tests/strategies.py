@@ -298,7 +298,7 @@ class ExprGen:
             return p(f"not {self.e_bool(d)}")
         if kind == "num_cmp":
             ta = self.choice(("int", "decimal", "decimal", "float"))
-            tb = self.choice(("int", "decimal")) if ta == "float" else self.choice(("int", "decimal"))
+            tb = self.choice(("int", "decimal"))
             a, b = self.expr(ta, d), self.expr(tb, d)
             if self.draw(st.booleans()):
                 a, b = b, a
@@ -506,7 +506,10 @@ def _scorecard(draw, i: int, scope: Scope) -> str:
         )
         items.append(f'  item "项{j}" when {g.e_bool(2)} score {score}')
     thresholds = sorted(draw(st.lists(st.integers(0, 100), min_size=1, max_size=5, unique=True)), reverse=True)
-    levels = [f"  level {lvl} >= {t}" for lvl, t in zip(("high", "elevated", "medium", "low", "minimal"), thresholds)]
+    levels = [
+        f"  level {lvl} >= {t}"
+        for lvl, t in zip(("high", "elevated", "medium", "low", "minimal"), thresholds, strict=False)
+    ]
     return f"scorecard sc{i} {{\n  on {', '.join(events)}\n" + "\n".join(items + levels) + "\n}"
 
 
@@ -605,7 +608,7 @@ def rulesets(draw) -> Scenario:
         lines.append(CLOCK_SCORECARD)
 
     for i in range(draw(st.integers(1, 8))):
-        events = draw(st.sampled_from(EVENT_SETS + (("login", "transfer", "reset"),)))
+        events = draw(st.sampled_from((*EVENT_SETS, ("login", "transfer", "reset"))))
         g = ExprGen(draw, scope, events)
         when = g.e_bool(draw(st.integers(0, 3)))
         action = draw(st.sampled_from(("block", "hold", "step_up", "alert", "pass")))
@@ -623,7 +626,7 @@ def rulesets(draw) -> Scenario:
     if draw(st.booleans()):
         # a rule that always fires and reports every window, sequence and scorecard as features,
         # so their values are compared on every event, not only when a random rule fires
-        events = draw(st.sampled_from(EVENT_SETS + (("login", "transfer", "reset"),)))
+        events = draw(st.sampled_from((*EVENT_SETS, ("login", "transfer", "reset"))))
         reads = [f"(present({w.name}) or not present({w.name}))" for w in scope.windows]
         reads += [f"({s} or not {s})" for s in scope.sequences]
         reads += [f"(present({c}) or not present({c}))" for c in scope.scorecards]
@@ -657,7 +660,7 @@ def _event_fields(draw, etype: str) -> dict[str, Any]:
             flag=draw(st.booleans()),
             score=pick(SCORES),
         )
-        phone = pick(PHONES + (None, None))
+        phone = pick((*PHONES, None, None))
         if phone is not None or draw(st.booleans()):
             ev["phone"] = phone  # absent or explicitly null
         fee = pick(FEES)
@@ -665,7 +668,7 @@ def _event_fields(draw, etype: str) -> dict[str, Any]:
             ev["fee"] = fee
     elif etype == "login":
         ev.update(device=pick(DEVICES), city=pick(CITIES), new_device=draw(st.booleans()))
-        phone = pick(PHONES + (None,))
+        phone = pick((*PHONES, None))
         if phone is not None:
             ev["phone"] = phone
     else:
@@ -802,13 +805,13 @@ def random_event(rnd, etype: str, ts: int) -> dict[str, Any]:
             flag=rnd.random() < 0.5,
             score=rnd.choice(SCORES),
         )
-        for name, values in (("phone", PHONES + (None,)), ("fee", FEES)):
+        for name, values in (("phone", (*PHONES, None)), ("fee", FEES)):
             value = rnd.choice(values)
             if value is not None:
                 ev[name] = value
     elif etype == "login":
         ev.update(device=rnd.choice(DEVICES), city=rnd.choice(CITIES), new_device=rnd.random() < 0.5)
-        phone = rnd.choice(PHONES + (None,))
+        phone = rnd.choice((*PHONES, None))
         if phone is not None:
             ev["phone"] = phone
     else:

@@ -21,6 +21,7 @@ directories to ``.rdsl`` files, exit 2 on a bad path), ``usage_error``,
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import enum
 import functools
@@ -32,7 +33,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
+from typing import Annotated, Any, NoReturn, Optional
 from urllib.parse import quote as url_quote
 
 import typer
@@ -46,7 +47,7 @@ EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_ERROR = 2
 
-COMMAND_MODULES: tuple[str, ...] = ("ruledsl.cli.run", "ruledsl.cli.test")
+COMMAND_MODULES: tuple[str, ...] = ("ruledsl.cli.run", "ruledsl.cli.test", "ruledsl.cli.compile")
 """Modules whose ``register(app)`` adds further commands (``run``, ``test``, ...)."""
 
 app = typer.Typer(
@@ -333,7 +334,7 @@ def sarif_report(diags: list[Diagnostic]) -> dict:
     results = []
     for d in diags:
         sp = d.span
-        result = {
+        result: dict[str, Any] = {
             "ruleId": d.code,
             "level": "error" if d.severity == "error" else "warning",
             "message": {"text": d.message + (f"\nhelp: {d.help}" if d.help else "")},
@@ -494,16 +495,12 @@ def _write_atomically(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
             out.write(text)
-        try:
+        with contextlib.suppress(OSError):
             os.chmod(tmp, path.stat().st_mode & 0o7777)
-        except OSError:
-            pass
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
 
 
@@ -523,8 +520,8 @@ def explain(
         if code is not None:
             usage_error("give either a code or --list, not both")
         for c in sorted(CODES):
-            info = CODES[c]
-            typer.echo(f"{c}  {info.severity:<7}  {info.title}")
+            listed = CODES[c]
+            typer.echo(f"{c}  {listed.severity:<7}  {listed.title}")
         raise typer.Exit(EXIT_OK)
     if code is None:
         usage_error("give a code to explain (e.g. `ruledsl explain RD001`) or --list")
@@ -558,10 +555,8 @@ def _register_commands() -> None:
 def main(argv: Optional[list[str]] = None) -> None:
     """Console-script entry point (``ruledsl = ruledsl.cli.app:main``)."""
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
-        except (AttributeError, ValueError):
-            pass
     try:
         app(args=argv, prog_name="ruledsl")
     except SystemExit:

@@ -168,6 +168,7 @@ def summary_rows(report, scenario_types: dict[str, set]) -> list[dict]:
 
 
 def render_summary(rows: list[dict], console: Console) -> None:
+    """Print ``summary_rows`` as one table: alert rates, and the scenarios each ruleset caught."""
     table = Table(
         title="per ruleset, on one generated stream (alerts: decisions other than pass; warm-up not scored)",
         title_justify="left",

@@ -60,6 +60,7 @@ printed), a bad ``--params``/``--timezone``/``--warmup`` value, an unwritable
 
 from __future__ import annotations
 
+import datetime as _dt
 import enum
 import gzip
 import json
@@ -214,11 +215,17 @@ class RulesetStats:
         self.seconds = 0.0
 
     def reject(self, line: int, message: str) -> None:
+        """Count an event the ruleset rejected; the first ``MAX_REPORTED_REJECTIONS`` are kept to report."""
         self.rejected += 1
         if len(self.rejections) < MAX_REPORTED_REJECTIONS:
             self.rejections.append((line, message))
 
     def record(self, decision, label: Optional[str], sid: Optional[str]) -> None:
+        """Count a scored decision: its action and rules, per event type, and for labelled fraud events per scenario.
+
+        ``label`` is the event's fraud scenario type (None for normal traffic); a
+        labelled event must come with ``sid``, the id of its scenario instance.
+        """
         self.events += 1
         action = decision.action
         self.actions[action] += 1
@@ -250,6 +257,8 @@ class RulesetStats:
             if alert:
                 self.normal_alerts += 1
             return
+        if sid is None:
+            raise ValueError("a labelled event needs its scenario id")
         self.labelled_events += 1
         entry = self.scenarios.get(sid)
         if entry is None:
@@ -261,6 +270,7 @@ class RulesetStats:
 
     # ------------------------------------------------------------ report
     def scenario_rows(self) -> list[dict]:
+        """Per scenario type: how many scenarios, how many caught (any alert), and the rules that caught most."""
         by_type: dict[str, dict] = {}
         for label, caught, rules in self.scenarios.values():
             row = by_type.setdefault(label, {"scenario": label, "scenarios": 0, "caught": 0, "rules": Counter()})
@@ -283,6 +293,7 @@ class RulesetStats:
         return out
 
     def to_dict(self, top: int) -> dict:
+        """The statistics as JSON-ready data; ``top`` rules by hits (0: every rule that fired)."""
         per10k = _per10k
         rules = []
         for rid, hits in self.rule_hits.most_common(top if top > 0 else None):
@@ -355,13 +366,16 @@ class RunReport:
 
     @property
     def rejected_any(self) -> bool:
+        """True when a line was malformed or some ruleset rejected an event."""
         return self.malformed > 0 or any(s.rejected for s in self.stats)
 
     @property
     def internal_errors(self) -> int:
+        """Events on which some ruleset failed with an internal error (a bug), over every ruleset."""
         return sum(s.internal_errors for s in self.stats)
 
     def to_dict(self, top: int = 10) -> dict:
+        """The report as JSON-ready data (``ruledsl run --format json``); ``top`` rules per ruleset."""
         return {
             "events_file": self.events_name,
             "lines": self.lines,
@@ -411,7 +425,8 @@ def replay(
         )
         for s in stats
     ]
-    zone = rulesets[0].engine._zone if rulesets else None
+    # the zone of naive ISO timestamps when finding where warm-up ends (with no ruleset nothing is scored)
+    zone = rulesets[0].engine._zone if rulesets else _dt.timezone.utc
     warmup_until: Optional[int] = None
     pass_cache: dict[tuple[int, str], bytes] = {}
     buf: list[bytes] = []
@@ -542,7 +557,7 @@ def render_report(report: RunReport, console, *, top: int = 10) -> None:
     if report.seconds > 0:
         head += f" in {report.seconds:.1f} s ({_fmt_int(round(report.lines / report.seconds))} lines/s, all rulesets)"
     console.print(head)
-    for st, d in zip(report.stats, data["rulesets"]):
+    for st, d in zip(report.stats, data["rulesets"], strict=True):
         console.print()
         console.rule(Text(f"{d['ruleset']}  ({d['path']})", style="bold"))
         parts = [f"events [bold]{_fmt_int(d['events'])}[/bold]"]
@@ -823,7 +838,7 @@ def register(app) -> None:
                 sink = sys.stdout.buffer
             else:
                 try:
-                    sink = open(out, "wb")
+                    sink = open(out, "wb")  # noqa: SIM115 -- closed in the finally below, which reports a full disk
                 except OSError as err:
                     usage_error(f"cannot write {out}: {err.strerror or err}")
         try:

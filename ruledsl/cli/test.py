@@ -174,8 +174,8 @@ def run_tests(
                 typer.echo(format_failure(r))
         if problems:
             typer.echo(_banner("ERRORS"))
-            for p in problems:
-                typer.echo(str(p))
+            for problem in problems:
+                typer.echo(str(problem))
         if coverage and cov.rulesets:
             typer.echo(_banner("coverage"))
             typer.echo(cov.format())

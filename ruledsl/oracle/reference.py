@@ -213,7 +213,7 @@ class ReferenceEngine:
             ScoreResult(name=name, score=score, level=level)
             for name, decl in self.sym.scorecards.items()
             if self._scorecard_applies(decl, etype)
-            for score, level in [self._scorecard(name, ctx)]
+            for score, level in [self._score(decl, ctx)]
         ]
         action = final_action(rules)
         decision = Decision(
@@ -239,9 +239,9 @@ class ReferenceEngine:
                 key, value = fed
                 self.fed[name].setdefault(key, []).append((ctx.ts, self._arrivals, value))
         for name, decl in self.sym.sequences.items():
-            key = self._key(decl.by, ctx)
-            if key is not None:
-                self.chains[name].setdefault(key, []).append((ctx.ts, self._steps_matched(decl, ctx)))
+            chain_key = self._key(decl.by, ctx)
+            if chain_key is not None:
+                self.chains[name].setdefault(chain_key, []).append((ctx.ts, self._steps_matched(decl, ctx)))
         self.max_ts = ctx.ts if self.max_ts is None else max(self.max_ts, ctx.ts)
 
     def _features(self, when: n.Expr, ctx: _Ctx) -> dict[str, Any]:
@@ -360,7 +360,7 @@ class ReferenceEngine:
     def _eval(self, e: n.Expr, ctx: Optional[_Ctx]) -> Any:
         if isinstance(e, n.Literal):
             if e.kind == "decimal":
-                return parse_decimal_text(e.value)
+                return parse_decimal_text(str(e.value))  # the literal's text: the parser keeps decimals exact
             return e.value
         if isinstance(e, n.Name):
             return self._name(e, ctx)
@@ -395,7 +395,9 @@ class ReferenceEngine:
             return self._cached(ctx, "scorecard", target, self._scorecard)[0]
         raise ValueError(f"unknown name kind {kind!r} for `{target}`")
 
-    def _cached(self, ctx: _Ctx, kind: str, name: str, fn):
+    def _cached(self, ctx: Optional[_Ctx], kind: str, name: str, fn):
+        if ctx is None:  # the checker allows windows, sequences and scorecards only where there is an event
+            raise ValueError(f"{kind} `{name}` has no value outside an event")
         key = (kind, name)
         if key not in ctx.cache:
             ctx.cache[key] = fn(name, ctx)
@@ -427,7 +429,8 @@ class ReferenceEngine:
         if f == "level":
             (arg,) = e.args
             kind, target = self.refs[id(arg)]
-            assert kind == "scorecard", kind
+            if kind != "scorecard":
+                raise ValueError(f"level() of {kind} `{target}`; the checker admits only a scorecard")
             return self._cached(ctx, "scorecard", target, self._scorecard)[1]
         args = [self._eval(a, ctx) for a in e.args]
         if f == "present":
@@ -552,6 +555,10 @@ class ReferenceEngine:
         decl = self.sym.scorecards[name]
         if not self._scorecard_applies(decl, ctx.type):
             return None, None
+        return self._score(decl, ctx)
+
+    def _score(self, decl: n.ScorecardDecl, ctx: _Ctx) -> tuple[Any, str]:
+        """Score and level of a scorecard that applies to the event."""
         is_decimal = any(self._type(item.score) == "decimal" for item in decl.items)
         total: Any = decimal.Decimal(0) if is_decimal else 0
         for item in decl.items:
@@ -639,8 +646,8 @@ def _aggregate(agg: str, values: list[Any], arg_type: Optional[str]) -> Any:
             for v in values:
                 total += v
             return total
-        total = sum(values, decimal.Decimal(0) if arg_type == "decimal" else 0)
-        return round4(total) if arg_type == "decimal" else total
+        exact = sum(values, decimal.Decimal(0) if arg_type == "decimal" else 0)
+        return round4(exact) if arg_type == "decimal" else exact
     if not values:
         return None
     if agg == "avg":

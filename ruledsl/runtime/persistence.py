@@ -18,6 +18,7 @@ Entries that fell out of their window are swept before writing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import struct
@@ -100,10 +101,8 @@ def write_atomic(path: Union[str, Path], data: bytes) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     try:
         dfd = os.open(directory, os.O_RDONLY)

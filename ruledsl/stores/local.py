@@ -119,12 +119,18 @@ class LocalStore:
         return store
 
     def configure(self, windows, sequences, lateness_ms: int, namespace: str) -> None:
-        old_w = dict(zip(self._wids, self.windows))
-        old_s = dict(zip(self._sids, self.sequences))
+        """Set up state for the ruleset's window and sequence specs, keeping what is still compatible.
+
+        A kernel is reused when its spec's identity (``state_ids``: signature,
+        occurrence and lateness) is unchanged; new kernels start empty at the
+        store's current watermark.
+        """
+        old_w = dict(zip(self._wids, self.windows, strict=True))
+        old_s = dict(zip(self._sids, self.sequences, strict=True))
         wids = state_ids(windows, lateness_ms)
         sids = state_ids(sequences, lateness_ms)
         new_w = []
-        for spec, wid in zip(windows, wids):
+        for spec, wid in zip(windows, wids, strict=True):
             kernel = old_w.get(wid)
             if kernel is None:
                 if spec.agg == "last":
@@ -135,7 +141,7 @@ class LocalStore:
                     kernel.advance(self._watermark, 0)
             new_w.append(kernel)
         new_s = []
-        for spec, sid in zip(sequences, sids):
+        for spec, sid in zip(sequences, sids, strict=True):
             kernel = old_s.get(sid)
             if kernel is None:
                 kernel = _state.SequenceState(spec.n_steps, spec.within_ms)
@@ -148,9 +154,10 @@ class LocalStore:
         self.namespace = namespace
 
     def run(self, ops: list[tuple]) -> list:
+        """Answer one event's window and sequence ops in order (see the module docstring), one result each."""
         windows = self.windows
         sequences = self.sequences
-        out = []
+        out: list[Any] = []
         append = out.append
         for op in ops:
             if op[0] == "w":
@@ -183,6 +190,7 @@ class LocalStore:
             k.advance(watermark, budget)
 
     def clear(self) -> None:
+        """Drop all state: every window and sequence entry, and the watermark; the kernels stay configured."""
         for k in self.windows:
             k.clear()
         for k in self.sequences:

@@ -100,6 +100,7 @@ Failures
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import struct
@@ -594,7 +595,7 @@ class RedisStore:
         from redis.retry import Retry
 
         t = self.timeout_ms / 1000.0
-        common = dict(socket_timeout=t, socket_connect_timeout=t, retry=Retry(NoBackoff(), 0))
+        common = {"socket_timeout": t, "socket_connect_timeout": t, "retry": Retry(NoBackoff(), 0)}
         if self.cluster:
             from redis.cluster import RedisCluster
 
@@ -616,11 +617,10 @@ class RedisStore:
         return f"<RedisStore {where} prefix={self.prefix!r} namespace={self.namespace!r} cluster={self.cluster}>"
 
     def close(self) -> None:
+        """Close the client's connections; a client that fails to close (already broken) is left as it is."""
         if self._client is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._client.close()
-            except Exception:
-                pass
 
     def ping(self) -> None:
         """Raise ``StoreError`` unless the server answers."""
@@ -665,11 +665,11 @@ class RedisStore:
 
         wins = [
             _Win(spec, ident("w", sig, occ), lateness_ms, margin)
-            for spec, (sig, occ) in zip(windows, state_ids(windows, lateness_ms))
+            for spec, (sig, occ) in zip(windows, state_ids(windows, lateness_ms), strict=True)
         ]
         seqs = [
             _Seq(spec, ident("s", sig, occ), lateness_ms, margin)
-            for spec, (sig, occ) in zip(sequences, state_ids(sequences, lateness_ms))
+            for spec, (sig, occ) in zip(sequences, state_ids(sequences, lateness_ms), strict=True)
         ]
         self._wins, self._seqs = wins, seqs
         self.namespace = ns
@@ -705,10 +705,10 @@ class RedisStore:
         wins, seqs = self._wins, self._seqs
         tag_prefix = self._tag_prefix
         cluster = self.cluster
-        groups: dict = {}
-        str_keys: dict = {}
-        # per group: [keys, args, op positions]
-        single = None if cluster else [[], [], []]
+        groups: dict[bytes, list[list[Any]]] = {}
+        str_keys: dict[str, bytes] = {}
+        # per group: [keys, args, op positions]; without a cluster, one group for every op
+        single: list[list[Any]] = [[], [], []]
         for i, op in enumerate(ops):
             key = op[2]
             if key is None:
@@ -747,7 +747,7 @@ class RedisStore:
                     from ruledsl.kernels.state_py import _as_mask
 
                     mask = _as_mask(mask, s.n)
-                bits = format(mask & s.full, "0%db" % s.n)[::-1].encode("ascii")
+                bits = format(mask & s.full, f"0{s.n}b")[::-1].encode("ascii")
                 g[0].append(tag_prefix + kenc + s.suffix)
                 g[1].append(b"q-" + _FLAGS[2 if add else 0] + _pack_ts(ts) + s.static + bits)
             g[2].append(i)
@@ -758,10 +758,10 @@ class RedisStore:
         if not batches:
             return results
         replies = self._execute(batches)
-        for (keys, args, positions), reply in zip(batches, replies):
+        for (_keys, _args, positions), reply in zip(batches, replies, strict=True):
             if not isinstance(reply, list) or len(reply) != len(positions):
                 raise StoreError(f"redis: unexpected script reply {reply!r:.200}")
-            for pos, r in zip(positions, reply):
+            for pos, r in zip(positions, reply, strict=True):
                 op = ops[pos]
                 if op[0] == "w":
                     results[pos] = self._decode(wins[op[1]], r, op)

@@ -347,7 +347,7 @@ def test_reload_is_atomic_while_other_threads_evaluate(ruleset_file: Path, tmp_p
 
     def worker(offset: int):
         try:
-            for i, e in enumerate(events):
+            for e in events:
                 e = dict(e, ts=e["ts"] + offset, customer_id=f"{e['customer_id']}{offset}")
                 if "card_no" in e:
                     e["card_no"] = f"{e['card_no']}{offset}"

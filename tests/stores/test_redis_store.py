@@ -9,6 +9,7 @@ fail instead.  Run more random examples with ``RULEDSL_HYPOTHESIS_EXAMPLES``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
@@ -115,10 +116,10 @@ class RedisServer:
             try:
                 if self.client().ping():
                     return
-            except redis.exceptions.ConnectionError:
+            except redis.exceptions.ConnectionError as err:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(f"redis-server on port {self.port} did not start")
+                    raise RuntimeError(f"redis-server on port {self.port} did not start") from err
                 time.sleep(0.02)
 
     def stop(self) -> None:
@@ -253,7 +254,7 @@ def same(a, b) -> bool:
             return b != b
         return struct.pack("<d", a) == struct.pack("<d", b)
     if type(a) is tuple:
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     return a == b
 
 
@@ -296,7 +297,7 @@ class Driver:
         want = self.ls.run(ops)
         assert len(got) == len(want) == len(ops)
         if not late:
-            for op, g, w in zip(ops, got, want):
+            for op, g, w in zip(ops, got, want, strict=True):
                 if not same(g, w):
                     spec = self.windows[op[1]] if op[0] == "w" else self.sequences[op[1]]
                     raise AssertionError(f"event #{self.n} ts={ts} {op!r} ({spec}): redis {g!r}, memory {w!r}")
@@ -405,7 +406,7 @@ HSETTINGS = settings(
 @given(scenario=scenarios())
 def test_differential_random_streams(server, scenario):
     """Every on-time result of every op equals the in-memory kernels' (all aggs, lateness, equal ts, D boundaries)."""
-    rs, drv = run_scenario(server.url, scenario)
+    _rs, drv = run_scenario(server.url, scenario)
     assert drv.compared or not scenario[5]
 
 
@@ -439,6 +440,7 @@ def _long_stream(target, seed, n_events=1500):
                     600_000,
                     600_000,
                 ],
+                strict=True,
             )
         )
     ]
@@ -504,7 +506,7 @@ def _dense_stream(target, seed, lateness, n_events=2500):
                 if agg == "last":
                     values.append(rnd.choice(["北京", "", 3, 2.5, True, False, None, -0.0]))
                 elif is_float:
-                    values.append(rnd.choice(specials + [rnd.uniform(-5, 5)]))
+                    values.append(rnd.choice([*specials, rnd.uniform(-5, 5)]))
                 else:
                     values.append(rnd.choice([rnd.randint(-3, 3), 2**53, 2**63 - 1, -(2**63)]))
         fed = [rnd.random() < 0.7 for _ in windows]
@@ -580,7 +582,7 @@ def test_results_types_and_values(server):
         ("s", 0, "k", 1030, 0b110, True),
     ]
     got = rs.run(ev2)
-    assert [same(g, w) for g, w in zip(got, ls.run(ev2))] == [True] * 9
+    assert [same(g, w) for g, w in zip(got, ls.run(ev2), strict=True)] == [True] * 9
     # exactly D older has left the window; the int sum is exact beyond 2**53
     assert got == [1, 2**63, (0.5, 1), -7, -0.0, 1, "北京", 99, False]
     ev3 = [("s", 0, "k", 1050, 0b100, True), ("s", 0, "k", 1051, 0b100, True)]
@@ -661,7 +663,7 @@ def test_key_with_brace_shares_a_slot(server):
 def test_ttl_is_set_on_every_key(server):
     windows = [wspec(i, agg, 5_000 * (i + 1), is_float) for i, (agg, is_float) in enumerate(AGGS)]
     sequences = [sspec(0, 3, 7_000)]
-    rs, ls = make_stores(server.url, windows, sequences, 1_000, ttl_margin_ms=2_000)
+    rs, _ls = make_stores(server.url, windows, sequences, 1_000, ttl_margin_ms=2_000)
     for e in range(30):
         ops = [
             ("w", i, f"k{e % 4}", 10_000 + e, 1.5 if f else ("v" if a == "last" else 3), True, True)
@@ -860,10 +862,8 @@ def test_hung_server_times_out():
     def accept():
         listener.settimeout(0.1)
         while not stop.is_set():
-            try:
+            with contextlib.suppress(OSError):  # the timeout, or the listener closed at the end
                 conns.append(listener.accept()[0])
-            except OSError:
-                pass
 
     th = threading.Thread(target=accept, daemon=True)
     th.start()
@@ -927,4 +927,4 @@ def test_resp3_client(server):
             for i, (a, f) in enumerate(AGGS)
         ] + [("s", 0, "k", ts, 3, True)]
         got, want = rs.run(ops), ls.run(ops)
-        assert all(same(g, w) for g, w in zip(got, want)), (got, want)
+        assert all(same(g, w) for g, w in zip(got, want, strict=True)), (got, want)
