@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ruledsl.compile.compiler import SequenceSpec, WindowSpec
+from ruledsl.compile import SequenceSpec, WindowSpec
 from ruledsl.stores.local import LocalStore
 
 MIN = 60_000

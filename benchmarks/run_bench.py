@@ -218,7 +218,7 @@ class Bench:
 
     def s_load(self):
         from ruledsl.check.checker import check
-        from ruledsl.compile.compiler import compile_ruleset
+        from ruledsl.compile import compile_ruleset
         from ruledsl.runtime.engine import build_engine
         from ruledsl.syntax.loader import load_program
 

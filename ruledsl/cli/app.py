@@ -47,7 +47,7 @@ EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_ERROR = 2
 
-COMMAND_MODULES: tuple[str, ...] = ("ruledsl.cli.run", "ruledsl.cli.test")
+COMMAND_MODULES: tuple[str, ...] = ("ruledsl.cli.run", "ruledsl.cli.test", "ruledsl.cli.compile")
 """Modules whose ``register(app)`` adds further commands (``run``, ``test``, ...)."""
 
 app = typer.Typer(

@@ -75,8 +75,8 @@ import msgspec
 import typer
 
 from ruledsl.kernels.values import EventError
+from ruledsl.syntax.nodes import ACTIONS
 
-ACTIONS = ("block", "hold", "step_up", "alert", "pass")
 NORMAL_LABELS = ("", "normal", False)
 """``label`` values that mean normal traffic, like an absent or null label."""
 MAX_REPORTED_REJECTIONS = 20

@@ -9,7 +9,7 @@ from ruledsl.syntax.loader import display_path
 
 if TYPE_CHECKING:
     from ruledsl.check.checker import CheckResult
-    from ruledsl.compile.compiler import Compiled
+    from ruledsl.compile import Compiled
     from ruledsl.oracle.reference import ReferenceEngine
     from ruledsl.runtime.engine import Engine
 
@@ -81,7 +81,7 @@ def load_ruleset(path: Path) -> RulesetUnderTest:
     Raises ``RuleDSLError`` when it does not load cleanly.
     """
     from ruledsl.check.checker import check
-    from ruledsl.compile.compiler import compile_ruleset
+    from ruledsl.compile import compile_ruleset
     from ruledsl.syntax.diagnostics import RuleDSLError
     from ruledsl.syntax.loader import load_program
 

@@ -11,8 +11,10 @@ from typing import Any, Optional
 
 import msgspec
 
-ACTION_RANK = {"pass": 0, "alert": 1, "step_up": 2, "hold": 3, "block": 4}
-"""Action strength: a decision takes the strongest action of its fired rules."""
+from ruledsl.syntax.nodes import ACTIONS
+
+ACTION_RANK = {action: rank for rank, action in enumerate(reversed(ACTIONS))}
+"""Action strength, ``pass`` 0 up to ``block``: a decision takes the strongest action of its fired rules."""
 
 DEFAULT_HOLD_TIMEOUT_MS = 24 * 3_600_000
 

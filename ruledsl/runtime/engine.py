@@ -22,17 +22,15 @@ import msgspec
 import re2
 
 from ruledsl import __version__
-from ruledsl.compile.compiler import Compiled, compile_ruleset, const_value, runtime_helpers
+from ruledsl.compile import Compiled, compile_ruleset, const_value
+from ruledsl.compile import linemap as _linemap
+from ruledsl.compile import runtime as _runtime
 from ruledsl.kernels import state as _state
 from ruledsl.kernels.values import (
-    SCALE,
     EventError,
     LocalClock,
     decimal_to_python,
-    div_half_even,
     get_zone,
-    parse_timestamp,
-    to_decimal,
 )
 from ruledsl.runtime import persistence
 from ruledsl.runtime.decision import ACTION_RANK, DEFAULT_HOLD_TIMEOUT_MS, Decision, MatchedRule, ScoreResult
@@ -48,105 +46,6 @@ the at most one add per event per kernel that creates or re-queues a key (keys
 that cannot have expired are never visited)."""
 
 from ruledsl.kernels.last import NEVER, LastState
-
-
-def _make_converters(zone):
-    """Event value validators used by generated code when the fast type test fails."""
-
-    def missing(event, field):
-        return EventError(f"event `{event}`: missing required field `{field}`", field=field, event_type=event)
-
-    def wrong(event, field, value, expected):
-        got = type(value).__name__
-        return EventError(
-            f"event `{event}`: field `{field}` must be {expected}, got {got} {value!r:.40}",
-            field=field,
-            event_type=event,
-        )
-
-    def refuse(expected):
-        # the fast type test already failed: the value is missing or of the wrong type
-        def convert(event, field, value):
-            if value is None:
-                raise missing(event, field)
-            raise wrong(event, field, value, expected)
-
-        return convert
-
-    cv_str, cv_int, cv_bool = refuse("a string"), refuse("an integer"), refuse("true or false")
-
-    def cv_float(event, field, value):
-        if value is None:
-            raise missing(event, field)
-        if type(value) is int:
-            return float(value)
-        raise wrong(event, field, value, "a number")
-
-    def cv_dec(event, field, value):
-        if value is None:
-            raise missing(event, field)
-        if type(value) is bool:
-            raise wrong(event, field, value, "a decimal number")
-        try:
-            return to_decimal(value)
-        except (TypeError, ValueError, ArithmeticError):
-            raise wrong(event, field, value, "a decimal number") from None
-
-    def cv_ts(event, field, value):
-        if value is None:
-            raise missing(event, field)
-        if type(value) is bool:
-            raise wrong(event, field, value, "a timestamp (epoch ms or ISO 8601)")
-        try:
-            return parse_timestamp(value, zone)
-        except (TypeError, ValueError, OverflowError):
-            raise wrong(event, field, value, "a timestamp (epoch ms or ISO 8601)") from None
-
-    def cv_enum(event, field, value, allowed):
-        if value is None:
-            raise missing(event, field)
-        if type(value) is not str:
-            raise wrong(event, field, value, "a string")
-        raise EventError(
-            f"event `{event}`: field `{field}` is {value!r}, not one of {', '.join(allowed)}",
-            field=field,
-            event_type=event,
-        )
-
-    return {
-        "_cv_str": cv_str,
-        "_cv_int": cv_int,
-        "_cv_float": cv_float,
-        "_cv_bool": cv_bool,
-        "_cv_dec": cv_dec,
-        "_cv_ts": cv_ts,
-        "_cv_enum": cv_enum,
-    }
-
-
-def _avg_d(pair):
-    if pair is None:
-        return None
-    total, count = pair
-    return div_half_even(total, count)
-
-
-def _avg_i(pair):
-    if pair is None:
-        return None
-    total, count = pair
-    return div_half_even(total * SCALE, count)
-
-
-def _avg_f(pair):
-    if pair is None:
-        return None
-    total, count = pair
-    return total / count
-
-
-def _D(value):
-    return None if value is None else decimal_to_python(value)
 
 
 class Engine:
@@ -302,16 +201,10 @@ class Engine:
         ``RuleDSLError`` and the old one keeps running.  Returns the names of
         the windows and sequences that kept their state.
         """
-        from ruledsl.check.checker import check
-        from ruledsl.syntax.loader import load_program
+        from ruledsl.check.checker import check_files
 
         paths = paths if paths is not None else self.paths
-        program = load_program(paths)
-        if program.has_syntax_errors:
-            raise RuleDSLError(program.diagnostics, program.sources)
-        result = check(program)
-        if not result.ok:
-            raise RuleDSLError(result.diagnostics, program.sources)
+        result = check_files(paths)
         compiled = compile_ruleset(result)
         keep_params = {k: v for k, v in self._param_overrides.items() if k in result.symbols.params}
         keep_params.update(params or {})
@@ -336,26 +229,18 @@ class Engine:
 
     def _bind(self) -> None:
         comp = self.compiled
-        clock = LocalClock(self._zone)
-        ns: dict[str, Any] = runtime_helpers(clock)
-        ns.update(_make_converters(self._zone))
-        ns["type"] = type
-        ns["K"] = comp.constants
+        ns: dict[str, Any] = _runtime.namespace(self._zone, LocalClock(self._zone))
+        ns.update(comp.constants)
         ns["P"] = self._params
         ns["LS"] = self._lists
         ns["CLK"] = self._clock_state
-        ns["_hash"] = _state.stable_hash
-        ns["_avg_d"] = _avg_d
-        ns["_avg_f"] = _avg_f
-        ns["_avg_i"] = _avg_i
-        ns["_D"] = _D
         ns["_SR"] = ScoreResult
-        for i, w in enumerate(self._windows):
-            ns[f"W{i}"] = w
-        for i, s in enumerate(self._sequences):
-            ns[f"S{i}"] = s
-        for i, pattern in enumerate(comp.regexes):
-            ns[f"rx{i}"] = re2.compile(pattern)
+        for name, kernel in zip(comp.window_names, self._windows, strict=True):
+            ns[name] = kernel
+        for name, kernel in zip(comp.sequence_names, self._sequences, strict=True):
+            ns[name] = kernel
+        for name, pattern in zip(comp.regex_names, comp.regexes, strict=True):
+            ns[name] = re2.compile(pattern)
         ns["_advance"] = self._advance
         ns["LATENESS"] = self.lateness_ms
         ns["ADVANCE_EVERY"] = ADVANCE_EVERY
@@ -364,9 +249,10 @@ class Engine:
         ns["_run"] = self._run_ops
         ns["DEG"] = self._deg
         ns["_degraded"] = _mark_degraded
-        code = compile(comp.source, "<ruledsl-generated>", "exec")
-        exec(code, ns)  # generated by ruledsl.compile.compiler: user values enter only via repr()
-        self._fns = {event: ns[f"ev_{i}"] for i, event in enumerate(comp.event_types)}
+        code = compile(comp.source, comp.filename, "exec")
+        _linemap.register(comp.linemap, comp.source)
+        exec(code, ns)  # generated by ruledsl.compile: user values enter only via repr() or bound constants
+        self._fns = {event: ns[name] for event, name in comp.functions.items()}
         if self._store is not None:
             self._fns = {event: self._guard_store(event, fn) for event, fn in self._fns.items()}
         self._ns = ns
@@ -489,7 +375,12 @@ class Engine:
             event = self._coerce(event)
         with self._lock:
             fn = self._fns.get(event.get("type")) or self._function_for(event)
-            return fn(event, True)
+            try:
+                return fn(event, True)
+            except EventError:
+                raise
+            except Exception as exc:  # a bug, not bad input: point the traceback at the DSL
+                raise _linemap.rewrite_traceback(exc) from None
 
     def peek(self, event) -> Decision:
         """Evaluate as ``evaluate`` would, without changing any state (what-if)."""
@@ -497,7 +388,12 @@ class Engine:
             event = self._coerce(event)
         with self._lock:
             fn = self._fns.get(event.get("type")) or self._function_for(event)
-            return fn(event, False)
+            try:
+                return fn(event, False)
+            except EventError:
+                raise
+            except Exception as exc:
+                raise _linemap.rewrite_traceback(exc) from None
 
     def evaluate_many(self, events: Iterable[Any]) -> list[Decision]:
         """Evaluate events in order; one lock acquisition for the whole batch.
@@ -658,15 +554,9 @@ def load(
     clean (warnings do not stop loading; errors do), and
     ``persistence.SnapshotError`` for a snapshot that cannot be used.
     """
-    from ruledsl.check.checker import check
-    from ruledsl.syntax.loader import load_program
+    from ruledsl.check.checker import check_files
 
-    program = load_program(path_or_paths)
-    if program.has_syntax_errors:
-        raise RuleDSLError(program.diagnostics, program.sources)
-    result = check(program)
-    if not result.ok:
-        raise RuleDSLError(result.diagnostics, program.sources)
+    result = check_files(path_or_paths)
     engine = Engine(
         result,
         compile_ruleset(result, batched=store is not None),

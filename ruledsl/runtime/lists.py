@@ -62,7 +62,7 @@ def convert_values(type_name: str, values: Iterable[Any]) -> frozenset:
 
 def resolve_lists(result, overrides: Optional[dict[str, Iterable[Any]]] = None) -> dict[str, frozenset]:
     """Every declared list as a frozenset: an override, else its file, else its inline items."""
-    from ruledsl.compile.compiler import const_value  # late import: the compiler imports this module's users
+    from ruledsl.compile import const_value
 
     overrides = overrides or {}
     unknown = set(overrides) - set(result.symbols.lists)

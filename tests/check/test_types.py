@@ -83,3 +83,12 @@ def test_every_aggregate_has_an_arity():
 def test_scorecard_score_type(items, want):
     assert scorecard_score_type(items) == want
     assert scorecard_score_type(iter(items)) == want
+
+
+def test_the_kernels_implement_every_aggregate_of_the_language():
+    # the kernels sit below the syntax layer and keep their own table of aggregate codes
+    from ruledsl.kernels import state_py
+    from ruledsl.kernels.state import AGGREGATES as KERNEL_AGGREGATES
+
+    assert tuple(KERNEL_AGGREGATES) == AGGREGATES
+    assert tuple(state_py.AGGREGATES) == AGGREGATES

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from ruledsl.compile.compiler import SequenceSpec, WindowSpec
+from ruledsl.compile import SequenceSpec, WindowSpec
 from ruledsl.stores.local import LocalStore, StoreError
 
 try:

@@ -1,0 +1,442 @@
+"""A plan -> the generated module's text, one function per event type.
+
+Text only: what to compute was decided in ``plan.py``.  The text is meant to
+be read by rule authors (``ruledsl compile --show``): DSL names
+(``w_card_txn_10m``, ``f_amount``, ``p_large_amount``), a comment heading
+each window, sequence, scorecard and rule with its file and line, and every
+line mapped back to the DSL declaration it comes from (``linemap.py``), so a
+traceback or a profile inside generated code points at the ruleset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Optional
+
+from ruledsl.check.checker import CheckResult
+from ruledsl.compile.exprs import ConstantTable, ExprEmitter
+from ruledsl.compile.linemap import LineMap, Location
+from ruledsl.compile.plan import (
+    Compiled,
+    Constants,
+    EventPlan,
+    Names,
+    plan_event,
+    ruleset_tables,
+    score_type,
+    window_type,
+)
+from ruledsl.kernels.values import SCALE
+from ruledsl.syntax import nodes as n
+from ruledsl.syntax.formatter import format_expr
+from ruledsl.syntax.parser import format_duration
+
+_FIELD_CHECK = {
+    # type -> fast test that the raw value is already right (None: always convert), slow converter
+    "string": ("type({v}) is not str", "_cv_str"),
+    "int": ("type({v}) is not int", "_cv_int"),
+    "float": ("type({v}) is not float", "_cv_float"),
+    "bool": ("type({v}) is not bool", "_cv_bool"),
+    "timestamp": ("type({v}) is not int", "_cv_ts"),
+    "duration": ("type({v}) is not int", "_cv_int"),
+}
+
+
+def comment_text(text: str) -> str:
+    """DSL text made safe for a one-line comment: no character may end the line."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+class Writer:
+    """Lines of generated code, each with the DSL location it comes from."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.locations: list[Optional[Location]] = []
+        self.location: Optional[Location] = None
+
+    def __call__(self, indent: int, line: str) -> None:
+        """Append one line at ``indent`` levels, mapped to the current location."""
+        self.lines.append("    " * indent + line if line else "")
+        self.locations.append(self.location)
+
+    def comment(self, indent: int, text: str) -> None:
+        """Append a comment line (DSL text made safe)."""
+        self(indent, "# " + comment_text(text))
+
+    @contextmanager
+    def at(self, location: Optional[Location]) -> Iterator[None]:
+        """Map the lines written inside the block to ``location``."""
+        saved = self.location
+        self.location = location
+        try:
+            yield
+        finally:
+            self.location = saved
+
+    def extend(self, other: Writer) -> None:
+        """Append another writer's lines with their locations."""
+        self.lines.extend(other.lines)
+        self.locations.extend(other.locations)
+
+
+class _Module:
+    """Shared state while writing one module."""
+
+    def __init__(self, result: CheckResult, names: Names, consts: Constants, out: Compiled):
+        self.result = result
+        self.sym = result.symbols
+        self.names = names
+        self.consts = consts
+        self.out = out
+        self.table = ConstantTable()
+        self.regexes: list[str] = []
+
+    def where(self, decl: Any, label: str) -> Location:
+        """The location of a declaration, labelled for tracebacks (``rule rapid_card_use``)."""
+        path = self.sym.decl_paths.get(id(decl), "")
+        return Location(path, decl.span.line, label)
+
+    def where_expr(self, decl: Any, expr: Optional[n.Expr], label: str) -> Location:
+        """The location of an expression inside a declaration (its own line, the declaration's file)."""
+        path = self.sym.decl_paths.get(id(decl), "")
+        line = expr.span.line if expr is not None and expr.span.line > 0 else decl.span.line
+        return Location(path, line, label)
+
+    def at_text(self, decl: Any) -> str:
+        """``file:line`` of a declaration, for comments."""
+        path = self.sym.decl_paths.get(id(decl), "")
+        return f"{path}:{decl.span.line}" if path else f"line {decl.span.line}"
+
+
+def compile_module(result: CheckResult, *, batched: bool = False, filename: Optional[str] = None) -> Compiled:
+    """Generate the evaluator module for a checked ruleset (``result.ok`` must be true).
+
+    ``batched`` generates code for an external state store: each event's
+    window and sequence operations go to the store in one call (``_run``).
+    """
+    if not result.ok:
+        raise ValueError("cannot compile a ruleset with errors")
+    names = Names(result.symbols)
+    consts = Constants(result)
+    out = ruleset_tables(result, names, consts, batched=batched)
+    mod = _Module(result, names, consts, out)
+    w = Writer()
+    header = result.symbols.header
+    title = header.name.name if header is not None else "ruleset"
+    w(0, f"# ruledsl generated code for ruleset {comment_text(title)}{' (external store)' if batched else ''}")
+    w(0, "# one function per event type; see docs/ARCHITECTURE.md for the names it uses")
+    w(0, "")
+    for event in result.symbols.events:
+        _emit_event(mod, w, plan_event(result, names, event))
+    out.source = "\n".join(w.lines) + "\n"
+    out.regexes = mod.regexes
+    out.regex_names = [f"RX{i}" for i in range(len(mod.regexes))]
+    out.constants = mod.table.values
+    out.filename = filename or f"<ruledsl {comment_text(title)}{' batched' if batched else ''}>"
+    out.linemap = LineMap(out.filename, w.locations)
+    return out
+
+
+def _describe_window(decl: n.WindowDecl, result_type: str) -> str:
+    arg = format_expr(decl.arg) if decl.arg is not None else ""
+    events = ", ".join(e.name for e in decl.events) or "any event"
+    text = f"{decl.agg.name}({arg}) of {events}"
+    if decl.where is not None:
+        text += f" where {format_expr(decl.where)}"
+    text += f" by {', '.join(format_expr(k) for k in decl.by)} over {format_duration(decl.over_ms)}"
+    if decl.exclude_current:
+        text += " excluding current"
+    return f"{text} -> {result_type}"
+
+
+def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
+    result, names, sym = mod.result, mod.names, mod.sym
+    event = ep.event
+    gen = ExprEmitter(result, names, mod.consts, mod.table, mod.regexes, event)
+    gen.scored_here = set(ep.scorecards)
+    body = Writer()  # everything after field decoding, written first to learn what it uses
+    batched = mod.out.batched
+
+    # rule and scorecard conditions first: the windows they read are known from the plan
+    rule_tests = [(i, name, d, gen.test(d.when)) for i, name, d in ep.rules if d.when is not None]
+    card_codes = []
+    for cname in ep.scorecards:
+        d = sym.scorecards[cname]
+        st = score_type(result, d)
+        items = [(gen.test(it.when), mod.consts.converted(it.score, st), it) for it in d.items]
+        levels = [(lv.name.name, mod.consts.converted(lv.threshold, st)) for lv in d.levels]
+        card_codes.append((cname, d, st, items, levels))
+
+    batch_ops: list[str] = []
+    batch_reads: list[tuple[Any, int]] = []
+    batch_seq_reads: list[tuple[Any, int]] = []
+    direct_adds: list[Any] = []  # windows fed by add() at commit (not fused into query_add)
+    seq_adds: list[Any] = []
+
+    # ---- windows
+    for use in ep.windows:
+        decl = use.decl
+        spec = mod.out.windows[use.index]
+        w_, k_, a_, v_, d_ = (names.window(use.name, x) for x in ("w", "k", "a", "v", "d"))
+        kernel = names.window(use.name, "W")
+        with body.at(mod.where(decl, f"window {use.name}")):
+            body(1, "")
+            body.comment(
+                1, f"window {use.name} ({mod.at_text(decl)}): {_describe_window(decl, window_type(result, decl))}"
+            )
+            if not use.keyed:
+                body.comment(1, f"event {event} lacks a key field: the window reads as missing")
+                body(1, f"{w_} = None")
+                continue
+            key_parts = [gen.expr(k) for k in decl.by]
+            if len(key_parts) == 1:
+                key_code, key_null = key_parts[0]
+            else:
+                key_code = "(" + ", ".join(c for c, _ in key_parts) + ",)"
+                key_null = any(nl for _, nl in key_parts)
+                if key_null:
+                    key_code = gen.guard(key_parts, lambda *xs: "(" + ", ".join(xs) + ",)")[0]
+            body(1, f"{k_} = {key_code}")
+            if use.fed:
+                cond = gen.test(decl.where) if decl.where is not None else "True"
+                if decl.arg is not None and decl.agg.name not in ("count", "since"):
+                    arg_code, arg_null = gen.expr(decl.arg)
+                    hashed = decl.agg.name == "distinct" and gen.ty(decl.arg) in ("string", "enum")
+                    if arg_null:  # a missing value feeds nothing (tested before it is hashed)
+                        held = v_ if hashed else a_
+                        body(1, f"{held} = {arg_code}")
+                        if cond != f"({arg_code} is not None)":  # else `where present(x)` tested it
+                            cond = f"{cond} and {held} is not None" if cond != "True" else f"{held} is not None"
+                        arg_code = held
+                    if hashed:
+                        arg_code = f"(None if {v_} is None else _hash({v_}))" if arg_null else f"_hash({arg_code})"
+                    if arg_code != a_:
+                        body(1, f"{a_} = {arg_code}")
+                else:
+                    body(1, f"{a_} = 0")
+                terms = ["not late"]
+                if cond != "True":
+                    terms.append(cond)
+                if key_null:
+                    terms.append(f"{k_} is not None")
+                body(1, f"{d_} = {' and '.join(terms)}")
+            if batched:
+                # one store round trip per event: queue the op, read its result after the loop
+                inc = "False" if spec.exclude_current else "True"
+                if use.fed:
+                    op = f'("w", {use.index}, {k_}, ts, {a_} if {d_} else 0, {d_} and {inc}, commit and {d_})'
+                else:
+                    op = f'("w", {use.index}, {k_}, ts, 0, False, False)'
+                batch_reads.append((use, len(batch_ops)))
+                batch_ops.append(op)
+                continue
+            if not use.read:
+                direct_adds.append(use)
+                continue
+            wrap = _avg_wrapper(result, decl, spec.is_float)
+            quiet = wrap(f"{kernel}.query({k_}, ts, 0, False)")
+            if use.fed:
+                # reading and feeding in one kernel call when the event is committed
+                inc = "False" if spec.exclude_current else "True"
+                fused = wrap(f"{kernel}.query_add({k_}, ts, {a_}, {inc})")
+                peek = wrap(f"{kernel}.query({k_}, ts, {a_}, {inc})")
+                query = f"(({fused} if commit else {peek}) if {d_} else {quiet})"
+            else:
+                query = quiet
+            missing = f"late or {k_} is None" if key_null else "late"
+            body(1, f"{w_} = None if {missing} else {query}")
+
+    # ---- sequences
+    for suse in ep.sequences:
+        sdecl = suse.decl
+        s_, sk_, m_ = (names.sequence(suse.name, x) for x in ("s", "sk", "m"))
+        kernel = names.sequence(suse.name, "S")
+        with body.at(mod.where(sdecl, f"sequence {suse.name}")):
+            body(1, "")
+            steps = " then ".join(st.event.name for st in sdecl.steps)
+            body.comment(
+                1, f"sequence {suse.name} ({mod.at_text(sdecl)}): {steps} within {format_duration(sdecl.within_ms)}"
+            )
+            if not suse.keyed:
+                body(1, f"{s_} = False")
+                continue
+            key_parts = [gen.expr(k) for k in sdecl.by]
+            key_code = (
+                key_parts[0][0]
+                if len(key_parts) == 1
+                else gen.guard(key_parts, lambda *xs: "(" + ", ".join(xs) + ",)")[0]
+            )
+            key_null = any(nl for _, nl in key_parts)
+            body(1, f"{sk_} = {key_code}")
+            bits = []
+            for bit, where in suse.step_bits:
+                bits.append(str(bit) if where is None else f"({bit} if {gen.test(where)} else 0)")
+            body(1, f"{m_} = {' | '.join(bits) if bits else '0'}")
+            if batched:
+                batch_seq_reads.append((suse, len(batch_ops)))
+                batch_ops.append(f'("s", {suse.index}, {sk_}, ts, {m_}, commit and not late and {m_} != 0)')
+                continue
+            if suse.fed:
+                seq_adds.append(suse)
+            missing = f"not late and {sk_} is not None" if key_null else "not late"
+            body(1, f"{s_} = {missing} and {kernel}.query({sk_}, ts, {m_})")
+
+    if batched:
+        with body.at(None):
+            body(1, "")
+            body.comment(1, "one round trip to the store; a late event reads no state and costs none")
+            body(1, "R = None if late else _run([" + ", ".join(batch_ops) + "])")
+            for use, j in batch_reads:
+                if not use.read:
+                    continue
+                wrap = _avg_wrapper(result, use.decl, mod.out.windows[use.index].is_float)
+                body(1, f"{names.window(use.name)} = None if late else {wrap(f'R[{j}]')}")
+            for suse, j in batch_seq_reads:
+                body(1, f"{names.sequence(suse.name)} = not late and R[{j}]")
+        direct_adds, seq_adds = [], []  # the store adds entries itself
+
+    # ---- scorecards
+    for cname in ep.missing_scorecards:
+        body(1, f"{names.scorecard(cname)} = None  # scorecard {comment_text(cname)} is not scored on {event}")
+        body(1, f"{names.scorecard(cname, 'lv')} = None")
+    for cname, d, _st, items, levels in card_codes:
+        sc, lv = names.scorecard(cname), names.scorecard(cname, "lv")
+        with body.at(mod.where(d, f"scorecard {cname}")):
+            body(1, "")
+            body.comment(1, f"scorecard {cname} ({mod.at_text(d)})")
+            terms = []
+            for cond, value, _it in items:
+                terms.append(f"({value!r} if {cond} else 0)")
+            body(1, f"{sc} = " + (" + ".join(terms) if terms else "0"))
+            chain = "'minimal'"
+            for lname, threshold in reversed(levels):
+                chain = f"({lname!r} if {sc} >= {threshold!r} else {chain})"
+            body(1, f"{lv} = {chain}")
+
+    # ---- rules
+    body(1, "")
+    body(1, "hits = None")
+    for i, name, rd, test in rule_tests:
+        feats = []
+        for kind, fname in _feature_names(result, rd.when):  # type: ignore[arg-type]  # filtered above
+            if kind == "param":  # shown as a feature even where folding dropped it from the test
+                gen.used_params.add(fname)
+            var, ftype = _feature_var(mod, event, kind, fname)
+            feats.append(f"{fname!r}: " + (f"_D({var})" if ftype == "decimal" else var))
+        with body.at(mod.where_expr(rd, rd.when, f"rule {name}")):
+            body.comment(1, f"rule {name} ({mod.at_text(rd)}) -> {rd.action.name if rd.action else '?'}")
+            body(1, f"if {test}:")
+            body(2, "if hits is None: hits = []")
+            body(2, f"hits.append(({i}, {{{', '.join(feats)}}}))")
+
+    # ---- commit: feed the windows not fed by query_add, move the clock
+    body(1, "")
+    body(1, "if commit:")
+    body(2, "if late:")
+    body(3, "CLK[3] += 1")
+    body(2, "else:")
+    for use in direct_adds:
+        d_ = names.window(use.name, "d")
+        body(3, f"if {d_}:")
+        body(4, f"{names.window(use.name, 'W')}.add({names.window(use.name, 'k')}, ts, {names.window(use.name, 'a')})")
+    for suse in seq_adds:
+        m_, sk_ = names.sequence(suse.name, "m"), names.sequence(suse.name, "sk")
+        body(3, f"if {m_} and {sk_} is not None:")
+        body(4, f"{names.sequence(suse.name, 'S')}.add({sk_}, ts, {m_})")
+    body(3, "if ts > CLK[0]:")
+    body(4, "CLK[0] = ts")
+    body(4, "CLK[1] = ts - LATENESS")
+    body(3, "CLK[2] += 1")
+    body(3, "if not CLK[2] % ADVANCE_EVERY: _advance()")
+    scores = ", ".join(
+        f"_SR(name={cname!r}, score="
+        + (f"_D({names.scorecard(cname)})" if st == "decimal" else names.scorecard(cname))
+        + f", level={names.scorecard(cname, 'lv')})"
+        for cname, _d, st, _i, _l in card_codes
+    )
+    if batched:
+        body(1, f"dec = _decide({event!r}, hits, [{scores}], late)")
+        body(1, "if DEG[0]:")
+        body(2, "DEG[0] = False")
+        body(2, "return _degraded(dec)")
+        body(1, "return dec")
+    else:
+        if not card_codes:
+            body(1, f"if hits is None and not late: return PASS[{event!r}]")
+        body(1, f"return _decide({event!r}, hits, [{scores}], late)")
+
+    # ---- the function head: decode the fields (every one is validated), then per-event values
+    edecl = sym.events[event]
+    with emit.at(mod.where(edecl, f"event {event}")):
+        emit(0, f"def {ep.function}(ev, commit):")
+        emit.comment(1, f"event {event} ({mod.at_text(edecl)}): decode and validate every field")
+        emit(1, "ts = ev.get('ts')")
+        emit(1, f"if type(ts) is not int: ts = _cv_ts({event!r}, 'ts', ts)")
+        for fname, ftype in ep.fields.items():
+            if fname == "ts":
+                continue
+            var = names.field(event, fname)
+            emit(1, f"{var} = ev.get({fname!r})")
+            check = _field_check(mod, event, fname, ftype, var)
+            if ftype.optional:
+                emit(1, f"if {var} is not None:")
+                emit(2, check)
+            else:
+                emit(1, check)
+        emit(1, "late = ts < CLK[1]")
+        if gen.uses_local_time:
+            emit(1, "lt = _local(ts)")
+        for p in sorted(gen.used_params, key=names.params.index):
+            emit(1, f"{names.param(p)} = P[{names.params.index(p)}]")
+        for lname in sorted(gen.used_lists, key=names.lists.index):
+            emit(1, f"{names.list(lname)} = LS[{names.lists.index(lname)}]")
+    emit.extend(body)
+    emit(0, "")
+    emit(0, "")
+
+
+def _avg_wrapper(result: CheckResult, decl: n.WindowDecl, is_float: bool) -> Any:
+    if decl.agg.name != "avg":
+        return lambda q: q
+    arg_t = result.types[id(decl.arg)].name
+    helper = "_avg_f" if is_float else ("_avg_i" if arg_t == "int" else "_avg_d")
+    return lambda q: f"{helper}({q})"
+
+
+def _field_check(mod: _Module, event: str, fname: str, ftype: Any, var: str) -> str:
+    if ftype.name == "enum":
+        allowed = mod.table.ref(frozenset(ftype.enum_values), f"{event}_{fname}")
+        return (
+            f"if type({var}) is not str or {var} not in {allowed}: "
+            f"{var} = _cv_enum({event!r}, {fname!r}, {var}, {tuple(ftype.enum_values)!r})"
+        )
+    if ftype.name == "decimal":
+        return f"{var} = {var} * {SCALE} if type({var}) is int else _cv_dec({event!r}, {fname!r}, {var})"
+    fast, slow = _FIELD_CHECK[ftype.name]
+    return f"if {fast.format(v=var)}: {var} = {slow}({event!r}, {fname!r}, {var})"
+
+
+def _feature_names(result: CheckResult, expr: n.Expr) -> list[tuple[str, str]]:
+    """(kind, name) of every field/window/sequence/param/scorecard named in ``expr``, first use first."""
+    seen: dict[tuple[str, str], None] = {}
+    for sub in n.walk(expr):
+        if isinstance(sub, n.Name):
+            ref = result.refs[id(sub)]
+            if ref[0] in ("field", "window", "sequence", "param", "scorecard"):
+                seen.setdefault(ref, None)
+    return list(seen)
+
+
+def _feature_var(mod: _Module, event: str, kind: str, name: str) -> tuple[str, str]:
+    names, sym = mod.names, mod.sym
+    if kind == "field":
+        return names.field(event, name), sym.fields[event][name].name
+    if kind == "param":
+        return names.param(name), sym.params[name].type.name
+    if kind == "window":
+        return names.window(name), window_type(mod.result, sym.windows[name])
+    if kind == "sequence":
+        return names.sequence(name), "bool"
+    return names.scorecard(name), score_type(mod.result, sym.scorecards[name])
