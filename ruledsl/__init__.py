@@ -9,8 +9,7 @@ Embedding in a channel service::
     decision.channel_view()    # action + reason codes only, for the channel
 """
 
-__version__ = "0.1.0"
-
+from ruledsl._version import __version__
 from ruledsl.kernels.values import EventError
 from ruledsl.runtime.decision import ChannelDecision, Decision, MatchedRule, ScoreResult
 from ruledsl.runtime.engine import Engine, load
@@ -25,5 +24,6 @@ __all__ = [
     "MatchedRule",
     "RuleDSLError",
     "ScoreResult",
+    "__version__",
     "load",
 ]

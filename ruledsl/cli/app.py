@@ -38,7 +38,7 @@ from urllib.parse import quote as url_quote
 
 import typer
 
-from ruledsl import __version__
+from ruledsl._version import __version__
 from ruledsl.syntax.codes import CODES
 from ruledsl.syntax.diagnostics import Diagnostic, make, render, sort_key, suggest
 from ruledsl.syntax.loader import RULESET_SUFFIX, display_path, find_ruleset_files, load_program, read_source

@@ -21,7 +21,7 @@ from typing import Any, Optional, Union
 import msgspec
 import re2
 
-from ruledsl import __version__
+from ruledsl._version import __version__
 from ruledsl.compile import Compiled, compile_ruleset, const_value
 from ruledsl.compile import linemap as _linemap
 from ruledsl.compile import runtime as _runtime
