@@ -14,7 +14,9 @@ text lives in ``messages``.
 
 from __future__ import annotations
 
-from typing import Optional
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Optional, Union
 
 import msgspec
 
@@ -38,11 +40,14 @@ from ruledsl.check.types import (
     with_optional,
 )
 from ruledsl.syntax import nodes as n
-from ruledsl.syntax.diagnostics import Diagnostic, sort_key, suggest
-from ruledsl.syntax.loader import Program
+from ruledsl.syntax.diagnostics import Diagnostic, RuleDSLError, sort_key, suggest
 from ruledsl.syntax.durations import DURATION_UNITS, format_duration
+from ruledsl.syntax.loader import Program, load_program
 
-__all__ = ["CheckResult", "Symbols", "Type", "check"]
+__all__ = ["CheckResult", "Symbols", "Type", "check", "check_files", "load_and_check"]
+
+Paths = Union[str, Path, Iterable[Union[str, Path]]]
+"""One ruleset file or several (``load_program`` follows their includes)."""
 
 MAX_SPAN_MS = 400 * DURATION_UNITS["d"]
 """Longest window or sequence span (400 days), except for ``since()`` windows."""
@@ -130,6 +135,46 @@ def check(program: Program, *, list_dir_override=None) -> CheckResult:
         const_values_by_node=ctx.node_values,
         program=program,
     )
+
+
+def load_and_check(
+    paths: Paths, *, sources: Optional[dict[str, str]] = None, list_dir_override: Union[str, Path, None] = None
+) -> CheckResult:
+    """Load ruleset files (with everything they include) and check them; never raises for their problems.
+
+    Unreadable files, include cycles and syntax errors are diagnostics like
+    any other.  When a file does not parse, the checker is not run (what it
+    would say about a program with holes is mostly noise): the result then
+    holds the load and syntax diagnostics only, and empty tables.
+    ``sources`` gives text to use instead of reading some files (see
+    ``load_program``); ``list_dir_override`` is passed to ``check``.
+    """
+    program = load_program(paths, sources=sources)
+    if program.has_syntax_errors:
+        return CheckResult(
+            diagnostics=list(program.diagnostics),
+            symbols=Symbols(),
+            types={},
+            refs={},
+            const_values={},
+            program=program,
+        )
+    return check(program, list_dir_override=list_dir_override)
+
+
+def check_files(
+    paths: Paths, *, sources: Optional[dict[str, str]] = None, list_dir_override: Union[str, Path, None] = None
+) -> CheckResult:
+    """``load_and_check``, raising ``RuleDSLError`` with every diagnostic when there is an error.
+
+    The boundary every loader of rulesets goes through (``ruledsl.load``,
+    ``Engine.reload``, rule tests): a result it returns has no error, though
+    it may have warnings.
+    """
+    result = load_and_check(paths, sources=sources, list_dir_override=list_dir_override)
+    if not result.ok:
+        raise RuleDSLError(result.diagnostics, result.sources)
+    return result
 
 
 # ---------------------------------------------------------------- constants, parameters, lists

@@ -33,7 +33,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 from urllib.parse import quote as url_quote
 
 import typer
@@ -41,7 +41,10 @@ import typer
 from ruledsl._version import __version__
 from ruledsl.syntax.codes import CODES
 from ruledsl.syntax.diagnostics import Diagnostic, make, render, sort_key, suggest
-from ruledsl.syntax.loader import RULESET_SUFFIX, display_path, find_ruleset_files, load_program, read_source
+from ruledsl.syntax.loader import RULESET_SUFFIX, display_path, find_ruleset_files, read_source
+
+if TYPE_CHECKING:
+    from ruledsl.check.checker import CheckResult
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -252,19 +255,18 @@ def _lint_files(files: list[Path]) -> tuple[list[Diagnostic], dict[str, str], bo
     for f in files:
         shown = display_path(f)
         try:
-            program = load_program([f])
             # the checker's diagnostics include the program's own (I/O, syntax)
-            diags = list(program.diagnostics) if program.has_syntax_errors else list(_check(program).diagnostics)
+            result = _check(f)
         except Exception as err:  # one broken file must not hide the others' results
             if _debug():
                 raise
             _internal_error(err, f"checking {shown}")
             crashed = True
             continue
-        sources.update(program.sources)
-        if shown not in program.sources:
+        sources.update(result.sources)
+        if shown not in result.sources:
             io_error = True  # the entry file itself cannot be read (RD006)
-        for d in diags:
+        for d in result.diagnostics:
             key = (d.code, d.path, d.span, d.message)
             if key not in seen:
                 seen.add(key)
@@ -273,10 +275,10 @@ def _lint_files(files: list[Path]) -> tuple[list[Diagnostic], dict[str, str], bo
     return out, sources, io_error, crashed
 
 
-def _check(program):
-    from ruledsl.check.checker import check  # imported late: the checker is the heaviest import
+def _check(path: Path) -> CheckResult:
+    from ruledsl.check.checker import load_and_check  # imported late: the checker is the heaviest import
 
-    return check(program)
+    return load_and_check([path])
 
 
 def _lint_summary(diags: list[Diagnostic], n_files: int) -> str:
