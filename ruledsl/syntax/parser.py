@@ -645,7 +645,10 @@ def _syntax_diagnostic(err: UnexpectedInput, text: str, path: str) -> Diagnostic
         if "RBRACE" in expected:
             help_ = "a block is not closed: add `}`"
         return make("RD002", "unexpected end of file", path, span, help_)
-    assert isinstance(err, UnexpectedToken)
+    if not isinstance(err, UnexpectedToken):  # Lark has no other kind today; say something useful anyway
+        line, col = max(getattr(err, "line", 1) or 1, 1), max(getattr(err, "column", 1) or 1, 1)
+        pos = max(getattr(err, "pos_in_stream", 0) or 0, 0)
+        return make("RD001", "syntax error", path, n.Span(pos, pos + 1, line, col, line, col + 1))
     tok = err.token
     span = _span_of(tok)
     expected = set(err.expected)
