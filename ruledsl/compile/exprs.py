@@ -154,7 +154,10 @@ class ExprEmitter:
         """
         names, checks = [], []
         for i, (code, nullable) in enumerate(parts):
-            if nullable:
+            if nullable and code.isidentifier():  # a variable: test it, no temporary needed
+                checks.append(f"{code} is None")
+                name = code
+            elif nullable:
                 t = self.fresh()
                 checks.append(f"({t} := {code}) is None")
                 name = t
