@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 import msgspec
 
@@ -107,7 +107,7 @@ class CheckResult(msgspec.Struct):
         return self.program.sources if self.program is not None else {}
 
 
-def check(program: Program, *, list_dir_override=None) -> CheckResult:
+def check(program: Program, *, list_dir_override: Union[str, Path, None] = None) -> CheckResult:
     """Check a loaded program; ``list_dir_override`` resolves list files from that directory instead."""
     ctx = Context(program, list_dir_override)
     collect(ctx)
@@ -220,7 +220,7 @@ def _check_consts(ctx: Context, ec: ExprChecker) -> None:
     order, cyclic = _const_order(ctx)
     for name in cyclic:
         ctx.sym.value_types[name] = ANY
-    for name, decl, primary in ctx.decls["const"]:
+    for _name, decl, primary in ctx.decls["const"]:
         if not primary:  # a duplicate: check its value, record nothing
             ec.check(decl.value, Scope(ctx.path_of(decl), const="the value of a constant"))
     for name in order:
@@ -297,7 +297,7 @@ def _check_keys(ctx: Context, ec: ExprChecker, keys: list[n.Expr], scope: Scope)
     return optional
 
 
-def _condition(ctx: Context, ec: ExprChecker, expr: n.Expr, scope: Scope, what: str):
+def _condition(ctx: Context, ec: ExprChecker, expr: n.Expr, scope: Scope, what: str) -> tuple[Type, Any]:
     """Type a condition and require bool (RD203); returns (type, constant value)."""
     t, v = ec.check(expr, scope)
     if t.name not in ("bool", "any"):
@@ -335,7 +335,7 @@ def _check_windows(ctx: Context, ec: ExprChecker) -> None:
         elif AGG_ARITY[agg] == 1 and w.arg is None:
             ctx.report(path, w.agg.span, m.aggregate_arity(agg, 1))
             valid = False
-        elif arg_t is not None and not aggregate_accepts(agg, arg_t):
+        elif w.arg is not None and arg_t is not None and not aggregate_accepts(agg, arg_t):
             ctx.report(path, w.arg.span, m.bad_aggregate_arg(agg, arg_t, AGG_ARG_WORDS[agg]))
             valid = False
         if w.where is not None:
@@ -376,7 +376,7 @@ def _check_sequences(ctx: Context, ec: ExprChecker) -> None:
 # ---------------------------------------------------------------- scorecards
 
 
-def _duplicate_clauses(ctx: Context, path: str, owner: str, clauses: list[n.Clause], once) -> None:
+def _duplicate_clauses(ctx: Context, path: str, owner: str, clauses: list[n.Clause], once: tuple[str, ...]) -> None:
     first: dict[str, int] = {}
     for clause in clauses:
         if clause.keyword not in once:
@@ -387,7 +387,7 @@ def _duplicate_clauses(ctx: Context, path: str, owner: str, clauses: list[n.Clau
             first[clause.keyword] = clause.span.line
 
 
-def _scaled(t: Type, v) -> Optional[int]:
+def _scaled(t: Type, v: Any) -> Optional[int]:
     if v is NOTCONST or t.name not in ("int", "decimal"):
         return None
     return convert_value(v, t.name, "decimal")
@@ -453,27 +453,33 @@ def _check_levels(ctx: Context, ec: ExprChecker, sc: n.ScorecardDecl, path: str)
 _RULE_ONCE = ("reason", "code", "on", "when", "action", "priority", "tags", "shadow")
 
 
-def _check_rules(ctx: Context, ec: ExprChecker) -> dict:
+_Candidate = tuple[n.RuleDecl, frozenset[str], int]
+"""A rule that may repeat another (RD404): the rule, its event types, its action's rank in ``ACTIONS``."""
+
+
+def _check_rules(ctx: Context, ec: ExprChecker) -> dict[tuple[Any, ...], list[_Candidate]]:
     """Check every rule; return RD404 candidates: condition structure -> rules."""
-    groups: dict[tuple, list] = {}
-    scopes: dict[tuple, Scope] = {}  # rules on the same event types share a scope (and its name memo)
-    for name, rule, primary in ctx.decls["rule"]:
+    groups: dict[tuple[Any, ...], list[_Candidate]] = {}
+    # rules on the same event types share a scope (and its name memo)
+    scopes: dict[tuple[str, tuple[str, ...], bool], Scope] = {}
+    for name, rule, _primary in ctx.decls["rule"]:  # duplicates too: RD404 may concern them
         path = ctx.path_of(rule)
         _duplicate_clauses(ctx, path, name, rule.clauses, _RULE_ONCE)
         for keyword in ("when", "action", "reason"):
             if getattr(rule, keyword) is None:
                 ctx.report(path, rule.name.span, m.missing_clause(name, keyword))
-        action_ok = rule.action is not None and rule.action.name in n.ACTIONS
+        action = rule.action.name if rule.action is not None else None
+        action_ok = action in n.ACTIONS
         if rule.action is not None and not action_ok:
             ctx.report(path, rule.action.span, m.unknown_action(rule.action.name, suggest(rule.action.name, n.ACTIONS)))
         if rule.when is None:
             continue
         events = ctx.events_of[id(rule)]
-        lenient = bool(rule.events) and len(events) < len({e.name for e in rule.events})
-        key = (path, tuple(events), lenient)
-        scope = scopes.get(key)
+        lenient = bool(rule.events) and len(events) < len({e.name for e in rule.events or ()})
+        scope_key = (path, tuple(events), lenient)
+        scope = scopes.get(scope_key)
         if scope is None:
-            scope = scopes[key] = Scope(path, events, "rule", VALUE_KINDS, lenient=lenient)
+            scope = scopes[scope_key] = Scope(path, events, "rule", VALUE_KINDS, lenient=lenient)
         t, v = _condition(ctx, ec, rule.when, scope, "the condition of a rule")
         if t.name != "bool":
             continue
@@ -481,13 +487,13 @@ def _check_rules(ctx: Context, ec: ExprChecker) -> dict:
             ctx.report(path, rule.when.span, m.never_fires(name))
         elif v is True:
             ctx.report(path, rule.when.span, m.always_true(name))
-        if action_ok and not rule.shadow:
+        if action is not None and action_ok and not rule.shadow:
             key = structure_key(ec.last_order)
-            groups.setdefault(key, []).append((rule, frozenset(events), n.ACTIONS.index(rule.action.name)))
+            groups.setdefault(key, []).append((rule, frozenset(events), n.ACTIONS.index(action)))
     return groups
 
 
-def _check_redundant(ctx: Context, groups: dict) -> None:
+def _check_redundant(ctx: Context, groups: dict[tuple[Any, ...], list[_Candidate]]) -> None:
     """RD404: a rule whose condition repeats a rule at least as strong on at least its events.
 
     Linear in the number of rules: rules with one condition are grouped by
@@ -497,22 +503,22 @@ def _check_redundant(ctx: Context, groups: dict) -> None:
     for members in groups.values():
         if len(members) < 2:
             continue
-        best: dict[frozenset, tuple] = {}
+        best: dict[frozenset[str], _Candidate] = {}
         for member in members:  # declaration order: the first of equal strength wins
             current = best.get(member[1])
             if current is None or member[2] < current[2]:
                 best[member[1]] = member
         for rule, events, strength in members:
-            cover = best[events]
-            if cover[0] is rule:
+            cover: Optional[_Candidate] = best[events]
+            if best[events][0] is rule:
                 cover = next((b for evs, b in best.items() if evs > events and b[2] <= strength), None)
             if cover is not None:
-                other = cover[0]
+                other, _events, rank = cover
                 ctx.report(
                     ctx.path_of(rule),
                     rule.name.span,
                     m.redundant_rule(
-                        rule.name.name, other.name.name, other.action.name, ctx.path_of(other), other.name.span.line
+                        rule.name.name, other.name.name, n.ACTIONS[rank], ctx.path_of(other), other.name.span.line
                     ),
                 )
 
@@ -545,7 +551,9 @@ def _check_lateness(ctx: Context) -> None:
     shortest = min(spans, key=lambda w: w.over_ms)
     if header.lateness_ms <= shortest.over_ms:
         return
-    span = next((s for k, s in zip(header.item_names, header.item_spans) if k == "lateness_ms"), header.span)
+    span = next(
+        (s for k, s in zip(header.item_names, header.item_spans, strict=False) if k == "lateness_ms"), header.span
+    )
     ctx.report(
         ctx.path_of(header),
         span,

@@ -13,7 +13,8 @@ node's type (see ``ruledsl.check.fold``); every folded node's value goes to
 
 from __future__ import annotations
 
-from typing import Optional
+from collections.abc import Iterable
+from typing import Any, Optional
 
 import re2
 
@@ -29,7 +30,7 @@ from ruledsl.check.fold import (
     in_range,
     list_value,
 )
-from ruledsl.check.symbols import VALUE_KINDS, Context
+from ruledsl.check.symbols import VALUE_KINDS, Context, FieldEntry
 from ruledsl.check.types import (
     ANY,
     BOOL,
@@ -60,6 +61,11 @@ _RE2_OPTIONS.log_errors = False
 _LITERAL_TYPES = {"int": INT, "decimal": DECIMAL, "string": STRING, "bool": BOOL, "duration": DURATION}
 _COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
 
+Folded = tuple[Type, Any]
+"""The type of an expression and its constant value (``NOTCONST`` when it has none)."""
+Values = dict[int, Any]
+"""Constant values of the sub-expressions checked so far, by ``id(node)``."""
+
 
 class Scope:
     """Where an expression stands: which fields and which kinds of declarations it may read."""
@@ -69,9 +75,9 @@ class Scope:
     def __init__(
         self,
         path: str,
-        events=(),
+        events: Iterable[str] = (),
         what: str = "",
-        allowed=VALUE_KINDS,
+        allowed: Iterable[str] = VALUE_KINDS,
         const: Optional[str] = None,
         owner: str = "",
         lenient: bool = False,
@@ -85,11 +91,11 @@ class Scope:
         self.owner = owner  # e.g. "window `w1`", for RD309
         # an event type of the clause was unknown (already reported): accept any field silently
         self.lenient = lenient
-        self.fields: Optional[dict] = None  # the field table of ``events``, filled on first use
+        self.fields: Optional[dict[str, FieldEntry]] = None  # the field table of ``events``, filled on first use
         # name -> (type, value, ref) for names resolved here without a diagnostic.  A scope
         # may be shared by many expressions (all rules on the same event types) once every
         # declaration they can read has been checked.
-        self.memo: dict[str, tuple] = {}
+        self.memo: dict[str, tuple[Type, Any, Optional[tuple[str, str]]]] = {}
 
 
 def literal_decimal(text: str) -> tuple[Optional[int], bool]:
@@ -105,24 +111,22 @@ def literal_decimal(text: str) -> tuple[Optional[int], bool]:
     return value, len(text.partition(".")[2]) > 4
 
 
-def preorder(root: n.Expr) -> list:
+def preorder(root: n.Expr) -> list[n.Expr]:
     """``root`` and its sub-expressions, every node before its children; no recursion."""
-    order = []
+    order: list[n.Expr] = []
     stack = [root]
     pop, push, add = stack.pop, stack.append, order.append
-    Binary, Unary, Call, ListLit = n.Binary, n.Unary, n.Call, n.ListLit
     while stack:
         node = pop()
         add(node)
-        cls = node.__class__
-        if cls is Binary:
+        if isinstance(node, n.Binary):
             push(node.right)
             push(node.left)
-        elif cls is Unary:
+        elif isinstance(node, n.Unary):
             push(node.operand)
-        elif cls is Call:
+        elif isinstance(node, n.Call):
             stack.extend(reversed(node.args))
-        elif cls is ListLit:
+        elif isinstance(node, n.ListLit):
             stack.extend(reversed(node.items))
     return order
 
@@ -135,12 +139,12 @@ class ExprChecker:
         self.types = ctx.types
         self.refs = ctx.refs
         self.window_events = ctx.sym.window_events
-        self._event_sets: dict[str, frozenset] = {}  # window/scorecard -> the event types it is for
-        self.last_order: list = []  # the nodes of the last checked expression, parents first
+        self._event_sets: dict[str, frozenset[str]] = {}  # window/scorecard -> the event types it is for
+        self.last_order: list[n.Expr] = []  # the nodes of the last checked expression, parents first
 
     # ------------------------------------------------------------ entry point
 
-    def check(self, root: n.Expr, scope: Scope) -> tuple[Type, object]:
+    def check(self, root: n.Expr, scope: Scope) -> Folded:
         """Type ``root`` and every sub-expression; return its type and constant value (or NOTCONST)."""
         ctx = self.ctx
         before = len(ctx.diags)
@@ -148,13 +152,14 @@ class ExprChecker:
         refs = self.refs
         memo = scope.memo
         diags = ctx.diags
-        values: dict[int, object] = {}
+        values: Values = {}
         published = ctx.node_values
         order = self.last_order = preorder(root)
-        Literal, Name, Binary = n.Literal, n.Name, n.Binary
+        Literal, Name, Binary, Unary, Call = n.Literal, n.Name, n.Binary, n.Unary, n.Call
+        t: Type
+        v: Any
         for node in reversed(order):
-            cls = node.__class__
-            if cls is Name:
+            if isinstance(node, Name):
                 hit = memo.get(node.name)
                 if hit is None:
                     count = len(diags)
@@ -165,9 +170,9 @@ class ExprChecker:
                     t, v, ref = hit
                     if ref is not None:
                         refs[id(node)] = ref
-            elif cls is Literal:
+            elif isinstance(node, Literal):
                 t, v = self._literal(node, scope)
-            elif cls is Binary:
+            elif isinstance(node, Binary):
                 op = node.op
                 if (
                     (op == "and" or op == "or")
@@ -179,16 +184,16 @@ class ExprChecker:
                     t, v = BOOL, NOTCONST  # the common case, without the general path
                 else:
                     t, v = self._binary(node, scope, values)
-            elif cls is n.Unary:
+            elif isinstance(node, Unary):
                 t, v = self._unary(node, scope, values)
-            elif cls is n.Call:
+            elif isinstance(node, Call):
                 t, v = self._call(node, scope, values)
             else:
                 t, v = self._list(node, scope, values)
             types[id(node)] = t
             if v is not NOTCONST:
                 values[id(node)] = v
-                published[id(node)] = v if cls is not n.ListLit else self._list_value(node, t, values)
+                published[id(node)] = self._list_value(node, t, values) if isinstance(node, n.ListLit) else v
         value = values.get(id(root), NOTCONST)
         t = types[id(root)]
         if scope.const is not None and value is NOTCONST and len(ctx.diags) == before and t.name != "any":
@@ -197,25 +202,26 @@ class ExprChecker:
 
     # ------------------------------------------------------------ leaves
 
-    def _literal(self, node: n.Literal, scope: Scope):
+    def _literal(self, node: n.Literal, scope: Scope) -> Folded:
         kind = node.kind
         value = node.value
         if kind == "string" or kind == "bool":
             return _LITERAL_TYPES[kind], value
         if kind == "decimal":
-            scaled, inexact = literal_decimal(node.value)
+            text = str(value)  # a decimal literal keeps its source text
+            scaled, inexact = literal_decimal(text)
             if inexact:
-                self.ctx.report(scope.path, node.span, m.too_many_digits(node.value))
+                self.ctx.report(scope.path, node.span, m.too_many_digits(text))
             if scaled is None:  # too long to be read: out of range
-                self.ctx.report(scope.path, node.span, m.out_of_range(str(node.value)))
-                return _LITERAL_TYPES[kind], NOTCONST
+                self.ctx.report(scope.path, node.span, m.out_of_range(text))
+                return DECIMAL, NOTCONST
             value = scaled
-        if kind in ("int", "decimal", "duration") and not in_range(value):
+        if isinstance(value, int) and not in_range(value):  # int, decimal, duration
             self.ctx.report(scope.path, node.span, m.out_of_range(str(node.value)))
             return _LITERAL_TYPES[kind], NOTCONST
         return _LITERAL_TYPES[kind], value
 
-    def _name(self, node: n.Name, scope: Scope):
+    def _name(self, node: n.Name, scope: Scope) -> Folded:
         ctx = self.ctx
         name = node.name
         glob = ctx.globals.get(name)
@@ -291,7 +297,7 @@ class ExprChecker:
 
     # ------------------------------------------------------------ operators
 
-    def _unary(self, node: n.Unary, scope: Scope, values):
+    def _unary(self, node: n.Unary, scope: Scope, values: Values) -> Folded:
         t = self.types[id(node.operand)]
         v = values.get(id(node.operand), NOTCONST)
         if node.op == "not":
@@ -306,7 +312,7 @@ class ExprChecker:
             return ANY, NOTCONST
         return with_optional(Type(t.name), t.optional), (-v if v is not NOTCONST else NOTCONST)
 
-    def _binary(self, node: n.Binary, scope: Scope, values):
+    def _binary(self, node: n.Binary, scope: Scope, values: Values) -> Folded:
         op = node.op
         lt = self.types[id(node.left)]
         rt = self.types[id(node.right)]
@@ -329,7 +335,7 @@ class ExprChecker:
             return self._in(node, op, lt, rt, lv, values, scope)
         return self._arith(node, op, lt, rt, lv, rv, scope)
 
-    def _compare(self, node, op, lt, rt, lv, rv, scope):
+    def _compare(self, node: n.Binary, op: str, lt: Type, rt: Type, lv: Any, rv: Any, scope: Scope) -> Folded:
         if lt.name == "any" or rt.name == "any":
             return BOOL, NOTCONST
         if not comparable(lt, rt):
@@ -347,12 +353,12 @@ class ExprChecker:
             return BOOL, NOTCONST
         return BOOL, fold_compare(op, lt, lv, rt, rv)
 
-    def _enum_member(self, t: Type, other: n.Expr, value, scope: Scope) -> None:
+    def _enum_member(self, t: Type, other: n.Expr, value: Any, scope: Scope) -> None:
         """RD210: an enum compared with a constant text not among its values."""
         if t.name == "enum" and isinstance(value, str) and value not in t.enum_values:
             self.ctx.report(scope.path, other.span, m.not_in_enum(value, t, suggest(value, t.enum_values)))
 
-    def _in(self, node, op, lt, rt, lv, values, scope):
+    def _in(self, node: n.Binary, op: str, lt: Type, rt: Type, lv: Any, values: Values, scope: Scope) -> Folded:
         right = node.right
         if rt.name == "any":
             return BOOL, NOTCONST
@@ -374,7 +380,7 @@ class ExprChecker:
                 return BOOL, found if op == "in" else not found
         return BOOL, NOTCONST
 
-    def _arith(self, node, op, lt, rt, lv, rv, scope):
+    def _arith(self, node: n.Binary, op: str, lt: Type, rt: Type, lv: Any, rv: Any, scope: Scope) -> Folded:
         ln, rn = lt.name, rt.name
         if ln == "any" or rn == "any":
             return ANY, NOTCONST
@@ -404,7 +410,7 @@ class ExprChecker:
             return t, NOTCONST
         return t, self._in_range(fold_time(op, lv, rv), node, scope, "duration")
 
-    def _in_range(self, value: int, node, scope: Scope, kind: str):
+    def _in_range(self, value: int, node: n.Expr, scope: Scope, kind: str) -> Any:
         if in_range(value):
             return value
         shown = decimal_text(value) if kind == "decimal" else str(value)
@@ -413,7 +419,7 @@ class ExprChecker:
 
     # ------------------------------------------------------------ calls and lists
 
-    def _call(self, node: n.Call, scope: Scope, values):
+    def _call(self, node: n.Call, scope: Scope, values: Values) -> Folded:
         ctx = self.ctx
         b = BUILTINS.get(node.func)
         if b is None:
@@ -460,11 +466,11 @@ class ExprChecker:
             return t, NOTCONST
         return t, fold_call(b.name, types, argv, t)
 
-    def _list_value(self, node: n.ListLit, t: Type, values: dict[int, object]) -> frozenset:
+    def _list_value(self, node: n.ListLit, t: Type, values: Values) -> frozenset[Any]:
         """The published value of a constant list literal (a set, in the element type)."""
         return list_value(t.elem, [(self.types[id(i)], values[id(i)]) for i in node.items])
 
-    def _list(self, node: n.ListLit, scope: Scope, values):
+    def _list(self, node: n.ListLit, scope: Scope, values: Values) -> Folded:
         elem: Optional[Type] = None
         for item in node.items:
             t = self.types[id(item)]
@@ -513,7 +519,7 @@ _OP_CODES = {
 }
 
 
-def structure_key(order: list) -> tuple:
+def structure_key(order: list[n.Expr]) -> tuple[Any, ...]:
     """A hashable key equal for two expressions exactly when they have the same structure (RD404).
 
     ``order`` is ``preorder(expr)``.  A preorder listing of labels is
@@ -522,19 +528,18 @@ def structure_key(order: list) -> tuple:
     ``tuple``), and spans are left out.  The key is flat, so hashing and
     comparing it never recurses however deep the expression.
     """
-    out = []
+    out: list[Any] = []
     add = out.append
     for node in order:
-        cls = node.__class__
-        if cls is n.Name:
+        if isinstance(node, n.Name):
             add(node.name)
-        elif cls is n.Binary:
+        elif isinstance(node, n.Binary):
             add(_OP_CODES.get(node.op, -1))
-        elif cls is n.Literal:
-            add((node.kind, literal_decimal(node.value)[0] if node.kind == "decimal" else node.value))
-        elif cls is n.Unary:
+        elif isinstance(node, n.Literal):
+            add((node.kind, literal_decimal(str(node.value))[0] if node.kind == "decimal" else node.value))
+        elif isinstance(node, n.Unary):
             add(100 + _OP_CODES.get(node.op, -1))
-        elif cls is n.Call:
+        elif isinstance(node, n.Call):
             add(("call", node.func, len(node.args)))
         else:
             add(("list", len(node.items)))

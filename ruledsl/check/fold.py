@@ -141,7 +141,7 @@ def fold_call(name: str, types: list[Type], args: list[Any], result: Type) -> An
     return NOTCONST
 
 
-def list_value(elem: Optional[Type], items: list[tuple[Type, Any]]) -> frozenset:
+def list_value(elem: Optional[Type], items: list[tuple[Type, Any]]) -> frozenset[Any]:
     """A constant list literal as published: its entries converted to the element type, as a set."""
     target = elem.name if elem is not None else "any"
     return frozenset(convert_value(v, t.name, target) for t, v in items)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import re
 import zoneinfo
+from collections.abc import Callable
 from pathlib import Path
-from typing import Optional
+from typing import Optional, TypedDict, TypeVar, Union
 
 import msgspec
 
@@ -21,9 +22,37 @@ from ruledsl.check import messages as m
 from ruledsl.check.types import ANY, SCALAR_TYPE_NAMES, TIMESTAMP, Type, display, scalar, unify
 from ruledsl.syntax import nodes as n
 from ruledsl.syntax.diagnostics import Diagnostic, make, suggest
+from ruledsl.syntax.loader import Program
 
 VALUE_KINDS = ("const", "param", "list", "window", "sequence", "scorecard")
 """Kinds of declarations that share the value namespace (readable in conditions)."""
+
+ValueDecl = Union[n.ConstDecl, n.ParamDecl, n.ListDecl, n.WindowDecl, n.SequenceDecl, n.ScorecardDecl]
+"""A declaration whose name is a value (``VALUE_KINDS``)."""
+
+FieldEntry = tuple[Type, tuple[str, ...], Optional[m.Msg]]
+"""What a field name means for a set of event types: its type, the event types
+lacking it, and the message when its types conflict."""
+
+D = TypeVar("D", bound=Union[ValueDecl, n.RuleDecl])
+V = TypeVar("V", bound=ValueDecl)
+
+
+class Declarations(TypedDict):
+    """Every declaration of each kind as ``(name, declaration, first definition?)``, in declaration order.
+
+    Duplicates are listed too (their bodies may hold other mistakes) but never
+    enter the ``Symbols`` tables.
+    """
+
+    const: list[tuple[str, n.ConstDecl, bool]]
+    param: list[tuple[str, n.ParamDecl, bool]]
+    list: list[tuple[str, n.ListDecl, bool]]
+    window: list[tuple[str, n.WindowDecl, bool]]
+    sequence: list[tuple[str, n.SequenceDecl, bool]]
+    scorecard: list[tuple[str, n.ScorecardDecl, bool]]
+    rule: list[tuple[str, n.RuleDecl, bool]]
+
 
 LIST_TYPES = ("string", "enum", "int", "decimal")
 
@@ -54,7 +83,7 @@ class Symbols(msgspec.Struct):
 class Context:
     """State shared by the checker passes: symbols, side tables, diagnostics."""
 
-    def __init__(self, program, list_dir_override=None):
+    def __init__(self, program: Program, list_dir_override: Union[str, Path, None] = None):
         self.program = program
         self.list_dir_override = list_dir_override
         self.diags: list[Diagnostic] = []
@@ -64,33 +93,34 @@ class Context:
         self.const_values: dict[str, object] = {}
         self.node_values: dict[int, object] = {}  # id(expr) -> folded value, for every constant node
         self.used: set[str] = set()
-        self.globals: dict[str, tuple[str, object, str]] = {}  # name -> (kind, decl, path)
+        self.globals: dict[str, tuple[str, ValueDecl, str]] = {}  # name -> (kind, decl, path)
         self.events_of: dict[int, list[str]] = {}  # id(rule/window/sequence/scorecard) -> event types
         self.field_owners: dict[str, list[str]] = {}  # field name -> event types having it
-        self._field_tables: dict[tuple, dict] = {}
-        # kind -> [(name, decl, first definition?)] in declaration order; duplicates are
-        # checked too (their bodies may hold other mistakes) but never enter the tables
-        self.decls: dict[str, list[tuple[str, object, bool]]] = {k: [] for k in VALUE_KINDS + ("rule",)}
+        self._field_tables: dict[tuple[str, ...], dict[str, FieldEntry]] = {}
+        self.decls = Declarations(const=[], param=[], list=[], window=[], sequence=[], scorecard=[], rule=[])
 
     def report(self, path: str, span: n.Span, msg: m.Msg) -> None:
+        """Record a diagnostic at ``span`` of the file ``path``."""
         code, message, help_ = msg
         self.diags.append(make(code, message, path, span, help_))
 
-    def path_of(self, decl) -> str:
+    def path_of(self, decl: n.Node) -> str:
+        """The path of the module that declares ``decl``."""
         return self.sym.decl_paths.get(id(decl), "<unknown>")
 
-    def field_table(self, events: tuple[str, ...]) -> dict:
+    def field_table(self, events: tuple[str, ...]) -> dict[str, FieldEntry]:
         """name -> (type, events missing it, conflict message or None) for a set of event types."""
         table = self._field_tables.get(events)
         if table is not None:
             return table
         table = {}
-        seen: dict[str, list] = {}
+        seen: dict[str, list[tuple[str, Type]]] = {}
         for ev in events:
             for fname, ftype in self.sym.fields.get(ev, {}).items():
                 seen.setdefault(fname, []).append((ev, ftype))
         for fname, owners in seen.items():
-            t, conflict = owners[0][1], None
+            t: Type = owners[0][1]
+            conflict: Optional[m.Msg] = None
             for ev, ft in owners[1:]:
                 u = unify(t, ft)
                 if u is None:
@@ -114,7 +144,7 @@ def type_of_ref(ctx: Context, ref: n.TypeRef, path: str) -> Type:
         return Type("enum", ref.optional, values)
     if ref.name in SCALAR_TYPE_NAMES:
         return scalar(ref.name, ref.optional)
-    ctx.report(path, ref.span, m.unknown_type(ref.name, suggest(ref.name, SCALAR_TYPE_NAMES + ("enum",))))
+    ctx.report(path, ref.span, m.unknown_type(ref.name, suggest(ref.name, (*SCALAR_TYPE_NAMES, "enum"))))
     return ANY
 
 
@@ -174,49 +204,62 @@ def collect(ctx: Context) -> None:
                 _declare_value(ctx, decl, path)
 
     _collect_header(ctx, headers, entry)
-    for name, decl in sym.events.items():
+    for decl in sym.events.values():
         _collect_fields(ctx, decl, ctx.path_of(decl))
     for ev, fields in sym.fields.items():
         for fname in fields:
             ctx.field_owners.setdefault(fname, []).append(ev)
 
-    for kind, table, of in (
-        ("rule", sym.rule_events, lambda d: d.events),
-        ("window", sym.window_events, lambda d: d.events),
-        ("sequence", sym.sequence_events, lambda d: [st.event for st in d.steps]),
-        ("scorecard", sym.scorecard_events, lambda d: d.events),
-    ):
-        for name, decl, primary in ctx.decls[kind]:
-            events = resolve_events(ctx, of(decl), ctx.path_of(decl))
-            ctx.events_of[id(decl)] = events
-            if primary:
-                table[name] = events
+    _resolve_all(ctx, ctx.decls["rule"], sym.rule_events, lambda d: d.events)
+    _resolve_all(ctx, ctx.decls["window"], sym.window_events, lambda d: d.events)
+    _resolve_all(ctx, ctx.decls["sequence"], sym.sequence_events, lambda d: [st.event for st in d.steps])
+    _resolve_all(ctx, ctx.decls["scorecard"], sym.scorecard_events, lambda d: d.events)
 
 
-_KIND_OF = {
-    n.ConstDecl: ("const", "consts"),
-    n.ParamDecl: ("param", "params"),
-    n.ListDecl: ("list", "lists"),
-    n.WindowDecl: ("window", "windows"),
-    n.SequenceDecl: ("sequence", "sequences"),
-    n.ScorecardDecl: ("scorecard", "scorecards"),
-}
+def _resolve_all(
+    ctx: Context,
+    decls: list[tuple[str, D, bool]],
+    table: dict[str, list[str]],
+    of: Callable[[D], Optional[list[n.Ident]]],
+) -> None:
+    for name, decl, primary in decls:
+        events = resolve_events(ctx, of(decl), ctx.path_of(decl))
+        ctx.events_of[id(decl)] = events
+        if primary:
+            table[name] = events
 
 
-def _declare_value(ctx: Context, decl, path: str) -> None:
-    kind, attr = _KIND_OF[type(decl)]
+def _declare_value(ctx: Context, decl: ValueDecl, path: str) -> None:
+    sym, decls = ctx.sym, ctx.decls
+    if isinstance(decl, n.ConstDecl):
+        _declare(ctx, "const", decl, decls["const"], sym.consts, path)
+    elif isinstance(decl, n.ParamDecl):
+        _declare(ctx, "param", decl, decls["param"], sym.params, path)
+    elif isinstance(decl, n.ListDecl):
+        _declare(ctx, "list", decl, decls["list"], sym.lists, path)
+    elif isinstance(decl, n.WindowDecl):
+        _declare(ctx, "window", decl, decls["window"], sym.windows, path)
+    elif isinstance(decl, n.SequenceDecl):
+        _declare(ctx, "sequence", decl, decls["sequence"], sym.sequences, path)
+    else:
+        _declare(ctx, "scorecard", decl, decls["scorecard"], sym.scorecards, path)
+
+
+def _declare(
+    ctx: Context, kind: str, decl: V, entries: list[tuple[str, V, bool]], table: dict[str, V], path: str
+) -> None:
     name = decl.name.name
     first = ctx.globals.get(name)
-    ctx.decls[kind].append((name, decl, first is None))
+    entries.append((name, decl, first is None))
     if first is not None:
         fkind, fdecl, fpath = first
         ctx.report(path, decl.name.span, m.duplicate_definition(name, kind, fkind, fpath, fdecl.name.span.line))
         return
     ctx.globals[name] = (kind, decl, path)
-    getattr(ctx.sym, attr)[name] = decl
+    table[name] = decl
 
 
-def _collect_header(ctx: Context, headers, entry: set) -> None:
+def _collect_header(ctx: Context, headers: list[tuple[n.RulesetDecl, str, bool]], entry: set[str]) -> None:
     if not headers:
         return
     primary = next((h for h in headers if h[1] in entry), headers[0])
@@ -228,7 +271,7 @@ def _collect_header(ctx: Context, headers, entry: set) -> None:
         if not first_in_file:
             ctx.report(path, decl.span, m.misplaced_header())
         seen: set[str] = set()
-        for item, span in zip(decl.item_names, decl.item_spans):
+        for item, span in zip(decl.item_names, decl.item_spans, strict=False):  # built by hand: may differ
             if item in seen:
                 ctx.report(path, span, m.duplicate_header_item(item.replace("_ms", "")))
             seen.add(item)

@@ -28,7 +28,11 @@ NO_SPAN = Span()
 
 
 class Node(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag=True, tag_field="node"):
-    """Base of every AST node: carries its source span."""
+    """Base of every AST node: carries its source span.
+
+    Subclasses say ``frozen=True`` again: msgspec inherits it, but type
+    checkers only know a subclass is frozen when it is written.
+    """
 
     span: Span = NO_SPAN
 
@@ -36,7 +40,7 @@ class Node(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag=True, tag_fi
 # ---------------------------------------------------------------- expressions
 
 
-class Literal(Node):
+class Literal(Node, frozen=True):
     """A literal value.
 
     ``kind`` is one of ``int``, ``decimal``, ``string``, ``bool``, ``duration``.
@@ -47,20 +51,20 @@ class Literal(Node):
     value: Union[int, str, bool]
 
 
-class Name(Node):
+class Name(Node, frozen=True):
     """A reference to a field, constant, parameter, list, window, sequence or scorecard."""
 
     name: str
 
 
-class Unary(Node):
+class Unary(Node, frozen=True):
     """``-x`` or ``not x``."""
 
     op: str
     operand: Expr
 
 
-class Binary(Node):
+class Binary(Node, frozen=True):
     """A binary operation: arithmetic, comparison, ``and``/``or``, ``in``/``not in``."""
 
     op: str
@@ -68,7 +72,7 @@ class Binary(Node):
     right: Expr
 
 
-class Call(Node):
+class Call(Node, frozen=True):
     """A call of a built-in function, e.g. ``hour(ts)``."""
 
     func: str
@@ -76,7 +80,7 @@ class Call(Node):
     func_span: Span = NO_SPAN
 
 
-class ListLit(Node):
+class ListLit(Node, frozen=True):
     """An inline list, e.g. ``["atm", "pos"]``."""
 
     items: list[Expr]
@@ -88,13 +92,13 @@ Expr = Union[Literal, Name, Unary, Binary, Call, ListLit]
 # ---------------------------------------------------------------- declarations
 
 
-class Ident(Node):
+class Ident(Node, frozen=True):
     """A declared name together with where it was written."""
 
     name: str
 
 
-class TypeRef(Node):
+class TypeRef(Node, frozen=True):
     """A field or parameter type: ``decimal``, ``string?``, ``enum("a", "b")``."""
 
     name: str
@@ -102,7 +106,7 @@ class TypeRef(Node):
     enum_values: list[str] = []
 
 
-class RulesetDecl(Node):
+class RulesetDecl(Node, frozen=True):
     """The ruleset header: name, version, description, time zone, lateness."""
 
     name: Ident
@@ -116,34 +120,34 @@ class RulesetDecl(Node):
     item_names: list[str] = []
 
 
-class IncludeDecl(Node):
+class IncludeDecl(Node, frozen=True):
     """``include "path"``: share schemas, lists, constants across files."""
 
     path: str
 
 
-class FieldDecl(Node):
+class FieldDecl(Node, frozen=True):
     """One typed field of an event schema."""
 
     name: Ident
     type: TypeRef
 
 
-class EventDecl(Node):
+class EventDecl(Node, frozen=True):
     """An event type and its schema."""
 
     name: Ident
     fields: list[FieldDecl]
 
 
-class ConstDecl(Node):
+class ConstDecl(Node, frozen=True):
     """A named constant, fixed at compile time."""
 
     name: Ident
     value: Expr
 
 
-class ParamDecl(Node):
+class ParamDecl(Node, frozen=True):
     """A business parameter: typed, with a default, adjustable at run time."""
 
     name: Ident
@@ -151,7 +155,7 @@ class ParamDecl(Node):
     default: Expr
 
 
-class ListDecl(Node):
+class ListDecl(Node, frozen=True):
     """A black/grey list: inline items or a file with one entry per line."""
 
     name: Ident
@@ -161,7 +165,7 @@ class ListDecl(Node):
     file_span: Span = NO_SPAN
 
 
-class WindowDecl(Node):
+class WindowDecl(Node, frozen=True):
     """A sliding-window aggregate keyed by fields, in event time."""
 
     name: Ident
@@ -175,14 +179,14 @@ class WindowDecl(Node):
     exclude_current: bool = False
 
 
-class Step(Node):
+class Step(Node, frozen=True):
     """One step of a sequence: an event type and an optional condition."""
 
     event: Ident
     where: Optional[Expr] = None
 
 
-class SequenceDecl(Node, kw_only=True):
+class SequenceDecl(Node, frozen=True, kw_only=True):
     """Ordered steps for the same key within a time span (the chain defence)."""
 
     name: Ident
@@ -192,13 +196,13 @@ class SequenceDecl(Node, kw_only=True):
     steps: list[Step]
 
 
-class Clause(Node):
+class Clause(Node, frozen=True):
     """A keyword clause inside a rule or scorecard, kept for duplicate checks."""
 
     keyword: str
 
 
-class RuleDecl(Node):
+class RuleDecl(Node, frozen=True):
     """A rule: when its condition holds for an event, it proposes an action."""
 
     name: Ident
@@ -213,7 +217,7 @@ class RuleDecl(Node):
     clauses: list[Clause] = []
 
 
-class ScoreItem(Node):
+class ScoreItem(Node, frozen=True):
     """A weighted scorecard item: ``item "label" when cond score n``."""
 
     label: str
@@ -221,7 +225,7 @@ class ScoreItem(Node):
     score: Expr
 
 
-class Level(Node):
+class Level(Node, frozen=True):
     """A scorecard level threshold: ``level high >= 80``."""
 
     name: Ident
@@ -229,7 +233,7 @@ class Level(Node):
     threshold: Expr
 
 
-class ScorecardDecl(Node):
+class ScorecardDecl(Node, frozen=True):
     """Weighted items summed to a score, mapped to five levels."""
 
     name: Ident
