@@ -39,6 +39,7 @@ def _at(path: str, line: int) -> str:
 
 
 def unknown_name(name: str, suggestion: Optional[str], other_kind: Optional[str] = None) -> Msg:
+    """RD101: a name that is not declared; ``other_kind`` says what it is instead (event, rule, aggregate)."""
     if other_kind == "event":
         return (
             "RD101",
@@ -57,10 +58,12 @@ def unknown_name(name: str, suggestion: Optional[str], other_kind: Optional[str]
 
 
 def unknown_event(name: str, suggestion: Optional[str]) -> Msg:
+    """RD102: an event type that is not declared."""
     return ("RD102", f"unknown event type `{name}`", suggestion or "declare it with `event NAME { field: type ... }`")
 
 
 def not_a_field(name: str, events: list[str], suggestion: Optional[str], elsewhere: list[str]) -> Msg:
+    """RD103: a name that is not a field of ``events``; ``elsewhere`` lists event types that have it."""
     where = _ticks(events) if len(events) <= 3 else f"{_ticks(events[:3])}, …"
     help_ = suggestion
     if help_ is None and elsewhere:
@@ -69,6 +72,7 @@ def not_a_field(name: str, events: list[str], suggestion: Optional[str], elsewhe
 
 
 def field_missing_in_some(name: str, what: str, missing: list[str]) -> Msg:
+    """RD103: a field that some of the event types a ``what`` applies to lack."""
     shown = _ticks(missing[:3]) + (", …" if len(missing) > 3 else "")
     return (
         "RD103",
@@ -78,6 +82,7 @@ def field_missing_in_some(name: str, what: str, missing: list[str]) -> Msg:
 
 
 def duplicate_definition(name: str, kind: str, first_kind: str, first_path: str, first_line: int) -> Msg:
+    """RD104: a second declaration of a name already declared (as ``first_kind``)."""
     return (
         "RD104",
         f"`{name}` is defined more than once",
@@ -86,6 +91,7 @@ def duplicate_definition(name: str, kind: str, first_kind: str, first_path: str,
 
 
 def duplicate_rule(name: str, first_path: str, first_line: int) -> Msg:
+    """RD105: a second rule with the same name."""
     return (
         "RD105",
         f"rule `{name}` is defined more than once",
@@ -94,6 +100,7 @@ def duplicate_rule(name: str, first_path: str, first_line: int) -> Msg:
 
 
 def unknown_function(name: str, suggestion: Optional[str]) -> Msg:
+    """RD106: a call of a function that is not built in (an aggregate needs a window)."""
     if name in AGGREGATES and name not in BUILTINS:
         return (
             "RD106",
@@ -104,6 +111,7 @@ def unknown_function(name: str, suggestion: Optional[str]) -> Msg:
 
 
 def unknown_type(name: str, suggestion: Optional[str]) -> Msg:
+    """RD107: a type name that does not exist (``str`` suggests ``string``, and so on)."""
     hints = {
         "str": "string",
         "text": "string",
@@ -127,18 +135,22 @@ def unknown_type(name: str, suggestion: Optional[str]) -> Msg:
 
 
 def list_type_not_allowed(t: str) -> Msg:
+    """RD107: a list of a type lists cannot hold."""
     return ("RD107", f"a list cannot hold `{t}` values", "lists hold texts, enums, whole numbers or decimals")
 
 
 def unknown_action(name: str, suggestion: Optional[str]) -> Msg:
+    """RD108: a rule action that is not one of ``ACTIONS``."""
     return ("RD108", f"unknown action `{name}`", suggestion or f"actions are {_ticks(ACTIONS)} (strongest first)")
 
 
 def unknown_aggregate(name: str, suggestion: Optional[str]) -> Msg:
+    """RD109: a window aggregate that is not one of ``AGGREGATES``."""
     return ("RD109", f"unknown aggregate `{name}`", suggestion or f"aggregates are {_ticks(AGGREGATES)}")
 
 
 def ambiguous_name(name: str, kind: str, events: list[str]) -> Msg:
+    """RD110: a name that is both a field of the event types and a declaration."""
     noun = _KIND_WORDS.get(kind, kind).split(" ", 1)[-1]
     return (
         "RD110",
@@ -148,10 +160,12 @@ def ambiguous_name(name: str, kind: str, events: list[str]) -> Msg:
 
 
 def unknown_level(name: str, suggestion: Optional[str]) -> Msg:
+    """RD111: a scorecard level that is not one of ``LEVELS``."""
     return ("RD111", f"unknown scorecard level `{name}`", suggestion or f"levels are {_ticks(LEVELS)}")
 
 
 def missing_clause(rule: str, keyword: str) -> Msg:
+    """RD112: a rule without its ``when``, ``action`` or ``reason`` clause."""
     helps = {
         "when": "add `when CONDITION`",
         "action": f"add `action ACTION` with one of {_ticks(ACTIONS)}",
@@ -161,6 +175,7 @@ def missing_clause(rule: str, keyword: str) -> Msg:
 
 
 def duplicate_clause(keyword: str, owner: str, first_line: int) -> Msg:
+    """RD113: a clause written twice in a rule or scorecard."""
     return (
         "RD113",
         f"`{keyword}` is written more than once in `{owner}`",
@@ -169,6 +184,7 @@ def duplicate_clause(keyword: str, owner: str, first_line: int) -> Msg:
 
 
 def duplicate_level(level: str, owner: str, first_line: int) -> Msg:
+    """RD113: a scorecard level written twice."""
     return (
         "RD113",
         f"level `{level}` is written more than once in `{owner}`",
@@ -177,6 +193,7 @@ def duplicate_level(level: str, owner: str, first_line: int) -> Msg:
 
 
 def list_file_unreadable(shown: str, reason: str) -> Msg:
+    """RD114: a list file that cannot be read."""
     return (
         "RD114",
         f"cannot read list file `{shown}`: {reason}",
@@ -185,6 +202,7 @@ def list_file_unreadable(shown: str, reason: str) -> Msg:
 
 
 def list_file_entry(shown: str, line: int, entry: str, declared: Type, more: int) -> Msg:
+    """RD114: a list file entry that is not a value of the list's type (the first one, and how many more)."""
     extra = f" (and {more} more bad line{'s' if more != 1 else ''})" if more else ""
     return (
         "RD114",
@@ -194,6 +212,7 @@ def list_file_entry(shown: str, line: int, entry: str, declared: Type, more: int
 
 
 def duplicate_header(first_path: str, first_line: int) -> Msg:
+    """RD115: a second ruleset header in the program."""
     return (
         "RD115",
         "the ruleset header is declared more than once",
@@ -202,14 +221,17 @@ def duplicate_header(first_path: str, first_line: int) -> Msg:
 
 
 def misplaced_header() -> Msg:
+    """RD115: a ruleset header that is not the first declaration of its file."""
     return ("RD115", "the ruleset header must be the first declaration of the file", "move it to the top")
 
 
 def duplicate_header_item(item: str) -> Msg:
+    """RD115: a header item written twice."""
     return ("RD115", f"`{item}` is written more than once in the ruleset header", "keep one")
 
 
 def duplicate_field(name: str, event: str, first_line: int) -> Msg:
+    """RD116: a field declared twice in an event type."""
     return (
         "RD116",
         f"field `{name}` is declared more than once in `{event}`",
@@ -218,6 +240,7 @@ def duplicate_field(name: str, event: str, first_line: int) -> Msg:
 
 
 def bad_ts(event: str, t: str) -> Msg:
+    """RD117: an event type declaring ``ts`` with a type other than ``timestamp``."""
     return (
         "RD117",
         f"`ts` in `{event}` is declared as `{t}`",
@@ -226,6 +249,7 @@ def bad_ts(event: str, t: str) -> Msg:
 
 
 def unknown_timezone(name: str) -> Msg:
+    """RD118: a header time zone that is not an IANA name."""
     return ("RD118", f"unknown time zone `{name}`", 'use an IANA name such as "Asia/Shanghai" or "UTC"')
 
 
@@ -233,6 +257,7 @@ def unknown_timezone(name: str) -> Msg:
 
 
 def cannot_compare(op: str, left: Type, right: Type) -> Msg:
+    """RD201: a comparison of values of different kinds."""
     return (
         "RD201",
         f"cannot compare `{display(left)}` with `{display(right)}` using `{op}`",
@@ -241,6 +266,7 @@ def cannot_compare(op: str, left: Type, right: Type) -> Msg:
 
 
 def field_types_differ(name: str, a: str, ta: Type, b: str, tb: Type) -> Msg:
+    """RD201: a field read across event types that declare it with incompatible types."""
     return (
         "RD201",
         f"`{name}` is `{display(ta)}` in `{a}` but `{display(tb)}` in `{b}`",
@@ -249,6 +275,7 @@ def field_types_differ(name: str, a: str, ta: Type, b: str, tb: Type) -> Msg:
 
 
 def in_elem_mismatch(left: Type, elem: Type) -> Msg:
+    """RD201: ``in`` with a value that cannot equal the list's entries."""
     return (
         "RD201",
         f"cannot look up `{display(left)}` in a list of `{display(elem)}`",
@@ -257,6 +284,7 @@ def in_elem_mismatch(left: Type, elem: Type) -> Msg:
 
 
 def bad_operator(op: str, left: Type, right: Optional[Type] = None) -> Msg:
+    """RD202: an operator applied to operands it does not take (one operand for ``-x`` and ``not x``)."""
     if right is None:
         return ("RD202", f"`{op}` cannot be applied to `{display(left)}`", _op_help(op, left, left))
     return ("RD202", f"`{op}` cannot be applied to `{display(left)}` and `{display(right)}`", _op_help(op, left, right))
@@ -280,6 +308,7 @@ def _op_help(op: str, left: Type, right: Type) -> str:
 
 
 def in_needs_list(op: str, right: Type) -> Msg:
+    """RD202: ``in``/``not in`` whose right side is not a list."""
     help_ = 'use a list name or a list such as `["a", "b"]`'
     if right.name in ("string", "enum"):
         help_ = "to look for a text inside a text use `contains(text, part)`"
@@ -287,6 +316,7 @@ def in_needs_list(op: str, right: Type) -> Msg:
 
 
 def not_bool(what: str, t: Type) -> Msg:
+    """RD203: a condition (``what``) that is not true/false."""
     return ("RD203", f"{what} must be true/false, not `{display(t)}`", 'compare the value, e.g. `x > 0` or `x == "a"`')
 
 
@@ -307,11 +337,13 @@ def _signature(b: Builtin) -> str:
 
 
 def wrong_arity(b: Builtin, got: int) -> Msg:
+    """RD204: a built-in function called with the wrong number of arguments."""
     n = len(b.params)
     return ("RD204", f"`{b.name}` takes {n} argument{'s' if n != 1 else ''}, not {got}", f"{_signature(b)}: {b.doc}")
 
 
 def wrong_arg(b: Builtin, index: int, t: Type) -> Msg:
+    """RD205: argument ``index`` of a built-in function of a type it does not take."""
     kind = b.params[index]
     return (
         "RD205",
@@ -321,14 +353,17 @@ def wrong_arg(b: Builtin, index: int, t: Type) -> Msg:
 
 
 def level_needs_scorecard() -> Msg:
+    """RD205: ``level(x)`` where ``x`` is not a scorecard name."""
     return ("RD205", "the argument of `level` must be the name of a scorecard", "write `level(SCORECARD_NAME)`")
 
 
 def hour_out_of_range(b: Builtin, value: int) -> Msg:
+    """RD205: a constant hour outside 0-24 in ``between_hours``."""
     return ("RD205", f"hour `{value}` is out of range in `{b.name}`", "hours are 0-23 (24 for the end of the day)")
 
 
 def bad_regex(reason: str) -> Msg:
+    """RD206: a ``matches`` pattern that RE2 does not accept."""
     return (
         "RD206",
         f"invalid regular expression: {reason}",
@@ -337,10 +372,12 @@ def bad_regex(reason: str) -> Msg:
 
 
 def pattern_not_literal() -> Msg:
+    """RD209: a ``matches`` pattern that is not a string literal."""
     return ("RD209", "the pattern of `matches` must be a string literal", 'write it in place: `matches(x, "^62")`')
 
 
 def param_default_mismatch(name: str, declared: Type, got: Type) -> Msg:
+    """RD207: a parameter default whose type does not fit the declared type."""
     return (
         "RD207",
         f"the default of `{name}` is `{display(got)}` but the parameter is `{display(declared)}`",
@@ -349,6 +386,7 @@ def param_default_mismatch(name: str, declared: Type, got: Type) -> Msg:
 
 
 def param_bad_type(name: str, t: str) -> Msg:
+    """RD207: a parameter of a type parameters cannot have."""
     return (
         "RD207",
         f"parameter `{name}` cannot have type `{t}`",
@@ -357,10 +395,12 @@ def param_bad_type(name: str, t: str) -> Msg:
 
 
 def score_not_number(what: str, got: Type) -> Msg:
+    """RD207: a score or level threshold (``what``) that is not a number."""
     return ("RD207", f"{what} must be a number, not `{display(got)}`", "write a whole number or a decimal")
 
 
 def const_bad_type(name: str, got: Type) -> Msg:
+    """RD207: a constant whose value has a type constants cannot have."""
     return (
         "RD207",
         f"constant `{name}` cannot be `{display(got)}`",
@@ -369,6 +409,7 @@ def const_bad_type(name: str, got: Type) -> Msg:
 
 
 def list_item_mismatch(declared: Type, got: Type) -> Msg:
+    """RD208: an inline list entry whose type does not fit the list's type."""
     return (
         "RD208",
         f"list entry is `{display(got)}` but the list holds `{display(declared)}`",
@@ -377,6 +418,7 @@ def list_item_mismatch(declared: Type, got: Type) -> Msg:
 
 
 def list_mixed(first: Type, got: Type) -> Msg:
+    """RD208: a list literal mixing entries of different kinds."""
     return (
         "RD208",
         f"list entry is `{display(got)}` but the first entry is `{display(first)}`",
@@ -385,6 +427,7 @@ def list_mixed(first: Type, got: Type) -> Msg:
 
 
 def not_constant(name: str, kind: str, what: str) -> Msg:
+    """RD209: a non-constant name where a constant is required (``what`` says where)."""
     return (
         "RD209",
         f"{what} must be constant, but `{name}` is {_KIND_WORDS.get(kind, kind)}",
@@ -393,14 +436,17 @@ def not_constant(name: str, kind: str, what: str) -> Msg:
 
 
 def not_constant_expr(what: str) -> Msg:
+    """RD209: an expression that is not constant where a constant is required."""
     return ("RD209", f"{what} must be constant", "use literals and constants only")
 
 
 def const_cycle(name: str) -> Msg:
+    """RD209: a constant defined in terms of itself."""
     return ("RD209", f"constant `{name}` is defined in terms of itself", "break the cycle with a literal value")
 
 
 def not_in_enum(value: str, t: Type, suggestion: Optional[str]) -> Msg:
+    """RD210: a text compared with or given to an enum that is not one of its values."""
     return (
         "RD210",
         f'`"{value}"` is not a value of `{display(t)}`',
@@ -409,10 +455,12 @@ def not_in_enum(value: str, t: Type, suggestion: Optional[str]) -> Msg:
 
 
 def division_by_zero() -> Msg:
+    """RD211: a division or remainder by a constant zero."""
     return ("RD211", "division by zero", "the result would always be missing; divide by a non-zero value")
 
 
 def too_many_digits(text: str) -> Msg:
+    """RD212: a decimal literal with more than 4 digits after the point."""
     return (
         "RD212",
         f"decimal `{text}` has more than 4 digits after the point",
@@ -421,6 +469,7 @@ def too_many_digits(text: str) -> Msg:
 
 
 def out_of_range(text: str) -> Msg:
+    """RD213: a number (literal or folded) outside the 64-bit range."""
     return ("RD213", f"number `{text}` is out of range", "numbers must fit in 64 bits (decimals: ±922,337,203,685,477)")
 
 
@@ -437,6 +486,7 @@ def bad_duration(what: str, text: str, longest_days: int = 400) -> Msg:
 
 
 def bad_key(t: Type) -> Msg:
+    """RD302: a window or sequence key of a type that cannot be a key."""
     return (
         "RD302",
         f"a key cannot be `{display(t)}`",
@@ -445,16 +495,19 @@ def bad_key(t: Type) -> Msg:
 
 
 def bad_aggregate_arg(agg: str, t: Type, wanted: str) -> Msg:
+    """RD303: an aggregate over values it cannot aggregate (``wanted`` says what it takes)."""
     return ("RD303", f"`{agg}` cannot aggregate `{display(t)}`", f"`{agg}` takes {wanted}")
 
 
 def aggregate_arity(agg: str, arity: int) -> Msg:
+    """RD304: an aggregate with an argument it does not take, or without the one it needs."""
     if arity == 0:
         return ("RD304", f"`{agg}()` takes no argument", f"write `{agg}()`")
     return ("RD304", f"`{agg}` takes one argument", f"write `{agg}(FIELD)`")
 
 
 def useless_excluding(agg: str) -> Msg:
+    """RD305: ``excluding current`` on an aggregate it does not change."""
     return (
         "RD305",
         f"`excluding current` has no effect on `{agg}`",
@@ -463,6 +516,7 @@ def useless_excluding(agg: str) -> Msg:
 
 
 def short_sequence(name: str, steps: int) -> Msg:
+    """RD306: a sequence with fewer than two steps."""
     return (
         "RD306",
         f"sequence `{name}` has {steps} step, it needs at least 2",
@@ -471,10 +525,12 @@ def short_sequence(name: str, steps: int) -> Msg:
 
 
 def unused(kind: str, name: str) -> Msg:
+    """RD307: a declaration (of ``kind``) that nothing reads."""
     return ("RD307", f"{kind} `{name}` is never used", "use it in a rule or delete it")
 
 
 def lateness_too_long(lateness: str, window: str, over: str) -> Msg:
+    """RD308: a header lateness longer than the shortest window."""
     return (
         "RD308",
         f"lateness `{lateness}` is longer than window `{window}` (`{over}`)",
@@ -483,6 +539,7 @@ def lateness_too_long(lateness: str, window: str, over: str) -> Msg:
 
 
 def not_allowed_in(name: str, kind: str, where: str) -> Msg:
+    """RD309: a name of a kind that cannot be read where it stands (e.g. a window in a window)."""
     return (
         "RD309",
         f"{_KIND_WORDS.get(kind, kind)} (`{name}`) cannot be read inside {where}",
@@ -495,6 +552,7 @@ def not_allowed_in(name: str, kind: str, where: str) -> Msg:
 
 
 def never_fires(rule: str) -> Msg:
+    """RD401: a rule whose condition is always false."""
     return (
         "RD401",
         f"rule `{rule}` can never fire: its condition is always false",
@@ -503,6 +561,7 @@ def never_fires(rule: str) -> Msg:
 
 
 def always_true(rule: str) -> Msg:
+    """RD402: a rule whose condition is always true."""
     return (
         "RD402",
         f"the condition of rule `{rule}` is always true",
@@ -511,6 +570,7 @@ def always_true(rule: str) -> Msg:
 
 
 def redundant_rule(rule: str, other: str, action: str, path: str, line: int) -> Msg:
+    """RD404: a rule repeating the condition of ``other``, at least as strong on at least its events."""
     return (
         "RD404",
         f"rule `{rule}` never changes a decision",
@@ -520,6 +580,7 @@ def redundant_rule(rule: str, other: str, action: str, path: str, line: int) -> 
 
 
 def level_out_of_order(level: str, previous: str) -> Msg:
+    """RD405: scorecard levels not written from highest to lowest."""
     return (
         "RD405",
         f"level `{level}` comes after `{previous}`",
@@ -528,6 +589,7 @@ def level_out_of_order(level: str, previous: str) -> Msg:
 
 
 def threshold_not_decreasing(level: str, previous: str) -> Msg:
+    """RD405: a level threshold not below the threshold of the level above."""
     return (
         "RD405",
         f"the threshold of `{level}` is not below the threshold of `{previous}`",
@@ -536,12 +598,15 @@ def threshold_not_decreasing(level: str, previous: str) -> Msg:
 
 
 def level_op(op: str) -> Msg:
+    """RD405: a level chosen with an operator other than ``>=``."""
     return ("RD405", f"a level is chosen by `>=`, not `{op}`", "write `level high >= N`")
 
 
 def scorecard_no_items(name: str) -> Msg:
+    """RD406: a scorecard without items."""
     return ("RD406", f"scorecard `{name}` has no items", 'add `item "label" when CONDITION score N`')
 
 
 def scorecard_no_on(name: str) -> Msg:
+    """RD406: a scorecard without an ``on`` clause."""
     return ("RD406", f"scorecard `{name}` has no `on` clause", "add `on EVENT_TYPES` (or `on any`)")

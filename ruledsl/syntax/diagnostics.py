@@ -117,6 +117,6 @@ def render(diag: Diagnostic, source: Optional[str]) -> str:
     return "\n".join(lines)
 
 
-def sort_key(diag: Diagnostic):
+def sort_key(diag: Diagnostic) -> tuple[str, int, str]:
     """Order diagnostics by file, then position, then code."""
     return (diag.path, diag.span.start, diag.code)

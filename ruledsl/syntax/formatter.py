@@ -57,7 +57,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections.abc import Iterable
-from typing import Optional
+from typing import Any, Optional
 
 import msgspec
 
@@ -135,9 +135,9 @@ def quote(text: str) -> str:
             code = ord(ch)
             if code > 0xFFFF:
                 code -= 0x10000
-                parts.append("\\u%04x\\u%04x" % (0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF)))
+                parts.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
             else:
-                parts.append("\\u%04x" % code)
+                parts.append(f"\\u{code:04x}")
         else:
             parts.append(ch)
     return "".join(parts)
@@ -357,7 +357,7 @@ def _block(header: str, inner: list[str], footer: list[_Comment]) -> list[str]:
     body = inner + [INDENT + c.text for c in footer]
     if not body:
         return [header + " {}"]
-    return [header + " {"] + body + ["}"]
+    return [header + " {", *body, "}"]
 
 
 # ---------------------------------------------------------------- declarations
@@ -446,23 +446,25 @@ class _Formatter:
         has_inner_comments = bool(d.span.end) and self.pool.peek_before(d.span.end)
         if not texts or (_width(one_line) <= LINE_WIDTH and not has_inner_comments):
             return self._simple(d, one_line)
-        items = _attach(self.pool, [(i.span, [t + ","]) for i, t in zip(d.items, texts)])
+        items = _attach(self.pool, [(i.span, [t + ","]) for i, t in zip(d.items, texts, strict=True)])
         footer = self.pool.before(d.span.end) if d.span.end else []
         return [], [head + "["] + _emit_items(items, INDENT) + [INDENT + c.text for c in footer] + ["]"]
 
     def d_RulesetDecl(self, d: n.RulesetDecl):
         _check_duplicates("the ruleset header", d.name.name, d.item_names, d.span)
         lines = {
-            "version": d.version is not None and f"version {quote(d.version)}",
-            "description": d.description is not None and f"description {quote(d.description)}",
-            "timezone": d.timezone is not None and f"timezone {quote(d.timezone)}",
-            "lateness_ms": d.lateness_ms is not None and f"lateness {format_duration(d.lateness_ms)}",
-            "hold_timeout_ms": d.hold_timeout_ms is not None and f"hold_timeout {format_duration(d.hold_timeout_ms)}",
+            "version": f"version {quote(d.version)}" if d.version is not None else "",
+            "description": f"description {quote(d.description)}" if d.description is not None else "",
+            "timezone": f"timezone {quote(d.timezone)}" if d.timezone is not None else "",
+            "lateness_ms": f"lateness {format_duration(d.lateness_ms)}" if d.lateness_ms is not None else "",
+            "hold_timeout_ms": (
+                f"hold_timeout {format_duration(d.hold_timeout_ms)}" if d.hold_timeout_ms is not None else ""
+            ),
         }
         by_key = {}
         if d.item_names and len(d.item_spans) == len(d.item_names):
-            attached = _attach(self.pool, [(s, [lines[k]]) for k, s in zip(d.item_names, d.item_spans)])
-            by_key = dict(zip(d.item_names, attached))
+            attached = _attach(self.pool, [(s, [lines[k]]) for k, s in zip(d.item_names, d.item_spans, strict=True)])
+            by_key = dict(zip(d.item_names, attached, strict=True))
         ordered = [by_key.get(k) or _Item(lines=[lines[k]]) for k in HEADER_ORDER if lines[k]]
         footer = self.pool.before(d.span.end) if d.span.end else []
         if len(ordered) == 1 and not (ordered[0].leading or ordered[0].trailing or footer):
@@ -509,7 +511,7 @@ class _Formatter:
         by_key = {}
         if d.clauses:
             attached = _attach(self.pool, [(c.span, lines.get(c.keyword, [])) for c in d.clauses])
-            by_key = {c.keyword: a for c, a in zip(d.clauses, attached)}
+            by_key = {c.keyword: a for c, a in zip(d.clauses, attached, strict=True)}
         ordered = []
         for k in RULE_CLAUSE_ORDER:
             if k in lines:
@@ -530,7 +532,7 @@ class _Formatter:
             queues = {"on": [on_line], "item": list(item_lines), "level": list(level_lines)}
             attached = _attach(self.pool, [(c.span, queues[c.keyword].pop(0)) for c in d.clauses])
             groups: dict[str, list[_Item]] = {"on": [], "item": [], "level": []}
-            for c, a in zip(d.clauses, attached):
+            for c, a in zip(d.clauses, attached, strict=True):
                 groups[c.keyword].append(a)
             ordered = groups["on"] + groups["item"] + groups["level"]
         else:
@@ -635,7 +637,7 @@ def _blank_line_between(source: str, a: int, b: int) -> bool:
 # ---------------------------------------------------------------- AST equality
 
 
-def strip_spans(obj):
+def strip_spans(obj: Any) -> Any:
     """A copy of an AST (node, list, Module) with every span cleared.
 
     Clause bookkeeping that records source order (``RuleDecl.clauses``,

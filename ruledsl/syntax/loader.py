@@ -68,7 +68,7 @@ def load_program(
             program.diagnostics.append(
                 make(
                     "RD007",
-                    f"include cycle: {' -> '.join(display_path(p) for p in chain + (real,))}",
+                    f"include cycle: {' -> '.join(display_path(p) for p in (*chain, real))}",
                     shown,
                     span,
                     "move the shared declarations into a file that both include",
@@ -94,7 +94,7 @@ def load_program(
             return
         for decl in module.decls:
             if isinstance(decl, n.IncludeDecl):
-                visit(path.parent / decl.path, chain + (real,), (shown, decl.span))
+                visit(path.parent / decl.path, (*chain, real), (shown, decl.span))
         program.modules.append(module)
 
     for p in paths:

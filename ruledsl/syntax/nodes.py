@@ -8,6 +8,7 @@ declared with ``gc=False``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Optional, Union
 
 import msgspec
@@ -274,7 +275,7 @@ AGGREGATES = ("count", "sum", "avg", "min", "max", "distinct", "last", "since")
 """Window aggregate functions."""
 
 
-def walk(expr: Expr):
+def walk(expr: Expr) -> Iterator[Expr]:
     """Yield ``expr`` and every sub-expression, depth first, without recursion."""
     stack = [expr]
     while stack:

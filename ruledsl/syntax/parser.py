@@ -12,9 +12,10 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Optional
+from typing import Any, ClassVar, Optional, cast
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -70,7 +71,7 @@ class _FastLexer(Lexer):
         r"|(?P<NAME>(?!\d)\w+)"
         r"|(?P<op>==|!=|<=|>=|[<>+\-*/%{}()\[\],:=?])"
     )
-    _OPS = {
+    _OPS: ClassVar[dict[str, str]] = {
         "==": "COMP_OP",
         "!=": "COMP_OP",
         "<=": "COMP_OP",
@@ -138,18 +139,20 @@ class _FastLexer(Lexer):
 
 
 @functools.lru_cache(maxsize=1)
-def _lark() -> Lark:
+def _lark() -> tuple[Lark, _InlineAST]:
     # Tree building and position propagation are the slow parts of a Lark
     # parse, so the AST is built during the parse (an inline transformer) and
     # spans come from the first and last token of each rule (keep_all_tokens).
-    return Lark(
+    transformer = _InlineAST()
+    parser = Lark(
         _grammar_text(),
         parser="lalr",
         lexer=_FastLexer,
         maybe_placeholders=True,
         keep_all_tokens=True,
-        transformer=_InlineAST(),
+        transformer=transformer,
     )
+    return parser, transformer
 
 
 @functools.lru_cache(maxsize=1)
@@ -491,7 +494,7 @@ def _item_span(item) -> Optional[n.Span]:
     return span if span is not None and span is not n.NO_SPAN else None
 
 
-def _cover(children) -> n.Span:
+def _cover(children: list[Any]) -> n.Span:
     first = last = None
     for c in children:
         first = _item_span(c)
@@ -501,13 +504,13 @@ def _cover(children) -> n.Span:
         last = _item_span(c)
         if last is not None:
             break
-    if first is None:
+    if first is None or last is None:
         return n.NO_SPAN
     return _join(first, last)
 
 
 @functools.lru_cache(maxsize=1)
-def _anonymous_terminals() -> frozenset:
+def _anonymous_terminals() -> frozenset[str]:
     """Terminals the grammar does not name (keywords, punctuation): dropped from children."""
     text = _grammar_text()
     named = set(re.findall(r"^([A-Z_][A-Z_0-9]*)(?:\.\d+)?\s*:", text, re.MULTILINE))
@@ -546,7 +549,7 @@ class _InlineAST(Transformer):
         super().__init__()
         self.impl = _ToAST()
         self.depth: dict[int, int] = {}
-        self.anon: frozenset = frozenset()
+        self.anon: frozenset[str] = frozenset()
         for name in dir(_ToAST):
             if not name.startswith("_"):
                 setattr(self, name, self._adapt(name, getattr(self.impl, name)))
@@ -603,11 +606,11 @@ def _describe_terminal(name: str) -> str:
     return name.lower()
 
 
-def _describe_expected(expected) -> str:
+def _describe_expected(expected: Iterable[str]) -> str:
     words = sorted({_describe_terminal(t) for t in expected})
     # keywords and symbols first is less useful than a short list; cap it
     if len(words) > 10:
-        words = words[:10] + ["…"]
+        words = [*words[:10], "…"]
     return ", ".join(words)
 
 
@@ -625,8 +628,9 @@ def _describe_token(tok: Token) -> str:
 
 def _syntax_diagnostic(err: UnexpectedInput, text: str, path: str) -> Diagnostic:
     if isinstance(err, UnexpectedCharacters):
-        ch = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
-        span = n.Span(err.pos_in_stream, err.pos_in_stream + 1, err.line, err.column, err.line, err.column + 1)
+        at = err.pos_in_stream or 0  # always set for this error
+        ch = text[at] if at < len(text) else ""
+        span = n.Span(at, at + 1, err.line, err.column, err.line, err.column + 1)
         if ch == '"':
             return make("RD004", "string is not closed on this line", path, span, 'end the string with `"`')
         help_ = None
@@ -678,12 +682,12 @@ def parse(text: str, path: str = "<string>") -> tuple[Optional[n.Module], list[D
     """
     diags: list[Diagnostic] = []
     work = text
-    parser = _lark()
-    transformer = parser.options.transformer
+    parser, transformer = _lark()
     transformer.anon = _anonymous_terminals()
     for _attempt in range(50):
         try:
-            decls = parser.parse(work)
+            # the inline transformer builds the AST: ``start`` returns the declarations
+            decls = cast(list[n.Decl], parser.parse(work))
         except UnexpectedInput as err:
             diags.append(_syntax_diagnostic(err, text, path))
             pos = getattr(err, "pos_in_stream", None)
