@@ -98,20 +98,15 @@ def _check_only(paths: list[Path], batched: bool) -> int:
 
 def _compile(paths: list[Path], batched: bool) -> Any:
     """The compiled ruleset, or None after printing its diagnostics."""
-    from ruledsl.check.checker import check
+    from ruledsl.check.checker import load_and_check
     from ruledsl.cli.app import echo_diagnostics, usage_error
     from ruledsl.compile import compile_ruleset
-    from ruledsl.syntax.loader import load_program
 
     for p in paths:
         if not p.is_file():
             usage_error(f"not a ruleset file: {p}")
-    program = load_program(paths)
-    if program.has_syntax_errors:
-        echo_diagnostics(program.diagnostics, program.sources, err=True)
-        return None
-    result = check(program)
+    result = load_and_check(paths)
     if not result.ok:
-        echo_diagnostics(result.diagnostics, program.sources, err=True)
+        echo_diagnostics(result.diagnostics, result.sources, err=True)
         return None
     return compile_ruleset(result, batched=batched)
