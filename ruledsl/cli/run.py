@@ -118,7 +118,7 @@ def load_ruleset(path: Path, *, timezone: Optional[str] = None, shown: Optional[
 
     shown = shown or str(path)
     try:
-        engine = load(path, timezone=timezone)
+        engine = load(path, timezone=timezone, clock=None)  # a replay of recorded traffic: no wall-clock guard
     except RuleDSLError as err:
         raise LoadProblem(f"{shown}: the ruleset has errors", err.diagnostics, err.sources) from None
     header = engine.result.symbols.header

@@ -27,20 +27,22 @@ from ruledsl.compile.plan import (
     score_type,
     window_type,
 )
-from ruledsl.kernels.values import SCALE
+from ruledsl.kernels.values import DECIMAL_LIMIT, SCALE, TS_MAX, TS_MIN
 from ruledsl.syntax import nodes as n
 from ruledsl.syntax.formatter import format_expr
 from ruledsl.syntax.parser import format_duration
 
 _FIELD_CHECK = {
-    # type -> fast test that the raw value is already right (None: always convert), slow converter
+    # type -> the fast test that the raw value is NOT already right and in range, the slow converter
+    # (which raises the EventError).  Literal bounds: a constant load is cheaper than a global.
     "string": ("type({v}) is not str", "_cv_str"),
-    "int": ("type({v}) is not int", "_cv_int"),
-    "float": ("type({v}) is not float", "_cv_float"),
+    "int": ("type({v}) is not int or not -9223372036854775808 <= {v} <= 9223372036854775807", "_cv_int"),
+    "duration": ("type({v}) is not int or not -9223372036854775808 <= {v} <= 9223372036854775807", "_cv_int"),
+    "float": ("type({v}) is not float or not -1.7976931348623157e308 <= {v} <= 1.7976931348623157e308", "_cv_float"),
     "bool": ("type({v}) is not bool", "_cv_bool"),
-    "timestamp": ("type({v}) is not int", "_cv_ts"),
-    "duration": ("type({v}) is not int", "_cv_int"),
+    "timestamp": (f"type({{v}}) is not int or not {TS_MIN} <= {{v}} < {TS_MAX}", "_cv_ts"),
 }
+_DECIMAL_INT_LIMIT = DECIMAL_LIMIT  # an int sent for a decimal field is scaled on the fast path when below this
 
 
 def comment_text(text: str) -> str:
@@ -204,6 +206,9 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
                 if decl.arg is not None and decl.agg.name not in ("count", "since"):
                     arg_code, arg_null = gen.expr(decl.arg)
                     hashed = decl.agg.name == "distinct" and gen.ty(decl.arg) in ("string", "enum")
+                    if _may_leave_64_bits(result, decl.arg):
+                        # a computed number outside 64 bits is missing (decoded fields never are)
+                        arg_code, arg_null = f"_a64({arg_code})", True
                     if arg_null:  # a missing value feeds nothing (tested before it is hashed)
                         held = v_ if hashed else a_
                         body(1, f"{held} = {arg_code}")
@@ -373,7 +378,8 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
         emit(0, f"def {ep.function}(ev, commit):")
         emit.comment(1, f"event {event} ({mod.at_text(edecl)}): decode and validate every field")
         emit(1, "ts = ev.get('ts')")
-        emit(1, f"if type(ts) is not int: ts = _cv_ts({event!r}, 'ts', ts)")
+        emit(1, f"if {_FIELD_CHECK['timestamp'][0].format(v='ts')}: ts = _cv_ts({event!r}, 'ts', ts)")
+        emit(1, f"if ts > FUT[0]: _future({event!r}, ts)  # the clock guard: see docs/semantics.md")
         for fname, ftype in ep.fields.items():
             if fname == "ts":
                 continue
@@ -397,6 +403,15 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
     emit(0, "")
 
 
+def _may_leave_64_bits(result: CheckResult, arg: n.Expr) -> bool:
+    """True for a window argument computed from arithmetic on 64-bit numbers (a plain field never leaves)."""
+    if result.types[id(arg)].name not in ("int", "decimal", "timestamp", "duration"):
+        return False
+    if isinstance(arg, n.Name):
+        return result.refs.get(id(arg), ("",))[0] != "field"
+    return True
+
+
 def _avg_wrapper(result: CheckResult, decl: n.WindowDecl, is_float: bool) -> Any:
     if decl.agg.name != "avg":
         return lambda q: q
@@ -413,7 +428,11 @@ def _field_check(mod: _Module, event: str, fname: str, ftype: Any, var: str) -> 
             f"{var} = _cv_enum({event!r}, {fname!r}, {var}, {tuple(ftype.enum_values)!r})"
         )
     if ftype.name == "decimal":
-        return f"{var} = {var} * {SCALE} if type({var}) is int else _cv_dec({event!r}, {fname!r}, {var})"
+        lim = _DECIMAL_INT_LIMIT
+        return (
+            f"{var} = {var} * {SCALE} if type({var}) is int and -{lim} < {var} < {lim} "
+            f"else _cv_dec({event!r}, {fname!r}, {var})"
+        )
     fast, slow = _FIELD_CHECK[ftype.name]
     return f"if {fast.format(v=var)}: {var} = {slow}({event!r}, {fname!r}, {var})"
 

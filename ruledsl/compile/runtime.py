@@ -18,6 +18,9 @@ from typing import Any, Optional
 
 from ruledsl.kernels import state as _state
 from ruledsl.kernels.values import (
+    DECIMAL_LIMIT,
+    INT_MAX,
+    INT_MIN,
     SCALE,
     EventError,
     LocalClock,
@@ -66,7 +69,7 @@ def _flt_in_int(x: float, entries: Any) -> bool:
 
 def _flt_in_dec(x: float, entries: Any) -> bool:
     # the one 4-place decimal that could equal x when compared as a float
-    if x != x or x in (float("inf"), float("-inf")):
+    if not -DECIMAL_LIMIT < x < DECIMAL_LIMIT:  # NaN and infinities fail too; no list entry is that large
         return False
     d = to_decimal(x)
     return d / SCALE == x and d in entries
@@ -94,6 +97,12 @@ def _avg_f(pair: Optional[tuple[float, int]]) -> Optional[float]:
         return None
     total, count = pair
     return total / count
+
+
+def _a64(value: Optional[int]) -> Optional[int]:
+    # a computed window argument outside the 64-bit range is missing: it feeds nothing
+    # (docs/semantics.md, "Limits"), so no kernel call can fail after an event was decoded
+    return value if value is not None and INT_MIN <= value <= INT_MAX else None
 
 
 def _D(value: Optional[int]) -> Any:
@@ -127,13 +136,30 @@ def make_converters(zone: Any) -> dict[str, Callable[..., Any]]:
 
         return convert
 
-    cv_str, cv_int, cv_bool = refuse("a string"), refuse("an integer"), refuse("true or false")
+    cv_str, cv_bool = refuse("a string"), refuse("true or false")
+
+    def out_of_range(event: str, field: str, value: Any, limit: str) -> EventError:
+        return EventError(
+            f"event `{event}`: field `{field}` is out of range: {value!r:.40} ({limit})", field=field, event_type=event
+        )
+
+    def cv_int(event: str, field: str, value: Any) -> int:
+        if value is None:
+            raise missing(event, field)
+        if type(value) is int:  # the fast test failed on the range
+            raise out_of_range(event, field, value, "integers are 64-bit")
+        raise wrong(event, field, value, "an integer")
 
     def cv_float(event: str, field: str, value: Any) -> float:
         if value is None:
             raise missing(event, field)
         if type(value) is int:
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:
+                raise out_of_range(event, field, value, "floats are finite") from None
+        if type(value) is float:  # the fast test failed: NaN or an infinity
+            raise wrong(event, field, value, "a finite number")
         raise wrong(event, field, value, "a number")
 
     def cv_dec(event: str, field: str, value: Any) -> int:
@@ -143,7 +169,11 @@ def make_converters(zone: Any) -> dict[str, Callable[..., Any]]:
             raise wrong(event, field, value, "a decimal number")
         try:
             return to_decimal(value)
-        except (TypeError, ValueError, ArithmeticError):
+        except ValueError as err:
+            if "out of range" in str(err):
+                raise out_of_range(event, field, value, "decimals are below 10^14 in magnitude") from None
+            raise wrong(event, field, value, "a decimal number") from None
+        except (TypeError, ArithmeticError):
             raise wrong(event, field, value, "a decimal number") from None
 
     def cv_ts(event: str, field: str, value: Any) -> int:
@@ -153,7 +183,11 @@ def make_converters(zone: Any) -> dict[str, Callable[..., Any]]:
             raise wrong(event, field, value, "a timestamp (epoch ms or ISO 8601)")
         try:
             return parse_timestamp(value, zone)
-        except (TypeError, ValueError, OverflowError):
+        except ValueError as err:
+            if "out of range" in str(err):
+                raise out_of_range(event, field, value, "epoch milliseconds from 1900 to 2200") from None
+            raise wrong(event, field, value, "a timestamp (epoch ms or ISO 8601)") from None
+        except (TypeError, OverflowError):
             raise wrong(event, field, value, "a timestamp (epoch ms or ISO 8601)") from None
 
     def cv_enum(event: str, field: str, value: Any, allowed: tuple[str, ...]) -> str:
@@ -193,6 +227,7 @@ _STATIC: dict[str, Any] = {
     "_avg_d": _avg_d,
     "_avg_i": _avg_i,
     "_avg_f": _avg_f,
+    "_a64": _a64,
     "_D": _D,
     "_hash": _state.stable_hash,
     "min": min,
@@ -213,6 +248,8 @@ CONVERTERS = ("_cv_str", "_cv_int", "_cv_float", "_cv_bool", "_cv_dec", "_cv_ts"
 """Slow-path field validators (``make_converters``)."""
 
 ENGINE_BINDINGS = (
+    "FUT",  # [the latest timestamp accepted without reading the clock again] (the clock guard)
+    "_future",  # read the clock; reject an event dated beyond it plus the allowed skew
     "P",  # parameter values, by index (set_param replaces an item)
     "LS",  # list values, by index (update_list replaces an item)
     "CLK",  # [max ts, watermark, committed events, late events]

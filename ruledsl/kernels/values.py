@@ -77,8 +77,59 @@ def decimal_literal(text: str) -> int:
     return -scaled if sign else scaled
 
 
+# ---------------------------------------------------------------- the limits of event values
+# Every event value is checked against these while it is decoded, before any state
+# changes (docs/semantics.md, "Limits"): nothing out of range ever reaches a kernel.
+
+INT_MIN = -(2**63)
+INT_MAX = 2**63 - 1
+"""``int`` and ``duration`` values are 64-bit."""
+
+DECIMAL_LIMIT = 10**14
+"""A decimal's magnitude is below 10^14 (100 trillion), so its scaled form fits 64 bits with room."""
+
+SCALED_LIMIT = DECIMAL_LIMIT * SCALE
+
+MAX_NUMBER_TEXT = 64
+"""The longest decimal text accepted in an event: parsing stays cheap whatever is sent."""
+
+TS_MIN = -2_208_988_800_000
+"""1900-01-01T00:00:00Z in epoch milliseconds: the earliest timestamp accepted."""
+
+TS_MAX = 7_258_118_400_000
+"""2200-01-01T00:00:00Z: timestamps are before it (a microsecond or nanosecond value is far beyond)."""
+
+
+def in_int_range(value: int) -> bool:
+    """True when an int is a 64-bit value."""
+    return INT_MIN <= value <= INT_MAX
+
+
+def check_scaled(scaled: int) -> int:
+    """A scaled decimal within the limit, else ValueError naming the limit."""
+    if -SCALED_LIMIT < scaled < SCALED_LIMIT:
+        return scaled
+    raise ValueError("out of range (a decimal must be below 10^14 in magnitude)")
+
+
+def check_timestamp(ms: int) -> int:
+    """Epoch milliseconds within [1900-01-01, 2200-01-01), else ValueError naming the range."""
+    if TS_MIN <= ms < TS_MAX:
+        return ms
+    raise ValueError(
+        "out of range (timestamps are epoch milliseconds from 1900 to 2200; was it in seconds or microseconds?)"
+    )
+
+
 def to_decimal(value: Any) -> int:
-    """An event value -> scaled decimal; raises TypeError/ValueError if it is not a number."""
+    """An event value -> scaled decimal within ``DECIMAL_LIMIT``; raises TypeError/ValueError otherwise."""
+    t = type(value)
+    if t is str and len(value) > MAX_NUMBER_TEXT:
+        raise ValueError(f"a number of more than {MAX_NUMBER_TEXT} characters")
+    return check_scaled(_to_decimal(value))
+
+
+def _to_decimal(value: Any) -> int:
     t = type(value)
     if t is int:
         return value * SCALE
@@ -116,11 +167,17 @@ def get_zone(name: str) -> _dt.tzinfo:
 
 
 def parse_timestamp(value: Any, zone: _dt.tzinfo) -> int:
-    """An event ``ts`` -> epoch milliseconds.  Accepts int ms or an ISO 8601 string."""
+    """An event ``ts`` -> epoch milliseconds in [``TS_MIN``, ``TS_MAX``).  Accepts int ms or ISO 8601 text."""
+    return check_timestamp(_parse_timestamp(value, zone))
+
+
+def _parse_timestamp(value: Any, zone: _dt.tzinfo) -> int:
     t = type(value)
     if t is int:
         return value
     if t is str:
+        if len(value) > MAX_NUMBER_TEXT:
+            raise ValueError("a timestamp of more than 64 characters")
         try:
             stamp = _dt.datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
         except ValueError:
@@ -152,16 +209,17 @@ class LocalClock:
 
     def __init__(self, zone: _dt.tzinfo):
         self.zone = zone
-        self._offsets: dict[int, int] = {}
+        self._offsets: dict[int, Any] = {}  # UTC hour -> offset in ms, or _MIXED
 
     def _offset_at(self, ts: int) -> int:
         stamp = _dt.datetime.fromtimestamp(ts // 1000, _dt.timezone.utc).astimezone(self.zone)
-        return int(stamp.utcoffset().total_seconds() * 1000)
+        offset = stamp.utcoffset()
+        return int(offset.total_seconds() * 1000) if offset is not None else 0
 
     def local_ms(self, ts: int) -> int:
         """Milliseconds since the epoch in local wall-clock time."""
         h = ts // 3_600_000
-        off = self._offsets.get(h)
+        off: Any = self._offsets.get(h)
         if off is None:
             if len(self._offsets) > 100_000:
                 self._offsets.clear()

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import math
 from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from typing import Any, Optional
@@ -42,6 +43,18 @@ from ruledsl.runtime.decision import Decision, MatchedRule, ScoreResult, final_a
 from ruledsl.syntax import nodes as n
 
 HOLD_TIMEOUT_MS = 24 * 3600 * 1000
+MAX_FUTURE_SKEW_MS = 5 * 60 * 1000
+
+# docs/semantics.md, "Limits", read literally
+_INT64 = (-(2**63), 2**63 - 1)
+_DECIMAL_BOUND = decimal.Decimal(10) ** 14  # |decimal| < 10^14
+_TEXT_MAX = 64  # characters of decimal or timestamp text
+_TS_RANGE = (
+    (dt.datetime(1900, 1, 1, tzinfo=dt.timezone.utc) - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc))
+    // dt.timedelta(milliseconds=1),
+    (dt.datetime(2200, 1, 1, tzinfo=dt.timezone.utc) - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc))
+    // dt.timedelta(milliseconds=1),
+)  # [from, to)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _FOUR_PLACES = decimal.Decimal("0.0001")
 _FEATURE_KINDS = ("field", "window", "sequence", "param", "scorecard")
@@ -63,6 +76,14 @@ def parse_decimal_text(text: str) -> decimal.Decimal:
     interpreter checks independently is evaluation, not number syntax.
     """
     return decimal_to_python(decimal_literal(text))
+
+
+def _fits_64_bits(value: Any) -> bool:
+    if type(value) is int:
+        return _INT64[0] <= value <= _INT64[1]
+    if isinstance(value, decimal.Decimal):
+        return _INT64[0] <= value * 10_000 <= _INT64[1]
+    return True
 
 
 def _is_int(v: Any) -> bool:
@@ -98,8 +119,16 @@ class ReferenceEngine:
         params: Optional[dict] = None,
         lists: Optional[dict[str, frozenset]] = None,
         timezone: Optional[str] = None,
+        clock: Optional[Any] = None,
+        max_future_skew_ms: Optional[int] = None,
     ):
         self.result = result
+        # the clock guard (semantics.md, "Clock guard"); no clock: no guard
+        self.clock = clock
+        header_skew = getattr(result.symbols.header, "max_future_skew_ms", None) if result.symbols.header else None
+        self.max_future_skew_ms = (
+            max_future_skew_ms if max_future_skew_ms is not None else header_skew or MAX_FUTURE_SKEW_MS
+        )
         self.sym = result.symbols
         self.types = result.types
         self.refs = result.refs
@@ -262,6 +291,8 @@ class ReferenceEngine:
         if type(etype) is not str or etype not in self.sym.events:
             raise EventError(f"unknown event type {etype!r}", field="type")
         ts = self._timestamp(event.get("ts"), "ts", etype)
+        if self.clock is not None and ts > self.clock() + self.max_future_skew_ms:
+            raise EventError(f"`ts` is ahead of the clock by more than {self.max_future_skew_ms} ms", field="ts")
         fields: dict[str, Any] = {}
         for fdecl in self.sym.events[etype].fields:
             fname, tref = fdecl.name.name, fdecl.type
@@ -294,15 +325,23 @@ class ReferenceEngine:
                 raise bad()
             return raw
         if t in ("int", "duration"):
-            if not _is_int(raw):
+            if not _is_int(raw) or not _INT64[0] <= raw <= _INT64[1]:
                 raise bad()
             return raw
         if t == "float":
             if not (_is_int(raw) or type(raw) is float):
                 raise bad()
-            return float(raw)
+            try:
+                value = float(raw)
+            except OverflowError:
+                raise bad() from None
+            if not math.isfinite(value):
+                raise bad()
+            return value
         if t == "decimal":
             if _is_int(raw):
+                if abs(raw) >= _DECIMAL_BOUND:
+                    raise bad()
                 return decimal.Decimal(raw).quantize(_FOUR_PLACES)
             if type(raw) is float:
                 # a float is taken as the decimal it prints as (its JSON text), then rounded
@@ -311,18 +350,29 @@ class ReferenceEngine:
                 text = raw
             else:
                 raise bad()
+            if len(text) > _TEXT_MAX:
+                raise bad()
             try:
-                return parse_decimal_text(text)
+                number = parse_decimal_text(text)
             except ValueError:
                 raise bad() from None
+            if abs(number) >= _DECIMAL_BOUND:
+                raise bad()
+            return number
         if t == "timestamp":
             return self._timestamp(raw, fname, etype)
         raise bad()
 
     def _timestamp(self, raw: Any, fname: str, etype: str) -> int:
+        ms = self._timestamp_ms(raw, fname, etype)
+        if not _TS_RANGE[0] <= ms < _TS_RANGE[1]:
+            raise EventError(f"field `{fname}` is out of range: {raw!r}", field=fname, event_type=etype)
+        return ms
+
+    def _timestamp_ms(self, raw: Any, fname: str, etype: str) -> int:
         if _is_int(raw):
             return raw
-        if type(raw) is str:
+        if type(raw) is str and len(raw) <= _TEXT_MAX:
             try:
                 stamp = dt.datetime.fromisoformat(raw)
             except ValueError:
@@ -488,8 +538,11 @@ class ReferenceEngine:
         if decl.arg is None:
             return key, None
         value = self._eval(decl.arg, ctx)
-        # an event whose argument is missing adds nothing (a missing value has nothing to count)
-        return None if value is None else (key, value)
+        # an event whose argument is missing adds nothing (a missing value has nothing to count),
+        # nor does one whose number is beyond 64 bits (a decimal counted in units of 1/10000)
+        if value is None or not _fits_64_bits(value):
+            return None
+        return key, value
 
     def _window(self, name: str, ctx: _Ctx) -> Any:
         if ctx.late:  # a late event sees no window state (semantics.md, "Order and lateness")

@@ -38,7 +38,8 @@ class RulesetUnderTest:
         """A fresh engine: empty state, the given parameters and lists."""
         from ruledsl.runtime.engine import Engine
 
-        return Engine(self.result, self.compiled, params=params, lists=lists, timezone=timezone)
+        # a rule test's clock is its own virtual clock: the wall-clock guard does not apply
+        return Engine(self.result, self.compiled, params=params, lists=lists, timezone=timezone, clock=None)
 
     def reference(
         self,

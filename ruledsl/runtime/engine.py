@@ -14,7 +14,8 @@ against the state left by the previous one.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -37,6 +38,7 @@ from ruledsl.runtime import persistence
 from ruledsl.runtime.decision import ACTION_RANK, DEFAULT_HOLD_TIMEOUT_MS, Decision, MatchedRule, ScoreResult
 from ruledsl.runtime.lists import convert_item, convert_values, resolve_lists
 from ruledsl.syntax.diagnostics import RuleDSLError
+from ruledsl.syntax.durations import format_duration, format_duration_compound, parse_duration
 
 ADVANCE_EVERY = 64
 """Events between two incremental eviction sweeps of the window state."""
@@ -45,6 +47,15 @@ SWEEP_BUDGET = 128
 """Expiry-queue entries each kernel may pop per sweep: two per event, more than
 the at most one add per event per kernel that creates or re-queues a key (keys
 that cannot have expired are never visited)."""
+
+
+DEFAULT_MAX_FUTURE_SKEW_MS = 5 * 60 * 1000
+"""How far ahead of the engine's clock an event may be dated (5 minutes), unless the ruleset says otherwise."""
+
+
+def wall_clock_ms() -> int:
+    """The machine's clock in epoch milliseconds: the default ``clock`` of an engine."""
+    return time.time_ns() // 1_000_000
 
 
 class Engine:
@@ -59,10 +70,13 @@ class Engine:
         lists=None,
         timezone: Optional[str] = None,
         state: Union[str, Path, None] = None,
+        allow_other_ruleset: bool = False,
         _carry: Optional[Engine] = None,
         store=None,
         on_store_error: str = "fail_open",
         fail_closed_action: str = "hold",
+        clock: Optional[Callable[[], int]] = wall_clock_ms,
+        max_future_skew: Union[int, str, None] = None,
     ):
         if on_store_error not in STORE_POLICIES:
             raise ValueError(f"on_store_error must be one of {', '.join(STORE_POLICIES)}")
@@ -84,6 +98,11 @@ class Engine:
         self._zone = get_zone(tz_name)
         self.lateness_ms = header.lateness_ms if header and header.lateness_ms else 0
         self.hold_timeout_ms = header.hold_timeout_ms if header and header.hold_timeout_ms else DEFAULT_HOLD_TIMEOUT_MS
+        # the clock guard: an event dated beyond clock() + skew is refused (docs/semantics.md, "Clock guard")
+        self.clock = clock
+        self.max_future_skew_ms = _skew_ms(max_future_skew, header)
+        self._skew_option = max_future_skew  # kept across reloads; the header's value may change
+        self._future_limit = [NEVER if clock is not None else -NEVER]  # -NEVER: no clock, no guard
         self._lock = threading.Lock()
         self._reload_lock = threading.Lock()
 
@@ -107,7 +126,7 @@ class Engine:
         if _carry is not None:
             self._carry_state(_carry)
         if state is not None:
-            self._restore(persistence.read(state))
+            self._restore(persistence.read(state), source=str(state), allow_other_ruleset=allow_other_ruleset)
         self._local_store = None
         if store is not None:
             from ruledsl.stores.local import LocalStore
@@ -136,58 +155,103 @@ class Engine:
                     mine[i] = olds[spec.signature].pop(0)
                     self.kept_state.append(spec.name)
 
-    def _restore(self, snap: persistence.Snapshot) -> None:
+    def _identity(self) -> persistence.RulesetIdentity:
+        header = self.result.symbols.header
+        name = header.name.name if header is not None and header.name is not None else ""
+        return persistence.RulesetIdentity(name=name, lateness_ms=self.lateness_ms, timezone=self.timezone)
+
+    def _restore(self, snap: persistence.Snapshot, *, source: str = "snapshot", allow_other_ruleset: bool = False) -> None:
+        # All checked before anything is applied; any failure is a SnapshotError and no engine is built.
+        comp = self.compiled
+        differences = persistence.identity_differences(snap, self._identity(), comp.windows, comp.sequences)
+        if differences and not allow_other_ruleset:
+            raise persistence.SnapshotError(
+                f"{source}: written by another ruleset: {'; '.join(differences)}. Start without it, or pass "
+                "allow_other_ruleset=True to restore the clock, the settings and the windows that did not change"
+            )
+        try:
+            params = {
+                name: value
+                for name, value in snap.params.items()
+                if name in comp.param_types and name not in self._param_overrides  # explicit params= win
+            }
+            for name, value in params.items():
+                self._set_param(name, value)
+            lists = {
+                name: convert_values(comp.list_types[name], values)
+                for name, values in snap.lists.items()
+                if name in comp.list_types and name not in self._list_overrides  # explicit lists= win
+            }
+            loads = []  # (kernel, items, name): kernels hold the lateness, so a changed one restores none
+            if snap.ruleset.lateness_ms == self.lateness_ms:
+                saved_windows = _by_signature(snap.windows, snap.windows)
+                for spec, kernel in zip(comp.windows, self._windows, strict=True):
+                    if saved_windows.get(spec.signature):
+                        items = saved_windows[spec.signature].pop(0).items
+                        persistence.check_window_items(
+                            items, agg=spec.agg, is_float=spec.is_float, value_type=spec.result_type
+                        )
+                        loads.append((kernel, items, spec.name))
+                saved_sequences = _by_signature(snap.sequences, snap.sequences)
+                for sspec, kernel in zip(comp.sequences, self._sequences, strict=True):
+                    if saved_sequences.get(sspec.signature):
+                        items = saved_sequences[sspec.signature].pop(0).items
+                        persistence.check_sequence_items(items, n_steps=sspec.n_steps)
+                        loads.append((kernel, items, sspec.name))
+            wm = snap.clock[1]
+            for kernel, items, name in loads:
+                kernel.load(items)
+                if wm != NEVER:
+                    kernel.advance(wm, 0)
+                self.kept_state.append(name)
+        except (ValueError, TypeError, OverflowError) as err:
+            raise persistence.SnapshotError(f"{source}: {err}") from None
         self._clock_state[:] = snap.clock
-        wm = snap.clock[1]
-        triples: tuple[tuple[Any, list[Any], Any], ...] = (
-            (self.compiled.windows, self._windows, snap.windows),
-            (self.compiled.sequences, self._sequences, snap.sequences),
-        )
-        for specs, kernels, saved_list in triples:
-            saved_by_sig = _by_signature(saved_list, saved_list)
-            for spec, kernel in zip(specs, kernels, strict=True):
-                if saved_by_sig.get(spec.signature):
-                    saved = saved_by_sig[spec.signature].pop(0)
-                    kernel.load(saved.items)
-                    if wm != NEVER:
-                        kernel.advance(wm, 0)
-                    self.kept_state.append(spec.name)
+        if snap.ruleset.lateness_ms != self.lateness_ms and snap.clock[0] != NEVER:
+            self._clock_state[1] = snap.clock[0] - self.lateness_ms  # the watermark under this lateness
+        for name, values in snap.lists.items():
+            if name in lists:
+                self._lists[comp.lists.index(name)] = lists[name]
+                self._list_overrides[name] = values
+        self._param_overrides.update(params)
 
     def snapshot(self, path: Union[str, Path]) -> int:
-        """Write the window and sequence state to ``path`` atomically; returns its size in bytes.
+        """Write the engine's operational state to ``path`` atomically; returns its size in bytes.
 
-        Entries that left their window are not written.  Restore with
+        The snapshot holds the ruleset's identity, the clock, the parameters
+        and lists the application set (``params=``/``lists=``, ``set_param``,
+        ``update_list``) and the window and sequence entries still inside
+        their span (docs/semantics.md, "Snapshots").  Restore with
         ``ruledsl.load(..., state=path)``; the restored engine continues
-        exactly where this one stopped.
+        exactly where this one stopped.  The state is copied under the
+        engine's lock and encoded and written outside it, so other threads
+        keep evaluating while the file is written.
         """
         with self._lock:
-            wm = self._clock_state[1]
-            windows = []
-            for spec, kernel in zip(self.compiled.windows, self._windows, strict=True):
-                cutoff = wm - spec.duration_ms
-                items = []
-                for key, entries in kernel.dump():
-                    live = [e for e in entries if e[0] > cutoff]
-                    if live:
-                        items.append((key, live))
-                windows.append(persistence.KernelState(spec.signature, kernel.watermark, items))
-            sequences = []
-            for sspec, kernel in zip(self.compiled.sequences, self._sequences, strict=True):
-                cutoff = wm - sspec.within_ms
-                items = []
-                for key, starts in kernel.dump():
-                    live = [st if st is not None and st > cutoff else None for st in starts]
-                    if any(st is not None for st in live):
-                        items.append((key, live))
-                sequences.append(persistence.KernelState(sspec.signature, kernel.watermark, items))
-            snap = persistence.Snapshot(
-                ruledsl_version=__version__,
-                clock=list(self._clock_state),
-                lateness_ms=self.lateness_ms,
-                windows=windows,
-                sequences=sequences,
-            )
-            data = persistence.encode(snap)
+            comp = self.compiled
+            identity = self._identity()
+            clock = list(self._clock_state)
+            params = {name: self._params[comp.params.index(name)] for name in self._param_overrides}
+            lists = {name: self._lists[comp.lists.index(name)] for name in self._list_overrides}
+            window_dumps = [_frozen_dump(kernel) for kernel in self._windows]
+            sequence_dumps = [_frozen_dump(kernel) for kernel in self._sequences]
+        wm = clock[1]
+        snap = persistence.Snapshot(
+            ruledsl_version=__version__,
+            ruleset=identity,
+            clock=clock,
+            params={name: persistence.user_value(comp.param_types[name], v) for name, v in params.items()},
+            lists={name: persistence.user_values(comp.list_types[name], v) for name, v in lists.items()},
+            windows=[
+                persistence.SavedWindow(spec.signature, persistence.live_window_items(dump(), wm - spec.duration_ms))
+                for spec, dump in zip(comp.windows, window_dumps, strict=True)
+            ],
+            sequences=[
+                persistence.SavedSequence(spec.signature, persistence.live_sequence_items(dump(), wm - spec.within_ms))
+                for spec, dump in zip(comp.sequences, sequence_dumps, strict=True)
+            ],
+        )
+        data = persistence.encode(snap)
         persistence.write_atomic(path, data)
         return len(data)
 
@@ -214,7 +278,16 @@ class Engine:
         with self._reload_lock:
             # Built outside the evaluation lock: carried kernels are the same
             # objects, so events evaluated meanwhile are not lost.
-            new = Engine(result, compiled, params=keep_params, lists=keep_lists, timezone=self.timezone, _carry=self)
+            new = Engine(
+                result,
+                compiled,
+                params=keep_params,
+                lists=keep_lists,
+                timezone=self.timezone,
+                _carry=self,
+                clock=self.clock,
+                max_future_skew=self._skew_option,
+            )
             new.paths = [str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
             with self._lock:
                 locks = (self._lock, self._reload_lock)
@@ -235,6 +308,8 @@ class Engine:
         ns["P"] = self._params
         ns["LS"] = self._lists
         ns["CLK"] = self._clock_state
+        ns["FUT"] = self._future_limit
+        ns["_future"] = self._future
         ns["_SR"] = ScoreResult
         for name, kernel in zip(comp.window_names, self._windows, strict=True):
             ns[name] = kernel
@@ -280,6 +355,23 @@ class Engine:
                 return Decision(action=self.fail_closed_action, event_type=event_type, degraded=True)
 
         return guarded
+
+    def _future(self, event_type: str, ts: int) -> None:
+        # called by generated code only when ts passes the cached limit: read the clock again
+        now = self.clock() if self.clock is not None else None
+        if now is None:
+            return
+        limit = now + self.max_future_skew_ms
+        self._future_limit[0] = limit
+        if ts > limit:
+            ahead = format_duration_compound(ts - now)
+            raise EventError(
+                f"event `{event_type}`: field `ts` is {ahead} ahead of the engine's clock (at most "
+                f"{format_duration(self.max_future_skew_ms)} is accepted: max_future_skew); a wrong device clock "
+                "or a timestamp in seconds or microseconds?",
+                field="ts",
+                event_type=event_type,
+            )
 
     def _advance(self) -> None:
         # an incremental eviction sweep of every kernel (called every ADVANCE_EVERY events):
@@ -354,20 +446,23 @@ class Engine:
             return dict(event)
         raise EventError(f"event must be a dict, a msgspec Struct or JSON bytes, not {type(event).__name__}")
 
-    def _function_for(self, event: dict):
-        fn = self._fns.get(event.get("type"))
+    def _function_for(self, event: dict) -> Any:
+        # the slow path of the dispatch: every way `type` can be wrong gets its own message
+        etype = event.get("type")
+        if etype is None:
+            raise EventError("event has no `type` field", field="type")
+        if type(etype) is not str:
+            raise EventError(f"event `type` must be a string, not {type(etype).__name__}", field="type")
+        fn = self._fns.get(etype)
         if fn is None:
-            etype = event.get("type")
-            if etype is None:
-                raise EventError("event has no `type` field", field="type")
             raise EventError(
-                f"unknown event type {etype!r}; this ruleset knows {', '.join(self._fns)}",
+                f"unknown event type {etype[:60]!r}; this ruleset knows {', '.join(self._fns)}",
                 field="type",
-                event_type=str(etype),
+                event_type=etype[:60],
             )
         return fn
 
-    def evaluate(self, event) -> Decision:
+    def evaluate(self, event: Any) -> Decision:
         """Evaluate one event and update the state; returns the decision.
 
         Raises ``EventError`` for a malformed event, leaving the state untouched.
@@ -375,7 +470,10 @@ class Engine:
         if type(event) is not dict:
             event = self._coerce(event)
         with self._lock:
-            fn = self._fns.get(event.get("type")) or self._function_for(event)
+            try:
+                fn = self._fns[event["type"]]
+            except (KeyError, TypeError):  # missing, unknown or unhashable
+                fn = self._function_for(event)
             try:
                 return fn(event, True)
             except EventError:
@@ -383,12 +481,15 @@ class Engine:
             except Exception as exc:  # a bug, not bad input: point the traceback at the DSL
                 raise _linemap.rewrite_traceback(exc) from None
 
-    def peek(self, event) -> Decision:
+    def peek(self, event: Any) -> Decision:
         """Evaluate as ``evaluate`` would, without changing any state (what-if)."""
         if type(event) is not dict:
             event = self._coerce(event)
         with self._lock:
-            fn = self._fns.get(event.get("type")) or self._function_for(event)
+            try:
+                fn = self._fns[event["type"]]
+            except (KeyError, TypeError):
+                fn = self._function_for(event)
             try:
                 return fn(event, False)
             except EventError:
@@ -396,26 +497,43 @@ class Engine:
             except Exception as exc:
                 raise _linemap.rewrite_traceback(exc) from None
 
-    def evaluate_many(self, events: Iterable[Any]) -> list[Decision]:
+    def evaluate_many(self, events: Iterable[Any], *, errors: str = "raise") -> list[Any]:
         """Evaluate events in order; one lock acquisition for the whole batch.
 
-        A malformed event raises ``EventError`` after the events before it were
-        applied; the ones after it are not evaluated.
+        A malformed event changes no state; what happens to the batch is ``errors``:
+
+        - ``"raise"`` (default): the ``EventError`` is raised with ``index``
+          (its position in the batch) and ``decisions`` (the decisions of the
+          events before it, which were applied); the events after it are not
+          evaluated.
+        - ``"return"``: the batch goes on; the returned list holds the
+          ``EventError`` in the bad event's place.
         """
-        out: list[Decision] = []
+        if errors not in ("raise", "return"):
+            raise ValueError('errors must be "raise" or "return"')
+        keep_going = errors == "return"
+        out: list[Any] = []
         append = out.append
+        fns = self._fns
         with self._lock:
-            fns = self._fns
-            try:
-                for event in events:
+            for event in events:
+                try:
                     if type(event) is not dict:
                         event = self._coerce(event)
-                    fn = fns.get(event.get("type")) or self._function_for(event)
+                    try:
+                        fn = fns[event["type"]]
+                    except (KeyError, TypeError):
+                        fn = self._function_for(event)
                     append(fn(event, True))
-            except EventError:
-                raise
-            except Exception as exc:  # a bug, not bad input: point the traceback at the DSL
-                raise _linemap.rewrite_traceback(exc) from None
+                except EventError as err:
+                    if keep_going:
+                        append(err)
+                        continue
+                    err.index = len(out)  # type: ignore[attr-defined]
+                    err.decisions = out  # type: ignore[attr-defined]
+                    raise
+                except Exception as exc:  # a bug, not bad input: point the traceback at the DSL
+                    raise _linemap.rewrite_traceback(exc) from None
         return out
 
     def evaluate_columns(self, columns: Mapping[str, Sequence[Any]]) -> list[Decision]:
@@ -515,6 +633,32 @@ class _FailClosed(Exception):
     """Raised inside generated code when the store failed and the policy is fail_closed."""
 
 
+def _skew_ms(value: Union[int, str, None], header: Any) -> int:
+    """The allowed future skew: the keyword, else the ruleset header's ``max_future_skew``, else 5 minutes."""
+    if value is None:
+        value = getattr(header, "max_future_skew_ms", None) if header is not None else None
+    if value is None:
+        return DEFAULT_MAX_FUTURE_SKEW_MS
+    ms = parse_duration(value) if isinstance(value, str) else value
+    if type(ms) is not int or ms < 0:
+        raise ValueError(f"max_future_skew must be a duration of zero or more, not {value!r}")
+    return ms
+
+
+def _frozen_dump(kernel: Any) -> Callable[[], list]:
+    """Under the engine's lock: what a snapshot needs of a kernel, as a function to call outside the lock.
+
+    A kernel with ``copy()`` is copied (its dump is built later, from the
+    copy); any other is dumped now.  Either way the result is the kernel's
+    content at this instant, consistent with the clock read under the same lock.
+    """
+    copy = getattr(kernel, "copy", None)
+    if copy is not None:
+        return copy().dump
+    dumped = kernel.dump()
+    return lambda: dumped
+
+
 def _by_signature(specs, items) -> dict[str, list]:
     """Group ``items`` by their spec's signature, keeping declaration order."""
     out: dict[str, list] = {}
@@ -530,8 +674,8 @@ def _mark_degraded(decision: Decision) -> Decision:
 def build_engine(result, *, params=None, lists=None, timezone: Optional[str] = None, **options) -> Engine:
     """Compile a checked ruleset into an engine; raises RuleDSLError if it has errors.
 
-    ``options`` are the ``Engine`` keywords ``state``, ``store``,
-    ``on_store_error`` and ``fail_closed_action`` (see ``load``).
+    ``options`` are the ``Engine`` keywords ``state``, ``allow_other_ruleset``,
+    ``store``, ``on_store_error`` and ``fail_closed_action`` (see ``load``).
     """
     if not result.ok:
         raise RuleDSLError(list(result.diagnostics), getattr(result, "sources", None))
@@ -546,18 +690,33 @@ def load(
     lists: Optional[dict[str, Iterable[Any]]] = None,
     timezone: Optional[str] = None,
     state: Union[str, Path, None] = None,
+    allow_other_ruleset: bool = False,
     store=None,
     on_store_error: str = "fail_open",
     fail_closed_action: str = "hold",
+    clock: Optional[Callable[[], int]] = wall_clock_ms,
+    max_future_skew: Union[int, str, None] = None,
 ) -> Engine:
     """Load, check and compile ruleset files into an ``Engine``.
 
-    ``state`` names a snapshot (``Engine.snapshot``) to continue from.
+    ``state`` names a snapshot (``Engine.snapshot``) to continue from: the
+    clock, the window and sequence state, and the parameters and lists set
+    by the application (``params=`` and ``lists=`` given here win over the
+    snapshot's, name by name).  A snapshot written by another ruleset - another
+    name, lateness or time zone, or a window or sequence defined differently -
+    is refused unless ``allow_other_ruleset=True``; then the windows and
+    sequences whose definition did not change keep their state
+    (docs/semantics.md, "Snapshots").
     ``store`` puts window and sequence state in an external store (e.g.
     ``ruledsl.stores.redis.RedisStore``) shared by several processes; if it
     fails, ``on_store_error`` decides: ``fail_open`` (evaluate without window
     state, decision marked degraded), ``fail_closed`` (return
     ``fail_closed_action``, degraded) or ``local`` (this process's state).
+    ``clock`` (epoch ms; default the machine's clock) and ``max_future_skew``
+    (a duration such as ``"5m"`` or ms; default the header's, else 5 minutes)
+    make the clock guard: an event dated further ahead is refused with an
+    ``EventError`` and never moves the engine's event time.  ``clock=None``
+    turns the guard off, for replays of recorded traffic.
     Raises ``RuleDSLError`` carrying every diagnostic if the ruleset is not
     clean (warnings do not stop loading; errors do), and
     ``persistence.SnapshotError`` for a snapshot that cannot be used.
@@ -572,9 +731,12 @@ def load(
         lists=lists,
         timezone=timezone,
         state=state,
+        allow_other_ruleset=allow_other_ruleset,
         store=store,
         on_store_error=on_store_error,
         fail_closed_action=fail_closed_action,
+        clock=clock,
+        max_future_skew=max_future_skew,
     )
     engine.paths = [str(p) for p in ([path_or_paths] if isinstance(path_or_paths, (str, Path)) else path_or_paths)]
     return engine

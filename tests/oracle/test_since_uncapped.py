@@ -69,7 +69,7 @@ def summary(decision) -> tuple:
 
 def both(path: Path, which: str):
     with kernels(which):
-        engine = ruledsl.load(path)
+        engine = ruledsl.load(path, clock=None)  # years of event time replayed: no clock guard
     return engine, ReferenceEngine(check(load_program(path)))
 
 
@@ -102,12 +102,12 @@ def test_engine_and_reference_agree_on_a_gap_longer_than_400_days(tmp_path, whic
 def test_the_gap_survives_a_snapshot(tmp_path):
     path = tmp_path / "dormant.rdsl"
     path.write_text(DORMANT, encoding="utf-8")
-    engine = ruledsl.load(path)
+    engine = ruledsl.load(path, clock=None)  # years of event time replayed: no clock guard
     engine.evaluate(transfer(T0, "500.00"))
     engine.evaluate(transfer(T0 + 500 * DAY, "100.00", customer="C2"))  # the watermark moves on 500 days
     snap = tmp_path / "state.snap"
     engine.snapshot(snap)
-    restored = ruledsl.load(path, state=snap)
+    restored = ruledsl.load(path, state=snap, clock=None)
     decision = restored.evaluate(transfer(T0 + 900 * DAY, "60000.00"))
     assert decision.action == "alert"
     assert decision.rules[0].features["idle_gap"] == 900 * DAY
