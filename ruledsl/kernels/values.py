@@ -63,18 +63,13 @@ def decimal_literal(text: str) -> int:
         raise ValueError(f"not a number: {text!r}") from None
     if not d.is_finite():
         raise ValueError(f"not a finite number: {text!r}")
-    sign, digits, exponent = d.as_tuple()
-    shift = int(exponent) + 4  # finite, so the exponent is an int
-    if len(digits) + shift > MAX_DECIMAL_DIGITS:
+    top = d.adjusted()  # the power of ten of the leading digit: checked before any big integer is built
+    if top + 5 > MAX_DECIMAL_DIGITS:
         raise ValueError(f"number out of range: {text!r}")
-    coefficient = int("".join(map(str, digits)))
-    if shift >= 0:
-        scaled = coefficient * 10**shift
-    elif -shift > len(digits):
-        scaled = 0  # below a tenth of a unit, so it rounds to zero (without building 10**-shift)
-    else:
-        scaled = div_half_even(coefficient, 10**-shift)
-    return -scaled if sign else scaled
+    if top < -5:
+        return 0  # below a tenth of a unit
+    numerator, denominator = d.as_integer_ratio()  # exact
+    return div_half_even(numerator * SCALE, denominator)
 
 
 # ---------------------------------------------------------------- the limits of event values
