@@ -122,6 +122,7 @@ def check(program: Program, *, list_dir_override: Union[str, Path, None] = None)
     _check_redundant(ctx, same_condition)
     _check_unused(ctx)
     _check_lateness(ctx)
+    _check_hold_timeout(ctx)
     diags = ctx.diags
     if program.has_syntax_errors:
         diags = [d for d in diags if d.code not in _CASCADE_CODES]
@@ -539,6 +540,16 @@ def _check_unused(ctx: Context) -> None:
         for name, decl in table.items():
             if name not in ctx.used and ctx.path_of(decl) in entry:
                 ctx.report(ctx.path_of(decl), decl.name.span, m.unused(kind, name))
+
+
+def _check_hold_timeout(ctx: Context) -> None:
+    header = ctx.sym.header
+    if header is None or header.hold_timeout_ms is None or header.hold_timeout_ms > 0:
+        return
+    span = next(
+        (s for k, s in zip(header.item_names, header.item_spans, strict=False) if k == "hold_timeout_ms"), header.span
+    )
+    ctx.report(ctx.path_of(header), span, m.hold_timeout_not_positive(format_duration(header.hold_timeout_ms)))
 
 
 def _check_lateness(ctx: Context) -> None:

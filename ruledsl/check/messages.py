@@ -529,6 +529,15 @@ def unused(kind: str, name: str) -> Msg:
     return ("RD307", f"{kind} `{name}` is never used", "use it in a rule or delete it")
 
 
+def hold_timeout_not_positive(value: str) -> Msg:
+    """RD310: a header hold_timeout of zero or less."""
+    return (
+        "RD310",
+        f"hold_timeout `{value}` is not positive: a hold must wait for its call-back",
+        "give the time the call-back team has to confirm, e.g. `hold_timeout 24h`",
+    )
+
+
 def lateness_too_long(lateness: str, window: str, over: str) -> Msg:
     """RD308: a header lateness longer than the shortest window."""
     return (

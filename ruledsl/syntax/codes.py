@@ -569,6 +569,19 @@ Example:
 Fix: lower the lateness, or lengthen the window.""",
     ),
     _c(
+        "RD310",
+        "error",
+        "hold timeout not positive",
+        """
+What: the header's `hold_timeout` is zero or negative.
+Why: a hold waits for a call-back or an inbound confirmation for this long
+before it becomes a block; a zero wait would turn every hold into a block at
+once (and before this check, `0ms` silently meant the 24-hour default).
+Example:
+    ruleset demo { hold_timeout 0ms }
+Fix: give the time the call-back team has, e.g. `hold_timeout 24h`.""",
+    ),
+    _c(
         "RD309",
         "error",
         "not allowed in this declaration",

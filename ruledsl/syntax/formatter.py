@@ -69,7 +69,7 @@ LINE_WIDTH = 100
 """Lines longer than this (in terminal columns) are broken where the layout allows."""
 
 RULE_CLAUSE_ORDER = ("reason", "code", "on", "when", "action", "priority", "tags", "shadow")
-HEADER_ORDER = ("version", "description", "timezone", "lateness_ms", "hold_timeout_ms")
+HEADER_ORDER = ("version", "description", "timezone", "lateness_ms", "hold_timeout_ms", "max_future_skew_ms")
 
 
 class FormatError(Exception):
@@ -384,7 +384,11 @@ def _check_duplicates(kind: str, name: str, keywords: list[str], span: n.Span) -
     seen = set()
     for k in keywords:
         if k in seen:
-            shown = {"lateness_ms": "lateness", "hold_timeout_ms": "hold_timeout"}.get(k, k)
+            shown = {
+                "lateness_ms": "lateness",
+                "hold_timeout_ms": "hold_timeout",
+                "max_future_skew_ms": "max_future_skew",
+            }.get(k, k)
             raise FormatError(
                 f"{kind} `{name}` has more than one `{shown}`; remove the extra one before formatting", span
             )
@@ -459,6 +463,9 @@ class _Formatter:
             "lateness_ms": f"lateness {format_duration(d.lateness_ms)}" if d.lateness_ms is not None else "",
             "hold_timeout_ms": (
                 f"hold_timeout {format_duration(d.hold_timeout_ms)}" if d.hold_timeout_ms is not None else ""
+            ),
+            "max_future_skew_ms": (
+                f"max_future_skew {format_duration(d.max_future_skew_ms)}" if d.max_future_skew_ms is not None else ""
             ),
         }
         by_key = {}

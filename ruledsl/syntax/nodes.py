@@ -116,6 +116,7 @@ class RulesetDecl(Node, frozen=True):
     timezone: Optional[str] = None
     lateness_ms: Optional[int] = None
     hold_timeout_ms: Optional[int] = None
+    max_future_skew_ms: Optional[int] = None  # the clock guard (docs/semantics.md)
     # spans of header items, so duplicates can be reported where they stand
     item_spans: list[Span] = []
     item_names: list[str] = []

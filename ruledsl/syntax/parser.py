@@ -325,6 +325,9 @@ class _ToAST:
     def h_hold_timeout(self, meta, ch):
         return ("hold_timeout_ms", parse_duration(str(ch[0])), _span_of_meta(meta))
 
+    def h_max_future_skew(self, meta, ch):
+        return ("max_future_skew_ms", parse_duration(str(ch[0])), _span_of_meta(meta))
+
     def include_decl(self, meta, ch):
         return n.IncludeDecl(path=parse_string_token(ch[0]), span=_span_of_meta(meta))
 

@@ -347,6 +347,11 @@ CASES = [
         [("RD308", 1, 16, "lateness `2h` is longer than window `w` (`10m`)")],
     ),
     (
+        "RD310",
+        "ruleset demo { hold_timeout 0ms }\n" + R("amount > 1", action="hold"),
+        [("RD310", 1, 16, "hold_timeout `0ms` is not positive")],
+    ),
+    (
         "RD309",
         "window a = count() of login by customer over 1h\n"
         "window b = count() of login where a > 1 by customer over 1h\n" + R("b > 1", on="login"),

@@ -200,3 +200,19 @@ def test_evaluate_many_return_keeps_going_with_errors_in_place():
     assert [d for d in out if not isinstance(d, Exception)] == [twin.evaluate(e) for e in GOOD[:3]]
     with pytest.raises(ValueError):
         engine.evaluate_many(batch, errors="ignore")
+
+
+def test_the_header_sets_the_skew_for_engine_and_reference():
+    from ruledsl.runtime.engine import build_engine
+
+    text = RULES.replace("lateness 1m }", "lateness 1m  max_future_skew 1m }")
+    result = check(load_text(text, "skew.rdsl"))
+    assert result.ok
+    clock = FakeClock(T0)
+    engine, ref = build_engine(result, clock=clock), ReferenceEngine(result, clock=clock)
+    assert engine.max_future_skew_ms == MIN == ref.max_future_skew_ms
+    for target in (engine, ref):
+        target.evaluate(ev(T0 + MIN))
+        with pytest.raises(ruledsl.EventError):
+            target.evaluate(ev(T0 + MIN + 1))
+    assert build_engine(result, clock=clock, max_future_skew=0).max_future_skew_ms == 0  # the keyword wins
