@@ -29,8 +29,8 @@ from ruledsl.compile.plan import (
 )
 from ruledsl.kernels.values import DECIMAL_LIMIT, SCALE, TS_MAX, TS_MIN
 from ruledsl.syntax import nodes as n
+from ruledsl.syntax.durations import format_duration
 from ruledsl.syntax.formatter import format_expr
-from ruledsl.syntax.parser import format_duration
 
 _FIELD_CHECK = {
     # type -> the fast test that the raw value is NOT already right and in range, the slow converter

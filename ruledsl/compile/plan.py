@@ -179,10 +179,7 @@ class Constants:
 
     def __init__(self, result: CheckResult):
         self.result = result
-        self.by_node: dict[int, Any] = dict(result.folded)
-        extra = getattr(result, "const_values_by_node", None)
-        if extra:
-            self.by_node.update(extra)
+        self.by_node: dict[int, Any] = result.const_values_by_node
 
     def value(self, node: n.Expr) -> Any:
         """The node's value in the representation of its checked type, or ``_NOT_CONSTANT``."""

@@ -81,10 +81,8 @@ def load_ruleset(path: Path) -> RulesetUnderTest:
 
     Raises ``RuleDSLError`` when it does not load cleanly.
     """
-    from ruledsl.check.checker import check
+    from ruledsl.check.checker import check_files
     from ruledsl.compile import compile_ruleset
-    from ruledsl.syntax.diagnostics import RuleDSLError
-    from ruledsl.syntax.loader import load_program
 
     real = path.resolve()
     key: tuple[str, Optional[int], Optional[int]]
@@ -96,12 +94,7 @@ def load_ruleset(path: Path) -> RulesetUnderTest:
     cached = _RULESET_CACHE.get(key)
     if cached is not None:
         return cached
-    program = load_program([path])
-    if program.has_syntax_errors:
-        raise RuleDSLError(program.diagnostics, program.sources)
-    result = check(program)
-    if not result.ok:
-        raise RuleDSLError(result.diagnostics, program.sources)
+    result = check_files([path])
     loaded = RulesetUnderTest(path, result, compile_ruleset(result))
     _RULESET_CACHE[key] = loaded
     return loaded

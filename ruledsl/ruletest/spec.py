@@ -25,8 +25,6 @@ DEFAULT_START = "2026-01-05T09:00:00"
 DEFAULT_STEP_MS = 1000
 """Time between two events when a step says neither ``at``, ``after`` nor ``ts``."""
 
-ACTIONS = ("block", "hold", "step_up", "alert", "pass")
-LEVELS = ("high", "elevated", "medium", "low", "minimal")
 STEP_KEYS = ("at", "after", "ts", "repeat", "expect")
 MAX_REPEAT = 10_000
 

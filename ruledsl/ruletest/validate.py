@@ -30,10 +30,8 @@ from ruledsl.ruletest.positions import (
 )
 from ruledsl.ruletest.ruleset import load_ruleset
 from ruledsl.ruletest.spec import (
-    ACTIONS,
     DEFAULT_START,
     DEFAULT_STEP_MS,
-    LEVELS,
     MAX_REPEAT,
     STEP_KEYS,
     TEST_SUFFIX,
@@ -52,6 +50,7 @@ from ruledsl.ruletest.spec import (
 from ruledsl.ruletest.values import canonical_value, describe_value, parse_duration, quote_hint
 from ruledsl.syntax.diagnostics import render, suggest
 from ruledsl.syntax.loader import display_path
+from ruledsl.syntax.nodes import ACTIONS, LEVELS
 
 _FEATURE_KINDS = ("params", "windows", "sequences", "scorecards")
 

@@ -11,43 +11,15 @@ import datetime as _dt
 import decimal as _decimal
 import json
 import math
-import re
 from typing import Any, Optional
 
 from ruledsl.kernels.values import parse_timestamp
+from ruledsl.syntax.durations import format_duration_compound, parse_duration
 
 # ---------------------------------------------------------------- durations and times
 
-_DURATION_UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-_DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w)")
-_DURATION_FULL = re.compile(r"-?(?:\d+(?:ms|s|m|h|d|w))+")
-
-
-def parse_duration(text: Any) -> int:
-    """``"1h30m"`` -> 5 400 000 ms; a leading ``-`` negates.  Raises ValueError otherwise."""
-    if type(text) is not str:
-        raise ValueError(f"a duration is written with a unit, like `10s` or `5m`, not {text!r}")
-    s = text.replace(" ", "").replace("_", "")
-    if not _DURATION_FULL.fullmatch(s):
-        raise ValueError(
-            f"bad duration {text!r}: write a number and a unit (ms, s, m, h, d, w), e.g. `500ms`, `10s`, `1h30m`"
-        )
-    ms = sum(int(num) * _DURATION_UNITS[unit] for num, unit in _DURATION_PART.findall(s))
-    return -ms if s.startswith("-") else ms
-
-
-def format_duration(ms: int) -> str:
-    """5 400 000 -> ``1h30m``; negative durations get a leading ``-``."""
-    if ms == 0:
-        return "0s"
-    sign, ms = ("-" if ms < 0 else ""), abs(ms)
-    parts = []
-    for unit in ("d", "h", "m", "s", "ms"):
-        size = _DURATION_UNITS[unit]
-        if ms >= size:
-            parts.append(f"{ms // size}{unit}")
-            ms %= size
-    return sign + "".join(parts)
+# one duration syntax for rulesets and rule tests (ruledsl.syntax.durations); a report shows compound units
+format_duration = format_duration_compound
 
 
 def hold_timeout_text(ms: int) -> str:

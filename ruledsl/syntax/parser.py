@@ -24,7 +24,6 @@ from lark.lexer import Lexer
 from ruledsl.syntax import nodes as n
 from ruledsl.syntax.diagnostics import Diagnostic, make
 from ruledsl.syntax.durations import UNIT_PATTERN, parse_duration
-from ruledsl.syntax.durations import format_duration as format_duration  # for callers not yet switched
 
 MAX_DEPTH = 100
 """Deepest expression nesting accepted (RD005); each operator of a chain
