@@ -160,28 +160,32 @@ class Engine:
         name = header.name.name if header is not None and header.name is not None else ""
         return persistence.RulesetIdentity(name=name, lateness_ms=self.lateness_ms, timezone=self.timezone)
 
-    def _restore(self, snap: persistence.Snapshot, *, source: str = "snapshot", allow_other_ruleset: bool = False) -> None:
+    def _restore(
+        self, snap: persistence.Snapshot, *, source: str = "snapshot", allow_other_ruleset: bool = False
+    ) -> None:
         # All checked before anything is applied; any failure is a SnapshotError and no engine is built.
         comp = self.compiled
         differences = persistence.identity_differences(snap, self._identity(), comp.windows, comp.sequences)
         if differences and not allow_other_ruleset:
             raise persistence.SnapshotError(
-                f"{source}: written by another ruleset: {'; '.join(differences)}. Start without it, or pass "
-                "allow_other_ruleset=True to restore the clock, the settings and the windows that did not change"
+                f"{source}: the snapshot is not of this ruleset: {'; '.join(differences)}. Start without it, or "
+                "pass allow_other_ruleset=True to restore its clock and settings and the windows that did not change"
             )
         try:
-            params = {
-                name: value
-                for name, value in snap.params.items()
-                if name in comp.param_types and name not in self._param_overrides  # explicit params= win
-            }
+            # explicit params= and lists= win; names this ruleset does not declare are dropped
+            params = {k: v for k, v in snap.params.items() if k in comp.param_types and k not in self._param_overrides}
             for name, value in params.items():
-                self._set_param(name, value)
-            lists = {
-                name: convert_values(comp.list_types[name], values)
-                for name, values in snap.lists.items()
-                if name in comp.list_types and name not in self._list_overrides  # explicit lists= win
-            }
+                try:
+                    self._set_param(name, value)
+                except (ValueError, TypeError) as err:
+                    raise ValueError(f"parameter {name}: not a {comp.param_types[name]} ({err})") from None
+            lists = {}
+            for name, values in snap.lists.items():
+                if name in comp.list_types and name not in self._list_overrides:
+                    try:
+                        lists[name] = convert_values(comp.list_types[name], values)
+                    except (ValueError, TypeError) as err:
+                        raise ValueError(f"list {name}: an entry is not a {comp.list_types[name]} ({err})") from None
             loads = []  # (kernel, items, name): kernels hold the lateness, so a changed one restores none
             if snap.ruleset.lateness_ms == self.lateness_ms:
                 saved_windows = _by_signature(snap.windows, snap.windows)
@@ -189,21 +193,22 @@ class Engine:
                     if saved_windows.get(spec.signature):
                         items = saved_windows[spec.signature].pop(0).items
                         persistence.check_window_items(
-                            items, agg=spec.agg, is_float=spec.is_float, value_type=spec.result_type
+                            items, name=spec.name, agg=spec.agg, is_float=spec.is_float, value_type=spec.result_type
                         )
                         loads.append((kernel, items, spec.name))
                 saved_sequences = _by_signature(snap.sequences, snap.sequences)
                 for sspec, kernel in zip(comp.sequences, self._sequences, strict=True):
                     if saved_sequences.get(sspec.signature):
                         items = saved_sequences[sspec.signature].pop(0).items
-                        persistence.check_sequence_items(items, n_steps=sspec.n_steps)
+                        persistence.check_sequence_items(items, name=sspec.name, n_steps=sspec.n_steps)
                         loads.append((kernel, items, sspec.name))
             wm = snap.clock[1]
-            for kernel, items, name in loads:
-                kernel.load(items)
-                if wm != NEVER:
-                    kernel.advance(wm, 0)
-                self.kept_state.append(name)
+            with persistence.gc_paused():  # millions of entries: see gc_paused
+                for kernel, items, name in loads:
+                    kernel.load(items)
+                    if wm != NEVER:
+                        kernel.advance(wm, 0)
+                    self.kept_state.append(name)
         except (ValueError, TypeError, OverflowError) as err:
             raise persistence.SnapshotError(f"{source}: {err}") from None
         self._clock_state[:] = snap.clock
@@ -227,31 +232,32 @@ class Engine:
         engine's lock and encoded and written outside it, so other threads
         keep evaluating while the file is written.
         """
-        with self._lock:
-            comp = self.compiled
-            identity = self._identity()
-            clock = list(self._clock_state)
-            params = {name: self._params[comp.params.index(name)] for name in self._param_overrides}
-            lists = {name: self._lists[comp.lists.index(name)] for name in self._list_overrides}
-            window_dumps = [_frozen_dump(kernel) for kernel in self._windows]
-            sequence_dumps = [_frozen_dump(kernel) for kernel in self._sequences]
-        wm = clock[1]
-        snap = persistence.Snapshot(
-            ruledsl_version=__version__,
-            ruleset=identity,
-            clock=clock,
-            params={name: persistence.user_value(comp.param_types[name], v) for name, v in params.items()},
-            lists={name: persistence.user_values(comp.list_types[name], v) for name, v in lists.items()},
-            windows=[
-                persistence.SavedWindow(spec.signature, persistence.live_window_items(dump(), wm - spec.duration_ms))
-                for spec, dump in zip(comp.windows, window_dumps, strict=True)
-            ],
-            sequences=[
-                persistence.SavedSequence(spec.signature, persistence.live_sequence_items(dump(), wm - spec.within_ms))
-                for spec, dump in zip(comp.sequences, sequence_dumps, strict=True)
-            ],
-        )
-        data = persistence.encode(snap)
+        with persistence.gc_paused():
+            with self._lock:
+                comp = self.compiled
+                identity = self._identity()
+                clock = list(self._clock_state)
+                params = {name: self._params[comp.params.index(name)] for name in self._param_overrides}
+                lists = {name: self._lists[comp.lists.index(name)] for name in self._list_overrides}
+                window_dumps = [_frozen_dump(kernel) for kernel in self._windows]
+                sequence_dumps = [_frozen_dump(kernel) for kernel in self._sequences]
+            # the lock is released: other threads evaluate while the copy is encoded
+            wm = clock[1]
+            data = persistence.encode_parts(
+                ruledsl_version=__version__,
+                ruleset=identity,
+                clock=clock,
+                params={name: persistence.user_value(comp.param_types[name], v) for name, v in params.items()},
+                lists={name: persistence.user_values(comp.list_types[name], v) for name, v in lists.items()},
+                windows=[
+                    (spec.signature, persistence.live_window_chunks(dump(), wm - spec.duration_ms))
+                    for spec, dump in zip(comp.windows, window_dumps, strict=True)
+                ],
+                sequences=[
+                    (spec.signature, persistence.live_sequence_chunks(dump(), wm - spec.within_ms))
+                    for spec, dump in zip(comp.sequences, sequence_dumps, strict=True)
+                ],
+            )
         persistence.write_atomic(path, data)
         return len(data)
 
@@ -645,18 +651,23 @@ def _skew_ms(value: Union[int, str, None], header: Any) -> int:
     return ms
 
 
-def _frozen_dump(kernel: Any) -> Callable[[], list]:
+def _frozen_dump(kernel: Any) -> Callable[[], Iterable[Sequence[Any]]]:
     """Under the engine's lock: what a snapshot needs of a kernel, as a function to call outside the lock.
 
-    A kernel with ``copy()`` is copied (its dump is built later, from the
-    copy); any other is dumped now.  Either way the result is the kernel's
-    content at this instant, consistent with the clock read under the same lock.
+    A kernel with ``copy()`` is copied now and dumped later, from the copy,
+    in chunks if it has ``dump_chunks(n)``; any other kernel is dumped now.
+    Either way the chunks are the kernel's content at this instant,
+    consistent with the clock read under the same lock.
     """
     copy = getattr(kernel, "copy", None)
     if copy is not None:
-        return copy().dump
+        frozen = copy()
+        by_chunks = getattr(frozen, "dump_chunks", None)
+        if by_chunks is not None:
+            return lambda: by_chunks(persistence.CHUNK)
+        return lambda: persistence.drained(frozen.dump())
     dumped = kernel.dump()
-    return lambda: dumped
+    return lambda: persistence.drained(dumped)
 
 
 def _by_signature(specs, items) -> dict[str, list]:

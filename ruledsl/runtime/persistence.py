@@ -1,105 +1,419 @@
-"""Snapshots of an engine's window and sequence state, written atomically.
+"""Snapshots of an engine's operational state, written atomically.
 
 File layout: an 8-byte magic ``RDSLSNAP``, a 4-byte big-endian format
 version, the 32-byte SHA-256 of the payload, then the payload (msgspec
-MessagePack).  A file with another magic, another version, a wrong checksum
-or an undecodable payload is refused whole with ``SnapshotError``: a
-snapshot is never half-loaded.
+MessagePack, the ``Snapshot`` struct).  A file with another magic, another
+version, a wrong checksum, an undecodable payload or a payload whose content
+is out of shape or range is refused whole with ``SnapshotError``: a snapshot
+is never half-loaded, and nothing in it can reach the engine unchecked.
+
+What a snapshot holds (docs/semantics.md, "Snapshots"):
+
+- the ruleset's identity: its name, ``lateness`` and time zone, and the state
+  identity (``WindowSpec.signature``) of every window and sequence;
+- the clock: the greatest event time, the watermark and the event counters;
+- the parameters and lists the embedding application set (``params=`` and
+  ``lists=`` at load, ``set_param`` and ``update_list`` at run time), in full;
+  lists read from the ruleset (inline or from a list file) are not stored;
+- every window's and sequence's entries that are still inside their span.
 
 Writing goes to a temporary file in the same directory, which is flushed,
 fsynced and renamed over the target (then the directory is fsynced), so a
-crash at any point leaves either the previous snapshot or the new one.
-
-Each window and sequence is stored under its *signature* (its definition,
-canonically printed), so state is restored into windows whose definition is
-unchanged even if they were renamed, and dropped for windows that changed.
-Entries that fell out of their window are swept before writing.
+crash at any point leaves either the previous snapshot or the new one.  The
+temporary files of writers that died (``kill -9``) are removed by the next
+write to the same path.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import os
+import re
 import struct
 import tempfile
+import time
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Annotated, Any, Optional, Union
 
 import msgspec
 
+from ruledsl.kernels.values import decimal_to_python
+from ruledsl.syntax.durations import format_duration
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on POSIX
+    fcntl = None  # type: ignore[assignment]
+
 MAGIC = b"RDSLSNAP"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _HEADER = struct.Struct(">8sI32s")
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+TIME_LIMIT = 2**62
+"""Every time in a snapshot (clock, entry, sequence start) is within +-2^62 ms: the
+engine's "never" is -2^62, and real event times are far inside."""
+
+Int64 = Annotated[int, msgspec.Meta(ge=INT64_MIN, le=INT64_MAX)]
+Time = Annotated[int, msgspec.Meta(ge=-TIME_LIMIT, le=TIME_LIMIT)]
+Counter64 = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)]
+Scalar = Union[str, Int64, float, bool]
+Key = Union[str, Int64, float, bool, Annotated[tuple[Scalar, ...], msgspec.Meta(min_length=1)]]
+"""A window or sequence key: one field's value, or a tuple for a key of several fields."""
+
+CHUNK = 4096
+"""Keys per chunk when a snapshot is built and encoded (a few milliseconds of work each)."""
+
+
+def _entry_ts(entry: Any) -> Any:
+    return entry[0]
 
 
 class SnapshotError(Exception):
-    """A snapshot file that cannot be used: missing, foreign, corrupt or from another version."""
+    """A snapshot file that cannot be used: missing, foreign, corrupt, from another version or ruleset."""
 
 
-class KernelState(msgspec.Struct, array_like=True):
-    """One window's or sequence's dumped content."""
+class SavedWindow(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
+    """One window's entries still inside its span: ``[(key, [(ts, value), ...]), ...]``."""
 
     signature: str
-    watermark: Optional[int]
-    items: list[tuple[Any, list]]
+    items: list[tuple[Key, list[tuple[Time, Scalar]]]]
 
 
-class Snapshot(msgspec.Struct):
+class SavedSequence(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
+    """One sequence's partial chains: ``[(key, [start or None, ...]), ...]``."""
+
+    signature: str
+    items: list[tuple[Key, list[Optional[Time]]]]
+
+
+class RulesetIdentity(msgspec.Struct, forbid_unknown_fields=True):
+    """Which ruleset wrote the snapshot (the window and sequence identities are in their entries)."""
+
+    name: str
+    lateness_ms: Annotated[int, msgspec.Meta(ge=0, le=TIME_LIMIT)]
+    timezone: str
+
+
+class Snapshot(msgspec.Struct, forbid_unknown_fields=True):
     """The payload of a snapshot file."""
 
     ruledsl_version: str
-    clock: list[int]  # max ts, watermark, committed events, late events
-    lateness_ms: int
-    windows: list[KernelState]
-    sequences: list[KernelState]
+    ruleset: RulesetIdentity
+    clock: tuple[Time, Time, Counter64, Counter64]  # max ts, watermark, committed events, late events
+    params: dict[str, Scalar]  # parameters the application set, as ``set_param`` takes them
+    lists: dict[str, list[Scalar]]  # lists the application set, as ``update_list`` takes them
+    windows: list[SavedWindow]
+    sequences: list[SavedSequence]
 
 
-def _key_from_wire(key: Any) -> Any:
-    # MessagePack has no tuple: tuple keys come back as lists
-    if isinstance(key, list):
-        return tuple(_key_from_wire(k) for k in key)
-    return key
+# ---------------------------------------------------------------- encoding
 
 
 def encode(snapshot: Snapshot) -> bytes:
     """Snapshot -> file bytes (header + payload)."""
-    payload = msgspec.msgpack.encode(snapshot)
+    return _framed(msgspec.msgpack.encode(snapshot))
+
+
+def _framed(payload: bytes) -> bytes:
     return _HEADER.pack(MAGIC, FORMAT_VERSION, hashlib.sha256(payload).digest()) + payload
 
 
+class _KernelOut(msgspec.Struct, array_like=True):
+    # SavedWindow/SavedSequence as written by encode_parts: the items already encoded
+    signature: str
+    items: msgspec.Raw
+
+
+class _SnapshotOut(msgspec.Struct):
+    # Snapshot as written by encode_parts (the same MessagePack: a Raw is copied as it is)
+    ruledsl_version: str
+    ruleset: RulesetIdentity
+    clock: list[int]
+    params: dict[str, Any]
+    lists: dict[str, msgspec.Raw]
+    windows: list[_KernelOut]
+    sequences: list[_KernelOut]
+
+
+def encode_parts(
+    *,
+    ruledsl_version: str,
+    ruleset: RulesetIdentity,
+    clock: list[int],
+    params: dict[str, Any],
+    lists: dict[str, Sequence[Any]],
+    windows: Iterable[tuple[str, Iterable[Sequence[Any]]]],
+    sequences: Iterable[tuple[str, Iterable[Sequence[Any]]]],
+) -> bytes:
+    """File bytes of a snapshot whose large arrays come in chunks (``windows``/``sequences``:
+    ``(signature, chunks of items)``); decodes to the same ``Snapshot`` as ``encode`` would write.
+
+    Each chunk is encoded by its own short call, so a snapshot of millions of
+    keys never holds the GIL for long: threads evaluating meanwhile wait
+    milliseconds, not the whole encoding.
+    """
+    out = _SnapshotOut(
+        ruledsl_version=ruledsl_version,
+        ruleset=ruleset,
+        clock=clock,
+        params=params,
+        lists={name: encode_array(chunked(values)) for name, values in lists.items()},
+        windows=[_KernelOut(sig, encode_array(chunks)) for sig, chunks in windows],
+        sequences=[_KernelOut(sig, encode_array(chunks)) for sig, chunks in sequences],
+    )
+    return _framed(_ENCODER.encode(out))
+
+
+_ENCODER = msgspec.msgpack.Encoder()
+
+
+def encode_array(chunks: Iterable[Sequence[Any]]) -> msgspec.Raw:
+    """One MessagePack array of every item of ``chunks``, each chunk encoded separately."""
+    parts: list[Any] = []
+    n = 0
+    for chunk in chunks:
+        if chunk:
+            encoded = _ENCODER.encode(chunk)
+            parts.append(memoryview(encoded)[_array_header_size(encoded[0]) :])
+            n += len(chunk)
+    if n < 16:
+        head = bytes([0x90 | n])
+    elif n < 1 << 16:
+        head = b"\xdc" + n.to_bytes(2, "big")
+    else:
+        head = b"\xdd" + n.to_bytes(4, "big")
+    return msgspec.Raw(head + b"".join(parts))
+
+
+def _array_header_size(first: int) -> int:
+    # fixarray, array 16, array 32
+    return 1 if first & 0xF0 == 0x90 else (3 if first == 0xDC else 5)
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (if it runs) for the block.
+
+    Dumping millions of keys creates millions of small lists and tuples, and
+    every few thousand of them the collector would traverse them all: a
+    snapshot of 1,000,000 keys then takes ten times longer, and each full
+    collection stops every thread.  They hold no reference cycles: reference
+    counting frees them; the collector resumes afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def decode(data: bytes, *, source: str = "snapshot") -> Snapshot:
-    """File bytes -> Snapshot; raises SnapshotError if anything is off."""
+    """File bytes -> Snapshot; raises SnapshotError if anything is off.
+
+    Besides the checksum, the types say the content's shape and ranges
+    (times within +-2^62 ms, integers in 64 bits, keys scalars or non-empty
+    tuples of scalars, counters not negative).  What depends on the ruleset
+    (each window's kind of values) is checked when the snapshot is restored
+    (``check_window_items``).
+    """
     if len(data) < _HEADER.size:
         raise SnapshotError(f"{source}: too short to be a ruledsl snapshot")
     magic, version, digest = _HEADER.unpack_from(data)
     if magic != MAGIC:
         raise SnapshotError(f"{source}: not a ruledsl snapshot")
     if version != FORMAT_VERSION:
-        raise SnapshotError(f"{source}: snapshot format {version}, this ruledsl reads format {FORMAT_VERSION}")
+        raise SnapshotError(
+            f"{source}: snapshot format {version}, this ruledsl reads format {FORMAT_VERSION} "
+            "(start without the snapshot, or with the ruledsl version that wrote it)"
+        )
     payload = data[_HEADER.size :]
     if hashlib.sha256(payload).digest() != digest:
         raise SnapshotError(f"{source}: checksum mismatch (the file is corrupt or truncated)")
-    try:
-        snap = msgspec.msgpack.decode(payload, type=Snapshot)
-    except msgspec.DecodeError as err:
-        raise SnapshotError(f"{source}: cannot decode: {err}") from None
-    for kernel in snap.windows + snap.sequences:
-        kernel.items = [(_key_from_wire(k), v) for k, v in kernel.items]
-    return snap
+    with gc_paused():
+        try:
+            return msgspec.msgpack.decode(payload, type=Snapshot)
+        except msgspec.DecodeError as err:  # ValidationError included: content of the wrong shape or range
+            raise SnapshotError(f"{source}: cannot decode: {err}") from None
+
+
+# ---------------------------------------------------------------- the content of one window
+
+
+_LAST_VALUE_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "enum": (str,),
+    "int": (int,),
+    "decimal": (int,),  # scaled
+    "duration": (int,),
+    "timestamp": (int,),
+    "float": (float,),
+    "bool": (bool,),
+}
+
+
+def check_window_items(
+    items: Iterable[tuple[Any, list]], *, name: str, agg: str, is_float: bool, value_type: str
+) -> None:
+    """Raise ValueError unless every entry's value is what window ``name``'s kernel holds.
+
+    ``count`` entries hold 0; int kernels 64-bit ints; float kernels floats;
+    ``last`` windows a value of the window's type (decimals scaled).
+    """
+    if agg == "last":
+        allowed = _LAST_VALUE_TYPES.get(value_type)
+        if allowed is None:
+            raise ValueError(f"window {name}: a last() window of type {value_type} cannot be restored")
+    elif is_float:
+        allowed = (float,)
+    else:
+        allowed = (int,)
+    for _key, entries in items:
+        for _ts, value in entries:
+            if type(value) not in allowed or (agg == "count" and value != 0):
+                raise ValueError(f"window {name}: {agg}() cannot hold the value {value!r:.40}")
+
+
+def check_sequence_items(items: Iterable[tuple[Any, list]], *, name: str, n_steps: int) -> None:
+    """Raise ValueError unless every partial chain of sequence ``name`` has a start per step but the last."""
+    for _key, starts in items:
+        if len(starts) != n_steps - 1:
+            raise ValueError(
+                f"sequence {name}: a partial chain with {len(starts)} start times (its {n_steps} steps keep "
+                f"{n_steps - 1})"
+            )
+
+
+def live_window_chunks(chunks: Iterable[Sequence[Any]], cutoff: int) -> Iterator[list[Any]]:
+    """The entries of a dumped window newer than ``cutoff`` (watermark - span), chunk by chunk;
+    keys without any are dropped.  A key's entries are in time order (the kernels keep them so)."""
+    for chunk in chunks:
+        out = []
+        for key, entries in chunk:
+            if entries and entries[0][0] > cutoff:
+                out.append((key, entries))
+            elif entries and entries[-1][0] > cutoff:
+                out.append((key, entries[bisect_right(entries, cutoff, key=_entry_ts) :]))
+        yield out
+
+
+def live_sequence_chunks(chunks: Iterable[Sequence[Any]], cutoff: int) -> Iterator[list[Any]]:
+    """The partial chains of a dumped sequence started after ``cutoff``, chunk by chunk."""
+    for chunk in chunks:
+        out = []
+        for key, starts in chunk:
+            live = [st if st is not None and st > cutoff else None for st in starts]
+            if any(st is not None for st in live):
+                out.append((key, live))
+        yield out
+
+
+def chunked(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    """``items`` in slices of ``size``."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def drained(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    """``items`` in slices of ``size``, each slice released from ``items`` once the next is asked for.
+
+    A dump of a million keys is then freed a chunk at a time, in short steps
+    other threads can interleave with, not in one long deallocation at the end.
+    """
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+        items[i : i + size] = [None] * len(items[i : i + size])
+
+
+def user_value(type_name: str, runtime: Any) -> Any:
+    """A parameter's or list entry's runtime value as ``set_param``/``update_list`` take it."""
+    if type_name == "decimal":
+        return str(decimal_to_python(runtime))  # exact text: a scaled int would be read as whole units
+    return runtime
+
+
+def user_values(type_name: str, runtime: Iterable[Any]) -> list[Any]:
+    """A list's runtime entries as ``update_list`` takes them."""
+    if type_name == "decimal":
+        return [str(decimal_to_python(v)) for v in runtime]
+    return list(runtime)
+
+
+# ---------------------------------------------------------------- identity
+
+
+def identity_differences(
+    snap: Snapshot, mine: RulesetIdentity, windows: Sequence[Any], sequences: Sequence[Any]
+) -> list[str]:
+    """How the ruleset that wrote ``snap`` differs from this one (``mine``, with its window and
+    sequence specs), in words; empty when it is the same ruleset as far as state goes.
+
+    Rules, parameters' defaults and lists may change freely; the name, the
+    lateness, the time zone and the definition of every window and sequence
+    (their ``signature``) may not.
+    """
+    theirs = snap.ruleset
+    out = []
+    if theirs.name != mine.name:
+        out.append(f"it is of ruleset {theirs.name or '(unnamed)'!r}, this is {mine.name or '(unnamed)'!r}")
+    if theirs.lateness_ms != mine.lateness_ms:
+        out.append(
+            f"its lateness is {format_duration(theirs.lateness_ms)}, this one's {format_duration(mine.lateness_ms)} "
+            "(window state kept under one lateness is not valid under another)"
+        )
+    if theirs.timezone != mine.timezone:
+        out.append(f"its time zone is {theirs.timezone}, this one's {mine.timezone}")
+    saved = Counter([w.signature for w in snap.windows] + [s.signature for s in snap.sequences])
+    new = []
+    for spec in [*windows, *sequences]:
+        if saved[spec.signature] > 0:
+            saved[spec.signature] -= 1
+        else:
+            new.append(spec.name)
+    if new:
+        out.append(f"{', '.join(new)} {'is' if len(new) == 1 else 'are'} not in it and would start empty")
+    gone = sum(saved.values())
+    if gone:
+        out.append(f"{gone} of its windows and sequences are not in this ruleset")
+    return out
+
+
+# ---------------------------------------------------------------- files
+
+_TMP_RANDOM = re.compile(r"[a-z0-9_]{8}")  # the random part tempfile.mkstemp puts in a name
 
 
 def write_atomic(path: Union[str, Path], data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix."""
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix.
+
+    Temporary files of earlier writers to the same path that died before
+    renaming theirs (``kill -9``, a crash, a full disk) are removed first;
+    a writer that is still alive holds a lock on its file and keeps it.
+    """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
+    started = time.time()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
+            if fcntl is not None:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX)  # released when the file is closed or the writer dies
+            remove_stale_temporaries(path, before=started, keep=tmp)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+            if fcntl is not None:
+                os.replace(tmp, path)  # still locked: no cleaner can take the file before it is renamed
+        if fcntl is None:
+            os.replace(tmp, path)  # (where files cannot be renamed while open)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -112,6 +426,56 @@ def write_atomic(path: Union[str, Path], data: bytes) -> None:
         os.fsync(dfd)
     finally:
         os.close(dfd)
+
+
+def remove_stale_temporaries(
+    path: Union[str, Path], *, before: float, keep: Union[str, Path, None] = None
+) -> list[str]:
+    """Remove the temporary files ``write_atomic`` left beside ``path`` that no live writer holds.
+
+    A candidate is a file named like this module's temporary files for
+    ``path``, last modified before ``before`` (a Unix time), and - where
+    ``fcntl`` exists - not locked by a writer.  Returns the names removed;
+    errors (a file another cleaner removed first, a read-only directory)
+    are ignored: cleaning is a courtesy, never a reason to fail a snapshot.
+    """
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    prefix = f".{path.name}."
+    keep_name = Path(keep).name if keep is not None else None
+    removed: list[str] = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    for name in names:
+        if name == keep_name or not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        if not _TMP_RANDOM.fullmatch(name[len(prefix) : -len(".tmp")]):
+            continue
+        candidate = directory / name
+        with contextlib.suppress(OSError):
+            if candidate.stat().st_mtime >= before:
+                continue  # a writer that started after this one
+            if _unlink_if_unlocked(candidate):
+                removed.append(name)
+    return removed
+
+
+def _unlink_if_unlocked(candidate: Path) -> bool:
+    if fcntl is None:
+        candidate.unlink()
+        return True
+    fd = os.open(candidate, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # its writer is alive and still writing
+        candidate.unlink()
+        return True
+    finally:
+        os.close(fd)
 
 
 def read(path: Union[str, Path]) -> Snapshot:
