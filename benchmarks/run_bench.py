@@ -19,9 +19,12 @@ the same run, each on fresh state:
 - memory per 1,000,000 active keys of a count window (``stats()`` bytes and
   the RSS delta from /proc/self/statm), beside the hand-written deque window;
 - lint time of a generated 2,000-rule ruleset: parse (``loader.load_program``)
-  and check (``checker.check``) separately, on one core.
+  and check (``checker.check``) separately, on one core;
+- the longest time ``evaluate()`` (called in a loop by another thread) is
+  blocked while a snapshot of 1,000,000 keys is written, and the snapshot's
+  total time and size (``snapshot_bench.py``, in a fresh interpreter).
 
-``--short``: 20,000 events, 100,000 keys, 200 lint rules (well under a minute).
+``--short``: 20,000 events, 100,000 keys (memory and snapshot), 200 lint rules (well under a minute).
 Timings are reported, never asserted: the exit status is non-zero only when
 something fails or the engine and the hand-written rules disagree.
 """
@@ -466,6 +469,24 @@ class Bench:
             f"{res['handwritten_rss_delta_per_1m_keys'] / mb:,.1f} MiB (RSS, measured on {hw['keys']:,} keys)",
         )
 
+    def s_snapshot(self):
+        import subprocess
+
+        import snapshot_bench
+
+        proc = subprocess.run(
+            [sys.executable, str(HERE / "snapshot_bench.py"), "--keys", str(self.args.keys), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"snapshot benchmark failed: {proc.stderr[-2000:]}")
+        res = json.loads(proc.stdout.strip().splitlines()[-1])
+        self.results["snapshot"] = res
+        for measure, value in snapshot_bench.rows(res):
+            self.row("snapshot while evaluating", measure, value)
+
     def s_lint(self):
         from ruledsl.check.checker import check
         from ruledsl.syntax.loader import load_program, load_text
@@ -527,6 +548,7 @@ class Bench:
         self.section("throughput", self.s_throughput)
         self.section("latency", self.s_latency)
         self.section("memory", self.s_memory)
+        self.section("snapshot", self.s_snapshot)
         self.section("lint", self.s_lint)
         return self.finish(t_all)
 
@@ -567,7 +589,7 @@ def parse_args(argv=None):
     p.add_argument("--events", type=int, help="events in the stream (default 200,000; short 20,000)")
     p.add_argument("--customers", type=int, default=workload.DEFAULT_CUSTOMERS, help="customer profiles (100,000)")
     p.add_argument("--seed", type=int, default=workload.DEFAULT_SEED)
-    p.add_argument("--keys", type=int, help="active keys for the memory test (1,000,000; short 100,000)")
+    p.add_argument("--keys", type=int, help="active keys for the memory and snapshot tests (1,000,000; short 100,000)")
     p.add_argument("--lint-rules", type=int, help="rules in the generated lint ruleset (2,000; short 200)")
     p.add_argument("--repeat", type=int, default=3, help="throughput passes per measure, best kept (3)")
     p.add_argument("--lint-repeat", type=int, default=3, help="lint passes, best kept (3)")

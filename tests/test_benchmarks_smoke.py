@@ -100,4 +100,15 @@ def test_run_bench_short_writes_json(tmp_path):
         assert data[key]["events_per_s"] > 0
     assert data["latency"]["p99_us"] >= data["latency"]["p50_us"] > 0
     assert data["memory"]["keys"] == 100_000
+    assert data["snapshot"]["keys_per_window"] == data["snapshot"]["restored_keys_per_window"]
     assert data["lint"]["rules"] == 200 and data["lint"]["errors"] == 0
+
+
+def test_snapshot_benchmark_measures_a_snapshot_while_another_thread_evaluates():
+    import snapshot_bench
+
+    res = snapshot_bench.measure(3_000)
+    assert res["keys_per_window"] == {"c": 3_000, "s": 3_000} == res["restored_keys_per_window"]
+    assert res["snapshot_bytes"] > 3_000
+    assert res["evaluate_blocked_max_ms"] > 0 and res["evaluate_calls_without_snapshot"] > 0
+    assert len(snapshot_bench.rows(res)) == 3
