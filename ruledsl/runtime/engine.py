@@ -13,6 +13,7 @@ against the state left by the previous one.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -37,6 +38,8 @@ from ruledsl.kernels.values import (
 from ruledsl.runtime import persistence
 from ruledsl.runtime.decision import ACTION_RANK, DEFAULT_HOLD_TIMEOUT_MS, Decision, MatchedRule, ScoreResult
 from ruledsl.runtime.lists import convert_item, convert_values, resolve_lists
+from ruledsl.stores.guard import GuardedStore
+from ruledsl.stores.local import LocalStore
 from ruledsl.syntax.diagnostics import RuleDSLError
 from ruledsl.syntax.durations import format_duration, format_duration_compound, parse_duration
 
@@ -84,11 +87,14 @@ class Engine:
             raise ValueError(f"fail_closed_action must be one of {', '.join(ACTION_RANK)}")
         if store is not None and not compiled.batched:
             compiled = compile_ruleset(result, batched=True)
-        self._store = store
+        self._store = store  # the application's store; _guard wraps it (breaker, outage buffer)
+        self._guard: Optional[GuardedStore] = None
         self.on_store_error = on_store_error
         self.fail_closed_action = fail_closed_action
-        self.store_errors = 0
-        self._deg = [False]
+        self._outage = _Outage()  # counters, shared with the engines a reload builds
+        self._deg = [False]  # DEG in generated code: this event's decision is degraded
+        self._closed = [False]  # ... and the store failed under fail_closed: raise it to fail_closed_action
+        self._refill_span = 0
         self.result = result
         self.paths: list[str] = []
         self.compiled = compiled
@@ -127,15 +133,42 @@ class Engine:
             self._carry_state(_carry)
         if state is not None:
             self._restore(persistence.read(state), source=str(state), allow_other_ruleset=allow_other_ruleset)
-        self._local_store = None
+        self._local_store: Optional[LocalStore] = None
         if store is not None:
-            from ruledsl.stores.local import LocalStore
-
-            namespace = result.symbols.header.name.name if result.symbols.header else "default"
-            store.configure(compiled.windows, compiled.sequences, self.lateness_ms, namespace)
-            # the in-process state doubles as the `local` fallback
-            self._local_store = LocalStore.from_kernels(compiled.windows, self._windows, self._sequences)
+            self._attach_store(store, _carry)
         self._bind()
+
+    # ---------------------------------------------------------------- the external store
+    def _attach_store(self, store: Any, carry: Optional[Engine]) -> None:
+        # A reload (carry) keeps the guard - breaker, outage buffer, counters - and configures
+        # the store only when it swaps engines, under the lock (see reload).
+        if isinstance(store, GuardedStore):
+            guard = store
+        elif carry is not None and carry._store is store and carry._guard is not None:
+            guard = carry._guard
+        else:
+            guard = GuardedStore(store)
+        self._guard = guard
+        if carry is not None and carry._guard is guard:
+            self._outage = carry._outage
+        else:
+            self._configure_store()
+            self._outage.data_losses = guard.data_losses
+        # the in-process state is the `local` fallback (and, under `local`, a mirror of this process's updates)
+        self._local_store = LocalStore.from_kernels(self.compiled.windows, self._windows, self._sequences)
+        spans = [w.duration_ms for w in self.compiled.windows] + [s.within_ms for s in self.compiled.sequences]
+        self._refill_span = min(max(spans, default=0), MAX_REFILL_MS) + self.lateness_ms
+
+    def _configure_store(self) -> None:
+        if self._guard is not None:
+            header = self.result.symbols.header
+            namespace = header.name.name if header else "default"
+            self._guard.configure(self.compiled.windows, self.compiled.sequences, self.lateness_ms, namespace)
+
+    @property
+    def store_errors(self) -> int:
+        """Events evaluated without the external store (its fault policy applied)."""
+        return self._outage.errors
 
     # ---------------------------------------------------------------- state across reloads and restarts
     def _carry_state(self, old: Engine) -> None:
@@ -276,7 +309,7 @@ class Engine:
 
         paths = paths if paths is not None else self.paths
         result = check_files(paths)
-        compiled = compile_ruleset(result)
+        compiled = compile_ruleset(result, batched=self._store is not None)
         keep_params = {k: v for k, v in self._param_overrides.items() if k in result.symbols.params}
         keep_params.update(params or {})
         keep_lists = {k: v for k, v in self._list_overrides.items() if k in result.symbols.lists}
@@ -291,11 +324,15 @@ class Engine:
                 lists=keep_lists,
                 timezone=self.timezone,
                 _carry=self,
+                store=self._store,
+                on_store_error=self.on_store_error,
+                fail_closed_action=self.fail_closed_action,
                 clock=self.clock,
                 max_future_skew=self._skew_option,
             )
             new.paths = [str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
             with self._lock:
+                new._configure_store()  # the store's window indices change with the ruleset: at the swap
                 locks = (self._lock, self._reload_lock)
                 self.__dict__.update(new.__dict__)
                 self._lock, self._reload_lock = locks
@@ -330,7 +367,7 @@ class Engine:
         ns["_decide"] = self._make_decide()
         ns["_run"] = self._run_ops
         ns["DEG"] = self._deg
-        ns["_degraded"] = _mark_degraded
+        ns["_degraded"] = self._degraded_decision
         code = compile(comp.source, comp.filename, "exec")
         _linemap.register(comp.linemap, comp.source)
         exec(code, ns)  # noqa: S102 -- generated by ruledsl.compile: user values enter only via repr() or bound constants
@@ -340,25 +377,66 @@ class Engine:
         self._ns = ns
 
     def _run_ops(self, ops: list) -> list:
-        # an external store's answer for one event, or the configured policy when it fails
+        # an external store's answer for one event, or the configured policy when it is unavailable
+        if not ops:
+            return []
+        guard = self._guard
         try:
-            return self._store.run(ops)
+            results = guard.run(ops)  # type: ignore[union-attr]  # bound only with a store
         except Exception:  # a store failure must never escape evaluate()
-            self.store_errors += 1
+            self._outage.errors += 1
             self._deg[0] = True
-            if self.on_store_error == "local" and self._local_store is not None:
-                return self._local_store.run(ops)
+            if self.on_store_error == "local":
+                return self._local_store.run(ops)  # type: ignore[union-attr]
             if self.on_store_error == "fail_closed":
-                raise _FailClosed from None
+                self._closed[0] = True  # _degraded_decision raises the action
             return [None if op[0] == "w" else False for op in ops]
+        if self.on_store_error == "local":
+            self._local_store.apply_updates(ops)  # type: ignore[union-attr]  # history for the next outage
+        outage = self._outage
+        if outage.refill is not None or guard.data_losses != outage.data_losses:  # type: ignore[union-attr]
+            self._refilling(ops[0][3])
+        return results
 
-    def _guard_store(self, event_type: str, fn):
-        def guarded(event, commit):
+    def _refilling(self, ts: int) -> None:
+        # The store lost its data: every decision is degraded until the longest window (and
+        # sequence) has refilled with events seen since the loss, i.e. until the watermark
+        # has moved a span (plus the lateness) past the event time of the loss.
+        outage = self._outage
+        losses = self._guard.data_losses  # type: ignore[union-attr]
+        if losses != outage.data_losses:
+            outage.data_losses = losses
+            outage.refill = max(self._clock_state[0], ts) + self._refill_span
+            logging.getLogger("ruledsl.stores").warning(
+                "the state store lost its data: decisions are marked degraded until event time %d", outage.refill
+            )
+        if outage.refill is None:
+            return
+        if self._clock_state[1] >= outage.refill:
+            outage.refill = None
+        elif ts < outage.refill:
+            self._deg[0] = True
+
+    def _degraded_decision(self, decision: Decision) -> Decision:
+        # _degraded in generated code: the decision of an event whose DEG flag was set
+        if self._closed[0]:
+            self._closed[0] = False
+            floor = self.fail_closed_action
+            if ACTION_RANK[floor] > ACTION_RANK[decision.action]:
+                hold_timeout = self.hold_timeout_ms if floor == "hold" else None
+                return msgspec.structs.replace(decision, action=floor, degraded=True, hold_timeout_ms=hold_timeout)
+        return msgspec.structs.replace(decision, degraded=True)
+
+    def _guard_store(self, event_type: str, fn: Any) -> Any:
+        # the flags never outlive the event, even when it raises
+        deg, closed = self._deg, self._closed
+
+        def guarded(event: Any, commit: bool) -> Any:
             try:
                 return fn(event, commit)
-            except _FailClosed:
-                self._deg[0] = False
-                return Decision(action=self.fail_closed_action, event_type=event_type, degraded=True)
+            finally:
+                deg[0] = False
+                closed[0] = False
 
         return guarded
 
@@ -605,8 +683,25 @@ class Engine:
         return self._clock_state[3]
 
     def stats(self) -> dict[str, Any]:
-        """Counters and memory: events, late events, active keys and bytes per window."""
+        """Counters and memory: events, late events, active keys and bytes per window.
+
+        With an external store, ``"store"`` holds its fault policy, the events
+        evaluated without it (``degraded_events``), the circuit breaker and
+        outage buffer counters (``GuardedStore.stats``) and, after the store lost
+        its data, the event time until which decisions are degraded (``refilling_until``).
+        """
         with self._lock:
+            store = {}
+            if self._guard is not None:
+                store = {
+                    "store": {
+                        "policy": self.on_store_error,
+                        "fail_closed_action": self.fail_closed_action,
+                        "degraded_events": self._outage.errors,
+                        "refilling_until": self._outage.refill,
+                        **self._guard.stats(),
+                    }
+                }
             return {
                 "events": self._clock_state[2],
                 "late_events": self._clock_state[3],
@@ -619,6 +714,7 @@ class Engine:
                     spec.name: {"keys": len(s), "bytes": s.nbytes()}
                     for spec, s in zip(self.compiled.sequences, self._sequences, strict=True)
                 },
+                **store,
             }
 
     @property
@@ -630,13 +726,26 @@ class Engine:
 _ACTIONS_BY_RANK = {v: k for k, v in ACTION_RANK.items()}
 
 STORE_POLICIES = ("fail_open", "fail_closed", "local")
-"""What evaluate() does when an external state store fails: evaluate without
-window state and mark the decision degraded; return ``fail_closed_action``;
-or fall back to this process's own state."""
+"""What evaluate() does when the external state store is unavailable (docs/semantics.md,
+"Shared state and outages"): evaluate with every window and sequence missing;
+the same, then raise the action to at least ``fail_closed_action``; or
+answer from this process's own state.  Every such decision is degraded."""
+
+MAX_REFILL_MS = 400 * 86_400_000
+"""After the store lost its data, decisions are degraded for the longest span, at most this
+(a since() window may span decades: it would never count as refilled)."""
 
 
-class _FailClosed(Exception):
-    """Raised inside generated code when the store failed and the policy is fail_closed."""
+class _Outage:
+    """An engine's store counters: one object, shared by the engines a reload builds
+    (generated code calls the methods of the engine it was bound to)."""
+
+    __slots__ = ("data_losses", "errors", "refill")
+
+    def __init__(self) -> None:
+        self.errors = 0  # events evaluated without the store
+        self.data_losses = 0  # the store's data-loss count when last looked at
+        self.refill: Optional[int] = None  # after a data loss: decisions before this event time are degraded
 
 
 def _skew_ms(value: Union[int, str, None], header: Any) -> int:
@@ -678,10 +787,6 @@ def _by_signature(specs, items) -> dict[str, list]:
     return out
 
 
-def _mark_degraded(decision: Decision) -> Decision:
-    return msgspec.structs.replace(decision, degraded=True)
-
-
 def build_engine(result, *, params=None, lists=None, timezone: Optional[str] = None, **options) -> Engine:
     """Compile a checked ruleset into an engine; raises RuleDSLError if it has errors.
 
@@ -720,9 +825,14 @@ def load(
     (docs/semantics.md, "Snapshots").
     ``store`` puts window and sequence state in an external store (e.g.
     ``ruledsl.stores.redis.RedisStore``) shared by several processes; if it
-    fails, ``on_store_error`` decides: ``fail_open`` (evaluate without window
-    state, decision marked degraded), ``fail_closed`` (return
-    ``fail_closed_action``, degraded) or ``local`` (this process's state).
+    is unavailable, ``on_store_error`` decides: ``fail_open`` (evaluate with
+    every window and sequence missing), ``fail_closed`` (the same, and the
+    action is at least ``fail_closed_action``: a stronger decision of the rules
+    that need no history stands) or ``local`` (this process's own state); the
+    decision is marked degraded.  The store is wrapped in a circuit breaker
+    with an outage buffer (``ruledsl.stores.guard.GuardedStore``; pass one to
+    change its settings), and kept by ``reload`` (docs/semantics.md, "Shared
+    state and outages").
     ``clock`` (epoch ms; default the machine's clock) and ``max_future_skew``
     (a duration such as ``"5m"`` or ms; default the header's, else 5 minutes)
     make the clock guard: an event dated further ahead is refused with an

@@ -44,8 +44,14 @@ class StoreError(Exception):
     """The state store failed (unreachable, timed out, or answered with an error).
 
     When it is raised by ``run`` the event's updates may or may not have been
-    applied (a timed-out request can still be executed by the server).
+    applied (a timed-out request can still be executed by the server):
+    ``maybe_applied`` is true then, false when the request certainly never
+    reached the store (e.g. the connection could not be opened).
     """
+
+    def __init__(self, message: str = "", *, maybe_applied: bool = True) -> None:
+        super().__init__(message)
+        self.maybe_applied = maybe_applied
 
 
 def state_ids(specs: Sequence[Any], lateness_ms: int) -> list[tuple[str, int]]:
@@ -179,6 +185,17 @@ class LocalStore:
                 else:
                     append(s.query(key, ts, mask))
         return out
+
+    def apply_updates(self, ops: list[tuple]) -> None:
+        """Apply only the updates of ``ops`` (those with ``add``), without querying: a mirror of another store."""
+        windows = self.windows
+        sequences = self.sequences
+        for op in ops:
+            if op[-1] and op[2] is not None:
+                if op[0] == "w":
+                    windows[op[1]].add(op[2], op[3], op[4])
+                else:
+                    sequences[op[1]].add(op[2], op[3], op[4])
 
     def advance(self, watermark: int, budget: int = 128) -> None:
         """Move the watermark; each kernel sweeps up to ``budget`` key slots."""

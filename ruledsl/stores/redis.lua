@@ -248,9 +248,26 @@ local function sequence_op(K, a)
   return r
 end
 
-local res = {}
-for i = 1, #KEYS do
-  local a = ARGV[i]
-  if sbyte(a, 1) == 113 then res[i] = sequence_op(KEYS[i], a) else res[i] = window_op(KEYS[i], a) end
+-- With one more ARGV than KEYS, KEYS[1] is the namespace's epoch key, ARGV[1] the
+-- epoch the caller knows and ARGV[2] a new one to write if the key is missing
+-- (the data were lost); the reply then starts with 0 (unchanged), 1 (was
+-- missing, ARGV[2] written) or the epoch found, and the ops follow.
+local res, k0, a0 = {}, 0, 0
+if #ARGV > #KEYS then
+  local e = redis.call('GET', KEYS[1])
+  if not e then
+    redis.call('SET', KEYS[1], ARGV[2])
+    res[1] = 1
+  elseif e == ARGV[1] then
+    res[1] = 0
+  else
+    res[1] = e
+  end
+  k0, a0 = 1, 2
+end
+local r0 = #res
+for i = 1, #KEYS - k0 do
+  local K, a = KEYS[i + k0], ARGV[i + a0]
+  if sbyte(a, 1) == 113 then res[r0 + i] = sequence_op(K, a) else res[r0 + i] = window_op(K, a) end
 end
 return res

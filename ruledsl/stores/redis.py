@@ -95,14 +95,34 @@ Failures
     it ``socket_timeout``/``socket_connect_timeout`` and ``retry=Retry(NoBackoff(), 0)``
     yourself.  After a ``StoreError`` raised by ``run`` the event's updates may
     or may not have been applied (in a cluster: some key values may have been,
-    others not).  What the engine then decides is its fault policy.
+    others not): ``StoreError.maybe_applied`` is false only when the
+    connection could not be opened, so the request never left.  What the
+    engine then decides is its fault policy; the engine wraps the store in a
+    circuit breaker with an outage buffer (:mod:`ruledsl.stores.guard`).
+
+Data loss
+    ``{<prefix>:<namespace>}:epoch`` holds a random id.  The first call of a
+    store adopts the id it finds (or writes one); every later call checks it,
+    inside the script on a single Redis (one GET, atomic with the ops), in the
+    same pipeline in a cluster.  Missing (a restart without persistence, a
+    flush, an eviction) or changed (another instance found it missing first),
+    it means the server lost the namespace's state: ``data_losses`` goes up, a
+    warning is logged, and the id found or written is adopted.  The engine
+    then marks its decisions degraded while the windows refill.  ``clear()``
+    keeps the epoch (a deliberate reset is not a loss).  In a cluster the key
+    lives on one node: the loss of *that* node (or of the whole cluster) is
+    detected, not the loss of another node's slots alone.  The key has no TTL;
+    under an ``allkeys-*`` eviction policy it can be evicted like any key,
+    which reports a loss (a false alarm is the safe direction).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import re
+import secrets
 import struct
 from importlib import resources
 from operator import index as _index
@@ -114,6 +134,8 @@ from ruledsl.kernels.state_py import _f64, _i64
 from ruledsl.stores.local import StoreError, state_ids
 
 __all__ = ["LUA_SCRIPT", "RedisStore", "StoreError"]
+
+log = logging.getLogger("ruledsl.stores")
 
 LUA_SCRIPT = resources.files("ruledsl.stores").joinpath("redis.lua").read_text(encoding="utf-8")
 """The script every ``run`` sends (``ruledsl/stores/redis.lua``)."""
@@ -256,6 +278,20 @@ class _Seq:
         self.static = _pack_static(within, 0, lateness_ms, max(1, within + lateness_ms + margin_ms))
 
 
+def _new_epoch() -> bytes:
+    return secrets.token_hex(8).encode("ascii")
+
+
+def _never_sent(err: BaseException) -> bool:
+    """True when a redis-py error says the connection could not be opened: the request never left."""
+    import redis.exceptions as rexc
+
+    if not isinstance(err, (rexc.ConnectionError, rexc.TimeoutError)):
+        return False
+    text = str(err)
+    return "connecting to" in text or text.startswith("Timeout connecting") or text == "Connection not ready"
+
+
 def _redis_errors() -> tuple:
     import redis.exceptions as rexc
 
@@ -332,6 +368,11 @@ class RedisStore:
         self._tag_prefix = b""
         self.lateness_ms = 0
         self.configured = False
+        # data-loss detection: the namespace's epoch as last seen, and the one to write if it is missing
+        self._epoch_key = b""
+        self._epoch: Optional[bytes] = None
+        self._epoch_next = _new_epoch()
+        self.data_losses = 0  # times the epoch was found missing or changed: the server lost its data
 
     # ------------------------------------------------------------ connection
     def _make_client(self):
@@ -354,7 +395,7 @@ class RedisStore:
             try:
                 self._client = self._make_client()
             except self._errors as e:
-                raise StoreError(f"redis: {type(e).__name__}: {e}") from e
+                raise StoreError(f"redis: {type(e).__name__}: {e}", maybe_applied=False) from e
         return self._client
 
     def __repr__(self) -> str:
@@ -420,6 +461,9 @@ class RedisStore:
         self.namespace = ns
         self.lateness_ms = lateness_ms
         self._tag_prefix = ("{" + self.prefix + ":" + ns + ":").encode("utf-8")
+        epoch_key = ("{" + self.prefix + ":" + ns + "}:epoch").encode("utf-8")
+        if epoch_key != self._epoch_key:
+            self._epoch_key, self._epoch = epoch_key, None
         self.configured = True
 
     def redis_key(self, kind: str, index: int, key) -> bytes:
@@ -536,24 +580,66 @@ class RedisStore:
         try:
             client = self.client
             if len(batches) == 1 and not self.cluster:
+                # the script checks the epoch itself, atomically with the ops
                 keys, args, _ = batches[0]
+                keys = [self._epoch_key, *keys]
+                args = [self._epoch or b"", self._epoch_next, *args]
                 try:
-                    return [client.execute_command("EVALSHA", sha, len(keys), *keys, *args)]
+                    reply = client.execute_command("EVALSHA", sha, len(keys), *keys, *args)
                 except self._noscript:
-                    return [client.execute_command("EVAL", self._script, len(keys), *keys, *args)]
+                    reply = client.execute_command("EVAL", self._script, len(keys), *keys, *args)
+                if not isinstance(reply, list) or not reply:
+                    raise StoreError(f"redis: unexpected script reply {reply!r:.200}")
+                self._epoch_seen(reply[0])
+                return [reply[1:]]
+            # a cluster: the epoch key lives in one slot, read in the same pipeline
             pipe = client.pipeline(transaction=False)
             for keys, args, _ in batches:
                 pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+            pipe.execute_command("GET", self._epoch_key)
             replies = pipe.execute(raise_on_error=False)
+            epoch = replies.pop()
             for j, reply in enumerate(replies):
                 if isinstance(reply, self._noscript):
                     keys, args, _ = batches[j]
                     replies[j] = client.execute_command("EVAL", self._script, len(keys), *keys, *args)
                 elif isinstance(reply, Exception):
                     raise reply
+            if isinstance(epoch, Exception):
+                raise epoch
+            if epoch is None:
+                epoch = 1 if client.set(self._epoch_key, self._epoch_next, nx=True) else client.get(self._epoch_key)
+            elif epoch == self._epoch:
+                epoch = 0
+            self._epoch_seen(1 if epoch is None else epoch)
             return replies
         except self._errors as e:
-            raise StoreError(f"redis: {type(e).__name__}: {e}") from e
+            raise StoreError(f"redis: {type(e).__name__}: {e}", maybe_applied=not _never_sent(e)) from e
+
+    def _epoch_seen(self, status: Any) -> None:
+        # 0: unchanged; 1: it was missing and _epoch_next was written; bytes: the epoch found
+        if type(status) is int:
+            if status == 0:
+                return
+            new = self._epoch_next
+            self._epoch_next = _new_epoch()
+        elif isinstance(status, (bytes, str)):
+            new = status.encode() if isinstance(status, str) else bytes(status)
+        else:
+            raise StoreError(f"redis: unexpected epoch reply {status!r:.100}")
+        if self._epoch is not None and new != self._epoch:
+            self.data_losses += 1
+            log.warning(
+                "redis: the epoch of namespace %r changed: the server lost its data (restart without persistence,"
+                " flush or eviction); window and sequence state starts again from empty",
+                self.namespace,
+            )
+        self._epoch = new
+
+    @property
+    def epoch(self) -> Optional[str]:
+        """The namespace's epoch as last seen (None before the first call)."""
+        return None if self._epoch is None else self._epoch.decode("ascii", "replace")
 
     def advance(self, watermark: int) -> None:
         """No-op: each key is evicted by the script when it is written, and expires by TTL."""

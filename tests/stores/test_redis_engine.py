@@ -121,8 +121,24 @@ def test_two_instances_share_counts_through_redis(redis_server):
     assert d.action == "alert" and d.rules[0].features == {"cnt": 3}
 
 
+class _Clock:
+    """The circuit breaker's clock, moved by hand (tests/stores/test_redis_outages.py has the breaker's own tests)."""
+
+    now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _guarded(server, clock):
+    from ruledsl.stores.guard import GuardedStore
+
+    return GuardedStore(_redis_store(server), clock=clock)
+
+
 def test_fail_open_evaluates_stateless_rules_and_marks_the_decision_degraded(redis_server):
-    engine = _engine(_redis_store(redis_server), on_store_error="fail_open")
+    clock = _Clock()
+    engine = _engine(_guarded(redis_server, clock), on_store_error="fail_open")
     big = {"type": "transfer", "ts": T0, "customer_id": "A", "card_no": "K", "amount": "200000", "channel": "mobile"}
     assert not engine.evaluate(big).degraded
     redis_server.stop()
@@ -135,21 +151,29 @@ def test_fail_open_evaluates_stateless_rules_and_marks_the_decision_degraded(red
     assert d.degraded and d.action == "pass"  # window rules see missing values: nothing fires
     assert engine.store_errors == 2
     redis_server.start()
+    clock.now += 60  # past the breaker's cool-down: the next call probes the server
     d = engine.evaluate(dict(small, ts=T0 + 3))
-    assert not d.degraded
+    assert engine.stats()["store"]["breaker"] == "closed"
+    assert d.degraded and engine.stats()["store"]["data_losses"] == 1  # restarted empty: degraded while refilling
 
 
-def test_fail_closed_returns_the_configured_action(redis_server):
-    engine = _engine(_redis_store(redis_server), on_store_error="fail_closed", fail_closed_action="hold")
+def test_fail_closed_returns_at_least_the_configured_action(redis_server):
+    clock = _Clock()
+    engine = _engine(_guarded(redis_server, clock), on_store_error="fail_closed", fail_closed_action="hold")
     event = {"type": "transfer", "ts": T0, "customer_id": "A", "card_no": "K", "amount": "5", "channel": "mobile"}
     assert engine.evaluate(event).action == "pass"
     redis_server.stop()
     d = engine.evaluate(dict(event, ts=T0 + 1))
-    assert d.action == "hold" and d.degraded and d.rules == []
+    assert d.action == "hold" and d.degraded and d.rules == [] and d.hold_timeout_ms == engine.hold_timeout_ms
     assert engine.peek(dict(event, ts=T0 + 2)).action == "hold"
+    d = engine.evaluate(dict(event, ts=T0 + 3, amount="200000"))  # a stateless block stays a block
+    assert d.action == "block" and d.matched == ["huge"] and d.degraded
     redis_server.start()
-    d = engine.evaluate(dict(event, ts=T0 + 3))
-    assert d.action == "pass" and not d.degraded
+    clock.now += 60
+    d = engine.evaluate(dict(event, ts=T0 + 4))
+    assert d.degraded and engine.stats()["store"]["data_losses"] == 1  # it lost its data: refilling
+    # the first event was lost with the server; the two evaluated during the outage were replayed
+    assert d.action == "alert" and d.rules[0].features == {"cnt": 3}
 
 
 def test_local_fallback_uses_this_process_state(redis_server):
@@ -174,7 +198,8 @@ def test_store_survives_a_server_restart(redis_server):
     engine.evaluate(dict(event, ts=T0))
     redis_server.restart()  # the script cache and the data are gone (no persistence configured)
     d = engine.evaluate(dict(event, ts=T0 + 1))
-    assert not d.degraded and d.action == "pass"
+    assert d.action == "pass" and engine.store_errors == 0  # the script was re-sent: no failure
+    assert d.degraded and engine.stats()["store"]["data_losses"] == 1  # but the lost data are reported
 
 
 def test_bad_policy_names_are_refused():

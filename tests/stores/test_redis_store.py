@@ -899,6 +899,69 @@ def test_paused_server_times_out_then_recovers(own_server):
     assert rs.run([("w", 0, "k", 1002, 0, True, True)])[0] in (2, 3)
 
 
+def test_refused_connection_is_known_not_applied_and_a_timeout_is_not():
+    """StoreError.maybe_applied: false only when the request never left (the outage buffer relies on it)."""
+    _require_redis()
+    from ruledsl.stores.redis import RedisStore
+
+    rs = RedisStore(f"redis://127.0.0.1:{_free_port()}/0", timeout_ms=50)
+    rs.configure([wspec(0, "count", 1000)], [], 0, "x")
+    with pytest.raises(StoreError) as refused:
+        rs.run([("w", 0, "k", 1000, 0, True, True)])
+    assert refused.value.maybe_applied is False
+
+
+def test_paused_server_timeout_may_have_been_applied(own_server):
+    from ruledsl.stores.redis import RedisStore
+
+    rs = RedisStore(own_server.url, timeout_ms=50)
+    rs.configure([wspec(0, "count", 60_000)], [], 0, "p")
+    rs.run([("w", 0, "k", 1000, 0, True, True)])
+    own_server.client().execute_command("CLIENT", "PAUSE", 300, "ALL")
+    with pytest.raises(StoreError) as timed_out:
+        rs.run([("w", 0, "k", 1001, 0, True, True)])
+    assert timed_out.value.maybe_applied is True
+
+
+def test_a_flushed_namespace_is_reported_as_a_data_loss(own_server):
+    """The epoch key: missing or changed on a later call means the server lost its data."""
+    from ruledsl.stores.redis import RedisStore
+
+    a = RedisStore(own_server.url)
+    b = RedisStore(own_server.url)
+    for rs in (a, b):
+        rs.configure([wspec(0, "count", 60_000)], [], 0, "e")
+    a.run([("w", 0, "k", 1000, 0, True, True)])
+    b.run([("w", 0, "k", 1001, 0, True, True)])  # adopts a's epoch: no loss
+    assert a.epoch == b.epoch and a.data_losses == b.data_losses == 0
+    a.run([("w", 0, "k", 1002, 0, True, True)])
+    assert a.data_losses == 0
+    own_server.client().flushall()
+    assert a.run([("w", 0, "k", 1003, 0, True, True)]) == [1]
+    assert a.data_losses == 1 and a.epoch != b.epoch  # a wrote a new epoch
+    b.run([("w", 0, "k", 1004, 0, True, True)])
+    assert b.data_losses == 1 and a.epoch == b.epoch  # b finds a's new one: a loss for b too
+    a.run([("w", 0, "k", 1005, 0, True, True)])
+    assert a.data_losses == 1
+    a.clear()  # deliberate: clear() leaves the epoch, it is not a loss
+    a.run([("w", 0, "k", 1006, 0, True, True)])
+    assert a.data_losses == 1
+
+
+def test_a_data_loss_in_a_cluster(cluster):
+    from ruledsl.stores.redis import RedisStore
+
+    rs = RedisStore(cluster_client(cluster))
+    rs.configure([wspec(0, "count", 60_000)], [], 0, "epoch")
+    keys = [f"k{i}" for i in range(6)]
+    rs.run([("w", 0, k, 1000, 0, True, True) for k in keys])
+    rs.run([("w", 0, k, 1001, 0, True, True) for k in keys])
+    assert rs.data_losses == 0 and rs.epoch
+    cluster_client(cluster).delete(b"{rdsl:epoch}:epoch")
+    rs.run([("w", 0, k, 1002, 0, True, True) for k in keys])
+    assert rs.data_losses == 1
+
+
 # ---------------------------------------------------------------- LocalStore
 
 
