@@ -198,6 +198,14 @@ class Engine:
     ) -> None:
         # All checked before anything is applied; any failure is a SnapshotError and no engine is built.
         comp = self.compiled
+        now = self.clock() if self.clock is not None else None
+        if now is not None and snap.clock[0] > now + self.max_future_skew_ms:
+            # the clock guard applies to restored clocks too: a poisoned watermark must not come back
+            raise persistence.SnapshotError(
+                f"{source}: its event time is {format_duration_compound(snap.clock[0] - now)} ahead of this "
+                f"engine's clock (at most {format_duration(self.max_future_skew_ms)}: max_future_skew); every "
+                "event would be late. Start without it, or with clock=None to replay recorded traffic"
+            )
         differences = persistence.identity_differences(snap, self._identity(), comp.windows, comp.sequences)
         if differences and not allow_other_ruleset:
             raise persistence.SnapshotError(
