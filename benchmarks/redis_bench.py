@@ -11,7 +11,12 @@ card) plus one sequence op:
   (multiprocessing, each with its own connection), p50/p99 latency per call;
 * the same stream through ``LocalStore`` (in process) for comparison;
 * Redis memory per active key: ``INFO memory`` used_memory growth divided by
-  the number of keys, and ``MEMORY USAGE`` of sampled keys per window kind.
+  the number of keys, and ``MEMORY USAGE`` of sampled keys per window kind;
+* per-event latency while Redis is stalled (SIGSTOP on a server of its own,
+  50 ms socket timeout): without a circuit breaker, and with the engine's
+  ``GuardedStore`` before the breaker trips (the event that trips it) and
+  after (fail fast; the probes), then the calls after SIGCONT that replay the
+  buffered updates (a chunk each, with the probe on the first).
 
 Prints a table; asserts nothing (numbers depend on the machine, the network
 and the server).
@@ -20,10 +25,13 @@ and the server).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import multiprocessing as mp
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -65,7 +73,9 @@ def make_events(n: int, n_keys: int, seed: int, start_ts: int):
         keys = (acct, f"dev-{rnd.randrange(max(1, n_keys // 3))}", f"card-{rnd.randrange(n_keys)}")
         amount = rnd.randint(1, 5_000_000) * 100
         values = [0, amount, amount, amount, amount, hash(acct) & 0xFFFFFFFF, rnd.choice(CITIES), 0, 0, amount]
-        ops = [("w", i, keys[KEY_OF[i]], ts, values[i], i not in (6, 7), True) for i in range(len(WINDOWS))]
+        ops: list[tuple] = [
+            ("w", i, keys[KEY_OF[i]], ts, values[i], i not in (6, 7), True) for i in range(len(WINDOWS))
+        ]
         ops.append(("s", 0, acct, ts, 1 << rnd.randrange(3), True))
         out.append(ops)
     return out
@@ -126,6 +136,87 @@ def start_server():
         except redis.exceptions.ConnectionError:
             time.sleep(0.02)
     return proc, f"redis://127.0.0.1:{port}/0"
+
+
+STALL_TIMEOUT_MS = 50
+
+
+def _timed_calls(store, events, deadline: float, pause: float) -> list[float]:
+    """Per-call latency of ``store.run`` (failures included) until ``deadline``, one event every ``pause`` s."""
+    from ruledsl.stores.local import StoreError
+
+    lat = []
+    for ops in events:
+        a = time.perf_counter()
+        with contextlib.suppress(StoreError):
+            store.run(ops)
+        lat.append(time.perf_counter() - a)
+        if time.perf_counter() >= deadline:
+            break
+        time.sleep(pause)
+    return lat
+
+
+def stall_report(short: bool) -> list[str]:
+    """Per-event latency while Redis is stalled (SIGSTOP), without and with the circuit breaker."""
+    if shutil.which("redis-server") is None:
+        return ["Redis stall: skipped (needs redis-server on PATH, to stop a server of its own)"]
+    from ruledsl.stores.guard import GuardedStore
+    from ruledsl.stores.redis import RedisStore
+
+    logging.getLogger("ruledsl.stores").setLevel(logging.ERROR)  # the outage's warnings: expected here
+    proc, url = start_server()
+    try:
+        events = make_events(20_000, 1_000, 7, 1_700_000_000_000)
+        plain = RedisStore(url, timeout_ms=STALL_TIMEOUT_MS)
+        plain.configure(WINDOWS, SEQUENCES, 2_000, "stall0")
+        guarded = GuardedStore(RedisStore(url, timeout_ms=STALL_TIMEOUT_MS))
+        guarded.configure(WINDOWS, SEQUENCES, 2_000, "stall1")
+        run_store(plain, events[:200])  # warm-up: connections, script cache
+        run_store(guarded, events[:200])
+        stall_s = 1.5 if short else 3.5
+        pause = 0.0005  # about 1,500 events/s of offered traffic
+        os.kill(proc.pid, signal.SIGSTOP)
+        try:
+            without = _timed_calls(plain, events[200:], time.perf_counter() + 0.5, pause)
+            started = time.perf_counter()
+            with_breaker = _timed_calls(guarded, events[1_000:], started + stall_s, pause)
+            wall = time.perf_counter() - started
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
+        stats = guarded.stats()
+        buffered = stats["buffered"]
+        time.sleep((stats["retry_in_ms"] or 0) / 1000 + 0.05)
+        recovery = []  # the calls that drain the buffer, one chunk each
+        for ops in events[-2_000:]:
+            a = time.perf_counter()
+            guarded.run(ops)
+            recovery.append(time.perf_counter() - a)
+            if not guarded.buffered:
+                break
+        stats = guarded.stats()
+    finally:
+        proc.terminate()
+        proc.wait(5)
+    after = sorted(with_breaker[1:])
+    probes = [x for x in after if x >= STALL_TIMEOUT_MS / 1000 * 0.8]
+    fast = [x for x in after if x < STALL_TIMEOUT_MS / 1000 * 0.8]
+    without.sort()
+    return [
+        f"Redis stalled (SIGSTOP) for {stall_s:.1f} s, socket timeout {STALL_TIMEOUT_MS} ms, "
+        f"an event offered every {pause * 1e3:.1f} ms:",
+        f"  without a breaker     every event waits: p50 {_pct(without, 50) * 1e3:.1f} ms ({len(without)} events "
+        f"in 0.5 s: {len(without) / max(sum(without), 1e-9):,.0f} events/s)",
+        f"  breaker, before trip  the event that trips it: {with_breaker[0] * 1e3:.1f} ms",
+        f"  breaker, after trip   {len(fast):,} events fail fast: p50 {_pct(fast, 50) * 1e6:.1f} µs, "
+        f"p99 {_pct(fast, 99) * 1e6:.1f} µs; {len(probes)} probes of {_pct(probes, 50) * 1e3:.1f} ms "
+        f"(cool-down 1 s, doubling) in {wall:.1f} s",
+        f"  recovery              {buffered:,} buffered updates replayed by the next {len(recovery)} events, "
+        f"{guarded.replay_chunk:,} each: the first (with the probe) {recovery[0] * 1e3:.1f} ms, "
+        f"then p50 {_pct(sorted(recovery[1:]), 50) * 1e3:.1f} ms",
+        f"                        uncertain (timed out after sending) {stats['uncertain_updates']}, "
+        f"chain advances not replayed {stats['sequence_steps_dropped']:,}, lost {stats['lost_updates']}",
+    ]
 
 
 def memory_report(url: str, namespace: str, store):
@@ -234,6 +325,9 @@ def main(argv=None) -> None:
         for kind in sorted(per_kind):
             vals = per_kind[kind]
             print(f"{kind:<34} {len(vals):>8} {sum(vals) / len(vals):>19,.0f} {max(vals):>7}")
+        print()
+        for line in stall_report(args.short):
+            print(line)
     finally:
         if proc is not None:
             proc.terminate()

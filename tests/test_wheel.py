@@ -32,6 +32,7 @@ def wheel(tmp_path_factory) -> Path:
 def test_wheel_ships_the_grammar(wheel: Path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "ruledsl/grammar/ruledsl.lark" in names
+    assert "ruledsl/stores/redis.lua" in names  # RedisStore reads its script with importlib.resources
 
 
 def test_installed_wheel_parses_and_evaluates_outside_the_checkout(wheel: Path, tmp_path: Path):

@@ -401,6 +401,8 @@ class Engine:
             return [None if op[0] == "w" else False for op in ops]
         if self.on_store_error == "local":
             self._local_store.apply_updates(ops)  # type: ignore[union-attr]  # history for the next outage
+        if guard.buffered:  # type: ignore[union-attr]  # the outage's updates are still being replayed
+            self._deg[0] = True
         outage = self._outage
         if outage.refill is not None or guard.data_losses != outage.data_losses:  # type: ignore[union-attr]
             self._refilling(ops[0][3])

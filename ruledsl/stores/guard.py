@@ -25,12 +25,18 @@ Circuit breaker
 Outage buffer
     The updates (ops with ``add``) of a call that certainly did not reach the
     store (refused by the open breaker, or a connection that could not be
-    opened: ``StoreError.maybe_applied`` false) are kept, in order, and sent
-    before the next call that goes through (after a successful probe), in
-    chunks of ``replay_chunk`` ops.  At most ``buffer_limit`` ops (default
-    100,000, a few tens of MB) are kept; beyond that the oldest are dropped and
-    counted in ``lost_updates`` (they are the first to leave their windows
-    anyway).  What is replayed:
+    opened: ``StoreError.maybe_applied`` false) are kept, in order.  Once the
+    store answers again, every call first replays the oldest ``replay_chunk``
+    of them (default 1,000) in one more store call, so the replay is spread
+    over the following events instead of stalling one of them; while some are
+    still waiting the shared state is incomplete, and ``buffered`` says so
+    (the engine marks those decisions degraded).  Updates made after the
+    outage may thus reach the store before older buffered ones, which is
+    sound for what is replayed (below): window entries are placed by event
+    time, chain starts keep the newest.  At most ``buffer_limit`` updates
+    (default 100,000, a few tens of MB) are kept; beyond that the oldest are
+    dropped and counted in ``lost_updates`` (they are the first to leave
+    their windows anyway).  What is replayed:
 
     * window updates: all of them.  A window's entries are kept sorted by
       event time, so an update applied late lands where it would have been
@@ -151,8 +157,9 @@ class GuardedStore:
 
     ``store``: the store to guard.  ``failures_to_open``, ``cooldown_ms``,
     ``max_cooldown_ms``: the breaker (see the module docstring).
-    ``buffer_limit``: updates kept during an outage; ``replay_chunk``: ops per
-    store call when they are replayed.  ``clock``: monotonic seconds (tests).
+    ``buffer_limit``: updates kept during an outage; ``replay_chunk``: buffered
+    updates replayed before each call (in one store call) once the store is
+    back.  ``clock``: monotonic seconds (tests).
     """
 
     def __init__(
@@ -190,6 +197,7 @@ class GuardedStore:
         self.last_error = ""
         self._overflow_logged = False
         self._steps_dropped_now = 0
+        self._replayed_now = 0
 
     def __repr__(self) -> str:
         return f"<GuardedStore {self.store!r} breaker={self.breaker.state} buffered={len(self._buffer)}>"
@@ -221,7 +229,7 @@ class GuardedStore:
                 if ping is not None:
                     ping()
             if self._buffer:
-                self._replay()
+                self._replay_chunk()
             sent = True
             results = self.store.run(ops)
         except StoreError as err:
@@ -299,29 +307,30 @@ class GuardedStore:
                     "state store down: update buffer full (%d); the oldest updates are being dropped", self.buffer_limit
                 )
 
-    def _replay(self) -> None:
-        # send the buffered updates in order; on failure the unsent ones stay buffered
+    def _replay_chunk(self) -> None:
+        # send the oldest buffered updates (one chunk); on failure the unsent ones stay buffered
         w_index = {wid: i for i, wid in enumerate(self._wids)}
         s_index = {sid: i for i, sid in enumerate(self._sids)}
         buf = self._buffer
-        total = 0
-        while buf:
-            chunk: list[tuple] = []
-            while buf and len(chunk) < self.replay_chunk:
-                kind, ident, key, ts, payload = buf.popleft()
-                if kind == "w":
-                    wi = w_index.get(ident)
-                    if wi is not None:
-                        chunk.append(("w", wi, key, ts, payload, False, True))
-                else:
-                    si = s_index.get(ident)
-                    if si is not None:
-                        chunk.append(("s", si, key, ts, payload, True))
-            sent = self._send(chunk)
-            total += sent
-            self.replayed += sent
+        chunk: list[tuple] = []
+        while buf and len(chunk) < self.replay_chunk:
+            kind, ident, key, ts, payload = buf.popleft()
+            if kind == "w":
+                wi = w_index.get(ident)
+                if wi is not None:
+                    chunk.append(("w", wi, key, ts, payload, False, True))
+            else:
+                si = s_index.get(ident)
+                if si is not None:
+                    chunk.append(("s", si, key, ts, payload, True))
+        sent = self._send(chunk)
+        self.replayed += sent
+        self._replayed_now += sent
+        if buf:
+            return
         self._overflow_logged = False
-        log.warning("state store recovered: %d buffered updates replayed", total)
+        log.warning("state store recovered: %d buffered updates replayed", self._replayed_now)
+        self._replayed_now = 0
         if self._steps_dropped_now:
             log.warning(
                 "state store: %d sequence updates made during the outage advanced a chain;"

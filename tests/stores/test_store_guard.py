@@ -206,30 +206,34 @@ def test_a_full_buffer_drops_the_oldest_updates_and_counts_them(caplog):
     assert [op[3] for op in store.calls[0]] == [3, 4, 5, 6, 7]
 
 
-def test_a_failed_replay_keeps_the_unsent_updates_in_order():
+def test_the_buffer_drains_one_chunk_per_call_and_a_failed_chunk_stays_in_order():
     g, store, clock = guarded(replay_chunk=2)
     store.down = True
     fails(g, [w(0, "a", ts) for ts in range(5)])
     store.down = False
     clock.now += 1.0
-    sent: list = []
     real_run = store.run
+    refused = []
 
-    def run_twice_then_fail(ops):
-        if len(sent) == 1:
+    def refuse_once(ops):
+        if not refused:
+            refused.append(ops)
             raise StoreError("down again", maybe_applied=False)
-        sent.append(ops)
         return real_run(ops)
 
-    store.run = run_twice_then_fail  # type: ignore[method-assign]
-    fails(g, [w(0, "b", 9)])
-    assert [op[3] for op in sent[0]] == [0, 1]
-    assert g.buffered == 4 and g.breaker.state == OPEN  # the failed chunk (2, 3), the rest (4) and the call (9)
-    store.run = real_run  # type: ignore[method-assign]
-    clock.now += 10.0
-    store.calls.clear()
-    g.run([w(0, "c", 10)])
-    assert [op[3] for call in store.calls for op in call] == [2, 3, 4, 9, 10]
+    store.run = refuse_once  # type: ignore[method-assign]
+    fails(g, [w(0, "b", 9)])  # the first chunk fails: it goes back in front, the call joins the end
+    assert [op[3] for op in refused[0]] == [0, 1] and g.breaker.state == OPEN
+    assert g.buffered == 6 and store.calls == []
+    left = []
+    for ts in (10, 11, 12):
+        clock.now += 10.0
+        g.run([w(0, "c", ts)])
+        left.append(g.buffered)
+    assert left == [4, 2, 0]
+    # each call: one chunk of the oldest updates, then its own op
+    assert [op[3] for call in store.calls for op in call] == [0, 1, 10, 2, 3, 11, 4, 9, 12]
+    assert g.replayed == 6
 
 
 def test_buffered_updates_follow_their_windows_across_a_reconfigure():
