@@ -10,7 +10,7 @@ snapshot from the main thread.  Reports:
 - the longest single ``evaluate()`` call while the snapshot was being taken
   (what the snapshot blocks: the engine's lock, and the GIL while one C call
   runs) and, for comparison, the longest call over the same time without a
-  snapshot;
+  snapshot; the same for ``snapshot(fork=True)`` (POSIX);
 - the snapshot's total time and size;
 - whether the kernels were copied (``copy()``) or dumped under the lock.
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -117,6 +118,12 @@ def measure(n_keys: int) -> dict[str, Any]:
         snap_start = time.perf_counter()
         size = engine.snapshot(snap_path)
         snap_end = time.perf_counter()
+        time.sleep(0.2)
+        forked = hasattr(os, "fork")
+        fork_start = fork_end = time.perf_counter()
+        if forked:
+            engine.snapshot(Path(tmp) / "forked.snap", fork=True)
+            fork_end = time.perf_counter()
         time.sleep(0.05)
         prober.stop.set()
         prober.join()
@@ -129,6 +136,7 @@ def measure(n_keys: int) -> dict[str, Any]:
 
     base_max, base_n, base_p99 = _longest(calls, base_start, base_end)
     snap_max, snap_n, snap_p99 = _longest(calls, snap_start, snap_end)
+    fork_max, fork_n, _ = _longest(calls, fork_start, fork_end) if forked else (None, 0, None)
     return {
         "keys": n_keys,
         "keys_per_window": keys,
@@ -145,6 +153,9 @@ def measure(n_keys: int) -> dict[str, Any]:
         "evaluate_max_without_snapshot_ms": base_max * 1e3,
         "evaluate_p99_without_snapshot_ms": base_p99 * 1e3,
         "evaluate_calls_without_snapshot": base_n,
+        "fork_evaluate_blocked_max_ms": fork_max * 1e3 if fork_max is not None else None,
+        "fork_evaluate_calls_during_snapshot": fork_n,
+        "fork_snapshot_s": fork_end - fork_start if forked else None,
         "median_call_us": statistics.median(d for _, d in calls) * 1e6 if calls else None,
     }
 
@@ -159,6 +170,13 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str]]:
             f"{res['evaluate_blocked_max_ms']:,.1f} ms during the snapshot "
             f"(p99 {res['evaluate_p99_during_snapshot_ms']:.2f} ms over {res['evaluate_calls_during_snapshot']:,} "
             f"calls); {res['evaluate_max_without_snapshot_ms']:.1f} ms without",
+        ),
+        (
+            "same, snapshot(fork=True)",
+            "not available (no os.fork)"
+            if res["fork_evaluate_blocked_max_ms"] is None
+            else f"{res['fork_evaluate_blocked_max_ms']:,.1f} ms (over {res['fork_evaluate_calls_during_snapshot']:,} "
+            f"calls; the snapshot {res['fork_snapshot_s']:.2f} s in all)",
         ),
         (
             "snapshot total / size",

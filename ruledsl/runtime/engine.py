@@ -261,7 +261,7 @@ class Engine:
                 self._list_overrides[name] = values
         self._param_overrides.update(params)
 
-    def snapshot(self, path: Union[str, Path]) -> int:
+    def snapshot(self, path: Union[str, Path], *, fork: bool = False) -> int:
         """Write the engine's operational state to ``path`` atomically; returns its size in bytes.
 
         The snapshot holds the ruleset's identity, the clock, the parameters
@@ -269,22 +269,39 @@ class Engine:
         ``update_list``) and the window and sequence entries still inside
         their span (docs/semantics.md, "Snapshots").  Restore with
         ``ruledsl.load(..., state=path)``; the restored engine continues
-        exactly where this one stopped.  The state is copied under the
-        engine's lock and encoded and written outside it, so other threads
-        keep evaluating while the file is written.
+        exactly where this one stopped.
+
+        The state is taken under the engine's lock in one step, consistent
+        with the clock; it is encoded and written outside the lock while
+        other threads keep evaluating.  Taking it means copying every kernel
+        (``copy()``, where the kernels have it) or dumping it.  ``fork=True``
+        (POSIX) takes it by forking the process instead - the lock is held
+        for the ``fork()`` alone, a few milliseconds whatever the state's
+        size - and a child process dumps, encodes and writes; see
+        docs/semantics.md for when to use it.
         """
+        if fork:
+            return persistence.write_in_child(path, self._lock, lambda: self._capture()())
         with persistence.gc_paused():
             with self._lock:
-                comp = self.compiled
-                identity = self._identity()
-                clock = list(self._clock_state)
-                params = {name: self._params[comp.params.index(name)] for name in self._param_overrides}
-                lists = {name: self._lists[comp.lists.index(name)] for name in self._list_overrides}
-                window_dumps = [_frozen_dump(kernel) for kernel in self._windows]
-                sequence_dumps = [_frozen_dump(kernel) for kernel in self._sequences]
-            # the lock is released: other threads evaluate while the copy is encoded
-            wm = clock[1]
-            data = persistence.encode_parts(
+                build = self._capture()
+            data = build()  # the lock is released: other threads evaluate while the copy is encoded
+        persistence.write_atomic(path, data)
+        return len(data)
+
+    def _capture(self) -> Callable[[], bytes]:
+        # Under the lock: take the state; returns the function that encodes it (to call outside the lock).
+        comp = self.compiled
+        identity = self._identity()
+        clock = list(self._clock_state)
+        params = {name: self._params[comp.params.index(name)] for name in self._param_overrides}
+        lists = {name: self._lists[comp.lists.index(name)] for name in self._list_overrides}
+        window_dumps = [_frozen_dump(kernel) for kernel in self._windows]
+        sequence_dumps = [_frozen_dump(kernel) for kernel in self._sequences]
+        wm = clock[1]
+
+        def build() -> bytes:
+            return persistence.encode_parts(
                 ruledsl_version=__version__,
                 ruleset=identity,
                 clock=clock,
@@ -299,8 +316,8 @@ class Engine:
                     for spec, dump in zip(comp.sequences, sequence_dumps, strict=True)
                 ],
             )
-        persistence.write_atomic(path, data)
-        return len(data)
+
+        return build
 
     def reload(self, paths=None, *, params=None, lists=None) -> list[str]:
         """Load a new version of the ruleset into this running engine.

@@ -31,12 +31,14 @@ import gc
 import hashlib
 import os
 import re
+import select
+import signal
 import struct
 import tempfile
 import time
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Optional, Union
 
@@ -476,6 +478,92 @@ def _unlink_if_unlocked(candidate: Path) -> bool:
         return True
     finally:
         os.close(fd)
+
+
+CHILD_TIMEOUT_S = 600.0
+"""How long ``write_in_child`` waits for its child before killing it."""
+
+
+def write_in_child(
+    path: Union[str, Path],
+    lock: Any,
+    produce: Callable[[], bytes],
+    *,
+    timeout_s: float = CHILD_TIMEOUT_S,
+) -> int:
+    """Fork while holding ``lock``; the child calls ``produce`` and writes its bytes to ``path``
+    (``write_atomic``).  Returns the size written; raises what the child met.
+
+    The child sees the process's memory as it was at the fork - a consistent
+    copy-on-write image of the state, taken in the time of one ``fork()`` -
+    so the lock is released as soon as the fork returns, and the parent only
+    waits (without the GIL) for the child's answer.  The child has one
+    thread: ``produce`` must not need a lock another thread might have held
+    at the fork (the engine's own lock is held by the forking thread, so it
+    is free to ignore it).  A child that does not answer within
+    ``timeout_s`` is killed and the snapshot fails.
+    """
+    if not hasattr(os, "fork"):
+        raise SnapshotError(f"{path}: fork=True needs os.fork (POSIX)")
+    r, w = os.pipe()
+    with lock:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child, which never returns
+            _child(path, produce, r, w)
+    os.close(w)
+    try:
+        answer = _read_answer(r, timeout_s)
+    finally:
+        os.close(r)
+    if answer is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    if answer is None:
+        raise SnapshotError(f"{path}: the snapshot process did not finish within {timeout_s:g} s and was killed")
+    kind, _, rest = answer.partition(" ")
+    if kind == "OK":
+        return int(rest)
+    if kind == "OSERROR":
+        code, _, message = rest.partition(" ")
+        raise OSError(int(code), message, str(path))
+    raise SnapshotError(f"{path}: the snapshot process failed: {rest or 'it died without saying why'}")
+
+
+def _child(path: Union[str, Path], produce: Callable[[], bytes], r: int, w: int) -> None:  # pragma: no cover
+    code = 1
+    try:
+        os.close(r)
+        gc.disable()  # a collection would write to every object: copies of pages the parent shares
+        try:
+            data = produce()
+            write_atomic(path, data)
+            answer = f"OK {len(data)}"
+            code = 0
+        except OSError as err:
+            answer = f"OSERROR {err.errno or 0} {err.strerror or err}"
+        except BaseException as err:  # everything is reported to the parent
+            answer = f"ERROR {type(err).__name__}: {err}"
+        os.write(w, answer.encode("utf-8", "replace")[:4000])
+    finally:
+        os._exit(code)
+
+
+def _read_answer(r: int, timeout_s: float) -> Optional[str]:
+    # the child's one message, read until it closes the pipe (None: it did not within the timeout)
+    deadline = time.monotonic() + timeout_s
+    chunks: list[bytes] = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        ready, _, _ = select.select([r], [], [], left)
+        if not ready:
+            return None
+        chunk = os.read(r, 4096)
+        if not chunk:
+            return b"".join(chunks).decode("utf-8", "replace")
+        chunks.append(chunk)
 
 
 def read(path: Union[str, Path]) -> Snapshot:

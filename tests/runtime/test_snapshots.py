@@ -588,6 +588,64 @@ def test_a_snapshot_taken_while_another_thread_evaluates_is_consistent(rules: Pa
         assert len(cuts) > 1 or cuts == {len(evs)}  # snapshots were taken mid-stream (unless the machine is slow)
 
 
+needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="snapshot(fork=True) needs os.fork")
+
+
+@needs_fork
+def test_a_forked_snapshot_taken_while_another_thread_evaluates_is_consistent(rules: Path, tmp_path: Path):
+    evs = events(3000, seed=9)
+    engine = ruledsl.load(rules)
+    engine.update_list("blocked_payees", ["P-3"])
+    decisions: list[Any] = []
+    started = threading.Event()
+
+    def evaluate_all() -> None:
+        for i, e in enumerate(evs):
+            decisions.append(engine.evaluate(e))
+            if i == 200:
+                started.set()
+
+    worker = threading.Thread(target=evaluate_all)
+    worker.start()
+    started.wait(timeout=30)
+    sizes = [engine.snapshot(tmp_path / f"f{k}.snap", fork=True) for k in range(3)]
+    worker.join()
+    for k, size in enumerate(sizes):
+        path = tmp_path / f"f{k}.snap"
+        assert path.stat().st_size == size
+        snap = persistence.read(path)
+        cut = snap.clock[2] + snap.clock[3]
+        restored = ruledsl.load(rules, state=path)
+        assert [restored.evaluate(e) for e in evs[cut:]] == decisions[cut:], f"cut at {cut}"
+    # the child wrote what the engine itself would have
+    engine.snapshot(tmp_path / "plain.snap")
+    engine.snapshot(tmp_path / "forked.snap", fork=True)
+    assert persistence.read(tmp_path / "plain.snap") == persistence.read(tmp_path / "forked.snap")
+
+
+@needs_fork
+def test_a_forked_snapshot_reports_what_went_wrong_in_the_child(rules: Path, tmp_path: Path):
+    engine = fed(rules, events(10))
+    with pytest.raises(FileNotFoundError):
+        engine.snapshot(tmp_path / "no such directory" / "s.snap", fork=True)
+
+    def fails() -> bytes:
+        raise ValueError("out of luck")
+
+    with pytest.raises(SnapshotError, match="the snapshot process failed: ValueError: out of luck"):
+        persistence.write_in_child(tmp_path / "s.snap", threading.Lock(), fails)
+
+    def hangs() -> bytes:
+        time.sleep(60)
+        return b""
+
+    t0 = time.monotonic()
+    with pytest.raises(SnapshotError, match=r"did not finish within 0\.5 s and was killed"):
+        persistence.write_in_child(tmp_path / "s.snap", threading.Lock(), hangs, timeout_s=0.5)
+    assert time.monotonic() - t0 < 30
+    assert not (tmp_path / "s.snap").exists()
+
+
 # ---------------------------------------------------------------- how the state is copied
 
 
