@@ -78,7 +78,7 @@ rule city_change {
 }
 """
 
-T0 = 1_790_000_000_000
+T0 = 1_700_000_000_000  # 2023-11: replayed history, behind the clock guard
 
 
 def _events(n: int, seed: int = 7) -> list[dict]:
@@ -240,7 +240,7 @@ def test_missing_snapshot_is_a_clear_error(ruleset_file: Path, tmp_path: Path):
 WRITER = """
 import sys, ruledsl
 engine = ruledsl.load(sys.argv[1])
-T0 = 1_790_000_000_000
+T0 = 1_700_000_000_000  # 2023-11: replayed history, behind the clock guard
 i = 0
 while True:
     for _ in range(500):
