@@ -12,7 +12,16 @@ from setuptools import setup
 NO_EXT = os.environ.get("RULEDSL_NO_EXTENSIONS", "") not in ("", "0")
 DEBUG = os.environ.get("RULEDSL_DEBUG", "") not in ("", "0")
 
-EXTENSIONS = ["ruledsl.kernels._state"]
+# The state kernels; they cimport each other through the .pxd files beside them
+# (slots.pxd: the shared slot table, entries.pxd / accel.pxd: window internals,
+# convert.pxd: argument conversions), which package_data ships with the .pyx.
+EXTENSIONS = [
+    "ruledsl.kernels.slots",
+    "ruledsl.kernels.accel",
+    "ruledsl.kernels.windows",
+    "ruledsl.kernels.sequences",
+    "ruledsl.kernels.hashing",
+]
 
 
 def extensions():

@@ -1,9 +1,10 @@
 """Windowed aggregation / sequence state kernels (implementation selector).
 
-Uses the Cython extension :mod:`ruledsl.kernels._state` when it is built and the
-environment variable ``RULEDSL_NO_EXTENSIONS`` is unset, empty or ``"0"``;
-otherwise the pure-Python twin :mod:`ruledsl.kernels.state_py` (identical API and
-results, slower).  ``COMPILED`` tells which one is in use.
+Uses the Cython extensions (:mod:`ruledsl.kernels.windows`, ``.sequences``,
+``.slots``, ``.hashing``) when they are built and the environment variable
+``RULEDSL_NO_EXTENSIONS`` is unset, empty or ``"0"``; otherwise their
+pure-Python twins, gathered in :mod:`ruledsl.kernels.state_py` (identical API
+and results, slower).  ``COMPILED`` tells which one is in use.
 
 Public API (both implementations)::
 
@@ -26,6 +27,7 @@ Public API (both implementations)::
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 __all__ = [
     "AGGREGATES",
@@ -39,16 +41,21 @@ __all__ = [
 
 COMPILED = False
 
-if os.environ.get("RULEDSL_NO_EXTENSIONS", "").strip() in ("", "0"):
+if TYPE_CHECKING:  # both implementations have the twins' API
+    from ruledsl.kernels.state_py import (
+        AGGREGATES,
+        DEFAULT_SWEEP_BUDGET,
+        SequenceState,
+        WindowState,
+        advance_all,
+        stable_hash,
+    )
+elif os.environ.get("RULEDSL_NO_EXTENSIONS", "").strip() in ("", "0"):
     try:
-        from ruledsl.kernels._state import (  # type: ignore[import-not-found]
-            AGGREGATES,
-            DEFAULT_SWEEP_BUDGET,
-            SequenceState,
-            WindowState,
-            advance_all,
-            stable_hash,
-        )
+        from ruledsl.kernels.hashing import stable_hash
+        from ruledsl.kernels.sequences import SequenceState
+        from ruledsl.kernels.slots import DEFAULT_SWEEP_BUDGET, advance_all
+        from ruledsl.kernels.windows import AGGREGATES, WindowState
 
         COMPILED = True
     except ImportError:
