@@ -13,7 +13,6 @@ against the state left by the previous one.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -23,7 +22,6 @@ from typing import Any, Optional, Union
 import msgspec
 import re2
 
-from ruledsl._version import __version__
 from ruledsl.compile import Compiled, compile_ruleset, const_value
 from ruledsl.compile import linemap as _linemap
 from ruledsl.compile import runtime as _runtime
@@ -37,6 +35,8 @@ from ruledsl.kernels.values import (
 )
 from ruledsl.runtime import persistence
 from ruledsl.runtime.decision import ACTION_RANK, DEFAULT_HOLD_TIMEOUT_MS, Decision, MatchedRule, ScoreResult
+from ruledsl.runtime.engine_state import StateMixin
+from ruledsl.runtime.engine_store import StoreMixin, _Outage
 from ruledsl.runtime.lists import convert_item, convert_values, resolve_lists
 from ruledsl.stores.guard import GuardedStore
 from ruledsl.stores.local import LocalStore
@@ -61,7 +61,7 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class Engine:
+class Engine(StateMixin, StoreMixin):
     """A compiled ruleset with its state.  Build one with ``ruledsl.load``."""
 
     def __init__(
@@ -137,187 +137,6 @@ class Engine:
         if store is not None:
             self._attach_store(store, _carry)
         self._bind()
-
-    # ---------------------------------------------------------------- the external store
-    def _attach_store(self, store: Any, carry: Optional[Engine]) -> None:
-        # A reload (carry) keeps the guard - breaker, outage buffer, counters - and configures
-        # the store only when it swaps engines, under the lock (see reload).
-        if isinstance(store, GuardedStore):
-            guard = store
-        elif carry is not None and carry._store is store and carry._guard is not None:
-            guard = carry._guard
-        else:
-            guard = GuardedStore(store)
-        self._guard = guard
-        if carry is not None and carry._guard is guard:
-            self._outage = carry._outage
-        else:
-            self._configure_store()
-            self._outage.data_losses = guard.data_losses
-        # the in-process state is the `local` fallback (and, under `local`, a mirror of this process's updates)
-        self._local_store = LocalStore.from_kernels(self.compiled.windows, self._windows, self._sequences)
-        spans = [w.duration_ms for w in self.compiled.windows] + [s.within_ms for s in self.compiled.sequences]
-        self._refill_span = min(max(spans, default=0), MAX_REFILL_MS) + self.lateness_ms
-
-    def _configure_store(self) -> None:
-        if self._guard is not None:
-            header = self.result.symbols.header
-            namespace = header.name.name if header else "default"
-            self._guard.configure(self.compiled.windows, self.compiled.sequences, self.lateness_ms, namespace)
-
-    @property
-    def store_errors(self) -> int:
-        """Events evaluated without the external store (its fault policy applied)."""
-        return self._outage.errors
-
-    # ---------------------------------------------------------------- state across reloads and restarts
-    def _carry_state(self, old: Engine) -> None:
-        # windows and sequences whose definition did not change keep their kernel
-        self._clock_state = old._clock_state
-        if old.lateness_ms != self.lateness_ms:
-            return  # kernels hold the lateness: every window starts empty
-        pairs: tuple[tuple[Any, list[Any], list[Any], Any], ...] = (
-            (self.compiled.windows, self._windows, old._windows, old.compiled.windows),
-            (self.compiled.sequences, self._sequences, old._sequences, old.compiled.sequences),
-        )
-        for specs, mine, theirs, their_specs in pairs:
-            olds = _by_signature(their_specs, theirs)
-            for i, spec in enumerate(specs):
-                if olds.get(spec.signature):
-                    # identical definitions each keep their own kernel, in order
-                    mine[i] = olds[spec.signature].pop(0)
-                    self.kept_state.append(spec.name)
-
-    def _identity(self) -> persistence.RulesetIdentity:
-        header = self.result.symbols.header
-        name = header.name.name if header is not None and header.name is not None else ""
-        return persistence.RulesetIdentity(name=name, lateness_ms=self.lateness_ms, timezone=self.timezone)
-
-    def _restore(
-        self, snap: persistence.Snapshot, *, source: str = "snapshot", allow_other_ruleset: bool = False
-    ) -> None:
-        # All checked before anything is applied; any failure is a SnapshotError and no engine is built.
-        comp = self.compiled
-        now = self.clock() if self.clock is not None else None
-        if now is not None and snap.clock[0] > now + self.max_future_skew_ms:
-            # the clock guard applies to restored clocks too: a poisoned watermark must not come back
-            raise persistence.SnapshotError(
-                f"{source}: its event time is {format_duration_compound(snap.clock[0] - now)} ahead of this "
-                f"engine's clock (at most {format_duration(self.max_future_skew_ms)}: max_future_skew); every "
-                "event would be late. Start without it, or with clock=None to replay recorded traffic"
-            )
-        differences = persistence.identity_differences(snap, self._identity(), comp.windows, comp.sequences)
-        if differences and not allow_other_ruleset:
-            raise persistence.SnapshotError(
-                f"{source}: the snapshot is not of this ruleset: {'; '.join(differences)}. Start without it, or "
-                "pass allow_other_ruleset=True to restore its clock and settings and the windows that did not change"
-            )
-        try:
-            # explicit params= and lists= win; names this ruleset does not declare are dropped
-            params = {k: v for k, v in snap.params.items() if k in comp.param_types and k not in self._param_overrides}
-            for name, value in params.items():
-                try:
-                    self._set_param(name, value)
-                except (ValueError, TypeError) as err:
-                    raise ValueError(f"parameter {name}: not a {comp.param_types[name]} ({err})") from None
-            lists = {}
-            for name, values in snap.lists.items():
-                if name in comp.list_types and name not in self._list_overrides:
-                    try:
-                        lists[name] = convert_values(comp.list_types[name], values)
-                    except (ValueError, TypeError) as err:
-                        raise ValueError(f"list {name}: an entry is not a {comp.list_types[name]} ({err})") from None
-            loads = []  # (kernel, items, name): kernels hold the lateness, so a changed one restores none
-            if snap.ruleset.lateness_ms == self.lateness_ms:
-                saved_windows = _by_signature(snap.windows, snap.windows)
-                for spec, kernel in zip(comp.windows, self._windows, strict=True):
-                    if saved_windows.get(spec.signature):
-                        items = saved_windows[spec.signature].pop(0).items
-                        persistence.check_window_items(
-                            items, name=spec.name, agg=spec.agg, is_float=spec.is_float, value_type=spec.result_type
-                        )
-                        loads.append((kernel, items, spec.name))
-                saved_sequences = _by_signature(snap.sequences, snap.sequences)
-                for sspec, kernel in zip(comp.sequences, self._sequences, strict=True):
-                    if saved_sequences.get(sspec.signature):
-                        items = saved_sequences[sspec.signature].pop(0).items
-                        persistence.check_sequence_items(items, name=sspec.name, n_steps=sspec.n_steps)
-                        loads.append((kernel, items, sspec.name))
-            wm = snap.clock[1]
-            with persistence.gc_paused():  # millions of entries: see gc_paused
-                for kernel, items, name in loads:
-                    kernel.load(items)
-                    if wm != NEVER:
-                        kernel.advance(wm, 0)
-                    self.kept_state.append(name)
-        except (ValueError, TypeError, OverflowError) as err:
-            raise persistence.SnapshotError(f"{source}: {err}") from None
-        self._clock_state[:] = snap.clock
-        if snap.ruleset.lateness_ms != self.lateness_ms and snap.clock[0] != NEVER:
-            self._clock_state[1] = snap.clock[0] - self.lateness_ms  # the watermark under this lateness
-        for name, values in snap.lists.items():
-            if name in lists:
-                self._lists[comp.lists.index(name)] = lists[name]
-                self._list_overrides[name] = values
-        self._param_overrides.update(params)
-
-    def snapshot(self, path: Union[str, Path], *, fork: bool = False) -> int:
-        """Write the engine's operational state to ``path`` atomically; returns its size in bytes.
-
-        The snapshot holds the ruleset's identity, the clock, the parameters
-        and lists the application set (``params=``/``lists=``, ``set_param``,
-        ``update_list``) and the window and sequence entries still inside
-        their span (docs/semantics.md, "Snapshots").  Restore with
-        ``ruledsl.load(..., state=path)``; the restored engine continues
-        exactly where this one stopped.
-
-        The state is taken under the engine's lock in one step, consistent
-        with the clock; it is encoded and written outside the lock while
-        other threads keep evaluating.  Taking it means copying every kernel
-        (``copy()``, where the kernels have it) or dumping it.  ``fork=True``
-        (POSIX) takes it by forking the process instead - the lock is held
-        for the ``fork()`` alone, a few milliseconds whatever the state's
-        size - and a child process dumps, encodes and writes; see
-        docs/semantics.md for when to use it.
-        """
-        if fork:
-            return persistence.write_in_child(path, self._lock, lambda: self._capture()())
-        with persistence.gc_paused():
-            with self._lock:
-                build = self._capture()
-            data = build()  # the lock is released: other threads evaluate while the copy is encoded
-        persistence.write_atomic(path, data)
-        return len(data)
-
-    def _capture(self) -> Callable[[], bytes]:
-        # Under the lock: take the state; returns the function that encodes it (to call outside the lock).
-        comp = self.compiled
-        identity = self._identity()
-        clock = list(self._clock_state)
-        params = {name: self._params[comp.params.index(name)] for name in self._param_overrides}
-        lists = {name: self._lists[comp.lists.index(name)] for name in self._list_overrides}
-        window_dumps = [_frozen_dump(kernel) for kernel in self._windows]
-        sequence_dumps = [_frozen_dump(kernel) for kernel in self._sequences]
-        wm = clock[1]
-
-        def build() -> bytes:
-            return persistence.encode_parts(
-                ruledsl_version=__version__,
-                ruleset=identity,
-                clock=clock,
-                params={name: persistence.user_value(comp.param_types[name], v) for name, v in params.items()},
-                lists={name: persistence.user_values(comp.list_types[name], v) for name, v in lists.items()},
-                windows=[
-                    (spec.signature, persistence.live_window_chunks(dump(), wm - spec.duration_ms))
-                    for spec, dump in zip(comp.windows, window_dumps, strict=True)
-                ],
-                sequences=[
-                    (spec.signature, persistence.live_sequence_chunks(dump(), wm - spec.within_ms))
-                    for spec, dump in zip(comp.sequences, sequence_dumps, strict=True)
-                ],
-            )
-
-        return build
 
     def reload(self, paths=None, *, params=None, lists=None) -> list[str]:
         """Load a new version of the ruleset into this running engine.
@@ -400,72 +219,6 @@ class Engine:
         if self._store is not None:
             self._fns = {event: self._guard_store(event, fn) for event, fn in self._fns.items()}
         self._ns = ns
-
-    def _run_ops(self, ops: list) -> list:
-        # an external store's answer for one event, or the configured policy when it is unavailable
-        if not ops:
-            return []
-        guard = self._guard
-        try:
-            results = guard.run(ops)  # type: ignore[union-attr]  # bound only with a store
-        except Exception:  # a store failure must never escape evaluate()
-            self._outage.errors += 1
-            self._deg[0] = True
-            if self.on_store_error == "local":
-                return self._local_store.run(ops)  # type: ignore[union-attr]
-            if self.on_store_error == "fail_closed":
-                self._closed[0] = True  # _degraded_decision raises the action
-            return [None if op[0] == "w" else False for op in ops]
-        if self.on_store_error == "local":
-            self._local_store.apply_updates(ops)  # type: ignore[union-attr]  # history for the next outage
-        if guard.buffered:  # type: ignore[union-attr]  # the outage's updates are still being replayed
-            self._deg[0] = True
-        outage = self._outage
-        if outage.refill is not None or guard.data_losses != outage.data_losses:  # type: ignore[union-attr]
-            self._refilling(ops[0][3])
-        return results
-
-    def _refilling(self, ts: int) -> None:
-        # The store lost its data: every decision is degraded until the longest window (and
-        # sequence) has refilled with events seen since the loss, i.e. until the watermark
-        # has moved a span (plus the lateness) past the event time of the loss.
-        outage = self._outage
-        losses = self._guard.data_losses  # type: ignore[union-attr]
-        if losses != outage.data_losses:
-            outage.data_losses = losses
-            outage.refill = max(self._clock_state[0], ts) + self._refill_span
-            logging.getLogger("ruledsl.stores").warning(
-                "the state store lost its data: decisions are marked degraded until event time %d", outage.refill
-            )
-        if outage.refill is None:
-            return
-        if self._clock_state[1] >= outage.refill:
-            outage.refill = None
-        elif ts < outage.refill:
-            self._deg[0] = True
-
-    def _degraded_decision(self, decision: Decision) -> Decision:
-        # _degraded in generated code: the decision of an event whose DEG flag was set
-        if self._closed[0]:
-            self._closed[0] = False
-            floor = self.fail_closed_action
-            if ACTION_RANK[floor] > ACTION_RANK[decision.action]:
-                hold_timeout = self.hold_timeout_ms if floor == "hold" else None
-                return msgspec.structs.replace(decision, action=floor, degraded=True, hold_timeout_ms=hold_timeout)
-        return msgspec.structs.replace(decision, degraded=True)
-
-    def _guard_store(self, event_type: str, fn: Any) -> Any:
-        # the flags never outlive the event, even when it raises
-        deg, closed = self._deg, self._closed
-
-        def guarded(event: Any, commit: bool) -> Any:
-            try:
-                return fn(event, commit)
-            finally:
-                deg[0] = False
-                closed[0] = False
-
-        return guarded
 
     def _future(self, event_type: str, ts: int) -> None:
         # called by generated code only when ts passes the cached limit: read the clock again
@@ -758,22 +511,6 @@ STORE_POLICIES = ("fail_open", "fail_closed", "local")
 the same, then raise the action to at least ``fail_closed_action``; or
 answer from this process's own state.  Every such decision is degraded."""
 
-MAX_REFILL_MS = 400 * 86_400_000
-"""After the store lost its data, decisions are degraded for the longest span, at most this
-(a since() window may span decades: it would never count as refilled)."""
-
-
-class _Outage:
-    """An engine's store counters: one object, shared by the engines a reload builds
-    (generated code calls the methods of the engine it was bound to)."""
-
-    __slots__ = ("data_losses", "errors", "refill")
-
-    def __init__(self) -> None:
-        self.errors = 0  # events evaluated without the store
-        self.data_losses = 0  # the store's data-loss count when last looked at
-        self.refill: Optional[int] = None  # after a data loss: decisions before this event time are degraded
-
 
 def _skew_ms(value: Union[int, str, None], header: Any) -> int:
     """The allowed future skew: the keyword, else the ruleset header's ``max_future_skew``, else 5 minutes."""
@@ -785,33 +522,6 @@ def _skew_ms(value: Union[int, str, None], header: Any) -> int:
     if type(ms) is not int or ms < 0:
         raise ValueError(f"max_future_skew must be a duration of zero or more, not {value!r}")
     return ms
-
-
-def _frozen_dump(kernel: Any) -> Callable[[], Iterable[Sequence[Any]]]:
-    """Under the engine's lock: what a snapshot needs of a kernel, as a function to call outside the lock.
-
-    A kernel with ``copy()`` is copied now and dumped later, from the copy,
-    in chunks if it has ``dump_chunks(n)``; any other kernel is dumped now.
-    Either way the chunks are the kernel's content at this instant,
-    consistent with the clock read under the same lock.
-    """
-    copy = getattr(kernel, "copy", None)
-    if copy is not None:
-        frozen = copy()
-        by_chunks = getattr(frozen, "dump_chunks", None)
-        if by_chunks is not None:
-            return lambda: by_chunks(persistence.CHUNK)
-        return lambda: persistence.drained(frozen.dump())
-    dumped = kernel.dump()
-    return lambda: persistence.drained(dumped)
-
-
-def _by_signature(specs, items) -> dict[str, list]:
-    """Group ``items`` by their spec's signature, keeping declaration order."""
-    out: dict[str, list] = {}
-    for spec, item in zip(specs, items, strict=True):
-        out.setdefault(spec.signature, []).append(item)
-    return out
 
 
 def build_engine(result, *, params=None, lists=None, timezone: Optional[str] = None, **options) -> Engine:

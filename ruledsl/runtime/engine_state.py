@@ -1,0 +1,213 @@
+"""The engine's state across reloads and restarts: carrying kernels, snapshots, restoring.
+
+``Engine`` inherits these methods (docs/semantics.md, "Snapshots").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from ruledsl._version import __version__
+from ruledsl.kernels.last import NEVER
+from ruledsl.runtime import persistence
+from ruledsl.runtime.lists import convert_values
+from ruledsl.syntax.durations import format_duration, format_duration_compound
+
+
+def _frozen_dump(kernel: Any) -> Callable[[], Iterable[Sequence[Any]]]:
+    """Under the engine's lock: what a snapshot needs of a kernel, as a function to call outside the lock.
+
+    A kernel with ``copy()`` is copied now and dumped later, from the copy,
+    in chunks if it has ``dump_chunks(n)``; any other kernel is dumped now.
+    Either way the chunks are the kernel's content at this instant,
+    consistent with the clock read under the same lock.
+    """
+    copy = getattr(kernel, "copy", None)
+    if copy is not None:
+        frozen = copy()
+        by_chunks = getattr(frozen, "dump_chunks", None)
+        if by_chunks is not None:
+            return lambda: by_chunks(persistence.CHUNK)
+        return lambda: persistence.drained(frozen.dump())
+    dumped = kernel.dump()
+    return lambda: persistence.drained(dumped)
+
+
+def _by_signature(specs, items) -> dict[str, list]:
+    """Group ``items`` by their spec's signature, keeping declaration order."""
+    out: dict[str, list] = {}
+    for spec, item in zip(specs, items, strict=True):
+        out.setdefault(spec.signature, []).append(item)
+    return out
+
+
+class StateMixin:
+    """Snapshot and restore for ``Engine``."""
+
+    # set by Engine.__init__
+    compiled: Any
+    result: Any
+    timezone: str
+    lateness_ms: int
+    clock: Optional[Callable[[], int]]
+    max_future_skew_ms: int
+    kept_state: list[str]
+    _windows: list[Any]
+    _sequences: list[Any]
+    _clock_state: list[int]
+    _params: list[Any]
+    _lists: list[Any]
+    _param_overrides: dict[str, Any]
+    _list_overrides: dict[str, Any]
+    _lock: Any
+    _set_param: Callable[[str, Any], None]
+
+    def _carry_state(self, old: Any) -> None:  # old: the Engine being replaced
+        # windows and sequences whose definition did not change keep their kernel
+        self._clock_state = old._clock_state
+        if old.lateness_ms != self.lateness_ms:
+            return  # kernels hold the lateness: every window starts empty
+        pairs: tuple[tuple[Any, list[Any], list[Any], Any], ...] = (
+            (self.compiled.windows, self._windows, old._windows, old.compiled.windows),
+            (self.compiled.sequences, self._sequences, old._sequences, old.compiled.sequences),
+        )
+        for specs, mine, theirs, their_specs in pairs:
+            olds = _by_signature(their_specs, theirs)
+            for i, spec in enumerate(specs):
+                if olds.get(spec.signature):
+                    # identical definitions each keep their own kernel, in order
+                    mine[i] = olds[spec.signature].pop(0)
+                    self.kept_state.append(spec.name)
+
+    def _identity(self) -> persistence.RulesetIdentity:
+        header = self.result.symbols.header
+        name = header.name.name if header is not None and header.name is not None else ""
+        return persistence.RulesetIdentity(name=name, lateness_ms=self.lateness_ms, timezone=self.timezone)
+
+    def _restore(
+        self, snap: persistence.Snapshot, *, source: str = "snapshot", allow_other_ruleset: bool = False
+    ) -> None:
+        # All checked before anything is applied; any failure is a SnapshotError and no engine is built.
+        comp = self.compiled
+        now = self.clock() if self.clock is not None else None
+        if now is not None and snap.clock[0] > now + self.max_future_skew_ms:
+            # the clock guard applies to restored clocks too: a poisoned watermark must not come back
+            raise persistence.SnapshotError(
+                f"{source}: its event time is {format_duration_compound(snap.clock[0] - now)} ahead of this "
+                f"engine's clock (at most {format_duration(self.max_future_skew_ms)}: max_future_skew); every "
+                "event would be late. Start without it, or with clock=None to replay recorded traffic"
+            )
+        differences = persistence.identity_differences(snap, self._identity(), comp.windows, comp.sequences)
+        if differences and not allow_other_ruleset:
+            raise persistence.SnapshotError(
+                f"{source}: the snapshot is not of this ruleset: {'; '.join(differences)}. Start without it, or "
+                "pass allow_other_ruleset=True to restore its clock and settings and the windows that did not change"
+            )
+        try:
+            # explicit params= and lists= win; names this ruleset does not declare are dropped
+            params = {k: v for k, v in snap.params.items() if k in comp.param_types and k not in self._param_overrides}
+            for name, value in params.items():
+                try:
+                    self._set_param(name, value)
+                except (ValueError, TypeError) as err:
+                    raise ValueError(f"parameter {name}: not a {comp.param_types[name]} ({err})") from None
+            lists = {}
+            for name, values in snap.lists.items():
+                if name in comp.list_types and name not in self._list_overrides:
+                    try:
+                        lists[name] = convert_values(comp.list_types[name], values)
+                    except (ValueError, TypeError) as err:
+                        raise ValueError(f"list {name}: an entry is not a {comp.list_types[name]} ({err})") from None
+            loads = []  # (kernel, items, name): kernels hold the lateness, so a changed one restores none
+            if snap.ruleset.lateness_ms == self.lateness_ms:
+                saved_windows = _by_signature(snap.windows, snap.windows)
+                for spec, kernel in zip(comp.windows, self._windows, strict=True):
+                    if saved_windows.get(spec.signature):
+                        items = saved_windows[spec.signature].pop(0).items
+                        persistence.check_window_items(
+                            items, name=spec.name, agg=spec.agg, is_float=spec.is_float, value_type=spec.result_type
+                        )
+                        loads.append((kernel, items, spec.name))
+                saved_sequences = _by_signature(snap.sequences, snap.sequences)
+                for sspec, kernel in zip(comp.sequences, self._sequences, strict=True):
+                    if saved_sequences.get(sspec.signature):
+                        items = saved_sequences[sspec.signature].pop(0).items
+                        persistence.check_sequence_items(items, name=sspec.name, n_steps=sspec.n_steps)
+                        loads.append((kernel, items, sspec.name))
+            wm = snap.clock[1]
+            with persistence.gc_paused():  # millions of entries: see gc_paused
+                for kernel, items, name in loads:
+                    kernel.load(items)
+                    if wm != NEVER:
+                        kernel.advance(wm, 0)
+                    self.kept_state.append(name)
+        except (ValueError, TypeError, OverflowError) as err:
+            raise persistence.SnapshotError(f"{source}: {err}") from None
+        self._clock_state[:] = snap.clock
+        if snap.ruleset.lateness_ms != self.lateness_ms and snap.clock[0] != NEVER:
+            self._clock_state[1] = snap.clock[0] - self.lateness_ms  # the watermark under this lateness
+        for name, values in snap.lists.items():
+            if name in lists:
+                self._lists[comp.lists.index(name)] = lists[name]
+                self._list_overrides[name] = values
+        self._param_overrides.update(params)
+
+    def snapshot(self, path: Union[str, Path], *, fork: bool = False) -> int:
+        """Write the engine's operational state to ``path`` atomically; returns its size in bytes.
+
+        The snapshot holds the ruleset's identity, the clock, the parameters
+        and lists the application set (``params=``/``lists=``, ``set_param``,
+        ``update_list``) and the window and sequence entries still inside
+        their span (docs/semantics.md, "Snapshots").  Restore with
+        ``ruledsl.load(..., state=path)``; the restored engine continues
+        exactly where this one stopped.
+
+        The state is taken under the engine's lock in one step, consistent
+        with the clock; it is encoded and written outside the lock while
+        other threads keep evaluating.  Taking it means copying every kernel
+        (``copy()``, where the kernels have it) or dumping it.  ``fork=True``
+        (POSIX) takes it by forking the process instead - the lock is held
+        for the ``fork()`` alone, a few milliseconds whatever the state's
+        size - and a child process dumps, encodes and writes; see
+        docs/semantics.md for when to use it.
+        """
+        if fork:
+            return persistence.write_in_child(path, self._lock, lambda: self._capture()())
+        with persistence.gc_paused():
+            with self._lock:
+                build = self._capture()
+            data = build()  # the lock is released: other threads evaluate while the copy is encoded
+        persistence.write_atomic(path, data)
+        return len(data)
+
+    def _capture(self) -> Callable[[], bytes]:
+        # Under the lock: take the state; returns the function that encodes it (to call outside the lock).
+        comp = self.compiled
+        identity = self._identity()
+        clock = list(self._clock_state)
+        params = {name: self._params[comp.params.index(name)] for name in self._param_overrides}
+        lists = {name: self._lists[comp.lists.index(name)] for name in self._list_overrides}
+        window_dumps = [_frozen_dump(kernel) for kernel in self._windows]
+        sequence_dumps = [_frozen_dump(kernel) for kernel in self._sequences]
+        wm = clock[1]
+
+        def build() -> bytes:
+            return persistence.encode_parts(
+                ruledsl_version=__version__,
+                ruleset=identity,
+                clock=clock,
+                params={name: persistence.user_value(comp.param_types[name], v) for name, v in params.items()},
+                lists={name: persistence.user_values(comp.list_types[name], v) for name, v in lists.items()},
+                windows=[
+                    (spec.signature, persistence.live_window_chunks(dump(), wm - spec.duration_ms))
+                    for spec, dump in zip(comp.windows, window_dumps, strict=True)
+                ],
+                sequences=[
+                    (spec.signature, persistence.live_sequence_chunks(dump(), wm - spec.within_ms))
+                    for spec, dump in zip(comp.sequences, sequence_dumps, strict=True)
+                ],
+            )
+
+        return build
