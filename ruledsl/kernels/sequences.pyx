@@ -29,8 +29,8 @@ cdef class SequenceState(SlotTable):
     negative ints act as two's complement; fastest) or a sequence of exactly
     n_steps truthy/falsy values.
     """
-    cdef readonly int n_steps
-    cdef readonly int64_t within_ms
+    cdef readonly int n_steps    # steps of the chain (1..64)
+    cdef readonly int64_t within_ms  # last event ts - first step's ts must be <= within_ms
     cdef Py_ssize_t _m           # n_steps - 1 start timestamps per key
     cdef Py_ssize_t _stride      # int64 words per slot: 1 (bits) + _m
     cdef uint64_t _mask_all      # the low n_steps bits

@@ -73,10 +73,10 @@ cdef class WindowState(SlotTable):
     Sliding event-time window aggregate per key.  ``agg`` is one of
     count, sum, avg, min, max, distinct, last, since.
     """
-    cdef readonly str agg
-    cdef readonly int64_t duration_ms
-    cdef readonly int64_t lateness_ms
-    cdef readonly bint is_float
+    cdef readonly str agg              # one of AGGREGATES
+    cdef readonly int64_t duration_ms  # D: a query at ts sees entries with ts - D < ts_e <= ts
+    cdef readonly int64_t lateness_ms  # the engine's allowed lateness (kept for pickling / repr)
+    cdef readonly bint is_float        # values are doubles (else int64)
     cdef int _kind             # K_*: agg as a number
     cdef bint _keep_last       # last/since: dominated entries are dropped too
     cdef bint _int_totals      # int sum/avg: running totals in _tot/_abs
@@ -94,10 +94,10 @@ cdef class WindowState(SlotTable):
     # last/since: min-heap of (lower bound of the slot's second entry ts, slot),
     # at least one entry for every slot with >= 2 entries (Slot.qx bit 31 marks
     # slots with an entry; stale entries of freed slots are skipped)
-    cdef int64_t* _d_val
-    cdef int32_t* _d_slot
-    cdef Py_ssize_t _d_cap
-    cdef Py_ssize_t _d_len
+    cdef int64_t* _d_val       # heap values
+    cdef int32_t* _d_slot      # heap slots (parallel to _d_val)
+    cdef Py_ssize_t _d_cap     # allocated heap entries
+    cdef Py_ssize_t _d_len     # heap entries in use
 
     def __init__(self, agg, duration_ms, lateness_ms=0, is_float=False):
         if agg not in _AGG_CODE:
