@@ -469,16 +469,18 @@ def run(events: Iterable[dict]) -> list[tuple[str, list]]:
     return [evaluate(ev) for ev in events]
 
 
-def compare(engine, events: list[dict], *, limit: int = 20) -> dict[str, Any]:
+def compare(engine, events: list[dict], *, limit: int = 20, baseline: Any = None) -> dict[str, Any]:
     """Run the engine and the hand-written rules over ``events``; count disagreements.
 
     ``engine`` must be fresh (no state); anything with ``evaluate(event) ->
-    Decision`` works, e.g. ``ruledsl.oracle.reference.ReferenceEngine``.  Returns ``{"events", "mismatches",
+    Decision`` works, e.g. ``ruledsl.oracle.reference.ReferenceEngine``.
+    ``baseline``: a fresh hand-written object with ``evaluate(event) -> (action,
+    rule ids)`` (default ``HandwrittenRules()``; also ``cybuild.handwritten_cy()``).  Returns ``{"events", "mismatches",
     "examples", "fired", "actions"}``: ``examples`` holds up to ``limit``
     mismatching events with both answers; ``fired`` counts matches per rule
     (from the hand-written side) so a reader can see every rule was exercised.
     """
-    hw = HandwrittenRules()
+    hw = HandwrittenRules() if baseline is None else baseline
     mismatches = 0
     examples = []
     fired: dict[str, int] = dict.fromkeys(RULES, 0)

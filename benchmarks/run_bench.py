@@ -1,19 +1,21 @@
-"""The standard benchmark (issue #3): ruledsl against a hand-written baseline.
+"""The standard benchmark (issue #3): ruledsl against two hand-written baselines.
 
     python benchmarks/run_bench.py [--short] [--json OUT]
 
 Generates the standard workload (``workload.py``), loads ``standard.rdsl``
-(reports load + compile time), checks that the engine fires exactly the
-rules the hand-written function fires (``handwritten.py``), then measures in
-the same run, each on fresh state:
+(reports load + compile time), builds the hand-written Cython baseline
+(``handwritten_cy.pyx`` through ``cybuild.py``, cached), checks that the
+engine fires exactly the rules both hand-written functions fire
+(``handwritten.py``, ``handwritten_cy.pyx``), then measures in the same run,
+each on fresh state:
 
-- the hand-written function, events/s;
-- ``engine.evaluate()`` one dict at a time, events/s and ratio to hand-written;
+- the hand-written Python and Cython functions, events/s;
+- ``engine.evaluate()`` one dict at a time, events/s and ratio to both;
   (these and the two batch paths below run in interleaved rounds, best of
-  ``--repeat``; the hand-written function and ``evaluate()`` are also timed
-  with the garbage collector off);
+  ``--repeat``, the heap frozen with ``gc.freeze()`` before each pass; the
+  baselines and ``evaluate()`` are also timed with the garbage collector off);
 - p50/p90/p99/p99.9 latency of one ``evaluate()`` call (perf_counter_ns around
-  each call; the timer itself costs ~0.1 µs);
+  each call, the heap frozen first; the timer itself costs ~0.1 µs);
 - ``engine.evaluate_many()`` over the whole stream;
 - ``engine.evaluate_columns()`` (columns built once, outside the timing);
 - memory per 1,000,000 active keys of a count window (``stats()`` bytes and
@@ -52,6 +54,7 @@ try:
 except ImportError:  # an uninstalled checkout
     sys.path.insert(0, str(ROOT))
 
+import cybuild  # noqa: E402
 import handwritten  # noqa: E402
 import lintgen  # noqa: E402
 import workload  # noqa: E402
@@ -170,6 +173,8 @@ class Bench:
         self.results: dict = {"mode": "short" if args.short else "full"}
         self.errors: list[str] = []
         self.rows: list[tuple[str, str, str]] = []  # (section, measure, value)
+        self.cy_module = None  # the hand-written Cython baseline, once built
+        self.cy_missing = "not built"
 
     def row(self, section: str, measure: str, value: str) -> None:
         self.rows.append((section, measure, value))
@@ -260,6 +265,22 @@ class Bench:
             f"{(t1 - t0) * 1e3:.1f} / {(t2 - t1) * 1e3:.1f} / {(t4 - t3) * 1e3:.1f} ms",
         )
 
+    def s_build_cython(self):
+        t0 = time.perf_counter()
+        try:
+            path = cybuild.build()
+            self.cy_module = cybuild.load()
+        except cybuild.BuildError as err:
+            self.cy_missing = str(err).splitlines()[0]
+            self.results["handwritten_cy_build"] = {"error": str(err)}
+            self.row("hand-written Cython", "build", f"failed: {self.cy_missing}")
+            if os.environ.get("RULEDSL_BENCH_REQUIRE_CYTHON", "") not in ("", "0"):
+                raise
+            return
+        dt = time.perf_counter() - t0
+        self.results["handwritten_cy_build"] = {"seconds": dt, "path": str(path)}
+        self.row("hand-written Cython", "build (cached by source hash)", f"{dt:.2f} s, {path.name}")
+
     def s_correctness(self):
         engine = load_engine()
         t0 = time.perf_counter()
@@ -286,15 +307,28 @@ class Bench:
             self.errors.append(f"engine and hand-written rules disagree on {report['mismatches']} events")
             for ex in report["examples"][:5]:
                 print("MISMATCH", json.dumps(ex, ensure_ascii=False, default=str), file=sys.stderr)
+        if self.cy_module is None:
+            return
+        report = handwritten.compare(load_engine(), self.events, baseline=cybuild.handwritten_cy())
+        self.results["correctness"]["cython_mismatches"] = report["mismatches"]
+        self.row("engine vs hand-written", "mismatches, hand-written Cython", f"{report['mismatches']:,}")
+        if report["mismatches"]:
+            self.errors.append(f"engine and hand-written Cython rules disagree on {report['mismatches']} events")
+            for ex in report["examples"][:5]:
+                print("MISMATCH (Cython)", json.dumps(ex, ensure_ascii=False, default=str), file=sys.stderr)
 
     def s_throughput(self):
         """Interleaved rounds (the machine's load drifts); the best pass of each kind is kept.
 
         Every pass starts from fresh state and walks the whole stream; the
         hand-written and ``evaluate()`` passes have the same loop shape
-        (results dropped).  Two extra kinds run with the garbage collector
-        off, to show how much of the hand-written cost is GC traversing its
-        Python window objects (the engine keeps window state in C arrays).
+        (results dropped).  Before each pass the heap is collected and frozen
+        (``gc.freeze()``: the stream's 200,000 dicts and the loaded modules are
+        not traversed again by the timed pass's collections).  The two
+        baselines and ``evaluate()`` also run with the garbage collector off,
+        to show how much of each costs collector pauses (the engine keeps
+        window state in C arrays, the hand-written Python in dicts and deques,
+        the hand-written Cython in untracked C structs).
         """
         events = self.events
         n = len(events)
@@ -311,6 +345,10 @@ class Bench:
             hw = handwritten.HandwrittenRules()
             return lambda: one_by_one(hw.evaluate)
 
+        def cy_pass():
+            cy = cybuild.handwritten_cy()
+            return lambda: one_by_one(cy.evaluate)
+
         def eval_pass():
             engine = load_engine()
             return lambda: one_by_one(engine.evaluate)
@@ -323,20 +361,27 @@ class Bench:
             engine = load_engine()
             return lambda: engine.evaluate_columns(columns)
 
-        kinds = {
-            "handwritten": hw_pass,
-            "evaluate": eval_pass,
-            "evaluate_many": many_pass,
-            "evaluate_columns": columns_pass,
-            "handwritten_gc_off": hw_pass,
-            "evaluate_gc_off": eval_pass,
-        }
-        best: dict[str, float] = {}
-        best_cpu: dict[str, float] = {}
+        kinds = {"handwritten": hw_pass}
+        if self.cy_module is not None:
+            kinds["handwritten_cy"] = cy_pass
+        kinds.update(
+            {
+                "evaluate": eval_pass,
+                "evaluate_many": many_pass,
+                "evaluate_columns": columns_pass,
+                "handwritten_gc_off": hw_pass,
+            }
+        )
+        if self.cy_module is not None:
+            kinds["handwritten_cy_gc_off"] = cy_pass
+        kinds["evaluate_gc_off"] = eval_pass
+        walls: dict[str, list[float]] = {kind: [] for kind in kinds}
+        cpus: dict[str, list[float]] = {kind: [] for kind in kinds}
         for _ in range(self.args.repeat):
             for kind, prepare in kinds.items():
                 fn = prepare()  # engine load happens here, outside the timing
                 gc.collect()
+                gc.freeze()
                 gc_off = kind.endswith("_gc_off")
                 if gc_off:
                     gc.disable()
@@ -348,31 +393,50 @@ class Bench:
                     dc = time.process_time() - c0
                 finally:
                     gc.enable()
-                best[kind] = min(best.get(kind, dt), dt)
-                best_cpu[kind] = min(best_cpu.get(kind, dc), dc)
+                    gc.unfreeze()
+                del fn
+                walls[kind].append(dt)
+                cpus[kind].append(dc)
+        best = {kind: min(v) for kind, v in walls.items()}
+        best_cpu = {kind: min(v) for kind, v in cpus.items()}
         for kind, dt in best.items():
             eps = n / dt
-            base = "handwritten_gc_off" if kind.endswith("_gc_off") else "handwritten"
-            self.results[kind] = {
+            off = "_gc_off" if kind.endswith("_gc_off") else ""
+            res = {
                 "seconds": dt,
                 "events_per_s": eps,
                 "us_per_event": 1e6 / eps,
                 "cpu_seconds": best_cpu[kind],
                 "cpu_us_per_event": best_cpu[kind] / n * 1e6,
-                "ratio_to_handwritten": best[base] / dt,
-                "cpu_ratio_to_handwritten": best_cpu[base] / best_cpu[kind] if best_cpu[kind] else None,
+                "median_seconds": statistics.median(walls[kind]),
+                "median_cpu_seconds": statistics.median(cpus[kind]),
             }
+            for base, label in (("handwritten", "handwritten"), ("handwritten_cy", "handwritten_cy")):
+                if base + off in best:
+                    res[f"ratio_to_{label}"] = best[base + off] / dt
+                    res[f"cpu_ratio_to_{label}"] = best_cpu[base + off] / best_cpu[kind] if best_cpu[kind] else None
+                    res[f"median_cpu_ratio_to_{label}"] = (
+                        statistics.median(cpus[base + off]) / statistics.median(cpus[kind]) if cpus[kind] else None
+                    )
+            self.results[kind] = res
         self.results["evaluate_columns"].update({"columns": len(columns), "build_columns_s": build_columns})
         self.results["throughput_passes"] = self.args.repeat
+        self.results["throughput_gc_freeze"] = True
+
+        def ratio(r, base):
+            x = r.get(f"cpu_ratio_to_{base}") or r.get(f"ratio_to_{base}")
+            return None if x is None else f"{x:.2f}x"
 
         def show(section, kind, note=""):
             r = self.results[kind]
-            ratio = r["cpu_ratio_to_handwritten"] or r["ratio_to_handwritten"]
-            rel = (
-                ""
-                if kind.startswith("handwritten")
-                else (f"; {ratio:.2f}x hand-written" + (f", hand-written {1 / ratio:.2f}x faster" if ratio < 1 else ""))
-            )
+            rel = ""
+            if not kind.startswith("handwritten"):
+                parts = [f"{ratio(r, 'handwritten')} hand-written Python"]
+                if ratio(r, "handwritten_cy"):
+                    parts.append(f"{ratio(r, 'handwritten_cy')} hand-written Cython")
+                rel = "; " + ", ".join(parts)
+            elif kind.startswith("handwritten_cy"):
+                rel = f"; {ratio(r, 'handwritten')} hand-written Python"
             self.row(
                 section,
                 "events/s" + note,
@@ -382,6 +446,11 @@ class Bench:
 
         show("hand-written Python", "handwritten")
         show("hand-written Python", "handwritten_gc_off", ", gc off")
+        if self.cy_module is not None:
+            show("hand-written Cython", "handwritten_cy")
+            show("hand-written Cython", "handwritten_cy_gc_off", ", gc off")
+        else:
+            self.row("hand-written Cython", "events/s", f"not measured ({self.cy_missing})")
         show("engine.evaluate()", "evaluate")
         show("engine.evaluate()", "evaluate_gc_off", ", gc off")
         show("engine.evaluate_many()", "evaluate_many")
@@ -394,8 +463,8 @@ class Bench:
         self.row(
             "throughput",
             "method",
-            f"best of {self.args.repeat} interleaved passes, fresh state each; "
-            "ratios from CPU time (steadier than wall time on a shared machine)",
+            f"best of {self.args.repeat} interleaved passes, fresh state each, heap frozen (gc.freeze) "
+            "before each; ratios from CPU time (steadier than wall time on a shared machine; medians in the JSON)",
         )
 
     def s_latency(self):
@@ -405,10 +474,14 @@ class Bench:
         clock = time.perf_counter_ns
         lat = [0] * len(events)
         gc.collect()
-        for i, ev in enumerate(events):
-            t0 = clock()
-            evaluate(ev)
-            lat[i] = clock() - t0
+        gc.freeze()
+        try:
+            for i, ev in enumerate(events):
+                t0 = clock()
+                evaluate(ev)
+                lat[i] = clock() - t0
+        finally:
+            gc.unfreeze()
         # timer overhead, to read the numbers honestly
         t_over = min(-clock() + clock() for _ in range(1000))
         lat.sort()
@@ -543,14 +616,23 @@ class Bench:
         self.section("workload", self.s_workload)
         if not hasattr(self, "events"):
             return self.finish(t_all)
-        self.section("load", self.s_load)
-        self.section("correctness", self.s_correctness)
-        self.section("throughput", self.s_throughput)
-        self.section("latency", self.s_latency)
-        self.section("memory", self.s_memory)
-        self.section("snapshot", self.s_snapshot)
-        self.section("lint", self.s_lint)
+        self.section("build hand-written Cython", self.s_build_cython)  # the baseline the others need
+        for name, fn in self.optional_sections():
+            if self.args.only is None or name in self.args.only:
+                self.section(name, fn)
         return self.finish(t_all)
+
+    def optional_sections(self) -> list:
+        """The sections ``--only`` may pick, in running order."""
+        return [
+            ("load", self.s_load),
+            ("correctness", self.s_correctness),
+            ("throughput", self.s_throughput),
+            ("latency", self.s_latency),
+            ("memory", self.s_memory),
+            ("snapshot", self.s_snapshot),
+            ("lint", self.s_lint),
+        ]
 
     def finish(self, t_all) -> int:
         self.results["total_seconds"] = time.perf_counter() - t_all
@@ -596,6 +678,13 @@ def parse_args(argv=None):
     p.add_argument("--latency-sample", type=int, default=100_000, help="events timed one by one (100,000)")
     p.add_argument("--cache", action="store_true", help="cache the workload under benchmarks/.cache/")
     p.add_argument("--no-pin", action="store_true", help="do not pin the process to one CPU")
+    p.add_argument(
+        "--only",
+        metavar="SECTIONS",
+        type=lambda text: set(text.split(",")),
+        help="run only these sections, comma-separated (load, correctness, throughput, latency, memory, "
+        "snapshot, lint); the others are skipped",
+    )
     p.add_argument(
         "--handwritten-keys",
         type=int,

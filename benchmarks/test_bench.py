@@ -5,8 +5,9 @@
 - one ``engine.evaluate()`` call on a warmed engine, events taken in stream order;
 - ``engine.evaluate_many()`` over a 10,000-event stream (fresh engine each round);
 - ``engine.evaluate_columns()`` over the same stream as columns;
-- ``engine.evaluate()`` one at a time over the same stream, and the
-  hand-written baseline over it;
+- ``engine.evaluate()`` one at a time over the same stream, and the two
+  hand-written baselines over it (Python; Cython, built on the fly by
+  ``cybuild.py``, skipped without Cython), the heap frozen first;
 - lint (parse + check) of a generated 2,000-rule ruleset.
 
 Benchmarks never assert timings; they only check that the work was done.
@@ -14,6 +15,7 @@ Benchmarks never assert timings; they only check that the work was done.
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 
@@ -23,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+import cybuild  # noqa: E402
 import handwritten  # noqa: E402
 import lintgen  # noqa: E402
 import workload  # noqa: E402
@@ -83,25 +86,50 @@ def test_evaluate_columns_10k(benchmark, stream):
     assert len(decisions) == len(stream)
 
 
-def test_handwritten_10k(benchmark, stream):
-    def run(hw):
-        evaluate = hw.evaluate
-        for ev in stream:  # same loop shape as evaluate() one at a time: results dropped
-            evaluate(ev)
-        return hw
+def frozen(make):
+    """A pedantic ``setup``: fresh state from ``make()``, then the heap collected and frozen (as run_bench.py)."""
 
-    hw = benchmark.pedantic(run, setup=lambda: ((handwritten.HandwrittenRules(),), {}), rounds=5, iterations=1)
+    def setup():
+        obj = make()
+        gc.collect()
+        gc.freeze()
+        return (obj,), {}
+
+    return setup
+
+
+@pytest.fixture
+def unfreeze():
+    yield
+    gc.unfreeze()
+
+
+def one_by_one(stream):
+    def run(target):
+        evaluate = target.evaluate
+        for ev in stream:  # the same loop shape for every kind: results dropped
+            evaluate(ev)
+        return target
+
+    return run
+
+
+def test_handwritten_10k(benchmark, stream, unfreeze):
+    hw = benchmark.pedantic(one_by_one(stream), setup=frozen(handwritten.HandwrittenRules), rounds=5, iterations=1)
     assert hw._events == len(stream)
 
 
-def test_evaluate_10k_one_by_one(benchmark, stream):
-    def run(engine):
-        evaluate = engine.evaluate
-        for ev in stream:
-            evaluate(ev)
-        return engine
+def test_handwritten_cython_10k(benchmark, stream, unfreeze):
+    try:
+        cybuild.load()
+    except cybuild.BuildError as err:
+        pytest.skip(str(err).splitlines()[0])
+    cy = benchmark.pedantic(one_by_one(stream), setup=frozen(cybuild.handwritten_cy), rounds=5, iterations=1)
+    assert cy.events == len(stream)
 
-    engine = benchmark.pedantic(run, setup=lambda: ((fresh_engine(),), {}), rounds=5, iterations=1)
+
+def test_evaluate_10k_one_by_one(benchmark, stream, unfreeze):
+    engine = benchmark.pedantic(one_by_one(stream), setup=frozen(fresh_engine), rounds=5, iterations=1)
     assert engine.stats()["events"] == len(stream)
 
 

@@ -9,6 +9,7 @@ minute, so it runs only with ``RULEDSL_BENCH_SMOKE=1``.
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 import os
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
+import cybuild  # noqa: E402
 import handwritten  # noqa: E402
 import lintgen  # noqa: E402
 import workload  # noqa: E402
@@ -56,6 +58,38 @@ def test_engine_agrees_with_handwritten_rules_on_a_dense_stream():
     events = workload.generate(5_000, n_customers=300, seed=11)
     report = handwritten.compare(load(BENCH / "standard.rdsl"), events)
     assert report["mismatches"] == 0, json.dumps(report["examples"][:3], ensure_ascii=False, default=str)
+
+
+needs_cython = pytest.mark.skipif(importlib.util.find_spec("Cython") is None, reason="Cython is not installed")
+
+
+@needs_cython
+def test_handwritten_cython_agrees_with_the_engine():
+    """The Cython baseline (built on the fly, cached) fires the same rules as the engine, on both streams."""
+    from ruledsl.runtime.engine import load
+
+    module = cybuild.load()
+    assert list(module.RULE_IDS) == list(handwritten.RULES)
+    assert list(module.RULE_RANKS) == [handwritten._RULE_RANK[r] for r in module.RULE_IDS]
+    for events in (workload.generate(5_000), workload.generate(5_000, n_customers=300, seed=11)):
+        report = handwritten.compare(load(BENCH / "standard.rdsl"), events, baseline=cybuild.handwritten_cy())
+        assert report["mismatches"] == 0, json.dumps(report["examples"][:3], ensure_ascii=False, default=str)
+        assert sum(1 for n in report["fired"].values() if n) >= 20, report["fired"]
+
+
+@needs_cython
+def test_handwritten_cython_sweep_forgets_expired_keys_only():
+    """Sweeping often changes no answer; a sweep past every window (400-day since() included) empties it."""
+    events = workload.generate(3_000, n_customers=300, seed=5)
+    cy, py = cybuild.handwritten_cy(), handwritten.HandwrittenRules()
+    for i, ev in enumerate(events):
+        if i % 50 == 0:
+            cy.sweep(ev["ts"])
+        a, b = cy.evaluate(ev), py.evaluate(ev)
+        assert (a[0], sorted(a[1])) == (b[0], sorted(b[1])), (i, ev)
+    assert cy.events == len(events) and sum(cy.keys().values()) > 0
+    cy.sweep(events[-1]["ts"] + 400 * workload.DAY_MS)
+    assert sum(cy.keys().values()) == 0
 
 
 def test_reference_interpreter_agrees_with_handwritten_rules():
@@ -98,6 +132,9 @@ def test_run_bench_short_writes_json(tmp_path):
     assert data["correctness"]["mismatches"] == 0
     for key in ("handwritten", "evaluate", "evaluate_many", "evaluate_columns"):
         assert data[key]["events_per_s"] > 0
+    if importlib.util.find_spec("Cython") is not None:
+        assert data["handwritten_cy"]["events_per_s"] > 0 and data["correctness"]["cython_mismatches"] == 0
+        assert data["evaluate"]["ratio_to_handwritten_cy"] > 0
     assert data["latency"]["p99_us"] >= data["latency"]["p50_us"] > 0
     assert data["memory"]["keys"] == 100_000
     assert data["snapshot"]["keys_per_window"] == data["snapshot"]["restored_keys_per_window"]
