@@ -415,7 +415,7 @@ def test_case(case_id, snippet, expected):
     assert found(result) == [(c, line, col) for c, line, col, _t in expected], "\n\n".join(
         render(d, result.program.sources.get(d.path)) for d in result.diagnostics
     )
-    for d, (_c, _l, _col, text) in zip(result.diagnostics, expected):
+    for d, (_c, _l, _col, text) in zip(result.diagnostics, expected, strict=True):
         assert text in d.message + "\n" + (d.help or ""), render(d, None)
         assert d.message == d.message.rstrip(".") and d.message[:1] == d.message[:1].lower()
 
