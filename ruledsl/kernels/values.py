@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal as _decimal
+from bisect import bisect_right as _bisect_right
 from typing import Any, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -190,42 +191,93 @@ def _parse_timestamp(value: Any, zone: _dt.tzinfo) -> int:
     raise TypeError(t.__name__)
 
 
-_MIXED = object()
+_CHUNK_SHIFT = 35
+"""The offset table is built one chunk of the time line at a time: ``2**35`` ms (about 398 days)."""
+
+_SCAN_S = 86_400
+"""Step of the scan for offset changes, in seconds.  A change is found whenever the offset differs
+from one step to the next; two changes within one step that restore the offset would be missed, and
+the closest pair in the tz database (1900-2200: Africa/Freetown, 1939) is four days apart."""
+
+_ONE_MS = _dt.timedelta(milliseconds=1)
+_ALWAYS = 1 << 80
+"""Bounds of the one segment of a fixed-offset zone: beyond any timestamp."""
 
 
 class LocalClock:
-    """Local wall-clock parts of a timestamp in one time zone, cached per UTC hour.
+    """Local wall-clock parts of a timestamp in one time zone, from a table of the zone's offset changes.
 
-    Time-zone offsets only change on hour boundaries (UTC), so the offset for
-    one UTC hour is computed once and reused.
+    The table holds, per chunk of the time line (``2**_CHUNK_SHIFT`` ms), the
+    instants (whole UTC seconds) at which the zone's UTC offset changes and
+    the offset from each on.  A chunk is built on first use: a scan of the
+    offset a day apart, each change narrowed to its second by bisection
+    (about 400 ``datetime`` conversions, under a millisecond or so, once per
+    ~398 days of event time).  A lookup compares the timestamp with the
+    bounds of the segment the last one found (cached), and on a miss bisects
+    the chunk's table.  Results equal ``datetime.astimezone`` for every
+    millisecond; a fixed-offset ``datetime.timezone`` is one segment.
     """
 
-    __slots__ = ("_offsets", "zone")
+    __slots__ = ("_chunks", "_seg", "zone")
 
     def __init__(self, zone: _dt.tzinfo):
         self.zone = zone
-        self._offsets: dict[int, Any] = {}  # UTC hour -> offset in ms, or _MIXED
+        self._chunks: dict[int, tuple[list[int], list[int]]] = {}  # chunk -> (segment starts in ms, offsets in ms)
+        # (start, end, offset) in ms of the segment of the last lookup: one tuple, replaced at once
+        self._seg: tuple[int, int, int] = (0, 0, 0)
+        if isinstance(zone, _dt.timezone):
+            self._seg = (-_ALWAYS, _ALWAYS, zone.utcoffset(None) // _ONE_MS)
 
-    def _offset_at(self, ts: int) -> int:
-        stamp = _dt.datetime.fromtimestamp(ts // 1000, _dt.timezone.utc).astimezone(self.zone)
-        offset = stamp.utcoffset()
-        return int(offset.total_seconds() * 1000) if offset is not None else 0
+    def _offset_at(self, second: int) -> int:
+        """The zone's UTC offset in ms at a UTC second, by ``datetime`` (what the table is built from)."""
+        offset = _dt.datetime.fromtimestamp(second, _dt.timezone.utc).astimezone(self.zone).utcoffset()
+        return offset // _ONE_MS if offset is not None else 0
+
+    def _scan(self, start_ms: int, end_ms: int) -> tuple[list[int], list[int]]:
+        """Segment starts (ms) and offsets (ms) over ``[start_ms, end_ms)``; the first start is ``start_ms``."""
+        second, last = start_ms // 1000, (end_ms - 1) // 1000
+        offset = self._offset_at(second)
+        starts, offsets = [start_ms], [offset]
+        while second < last:
+            step = min(second + _SCAN_S, last)
+            if self._offset_at(step) == offset:
+                second = step
+                continue
+            # the offset changes in (second, step]: find the first second with another offset
+            lo, hi = second, step
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if self._offset_at(mid) == offset:
+                    lo = mid
+                else:
+                    hi = mid
+            offset = self._offset_at(hi)
+            starts.append(hi * 1000)
+            offsets.append(offset)
+            second = hi  # go on from the change: another one may follow before ``step``
+        return starts, offsets
+
+    def _segment(self, ts: int) -> tuple[int, int, int]:
+        """The segment holding ``ts`` (building its chunk's table if needed); cached for the next lookups."""
+        chunk = ts >> _CHUNK_SHIFT
+        table = self._chunks.get(chunk)
+        if table is None:
+            if len(self._chunks) > 4096:  # far more than 1900-2200 needs: a bound, not a working size
+                self._chunks.clear()
+            table = self._chunks[chunk] = self._scan(chunk << _CHUNK_SHIFT, (chunk + 1) << _CHUNK_SHIFT)
+        starts, offsets = table
+        i = _bisect_right(starts, ts) - 1
+        end = starts[i + 1] if i + 1 < len(starts) else (chunk + 1) << _CHUNK_SHIFT
+        seg = (starts[i], end, offsets[i])
+        self._seg = seg
+        return seg
 
     def local_ms(self, ts: int) -> int:
         """Milliseconds since the epoch in local wall-clock time."""
-        h = ts // 3_600_000
-        off: Any = self._offsets.get(h)
-        if off is None:
-            if len(self._offsets) > 100_000:
-                self._offsets.clear()
-            first = self._offset_at(h * 3_600_000)
-            last = self._offset_at(h * 3_600_000 + 3_599_999)
-            # an hour in which the offset changes (some zones shift at :30) is not cached
-            off = first if first == last else _MIXED
-            self._offsets[h] = off
-        if off is _MIXED:
-            return ts + self._offset_at(ts)
-        return ts + off
+        seg = self._seg
+        if seg[0] <= ts < seg[1]:
+            return ts + seg[2]
+        return ts + self._segment(ts)[2]
 
     def hour(self, ts: int) -> int:
         """Local hour 0-23."""
