@@ -141,6 +141,23 @@ def test_run_bench_short_writes_json(tmp_path):
     assert data["lint"]["rules"] == 200 and data["lint"]["errors"] == 0
 
 
+def test_sweep_benchmark_measures_each_setting(monkeypatch):
+    """sweep_bench.py: percentiles per setting, and a starved sweep leaves expired keys behind."""
+    import sweep_bench
+
+    from ruledsl.runtime import engine as engine_module
+
+    # the benchmark sets the two module constants: put them back after the test
+    monkeypatch.setattr(engine_module, "ADVANCE_EVERY", engine_module.ADVANCE_EVERY)
+    monkeypatch.setattr(engine_module, "SWEEP_BUDGET", engine_module.SWEEP_BUDGET)
+    events = workload.generate(3_000, n_customers=300, seed=7)
+    res = sweep_bench.measure(16, 32, events, 500, passes=2)
+    assert res["p99_us"] >= res["p50_us"] > 0 and res["raw_p99_us"] >= res["p99_us"]
+    assert res["cpu_us_per_event"] > 0
+    starved = sweep_bench.throughput_pass(sweep_bench.build_engine(64, 1), events)
+    assert starved["stale_keys_at_end"] > res["stale_keys_at_end"]
+
+
 def test_snapshot_benchmark_measures_a_snapshot_while_another_thread_evaluates():
     import snapshot_bench
 
