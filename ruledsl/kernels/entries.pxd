@@ -5,6 +5,7 @@
 # (timestamps, values) instead, see ruledsl/kernels/windows_py.py.
 
 from libc.stdint cimport int64_t, uint64_t, int32_t, uint32_t, INT64_MIN, INT64_MAX, UINT64_MAX
+from libc.string cimport memcpy
 
 
 cdef union Val:
@@ -36,6 +37,37 @@ cdef inline Entry* _slot_buf(Slot* s) noexcept nogil:
     if s.cap == 1:
         return &s.inl
     return s.buf
+
+
+cdef inline int64_t _pack_entries(Slot* slots, uint64_t* used, Py_ssize_t n_used, bint ts_only,
+                                  int32_t* counts, int64_t* out, int64_t room) noexcept nogil:
+    """The entries of every active slot (bit set in used) packed into out, slot after slot, each
+    an Entry or (ts_only) its ts alone; counts[s] = slot s's entries.  Returns how many entries
+    were packed, -1 if there were more than room."""
+    cdef Py_ssize_t slot, i
+    cdef int64_t pos = 0
+    cdef Slot* s
+    cdef Entry* e
+    for slot in range(n_used):
+        counts[slot] = 0
+        if ((used[slot >> 6] >> (slot & 63)) & 1) == 0:
+            continue
+        s = &slots[slot]
+        if s.n <= 0:
+            continue
+        if pos + s.n > room:
+            return -1
+        counts[slot] = s.n
+        e = _slot_buf(s) + s.head
+        if ts_only:
+            for i in range(s.n):
+                out[pos + i] = e[i].ts
+        elif s.n == 1:
+            (<Entry*>out)[pos] = e[0]
+        else:
+            memcpy((<Entry*>out) + pos, e, <size_t>s.n * sizeof(Entry))
+        pos += s.n
+    return pos
 
 
 cdef inline Py_ssize_t _first_gt(Entry* buf, Py_ssize_t lo, Py_ssize_t hi, int64_t x) noexcept nogil:

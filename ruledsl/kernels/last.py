@@ -10,6 +10,8 @@ import bisect
 import operator
 from typing import Any
 
+from ruledsl.kernels.slots_py import FrozenSlots
+
 NEVER = -(2**62)
 
 _ENTRY_TS = operator.itemgetter(0)  # an entry's timestamp, for bisect
@@ -21,13 +23,14 @@ class LastState:
     Values may be strings, so this state is kept in Python.  Per key it keeps
     the entries newer than the watermark plus the newest one at or below it:
     every on-time query can be answered from those, so memory stays at about
-    one entry per key.
+    one entry per key.  A key's entries are a tuple, replaced (never changed)
+    when an entry is added or trimmed, so ``copy()`` is a shallow dict copy.
     """
 
     def __init__(self, duration_ms: int, lateness_ms: int):
         self.duration_ms = duration_ms
         self.lateness_ms = lateness_ms
-        self._keys: dict[Any, list] = {}
+        self._keys: dict[Any, tuple[tuple[Any, Any], ...]] = {}
         self._wm = NEVER
         self._pending: list = []
 
@@ -43,16 +46,14 @@ class LastState:
 
     def add(self, key, ts, value):
         """Store an entry, keeping entries sorted by ts (equal ts: arrival order)."""
-        entries = self._keys.setdefault(key, [])
+        entries = self._keys.get(key, ())
         i = bisect.bisect_right(entries, ts, key=_ENTRY_TS)
-        entries.insert(i, (ts, value))
-        self._trim(entries)
+        self._keys[key] = self._trim((*entries[:i], (ts, value), *entries[i:]))
 
     def _trim(self, entries):
-        # drop all but the newest entry at or below the watermark
+        # all but the newest entry at or below the watermark
         j = bisect.bisect_right(entries, self._wm, key=_ENTRY_TS)
-        if j > 1:
-            del entries[: j - 1]
+        return entries[j - 1 :] if j > 1 else entries
 
     def query_add(self, key, ts, value, include_current=False):
         """``query`` then ``add``, in one call."""
@@ -78,7 +79,9 @@ class LastState:
                 if entries[-1][0] <= limit:
                     del keys[key]
                 else:
-                    self._trim(entries)
+                    trimmed = self._trim(entries)
+                    if trimmed is not entries:
+                        keys[key] = trimmed
 
     @property
     def watermark(self):
@@ -88,6 +91,10 @@ class LastState:
     def dump(self):
         """[(key, [(ts, value), ...]), ...] — the stored content."""
         return [(k, list(e)) for k, e in self._keys.items()]
+
+    def copy(self) -> FrozenSlots:
+        """A read-only copy whose ``dump()`` is this ``dump()`` now: a dict copy (entries are tuples)."""
+        return FrozenSlots(dict(self._keys), self.watermark)
 
     def load(self, items) -> None:
         """Replace the content with ``dump()`` output."""
@@ -100,7 +107,7 @@ class LastState:
         return len(self._keys)
 
     def nbytes(self) -> int:
-        """Rough bytes held: a dict slot, a list and one tuple per entry."""
+        """Rough bytes held: a dict slot, a tuple and one tuple per entry."""
         return sum(120 + 72 * len(e) for e in self._keys.values())
 
     def clear(self):

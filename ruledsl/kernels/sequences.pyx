@@ -13,11 +13,12 @@ bitmask (bit i: start_i is set) and the ``n_steps - 1`` start timestamps.
 cimport cython
 from libc.stdint cimport int64_t, uint64_t, INT64_MIN
 from cpython.long cimport PyLong_AsUnsignedLongLongMask
+from libc.string cimport memcpy
 
 from ruledsl.kernels.convert cimport to_i64
-from ruledsl.kernels.slots cimport SlotTable
+from ruledsl.kernels.slots cimport FrozenSlots, SlotTable
 
-__all__ = ["SequenceState"]
+__all__ = ["FrozenSequence", "SequenceState"]
 
 
 @cython.final
@@ -204,6 +205,24 @@ cdef class SequenceState(SlotTable):
             out.append((key, starts))
         return out
 
+    def copy(self):
+        """copy() -> FrozenSequence: a read-only copy whose dump() is this dump() now (keys in slot order).
+
+        C copies only, quick enough to take under the engine's lock: the
+        records column (into the previous copy's buffer once that is
+        released), the in-use bitmap and references to the slot->key
+        chunks, which the sequence copies before it changes one.
+        """
+        cdef FrozenSequence f = FrozenSequence.__new__(FrozenSequence)
+        cdef size_t nb = <size_t>self._n_used * <size_t>self._stride * sizeof(int64_t)
+        f._m = self._m
+        f._stride = self._stride
+        f._take(self)
+        f._alloc(nb)
+        if nb != 0:
+            memcpy(f._buf, self._rec, nb)
+        return f
+
     def load(self, items):
         """Replace the state with items as produced by dump() (watermark reset)."""
         cdef Py_ssize_t slot, i, m = self._m
@@ -247,3 +266,27 @@ cdef class SequenceState(SlotTable):
     def __repr__(self):
         return "<%s steps=%d within=%d keys=%d>" % (type(self).__name__, self.n_steps,
                                                    self.within_ms, len(self._map))
+
+
+@cython.final
+cdef class FrozenSequence(FrozenSlots):
+    """A read-only copy of a SequenceState, as ``SequenceState.copy()`` returns it.
+
+    ``dump()``, ``dump_chunks(n)``, ``len()`` and ``watermark`` as the
+    sequence had them when copied (see ``FrozenSlots``).
+    """
+    # _buf: a copy of the records column, per slot [bits, start_0, ..., start_{m-1}]
+    cdef Py_ssize_t _m         # start timestamps per key
+    cdef Py_ssize_t _stride    # int64 words per slot
+
+    cdef object _entries(self, Py_ssize_t slot, int64_t* pos):
+        cdef int64_t* r = (<int64_t*>self._buf) + slot * self._stride
+        cdef uint64_t bits = <uint64_t>r[0]
+        cdef list starts = []
+        cdef Py_ssize_t i
+        for i in range(self._m):
+            if (bits >> i) & 1:
+                starts.append(r[1 + i])
+            else:
+                starts.append(None)
+        return starts

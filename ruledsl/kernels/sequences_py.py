@@ -17,9 +17,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from ruledsl.kernels.convert_py import I64_MIN, to_i64
-from ruledsl.kernels.slots_py import SlotTable
+from ruledsl.kernels.slots_py import FrozenSlots, SlotTable
 
-__all__ = ["SequenceState"]
+__all__ = ["FrozenSequence", "SequenceState"]
 
 
 def _as_mask(matches: Any, n_steps: int) -> int:
@@ -38,6 +38,12 @@ def _as_mask(matches: Any, n_steps: int) -> int:
     if i != n_steps:
         raise ValueError("matches must have exactly n_steps items")
     return m
+
+
+class FrozenSequence(FrozenSlots):
+    """A read-only copy of a SequenceState, as ``SequenceState.copy()`` returns it (see ``FrozenSlots``)."""
+
+    __slots__ = ()
 
 
 class SequenceState(SlotTable):
@@ -177,6 +183,11 @@ class SequenceState(SlotTable):
     def dump(self) -> list[tuple[Any, list[int | None]]]:
         """``[(key, [start_0 or None, ..., start_{n-2} or None]), ...]`` in key order."""
         return [(key, list(self._starts[slot])) for key, slot in self._map.items()]
+
+    def copy(self) -> FrozenSequence:
+        """A read-only copy whose dump() is this dump() now (keys in slot order, as the extension's)."""
+        starts = self._starts
+        return FrozenSequence({key: tuple(starts[slot]) for slot, key in self._active()}, self.watermark)
 
     def load(self, items: Iterable[tuple[Any, Iterable[int | None]]]) -> None:
         """Replace the state with items as produced by dump() (watermark reset)."""

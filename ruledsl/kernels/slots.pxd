@@ -19,15 +19,24 @@
 from libc.stdint cimport int32_t, int64_t, uint64_t
 from cpython.object cimport PyObject
 from cpython.dict cimport PyDict_GetItemWithError
+from cpython.list cimport PyList_GET_ITEM
+
+cdef extern from "Python.h":
+    Py_ssize_t _refcount "Py_REFCNT"(PyObject* o)
 
 cdef enum:
     MAX_COLUMNS = 4       # per-slot arrays a kernel may register (WindowState uses up to 4)
+    KEY_BITS = 14         # the slot->key list is kept in chunks of 2**KEY_BITS keys
+    KEY_MASK = 16383      # 2**KEY_BITS - 1
 
 
 cdef class SlotTable:
     # -- keys -------------------------------------------------------------------------
     cdef dict _map                      # key -> slot number (a Python int); one entry per active slot
-    cdef list _skeys                    # slot -> its key, None for a free slot; len == _n_used
+    cdef list _skeys                    # slot -> its key (None for a free slot) in chunks: slot s is
+                                        # _skeys[s >> KEY_BITS][s & KEY_MASK]; _n_used keys in all.  A copy
+                                        # (FrozenSlots) shares the chunks: a chunk referenced from elsewhere
+                                        # (refcount > 1) is copied before it is changed (_key_chunk)
 
     # -- per-slot storage -------------------------------------------------------------
     cdef void** _col[MAX_COLUMNS]       # address of each column pointer (a typed field of the kernel,
@@ -61,6 +70,11 @@ cdef class SlotTable:
     cdef int64_t _cutoff                # wm - _horizon: data at or below it (sequences: below) is dead
     cdef int64_t _horizon               # how long data stays visible: D (windows), within_ms (sequences)
 
+    # -- copies -------------------------------------------------------------------------
+    cdef void* _spare                   # the buffer of a copy that was released, for the next copy() (its
+                                        # pages are mapped already: filling fresh ones costs more); or NULL
+    cdef size_t _spare_bytes            # its size
+
     # -- hooks: what a slot holds (implemented by the kernel) ---------------------------
     cdef void _init_slot(self, Py_ssize_t slot) noexcept
     cdef void _release_slot(self, Py_ssize_t slot) noexcept
@@ -87,6 +101,7 @@ cdef class SlotTable:
     cdef void _release_all(self) noexcept
     cdef int _reset_table(self) except -1
     cdef Py_ssize_t _table_nbytes(self) except -1
+    cdef void _drop_spare(self) noexcept
 
     # -- inline: the per-event path -----------------------------------------------------
     cdef inline Py_ssize_t _lookup(self, object key) except -2:
@@ -104,6 +119,20 @@ cdef class SlotTable:
         """The free-list link of a free slot: the first int32 of its record in column 0."""
         return <int32_t*>((<char*>self._col[0][0]) + <size_t>slot * self._col_size[0])
 
+    cdef inline list _key_chunk(self, Py_ssize_t c):
+        """Chunk c of the slot->key list, to change: copied first if a FrozenSlots shares it."""
+        cdef PyObject* p = PyList_GET_ITEM(self._skeys, c)
+        cdef list chunk
+        if _refcount(p) > 1:
+            chunk = (<list>p)[:]
+            self._skeys[c] = chunk
+            return chunk
+        return <list>p
+
+    cdef inline object _key(self, Py_ssize_t slot):
+        """The key of slot (< _n_used; None if it is free)."""
+        return (<list>PyList_GET_ITEM(self._skeys, slot >> KEY_BITS))[slot & KEY_MASK]
+
     cdef inline void _q_push(self, int64_t exp, Py_ssize_t slot) noexcept:
         """Append slot to the expiry queue with queue value exp."""
         cdef Py_ssize_t i = self._q_head + self._q_len
@@ -120,15 +149,42 @@ cdef class SlotTable:
             self._n_free -= 1
             slot = self._free_top
             self._free_top = self._link(slot)[0]
-            self._skeys[slot] = key
+            self._key_chunk(slot >> KEY_BITS)[slot & KEY_MASK] = key
         else:
             if self._n_used == self._cap:
                 self._grow()
             slot = self._n_used
-            self._skeys.append(key)
+            if slot & KEY_MASK:
+                self._key_chunk(slot >> KEY_BITS).append(key)
+            else:
+                self._skeys.append([key])
             self._n_used += 1
         self._used[slot >> 6] |= (<uint64_t>1) << (slot & 63)
         self._init_slot(slot)
         self._map[key] = slot
         self._q_push(exp, slot)
         return slot
+
+
+cdef class FrozenSlots:
+    # A read-only copy of a kernel's content, taken by the kernel's copy() (under the engine's
+    # lock) with C copies only: no Python object is made per key or entry.  A kernel's subclass
+    # lays out its copied entries in _buf and builds a slot's Python entries when dumped.
+    cdef list _keys                     # the table's _skeys, copied (its chunks are shared: see _skeys)
+    cdef uint64_t* _used                # copy of the in-use bitmap (bit s set <=> slot s holds a key)
+    cdef Py_ssize_t _n_used             # slots [0, _n_used) copied
+    cdef Py_ssize_t _n_keys             # keys held (active slots)
+    cdef object _watermark              # the kernel's watermark when copied (None: never advanced)
+    cdef SlotTable _owner               # the kernel: _buf goes back to it as its spare when released
+    cdef void* _buf                     # the copied entries (layout: the subclass's), or NULL
+    cdef size_t _buf_bytes              # its size
+
+    cdef int _take(self, SlotTable table) except -1
+    cdef int _alloc(self, size_t nbytes) except -1
+    cdef object _entries(self, Py_ssize_t slot, int64_t* pos)
+
+    cdef inline bint _is_free(self, Py_ssize_t slot) noexcept:
+        return ((self._used[slot >> 6] >> (slot & 63)) & 1) == 0
+
+    cdef inline object _key(self, Py_ssize_t slot):
+        return (<list>PyList_GET_ITEM(self._keys, slot >> KEY_BITS))[slot & KEY_MASK]

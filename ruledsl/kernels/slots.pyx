@@ -26,17 +26,23 @@ may wait behind a not-yet-due one: by at most about D + lateness.
 
 After freeing, the table is compacted (slots renumbered) when at most 1/4 of
 it is in use, so memory stays bounded when keys go idle.
+
+``copy()`` (on the kernels) returns a ``FrozenSlots``: the slot->key list, the
+in-use bitmap and the kernel's entries copied with C copies only, so a
+snapshot can take it under the engine's lock in milliseconds and build the
+Python objects of ``dump()`` afterwards, a chunk at a time.
 """
 
 import sys as _sys
 
+cimport cython
 from libc.stdint cimport int32_t, int64_t, uint64_t, INT64_MIN
 from libc.stdlib cimport malloc, realloc, free, qsort
-from libc.string cimport memmove, memset
+from libc.string cimport memcpy, memmove, memset
 
 from ruledsl.kernels.convert cimport to_i64
 
-__all__ = ["DEFAULT_SWEEP_BUDGET", "SlotTable", "advance_all"]
+__all__ = ["DEFAULT_SWEEP_BUDGET", "FrozenSlots", "SlotTable", "advance_all"]
 
 #: default number of expiry-queue entries popped per advance() call
 DEFAULT_SWEEP_BUDGET = 8
@@ -76,6 +82,7 @@ cdef class SlotTable:
     def __dealloc__(self):
         # (a kernel's own __dealloc__ ran first and released what its slots own)
         self._drop_columns()
+        self._drop_spare()
         free(self._q_slot)
         free(self._used)
         self._q_slot = NULL
@@ -239,9 +246,10 @@ cdef class SlotTable:
     # -- slot life cycle ------------------------------------------------------------------
     cdef int _free_slot(self, Py_ssize_t slot) except -1:
         """Free an active slot (the caller keeps the queue consistent)."""
-        key = self._skeys[slot]
+        cdef list chunk = self._key_chunk(slot >> KEY_BITS)
+        key = chunk[slot & KEY_MASK]
         del self._map[key]
-        self._skeys[slot] = None
+        chunk[slot & KEY_MASK] = None
         self._release_slot(slot)
         self._used[slot >> 6] &= ~((<uint64_t>1) << (slot & 63))
         self._link(slot)[0] = <int32_t>self._free_top
@@ -253,7 +261,7 @@ cdef class SlotTable:
         cdef Py_ssize_t active = len(self._map)
         cdef Py_ssize_t i, j, newcap, k
         cdef int32_t* remap
-        cdef list newkeys
+        cdef list newkeys, chunk = None
         if active == 0:
             self._q_head = 0
             self._q_len = 0
@@ -269,7 +277,7 @@ cdef class SlotTable:
                 # small table: just restart the numbering, keep the allocations
                 self._n_used = 0
                 self._n_free = 0
-                del self._skeys[:]
+                self._skeys = []
             return 0
         if self._n_used > _COMPACT_MIN and 4 * active <= self._n_used:
             remap = <int32_t*>malloc(<size_t>self._n_used * sizeof(int32_t))
@@ -281,11 +289,14 @@ cdef class SlotTable:
                 if self._is_free(i):
                     remap[i] = -1
                     continue
-                key = self._skeys[i]
+                key = self._key(i)
                 if i != j:
                     self._move_slot(j, i)
                 self._map[key] = j
-                newkeys.append(key)
+                if (j & KEY_MASK) == 0:
+                    chunk = []
+                    newkeys.append(chunk)
+                chunk.append(key)
                 remap[i] = <int32_t>j
                 j += 1
             k = self._q_head
@@ -310,6 +321,7 @@ cdef class SlotTable:
                 newcap *= 2
             if newcap < self._cap:
                 self._resize(newcap)
+            self._drop_spare()               # sized for the content before
         return 0
 
     cdef void _release_all(self) noexcept:
@@ -335,6 +347,7 @@ cdef class SlotTable:
         self._wm = 0
         self._cutoff = 0
         self._resize(0)
+        self._drop_spare()
         return 0
 
     # -- expiry --------------------------------------------------------------------------------
@@ -414,14 +427,24 @@ cdef class SlotTable:
         return True
 
     cdef Py_ssize_t _table_nbytes(self) except -1:
-        """C memory of the table (columns, bitmap, queue ring) plus its Python
-        overhead (key dict, slot->key list, 32 B per slot-number int)."""
-        cdef Py_ssize_t c, per_slot = 0
+        """C memory of the table (columns, bitmap, queue ring, a copy's spare
+        buffer) plus its Python overhead (key dict, slot->key list, 32 B per
+        slot-number int)."""
+        cdef Py_ssize_t c, per_slot = 0, keys = <Py_ssize_t>_sys.getsizeof(self._skeys)
         for c in range(self._ncol):
             per_slot += <Py_ssize_t>self._col_size[c]
+        for chunk in self._skeys:
+            keys += <Py_ssize_t>_sys.getsizeof(chunk)
         return (self._cap * per_slot + <Py_ssize_t>_bitmap_bytes(self._cap) + self._q_cap * 4
-                + <Py_ssize_t>_sys.getsizeof(self._map) + <Py_ssize_t>_sys.getsizeof(self._skeys)
+                + <Py_ssize_t>self._spare_bytes + <Py_ssize_t>_sys.getsizeof(self._map) + keys
                 + 32 * len(self._map))
+
+    cdef void _drop_spare(self) noexcept:
+        """Free the spare copy buffer (the table's content changed size, or is gone)."""
+        cdef void* p = self._spare
+        self._spare = NULL
+        self._spare_bytes = 0
+        free(p)
 
     # -- public, shared --------------------------------------------------------------------
     def advance(self, watermark_ts, Py_ssize_t budget=DEFAULT_SWEEP_BUDGET):
@@ -487,3 +510,141 @@ def advance_all(states, watermark_ts, Py_ssize_t budget=DEFAULT_SWEEP_BUDGET):
     for obj in states:
         st = <SlotTable?>obj
         st._advance_to(wm, budget)
+
+
+cdef class FrozenSlots:
+    """A read-only copy of a WindowState or SequenceState, as its ``copy()`` returns it.
+
+    ``dump()`` is what the kernel's ``dump()`` returned when it was copied,
+    keys in slot order (not necessarily the kernel's key order);
+    ``dump_chunks(n)`` yields the same items in lists of at most ``n``;
+    ``len()`` and ``watermark`` are the kernel's at that time.  It shares
+    nothing the kernel changes: changing the kernel afterwards does not
+    change the copy.
+    """
+
+    def __cinit__(self, *args, **kwargs):
+        self._keys = []
+        self._watermark = None
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("%s is made by the kernel's copy()" % type(self).__name__)
+
+    def __dealloc__(self):
+        cdef void* p = self._buf
+        cdef SlotTable owner = self._owner
+        self._buf = NULL
+        free(self._used)
+        self._used = NULL
+        if p == NULL:
+            return
+        if owner is not None and owner._spare == NULL:
+            # (no Python call between the test and the hand-over: atomic under the GIL)
+            owner._spare = p
+            owner._spare_bytes = self._buf_bytes
+        else:
+            free(p)
+
+    cdef int _take(self, SlotTable table) except -1:
+        """Copy the table's keys (chunk references), bitmap, length and watermark."""
+        cdef size_t nb = _bitmap_bytes(table._n_used)
+        if nb != 0:
+            self._used = <uint64_t*>malloc(nb)
+            if self._used == NULL:
+                raise MemoryError()
+            memcpy(self._used, table._used, nb)
+        self._keys = table._skeys[:]
+        self._n_used = table._n_used
+        self._n_keys = len(table._map)
+        self._watermark = table._wm if table._has_wm else None
+        self._owner = table
+        return 0
+
+    cdef int _alloc(self, size_t nbytes) except -1:
+        """_buf of nbytes: the owner's spare buffer when it fits (and is not 4x too big), else malloc'd."""
+        cdef SlotTable owner = self._owner
+        cdef void* p = owner._spare
+        cdef size_t have = owner._spare_bytes
+        if nbytes == 0:
+            return 0
+        if p != NULL and nbytes <= have and have // 4 <= nbytes:
+            owner._spare = NULL
+            owner._spare_bytes = 0
+        else:
+            owner._drop_spare()
+            have = nbytes
+            p = malloc(nbytes)
+            if p == NULL:
+                raise MemoryError()
+        self._buf = p
+        self._buf_bytes = have
+        return 0
+
+    cdef object _entries(self, Py_ssize_t slot, int64_t* pos):
+        """The Python entries of an active slot, as the kernel's dump() gives them;
+        pos: where this slot's data starts in _buf (the subclass advances it)."""
+        raise NotImplementedError
+
+    def dump(self):
+        """The kernel's dump() when it was copied: [(key, entries), ...] (slot order)."""
+        cdef list out = []
+        cdef Py_ssize_t slot
+        cdef int64_t pos = 0
+        for slot in range(self._n_used):
+            if not self._is_free(slot):
+                out.append((self._key(slot), self._entries(slot, &pos)))
+        return out
+
+    def dump_chunks(self, Py_ssize_t n):
+        """dump_chunks(n) -> iterator of lists of at most n (key, entries) pairs that concatenate to dump().
+
+        Each list is built when asked for, in one short call.
+        """
+        cdef _Chunks it
+        if n < 1:
+            raise ValueError("n must be >= 1")
+        it = _Chunks.__new__(_Chunks)
+        it._frozen = self
+        it._size = n
+        return it
+
+    @property
+    def watermark(self):
+        """The kernel's watermark when it was copied, or None."""
+        return self._watermark
+
+    def __len__(self):
+        return self._n_keys
+
+    def __repr__(self):
+        return "<%s keys=%d>" % (type(self).__name__, self._n_keys)
+
+
+@cython.final
+cdef class _Chunks:
+    """FrozenSlots.dump_chunks(n): each step builds the next list of at most n items."""
+    cdef FrozenSlots _frozen
+    cdef Py_ssize_t _slot       # the next slot to look at
+    cdef int64_t _pos           # where its data starts in the copy's buffer
+    cdef Py_ssize_t _size       # items per list
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        cdef FrozenSlots f = self._frozen
+        cdef Py_ssize_t slot = self._slot, end = f._n_used, k = 0
+        cdef list out
+        while slot < end and f._is_free(slot):
+            slot += 1
+        if slot >= end:
+            self._slot = end
+            raise StopIteration
+        out = []
+        while slot < end and k < self._size:
+            if not f._is_free(slot):
+                out.append((f._key(slot), f._entries(slot, &self._pos)))
+                k += 1
+            slot += 1
+        self._slot = slot
+        return out

@@ -17,17 +17,21 @@ key whose data all expired is freed, any other is evicted and re-queued with
 its current newest timestamp.  Keys that cannot have expired are never
 visited.  When something was freed, the table is compacted if at most 1/4 of
 it is in use.
+
+``copy()`` (on the kernels) returns a ``FrozenSlots``; the extension's copies
+its C arrays, this twin builds a dict of tuples (same ``dump()``, slot order).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import islice
 from typing import Any
 
 from ruledsl.kernels.convert_py import I64_MIN, to_i64
 
-__all__ = ["DEFAULT_SWEEP_BUDGET", "SlotTable", "advance_all"]
+__all__ = ["DEFAULT_SWEEP_BUDGET", "FrozenSlots", "SlotTable", "advance_all"]
 
 #: default number of expiry-queue entries popped per advance() call
 DEFAULT_SWEEP_BUDGET = 8
@@ -287,6 +291,55 @@ class SlotTable:
     def keys(self) -> Iterator[Any]:
         """Iterator over the active keys (snapshot, insertion order)."""
         return iter(list(self._map))
+
+    def _active(self) -> Iterator[tuple[int, Any]]:
+        """(slot, key) of every active slot, in slot order (the order of a copy's dump())."""
+        return ((slot, key) for slot, key in enumerate(self._skeys) if key is not _FREE)
+
+
+class FrozenSlots:
+    """A read-only copy of a kernel, as its ``copy()`` returns it (pure twin).
+
+    ``dump()`` is what the kernel's ``dump()`` returned when it was copied
+    (the extension's copies list keys in slot order, and so do the twins);
+    ``dump_chunks(n)`` yields the same items in lists of at most ``n``;
+    ``len()`` and ``watermark`` are the kernel's at that time.  ``content``
+    maps each key to its entries as a tuple and belongs to the copy alone, so
+    changing the kernel afterwards does not change the copy.
+    """
+
+    __slots__ = ("_content", "_watermark")
+
+    def __init__(self, content: Mapping[Any, Sequence[Any]], watermark: int | None) -> None:
+        self._content = content
+        self._watermark = watermark
+
+    def dump(self) -> list[tuple[Any, list[Any]]]:
+        """The kernel's dump() when it was copied: ``[(key, entries), ...]``."""
+        return [(key, list(entries)) for key, entries in self._content.items()]
+
+    def dump_chunks(self, n: int) -> Iterator[list[tuple[Any, list[Any]]]]:
+        """Lists of at most ``n`` (key, entries) pairs that concatenate to dump(), each built when asked for."""
+        size = to_i64(n)
+        if size < 1:
+            raise ValueError("n must be >= 1")
+        return self._chunks(size)
+
+    def _chunks(self, size: int) -> Iterator[list[tuple[Any, list[Any]]]]:
+        items = iter(self._content.items())
+        while chunk := [(key, list(entries)) for key, entries in islice(items, size)]:
+            yield chunk
+
+    @property
+    def watermark(self) -> int | None:
+        """The kernel's watermark when it was copied, or None."""
+        return self._watermark
+
+    def __len__(self) -> int:
+        return len(self._content)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} keys={len(self._content)}>"
 
 
 def advance_all(states: Iterable[SlotTable], watermark_ts: int, budget: int = DEFAULT_SWEEP_BUDGET) -> None:

@@ -13,12 +13,15 @@ Public API (both implementations)::
         .add(key, ts, value=0)
         .query_add(key, ts, value=0, include_current=False)
         .advance(watermark_ts, budget=DEFAULT_SWEEP_BUDGET)
-        .sweep()  .clear()  .keys()  .dump()  .load(items)
+        .sweep()  .clear()  .keys()  .dump()  .load(items)  .copy()
         len(w)  .nbytes()  .entry_count()  .watermark
     SequenceState(n_steps, within_ms)
         .query(key, ts, matches)  .add(key, ts, matches)  .query_add(key, ts, matches)
         .advance(watermark_ts, budget=DEFAULT_SWEEP_BUDGET)
-        .sweep()  .clear()  .keys()  .dump()  .load(items)  len(s)  .nbytes()  .watermark
+        .sweep()  .clear()  .keys()  .dump()  .load(items)  .copy()  len(s)  .nbytes()  .watermark
+    .copy() -> a read-only copy (FrozenWindow / FrozenSequence), quick enough for
+        the engine's lock: .dump() (the kernel's dump() then, keys in slot order)
+        .dump_chunks(n)  len(c)  .watermark
     stable_hash(value) -> int   (signed 64-bit FNV-1a, process independent)
     advance_all(states, watermark_ts, budget=DEFAULT_SWEEP_BUDGET)
         s.advance(watermark_ts, budget) for every state, in one call

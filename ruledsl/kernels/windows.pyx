@@ -39,11 +39,12 @@ from ruledsl.kernels.accel cimport (
 )
 from ruledsl.kernels.convert cimport to_f64, to_i64
 from ruledsl.kernels.entries cimport (
-    _QMASK, Entry, Slot, Val, _add_overflows, _first_gt, _q_decode, _q_encode, _sat_add, _slot_buf, _uabs,
+    _QMASK, Entry, Slot, Val, _add_overflows, _first_gt, _pack_entries, _q_decode, _q_encode, _sat_add, _slot_buf,
+    _uabs,
 )
-from ruledsl.kernels.slots cimport SlotTable
+from ruledsl.kernels.slots cimport FrozenSlots, SlotTable
 
-__all__ = ["AGGREGATES", "WindowState"]
+__all__ = ["AGGREGATES", "FrozenWindow", "WindowState"]
 
 AGGREGATES = ("count", "sum", "avg", "min", "max", "distinct", "last", "since")
 
@@ -720,6 +721,28 @@ cdef class WindowState(SlotTable):
             out.append((key, entries))
         return out
 
+    def copy(self):
+        """copy() -> FrozenWindow: a read-only copy whose dump() is this dump() now (keys in slot order).
+
+        C copies only, quick enough for the engine's lock: the entries packed
+        in one buffer (the previous copy's, once released), per-key counts,
+        the in-use bitmap and references to the slot->key chunks (copied by
+        the window before it changes one).  No accelerator: dump() gives
+        entries only.
+        """
+        cdef FrozenWindow f = FrozenWindow.__new__(FrozenWindow)
+        cdef bint ts_only = self._kind == K_COUNT
+        cdef size_t counts_bytes = ((<size_t>self._n_used * sizeof(int32_t) + 7) // 8) * 8
+        f._words = 1 if ts_only else 2
+        f._isf = self.is_float
+        f._take(self)
+        f._alloc(counts_bytes + <size_t>self._n_entries * f._words * sizeof(int64_t))
+        f._out = <int64_t*>(<char*>f._buf + counts_bytes)
+        if _pack_entries(self._slots, self._used, self._n_used, ts_only, <int32_t*>f._buf, f._out,
+                         self._n_entries) < 0:
+            raise RuntimeError("WindowState: entry count out of step")
+        return f
+
     def load(self, items):
         """Replace the state with items as produced by dump().
 
@@ -754,3 +777,35 @@ cdef class WindowState(SlotTable):
         return "<%s %s D=%d L=%d float=%s keys=%d entries=%d>" % (
             type(self).__name__, self.agg, self.duration_ms, self.lateness_ms,
             self.is_float, len(self._map), self._n_entries)
+
+
+@cython.final
+cdef class FrozenWindow(FrozenSlots):
+    """A read-only copy of a WindowState, as ``WindowState.copy()`` returns it.
+
+    ``dump()``, ``dump_chunks(n)``, ``len()`` and ``watermark`` as the window
+    had them when copied (see ``FrozenSlots``).
+    """
+    # _buf: an int32 entry count per slot (padded to 8 bytes), then the entries of every
+    # active slot, slot after slot, each in ts order: (ts, value) pairs, or ts alone
+    # (count windows, whose values are all 0)
+    cdef int64_t* _out         # the entries in _buf
+    cdef size_t _words         # int64 words per entry: 1 (ts) or 2 (an Entry)
+    cdef bint _isf             # the window's values are doubles
+
+    cdef object _entries(self, Py_ssize_t slot, int64_t* pos):
+        cdef list out = []
+        cdef int64_t i, start = pos[0], end = start + (<int32_t*>self._buf)[slot]
+        cdef Entry* e
+        pos[0] = end
+        if self._words == 1:
+            for i in range(start, end):
+                out.append((self._out[i], 0))
+            return out
+        for i in range(start, end):
+            e = (<Entry*>self._out) + i
+            if self._isf:
+                out.append((e.ts, e.v.f))
+            else:
+                out.append((e.ts, e.v.i))
+        return out

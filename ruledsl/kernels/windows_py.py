@@ -43,9 +43,9 @@ from heapq import heapify, heappop, heappush
 from typing import Any
 
 from ruledsl.kernels.convert_py import I64_MAX, I64_MIN, to_f64, to_i64
-from ruledsl.kernels.slots_py import SlotTable
+from ruledsl.kernels.slots_py import FrozenSlots, SlotTable
 
-__all__ = ["AGGREGATES", "WindowState"]
+__all__ = ["AGGREGATES", "FrozenWindow", "WindowState"]
 
 AGGREGATES = ("count", "sum", "avg", "min", "max", "distinct", "last", "since")
 _AGG_CODE = {name: i for i, name in enumerate(AGGREGATES)}
@@ -68,6 +68,12 @@ def _q_decode(newest: int, bits: int, shift: int) -> int:
     if nu < (I64_MIN >> shift):
         return I64_MIN
     return nu << shift
+
+
+class FrozenWindow(FrozenSlots):
+    """A read-only copy of a WindowState, as ``WindowState.copy()`` returns it (see ``FrozenSlots``)."""
+
+    __slots__ = ()
 
 
 class WindowState(SlotTable):
@@ -400,6 +406,12 @@ class WindowState(SlotTable):
     def dump(self) -> list[tuple[Any, list[tuple[int, Any]]]]:
         """Exact stored content: ``[(key, [(ts, value), ...]), ...]`` in key order."""
         return [(key, list(zip(self._ts[slot], self._vals[slot], strict=True))) for key, slot in self._map.items()]
+
+    def copy(self) -> FrozenWindow:
+        """A read-only copy whose dump() is this dump() now (keys in slot order, as the extension's)."""
+        ts, vals = self._ts, self._vals
+        content = {key: tuple(zip(ts[slot], vals[slot], strict=True)) for slot, key in self._active()}
+        return FrozenWindow(content, self.watermark)
 
     def load(self, items: Iterable[tuple[Any, Iterable[tuple[int, Any]]]]) -> None:
         """Replace the state with ``items`` (as produced by :meth:`dump`).
