@@ -178,11 +178,10 @@ class StateMixin:
         with persistence.gc_paused():
             with self._lock:
                 build = self._capture()
-            data = build()  # the lock is released: other threads evaluate while the copy is encoded
-        persistence.write_atomic(path, data)
-        return len(data)
+            parts = build()  # the lock is released: other threads evaluate while the copy is encoded
+        return persistence.write_atomic(path, parts)
 
-    def _capture(self) -> Callable[[], bytes]:
+    def _capture(self) -> Callable[[], list[Any]]:
         # Under the lock: take the state; returns the function that encodes it (to call outside the lock).
         comp = self.compiled
         identity = self._identity()
@@ -193,7 +192,7 @@ class StateMixin:
         sequence_dumps = [_frozen_dump(kernel) for kernel in self._sequences]
         wm = clock[1]
 
-        def build() -> bytes:
+        def build() -> list[Any]:
             return persistence.encode_parts(
                 ruledsl_version=__version__,
                 ruleset=identity,

@@ -127,23 +127,6 @@ def _framed(payload: bytes) -> bytes:
     return _HEADER.pack(MAGIC, FORMAT_VERSION, hashlib.sha256(payload).digest()) + payload
 
 
-class _KernelOut(msgspec.Struct, array_like=True):
-    # SavedWindow/SavedSequence as written by encode_parts: the items already encoded
-    signature: str
-    items: msgspec.Raw
-
-
-class _SnapshotOut(msgspec.Struct):
-    # Snapshot as written by encode_parts (the same MessagePack: a Raw is copied as it is)
-    ruledsl_version: str
-    ruleset: RulesetIdentity
-    clock: list[int]
-    params: dict[str, Any]
-    lists: dict[str, msgspec.Raw]
-    windows: list[_KernelOut]
-    sequences: list[_KernelOut]
-
-
 def encode_parts(
     *,
     ruledsl_version: str,
@@ -153,24 +136,32 @@ def encode_parts(
     lists: dict[str, Sequence[Any]],
     windows: Iterable[tuple[str, Iterable[Sequence[Any]]]],
     sequences: Iterable[tuple[str, Iterable[Sequence[Any]]]],
-) -> bytes:
-    """File bytes of a snapshot whose large arrays come in chunks (``windows``/``sequences``:
-    ``(signature, chunks of items)``); decodes to the same ``Snapshot`` as ``encode`` would write.
+) -> list[Any]:
+    """The file of a snapshot whose large arrays come in chunks (``windows``/``sequences``:
+    ``(signature, chunks of items)``), as a list of byte parts to write in order; joined, they
+    are what ``encode`` would write for the same ``Snapshot``.
 
-    Each chunk is encoded by its own short call, so a snapshot of millions of
-    keys never holds the GIL for long: threads evaluating meanwhile wait
-    milliseconds, not the whole encoding.
+    Each chunk is encoded by its own short call and no part is ever joined
+    into one large buffer (copying tens of MB in one call holds the GIL for
+    tens of milliseconds), so a snapshot of millions of keys never stalls
+    the threads evaluating meanwhile for long.
     """
-    out = _SnapshotOut(
-        ruledsl_version=ruledsl_version,
-        ruleset=ruleset,
-        clock=clock,
-        params=params,
-        lists={name: encode_array(chunked(values)) for name, values in lists.items()},
-        windows=[_KernelOut(sig, encode_array(chunks)) for sig, chunks in windows],
-        sequences=[_KernelOut(sig, encode_array(chunks)) for sig, chunks in sequences],
-    )
-    return _framed(_ENCODER.encode(out))
+    enc = _ENCODER.encode
+    payload: list[Any] = [b"\x87"]  # a map of the 7 fields of Snapshot, in their order
+    payload += [enc("ruledsl_version"), enc(ruledsl_version), enc("ruleset"), enc(ruleset)]
+    payload += [enc("clock"), enc(clock), enc("params"), enc(params), enc("lists"), _map_header(len(lists))]
+    for name, values in lists.items():
+        payload.append(enc(name))
+        payload += encode_array_parts(chunked(values))
+    for field, kernels in (("windows", list(windows)), ("sequences", list(sequences))):
+        payload += [enc(field), _array_header(len(kernels))]
+        for signature, chunks in kernels:
+            payload += [b"\x92", enc(signature)]  # [signature, items]: SavedWindow/SavedSequence as arrays
+            payload += encode_array_parts(chunks)
+    digest = hashlib.sha256()
+    for part in payload:
+        digest.update(part)  # hashlib releases the GIL on large parts
+    return [_HEADER.pack(MAGIC, FORMAT_VERSION, digest.digest()), *payload]
 
 
 _ENCODER = msgspec.msgpack.Encoder()
@@ -178,6 +169,11 @@ _ENCODER = msgspec.msgpack.Encoder()
 
 def encode_array(chunks: Iterable[Sequence[Any]]) -> msgspec.Raw:
     """One MessagePack array of every item of ``chunks``, each chunk encoded separately."""
+    return msgspec.Raw(b"".join(encode_array_parts(chunks)))
+
+
+def encode_array_parts(chunks: Iterable[Sequence[Any]]) -> list[Any]:
+    """``encode_array`` as parts: the array header, then each chunk's encoded items."""
     parts: list[Any] = []
     n = 0
     for chunk in chunks:
@@ -185,13 +181,23 @@ def encode_array(chunks: Iterable[Sequence[Any]]) -> msgspec.Raw:
             encoded = _ENCODER.encode(chunk)
             parts.append(memoryview(encoded)[_array_header_size(encoded[0]) :])
             n += len(chunk)
+    return [_array_header(n), *parts]
+
+
+def _array_header(n: int) -> bytes:
     if n < 16:
-        head = bytes([0x90 | n])
-    elif n < 1 << 16:
-        head = b"\xdc" + n.to_bytes(2, "big")
-    else:
-        head = b"\xdd" + n.to_bytes(4, "big")
-    return msgspec.Raw(head + b"".join(parts))
+        return bytes([0x90 | n])
+    if n < 1 << 16:
+        return b"\xdc" + n.to_bytes(2, "big")
+    return b"\xdd" + n.to_bytes(4, "big")
+
+
+def _map_header(n: int) -> bytes:
+    if n < 16:
+        return bytes([0x80 | n])
+    if n < 1 << 16:
+        return b"\xde" + n.to_bytes(2, "big")
+    return b"\xdf" + n.to_bytes(4, "big")
 
 
 def _array_header_size(first: int) -> int:
@@ -393,8 +399,9 @@ def identity_differences(
 _TMP_RANDOM = re.compile(r"[a-z0-9_]{8}")  # the random part tempfile.mkstemp puts in a name
 
 
-def write_atomic(path: Union[str, Path], data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix.
+def write_atomic(path: Union[str, Path], data: Union[bytes, Sequence[Any]]) -> int:
+    """Write ``data`` (bytes, or byte parts in order) to ``path`` so that readers see the old file
+    or the new one, never a mix; returns the size written.
 
     Temporary files of earlier writers to the same path that died before
     renaming theirs (``kill -9``, a crash, a full disk) are removed first;
@@ -409,7 +416,10 @@ def write_atomic(path: Union[str, Path], data: bytes) -> None:
             if fcntl is not None:
                 fcntl.flock(f.fileno(), fcntl.LOCK_EX)  # released when the file is closed or the writer dies
             remove_stale_temporaries(path, before=started, keep=tmp)
-            f.write(data)
+            size = 0
+            parts: Sequence[Any] = [data] if isinstance(data, (bytes, bytearray, memoryview)) else data
+            for part in parts:
+                size += f.write(part)  # each part a few hundred KB: the GIL is free between them
             f.flush()
             os.fsync(f.fileno())
             if fcntl is not None:
@@ -423,11 +433,12 @@ def write_atomic(path: Union[str, Path], data: bytes) -> None:
     try:
         dfd = os.open(directory, os.O_RDONLY)
     except OSError:
-        return
+        return size
     try:
         os.fsync(dfd)
     finally:
         os.close(dfd)
+    return size
 
 
 def remove_stale_temporaries(
@@ -487,7 +498,7 @@ CHILD_TIMEOUT_S = 600.0
 def write_in_child(
     path: Union[str, Path],
     lock: Any,
-    produce: Callable[[], bytes],
+    produce: Callable[[], Any],
     *,
     timeout_s: float = CHILD_TIMEOUT_S,
 ) -> int:
@@ -530,15 +541,14 @@ def write_in_child(
     raise SnapshotError(f"{path}: the snapshot process failed: {rest or 'it died without saying why'}")
 
 
-def _child(path: Union[str, Path], produce: Callable[[], bytes], r: int, w: int) -> None:  # pragma: no cover
+def _child(path: Union[str, Path], produce: Callable[[], Any], r: int, w: int) -> None:  # pragma: no cover
     code = 1
     try:
         os.close(r)
         gc.disable()  # a collection would write to every object: copies of pages the parent shares
         try:
-            data = produce()
-            write_atomic(path, data)
-            answer = f"OK {len(data)}"
+            size = write_atomic(path, produce())
+            answer = f"OK {size}"
             code = 0
         except OSError as err:
             answer = f"OSERROR {err.errno or 0} {err.strerror or err}"
