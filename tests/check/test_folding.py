@@ -7,11 +7,13 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import Scope, const_decl  # tests/ is on sys.path (tests/conftest.py)
 
 from ruledsl.check.checker import CheckResult, check
 from ruledsl.check.fold import FoldError, convert_value
+from ruledsl.oracle.reference import ReferenceEngine
 from ruledsl.syntax import nodes as n
 from ruledsl.syntax.loader import load_text
 
@@ -187,3 +189,79 @@ def test_values_that_depend_on_events_are_not_folded():
     assert id(cond.left.left) not in values
     assert id(cond.right.left) not in values
     assert values[id(cond.left.right)] == 1
+
+
+# ---------------------------------------------------------------- ints against decimals, at the scale's edge
+
+
+@pytest.mark.parametrize(
+    ("expr", "want"),
+    [
+        ("2 > 1.9999", True),  # 20_000 > 19_999 once scaled; unscaled 2 > 19_999 would be false
+        ("2 < 2.0001", True),
+        ("1 == 1.0000", True),
+        ("1 != 1.0001", True),
+        ("-1 < -0.9999", True),
+        ("0 == 0.0", True),
+        ("100000 > 99999.9999", True),
+        ("1.5 >= 2", False),
+        ("3 in [1.5, 3.0]", True),
+        ("2.0 in [1, 2]", True),
+        ("2.5 in [1, 2]", False),
+        ("(1 + 1) in [2.0]", True),
+        ("(3 / 2) in [1, 1.5]", True),  # int / int is a decimal
+        ("(7 % 4) == 3.0", True),
+        ("min(2, 1.5) == 1.5", True),
+        ("max(2, 1.5) > 1.9999", True),
+        ("(2 * 0.5) == 1", True),
+        ("(0.1 * 3) == 0.3", True),
+    ],
+)
+def test_int_against_decimal_constants(expr, want):
+    assert const(expr) is want
+
+
+def test_constants_built_from_constants():
+    result = checked(
+        """
+        const two = 2
+        const big = two > 1.5
+        const cut = two * 0.75
+        const listed = cut in [1.5, 2]
+        const scaled = (two + 0.0001) / 3
+        rule r { on transfer when big and listed and amount > cut and amount in [cut, two, 0.5 * two] action alert reason "x" }
+        """
+    )
+    values = result.const_values
+    assert (values["two"], values["big"], values["cut"], values["listed"]) == (2, True, 15_000, True)
+    assert values["scaled"] == 6_667  # 20_001 / 3 = 6_667 units (0.6667)
+    cond = when(result)
+    assert result.const_values_by_node[id(cond.right.right)] == frozenset({15_000, 20_000, 10_000})
+
+
+# ---------------------------------------------------------------- the checker folds as the reference interpreter evaluates
+
+
+@st.composite
+def constant_declarations(draw) -> tuple[str, list[str]]:
+    """Three to five random constant declarations (strategies.const_decl: numbers and conditions mixing
+    ints and decimals, built on each other), and their names."""
+    scope = Scope()
+    names = [f"k{i}" for i in range(draw(st.integers(3, 5)))]
+    return "\n".join(const_decl(draw, scope, name) for name in names), names
+
+
+@settings(max_examples=150, deadline=None)
+@given(constant_declarations())
+def test_folded_constants_equal_the_reference_interpreters(case):
+    text, names = case
+    uses = " and ".join(f"(present({name}) or true)" for name in names)
+    result = check(load_text(f'{text}\nrule r {{ on transfer when {uses} action alert reason "x" }}\n' + SCHEMA))
+    errors = [d for d in result.diagnostics if d.severity == "error"]
+    assert not errors, (text, [d.message for d in errors])
+    ref = ReferenceEngine(result)
+    for name in names:
+        folded, t = result.const_values[name], result.types[id(result.symbols.consts[name].value)].name
+        want = ref._const(name)
+        got = Decimal(folded).scaleb(-4) if t == "decimal" else folded
+        assert got == want and type(got) is type(want), (text, name, folded, want)

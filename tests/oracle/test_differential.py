@@ -5,42 +5,48 @@ one peeked first, then evaluated), parameter changes and list updates.  They
 must agree on every decision (action, matched rules with their features,
 scores, late flag, hold timeout) and on which events are rejected, and for
 which field.  The engine runs on the Cython kernels and, in a second test, on
-their pure-Python twin; long streams (thousands of on-time events) make it
-evict state.  A disagreement is minimised (``minimise``: drop operations,
+their pure-Python twin.  Some streams are long (hundreds to thousands of
+events, out of order within the lateness, late, on window boundaries), so
+the engine's periodic sweep evicts state while out-of-order events still
+need it.  A disagreement is minimised (``minimise``: drop operations,
 declarations, event fields) and reported with the small scenario; the
 ``REGRESSIONS`` are the disagreements found so far, kept as fixed cases.
 
-Run more examples with ``RULEDSL_HYPOTHESIS_EXAMPLES=2000``; hypothesis' own
+``test_dirty_values_agree`` feeds values at and past the edges of the
+decoding contract (issue 9): each is accepted exactly by both evaluators or
+refused by both for the same field; both run on one fixed clock (``CLOCK_MS``)
+so the clock guard decides alike.
+
+Run more examples with ``RULEDSL_HYPOTHESIS_EXAMPLES=2000`` (default: one and a
+half times the hypothesis profile's, see tests/conftest.py); hypothesis' own
 (slow) shrinking with ``RULEDSL_HYPOTHESIS_SHRINK=1``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import decimal
+import math
 import os
 import re
 from typing import Optional
 
 import pytest
 from decisions import differences, same_value  # tests/ is on sys.path (tests/conftest.py)
+from engines import kernel_build
 from hypothesis import HealthCheck, Phase, assume, given, settings
-from strategies import Scenario, long_scenarios, scenarios
+from strategies import CLOCK_MS, Scenario, long_scenarios, scenarios
 
-import ruledsl.kernels.state_py
-import ruledsl.runtime.engine as engine_module
 from ruledsl.check.checker import check
 from ruledsl.kernels.values import EventError
 from ruledsl.oracle.reference import ReferenceEngine
 from ruledsl.runtime.engine import build_engine
 from ruledsl.syntax.loader import load_text
 
-EXAMPLES = int(os.environ.get("RULEDSL_HYPOTHESIS_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("RULEDSL_HYPOTHESIS_EXAMPLES") or settings().max_examples * 3 // 2)
 
 SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
-    derandomize=False,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
     # hypothesis' shrinker needs minutes on these examples; ``minimise`` below takes seconds.
     # RULEDSL_HYPOTHESIS_SHRINK=1 turns the shrinker back on.
@@ -58,24 +64,20 @@ def _call(fn, event):
         return None, err
 
 
-@contextlib.contextmanager
-def python_kernels():
-    """Build engines on the pure-Python twin of the Cython state kernels (``state_py``)."""
-    saved = engine_module._state
-    engine_module._state = ruledsl.kernels.state_py
-    try:
-        yield
-    finally:
-        engine_module._state = saved
-
-
 def run_both(scenario: Scenario, kernels: str = "compiled") -> None:
     """Feed ``scenario`` to both evaluators; AssertionError at the first disagreement."""
     result = check(load_text(scenario.source))
     assert result.ok, [d.message for d in result.diagnostics if d.severity == "error"]
-    with python_kernels() if kernels == "python" else contextlib.nullcontext():
-        engine = build_engine(result)
-    ref = ReferenceEngine(result)
+    with kernel_build(kernels):
+        _run_both(result, scenario, build_engine(result, clock=_clock))
+
+
+def _clock() -> int:
+    return CLOCK_MS  # one fixed clock for both: the clock guard decides the same way, on any day
+
+
+def _run_both(result, scenario: Scenario, engine) -> None:
+    ref = ReferenceEngine(result, clock=_clock)
     for i, op in enumerate(scenario.ops):
         if op[0] == "param":
             engine.set_param(op[1], op[2])
@@ -210,12 +212,30 @@ def test_engine_on_python_kernels_agrees_with_reference(scenario):
     check_scenario(scenario, kernels="python")
 
 
-@settings(SETTINGS, max_examples=max(EXAMPLES // 30, 3))
+@settings(SETTINGS, max_examples=max(EXAMPLES // 15, 3))
 @given(long_scenarios())
 def test_long_streams_agree(scenario):
-    """Thousands of on-time events: the engine sweeps and evicts window and sequence state."""
+    """Thousands of events, out of order within the lateness and late: the engine sweeps and evicts state."""
     _valid(scenario)
     check_scenario(scenario)
+
+
+@settings(SETTINGS, max_examples=max(EXAMPLES // 50, 2))
+@given(long_scenarios(min_events=600, max_events=1500))
+def test_long_streams_on_python_kernels_agree(scenario):
+    _valid(scenario)
+    check_scenario(scenario, kernels="python")
+
+
+@pytest.mark.parametrize("kernels", ["compiled", "python"])
+@settings(SETTINGS, max_examples=max(EXAMPLES // 3, 10))
+@given(scenario=scenarios(max_events=40, dirty=True, long_tail=False))
+def test_dirty_values_agree(scenario, kernels):
+    """Values at and past the edges (64-bit ints, huge and tiny decimals, inf and NaN, timestamps in
+    seconds, microseconds, centuries away, an unhashable type): both evaluators accept each one
+    exactly or refuse it with EventError for the same field, and nothing else changes."""
+    _valid(scenario)
+    check_scenario(scenario, kernels)
 
 
 def test_same_value_is_strict():
@@ -223,6 +243,8 @@ def test_same_value_is_strict():
     assert not same_value(decimal.Decimal("1"), 1)
     assert not same_value(True, 1)
     assert same_value(None, None) and not same_value(None, 0)
+    assert same_value(math.nan, float("nan")) and not same_value(math.nan, 0.0) and not same_value(math.nan, None)
+    assert not same_value(math.inf, -math.inf) and same_value(-0.0, 0.0)
 
 
 @pytest.mark.parametrize("events", [[], [{"type": "transfer"}]])
@@ -294,6 +316,29 @@ REGRESSIONS = {
 @pytest.mark.parametrize("name", sorted(REGRESSIONS))
 def test_regression(name, kernels):
     source, events = REGRESSIONS[name]
+    run_both(Scenario(source=source, ops=[("event", e) for e in events]), kernels=kernels)
+
+
+PENDING = {
+    # a string with a lone surrogate (possible in a dict event) crashed matches() with UnicodeEncodeError
+    "lone_surrogate_in_matches": (
+        'event t { phone: string }\nrule r { reason "r" on t when matches(phone, "[12]") action alert }',
+        [{"type": "t", "ts": 1_767_225_600_000, "phone": "\ud800"}],
+    ),
+    # an ISO timestamp before 1970 with a fraction of a second: the engine read 999 ms, the reference -1 ms
+    "iso_before_1970_with_milliseconds": (
+        'event t { c: string }\nrule r { reason "r" on t when ts < 0 action alert }',
+        [{"type": "t", "ts": "1969-12-31T23:59:59.999Z", "c": "x"}],
+    ),
+}
+"""Disagreements the dirty-value hunt found that are not fixed yet (move each to REGRESSIONS when it is)."""
+
+
+@pytest.mark.xfail(strict=False, reason="dirty values found by test_dirty_values_agree, not fixed yet")
+@pytest.mark.parametrize("kernels", ["compiled", "python"])
+@pytest.mark.parametrize("name", sorted(PENDING))
+def test_pending_regression(name, kernels):
+    source, events = PENDING[name]
     run_both(Scenario(source=source, ops=[("event", e) for e in events]), kernels=kernels)
 
 
