@@ -28,6 +28,11 @@ each on fresh state:
   blocked while a snapshot of 1,000,000 keys is written, and the snapshot's
   total time and size (``snapshot_bench.py``, in a fresh interpreter).
 
+Without Cython (or a C compiler) the hand-written Cython baseline is reported
+as missing and the rest runs; ``RULEDSL_BENCH_REQUIRE_CYTHON=1`` makes that an
+error.  ``--only SECTIONS`` runs a subset (the workload and the baseline build
+always run).
+
 ``--short``: 20,000 events, 100,000 keys (memory and snapshot), 200 lint rules (well under a minute).
 Timings are reported, never asserted: the exit status is non-zero only when
 something fails or the engine and the hand-written rules disagree.
