@@ -4,7 +4,7 @@
 parameter or list change).  Now and then it adds a long tail of hundreds to
 a couple of thousand events drawn with a seeded ``random.Random``
 (``random_ops``): cheap to generate, out of order within the lateness, late,
-on window boundaries, so the engine's periodic sweep (every 64 events) runs
+on window boundaries, so the engine's periodic sweep (every ADVANCE_EVERY (16) events) runs
 while out-of-order events still need the entries it may evict.
 
 ``dirty=True`` puts values at and past the edges of what an event may carry
