@@ -334,7 +334,7 @@ class ExprEmitter:
             if pattern not in self.regexes:
                 self.regexes.append(pattern)  # type: ignore[arg-type]
             rx = f"RX{self.regexes.index(pattern)}"  # type: ignore[arg-type]
-            return self.guard([self.expr(args[0])], lambda s: f"({rx}.search({s}) is not None)")
+            return self.guard([self.expr(args[0])], lambda s: f"_matches({rx}, {s})")
         parts = [self.expr(a) for a in args]
         out = self.ty(node)
         if f in ("hour", "minute", "weekday", "between_hours") and parts[0][0] == "ts":

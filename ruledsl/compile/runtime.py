@@ -27,6 +27,7 @@ from ruledsl.kernels.values import (
     between_hours,
     decimal_to_python,
     div_half_even,
+    matches_text,
     parse_timestamp,
     to_decimal,
 )
@@ -228,6 +229,7 @@ _STATIC: dict[str, Any] = {
     "_avg_i": _avg_i,
     "_avg_f": _avg_f,
     "_a64": _a64,
+    "_matches": matches_text,
     "_D": _D,
     "_hash": _state.stable_hash,
     "min": min,

@@ -180,15 +180,29 @@ def _parse_timestamp(value: Any, zone: _dt.tzinfo) -> int:
             raise ValueError(f"not an ISO 8601 timestamp: {value!r}") from None
         if stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=zone)
-        return (
-            int(stamp.timestamp() * 1000)
-            if stamp.microsecond % 1000
-            else int(stamp.timestamp()) * 1000 + stamp.microsecond // 1000
-        )
+        return _epoch_ms(stamp)
     if isinstance(value, _dt.datetime):
-        stamp = value if value.tzinfo else value.replace(tzinfo=zone)
-        return int(stamp.timestamp()) * 1000 + stamp.microsecond // 1000
+        return _epoch_ms(value if value.tzinfo else value.replace(tzinfo=zone))
     raise TypeError(t.__name__)
+
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_ONE_MS = _dt.timedelta(milliseconds=1)
+
+
+def _epoch_ms(stamp: _dt.datetime) -> int:
+    # exact, rounded down (floor) - a float timestamp() would round, and int() truncates
+    # toward zero before 1970 (1969-12-31T23:59:59.999Z is -1 ms, not +999)
+    return (stamp - _EPOCH) // _ONE_MS
+
+
+def matches_text(rx: Any, text: str) -> bool:
+    """``matches(text, pattern)``: RE2 needs valid UTF-8, so a lone surrogate (possible only in a
+    Python dict event) is read as U+FFFD instead of failing (docs/semantics.md, "Limits")."""
+    try:
+        return rx.search(text) is not None
+    except UnicodeEncodeError:
+        return rx.search(text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")) is not None
 
 
 _CHUNK_SHIFT = 32

@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 
 import re2
 
-from ruledsl.kernels.values import EventError, decimal_literal, decimal_to_python
+from ruledsl.kernels.values import EventError, decimal_literal, decimal_to_python, matches_text
 from ruledsl.runtime.decision import Decision, MatchedRule, ScoreResult, final_action, rule_order_key
 from ruledsl.syntax import nodes as n
 
@@ -509,7 +509,7 @@ class ReferenceEngine:
             rx = self._regex.get(args[1])
             if rx is None:
                 rx = self._regex[args[1]] = re2.compile(args[1])
-            return rx.search(args[0]) is not None
+            return matches_text(rx, args[0])
         if f == "abs":
             return abs(args[0])
         if f in ("min", "max"):

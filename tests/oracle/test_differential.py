@@ -298,6 +298,16 @@ REGRESSIONS = {
         'rule r { reason "r" on login when hour(ts) == 3 action hold }',
         [{"type": "login", "ts": 1_772_947_800_000 + 60_000, "customer_id": "c"}],
     ),
+    # a string with a lone surrogate (possible in a dict event) crashed matches() with UnicodeEncodeError
+    "lone_surrogate_in_matches": (
+        'event t { phone: string }\nrule r { reason "r" on t when matches(phone, "[12]") action alert }',
+        [{"type": "t", "ts": 1_767_225_600_000, "phone": "\ud800"}],
+    ),
+    # an ISO timestamp before 1970 with a fraction of a second: the engine read 999 ms, the reference -1 ms
+    "iso_before_1970_with_milliseconds": (
+        'event t { c: string }\nrule r { reason "r" on t when hour(ts) == 23 action alert }',
+        [{"type": "t", "ts": "1969-12-31T23:59:59.999Z", "c": "x"}],
+    ),
     # an out-of-order middle step more than `within` after the first still completes the chain
     "sequence_middle_step_out_of_order": (
         "ruleset t { lateness 10s }\nevent login { customer_id: string }\nevent transfer { customer_id: string }\n"
@@ -316,29 +326,6 @@ REGRESSIONS = {
 @pytest.mark.parametrize("name", sorted(REGRESSIONS))
 def test_regression(name, kernels):
     source, events = REGRESSIONS[name]
-    run_both(Scenario(source=source, ops=[("event", e) for e in events]), kernels=kernels)
-
-
-PENDING = {
-    # a string with a lone surrogate (possible in a dict event) crashed matches() with UnicodeEncodeError
-    "lone_surrogate_in_matches": (
-        'event t { phone: string }\nrule r { reason "r" on t when matches(phone, "[12]") action alert }',
-        [{"type": "t", "ts": 1_767_225_600_000, "phone": "\ud800"}],
-    ),
-    # an ISO timestamp before 1970 with a fraction of a second: the engine read 999 ms, the reference -1 ms
-    "iso_before_1970_with_milliseconds": (
-        'event t { c: string }\nrule r { reason "r" on t when ts < 0 action alert }',
-        [{"type": "t", "ts": "1969-12-31T23:59:59.999Z", "c": "x"}],
-    ),
-}
-"""Disagreements the dirty-value hunt found that are not fixed yet (move each to REGRESSIONS when it is)."""
-
-
-@pytest.mark.xfail(strict=False, reason="dirty values found by test_dirty_values_agree, not fixed yet")
-@pytest.mark.parametrize("kernels", ["compiled", "python"])
-@pytest.mark.parametrize("name", sorted(PENDING))
-def test_pending_regression(name, kernels):
-    source, events = PENDING[name]
     run_both(Scenario(source=source, ops=[("event", e) for e in events]), kernels=kernels)
 
 
