@@ -162,7 +162,9 @@ def test_a_crash_or_a_changed_decision_is_caught():
     scenario = Scenario(source=source, ops=[("event", good), ("event", {**good, "ts": good["ts"] + 1})])
     result = check(load_text(source))
     with pytest.raises(AssertionError, match="after malformed events"):
-        check_unchanged(scenario, [(1, {**good, "amount": "2"})], lambda: build_engine(result))
+        check_unchanged(scenario, [(1, {**good, "amount": "2"})], lambda: build_engine(result, clock=lambda: CLOCK_MS))
     check_unchanged(
-        scenario, [(1, {**good, "amount": "abc"}), (1, b'{"type": "transfer"')], lambda: build_engine(result)
+        scenario,
+        [(1, {**good, "amount": "abc"}), (1, b'{"type": "transfer"')],
+        lambda: build_engine(result, clock=lambda: CLOCK_MS),
     )

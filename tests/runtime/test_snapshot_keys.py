@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from engines import KERNELS, kernel_build
+from strategies import CLOCK_MS
 
 import ruledsl
 from ruledsl.runtime import persistence
@@ -50,6 +51,10 @@ rule busy { reason "频" on transfer when per_card > 1 or per_place > 5 action a
 T0 = 1_767_225_600_000
 
 
+def _clock() -> int:
+    return CLOCK_MS  # the events are in 2026: behind the clock guard on any day
+
+
 def _events() -> list[dict]:
     login = {"type": "login", "customer_id": "A", "device": "d1", "city": "北京", "new_device": True}
     pay = {"type": "transfer", "customer_id": "A", "card_no": "k1", "device": "d1", "city": "北京", "amount": "1200"}
@@ -79,14 +84,14 @@ def ruleset_file(tmp_path: Path) -> Path:
 def test_restore_of_multi_field_keys_continues_like_the_uninterrupted_run(ruleset_file, tmp_path, kernels, cut):
     events = _events()
     with kernel_build(kernels):
-        whole = ruledsl.load(ruleset_file)
+        whole = ruledsl.load(ruleset_file, clock=_clock)
         expected = [whole.evaluate(e) for e in events]
-        first = ruledsl.load(ruleset_file)
+        first = ruledsl.load(ruleset_file, clock=_clock)
         for e in events[:cut]:
             first.evaluate(e)
         snap = tmp_path / "state.snap"
         first.snapshot(snap)
-        second = ruledsl.load(ruleset_file, state=snap)
+        second = ruledsl.load(ruleset_file, state=snap, clock=_clock)
         assert [second.evaluate(e) for e in events[cut:]] == expected[cut:]
     assert [d.action for d in expected] == ["pass"] * 3 + ["block", "pass", "pass", "block", "block", "block", "alert"]
     assert expected[3].matched == ["chain", "hopping"]  # both chains complete across any cut before them
@@ -95,7 +100,7 @@ def test_restore_of_multi_field_keys_continues_like_the_uninterrupted_run(rulese
 @pytest.mark.parametrize("kernels", KERNELS)
 def test_snapshot_holds_tuple_keys_for_windows_and_sequences(ruleset_file, tmp_path, kernels):
     with kernel_build(kernels):
-        engine = ruledsl.load(ruleset_file)
+        engine = ruledsl.load(ruleset_file, clock=_clock)
         for e in _events()[:3]:  # both sequences half-way, for A and for B
             engine.evaluate(e)
         engine.snapshot(tmp_path / "s.snap")
