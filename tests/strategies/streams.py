@@ -1,11 +1,12 @@
 """Event streams for generated rulesets: good events, malformed ones, dirty values, long out-of-order runs.
 
 ``streams()`` draws operations with hypothesis (events, and now and then a
-parameter or list change).  Now and then it adds a long tail of hundreds to
-a couple of thousand events drawn with a seeded ``random.Random``
-(``random_ops``): cheap to generate, out of order within the lateness, late,
-on window boundaries, so the engine's periodic sweep (every ADVANCE_EVERY (16) events) runs
-while out-of-order events still need the entries it may evict.
+parameter or list change).  Now and then (one stream in eight) it adds a
+long tail of 200 to 1,200 events drawn with a seeded ``random.Random``
+(``random_ops``; ``long_scenarios`` draws up to 3,000): cheap to generate,
+out of order within the lateness, late, on window boundaries, so the
+engine's periodic sweep (every ``ADVANCE_EVERY`` events, runtime/engine.py)
+runs while out-of-order events still need the entries it may evict.
 
 ``dirty=True`` puts values at and past the edges of what an event may carry
 into some events (``DIRTY``): the ends of the 64-bit range, decimals far too
