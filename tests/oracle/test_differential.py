@@ -28,6 +28,7 @@ import decimal
 import math
 import os
 import re
+import time
 from typing import Optional
 
 import pytest
@@ -43,6 +44,8 @@ from ruledsl.runtime.engine import build_engine
 from ruledsl.syntax.loader import load_text
 
 EXAMPLES = int(os.environ.get("RULEDSL_HYPOTHESIS_EXAMPLES") or settings().max_examples * 3 // 2)
+MINIMISE_SECONDS = float(os.environ.get("RULEDSL_MINIMISE_SECONDS") or 60)
+"""How long ``minimise`` may work on one failure before it reports what it has."""
 
 SETTINGS = settings(
     max_examples=EXAMPLES,
@@ -139,13 +142,17 @@ def _signature(message: str) -> str:
 def minimise(scenario: Scenario, kernels: str = "compiled") -> tuple[Scenario, str]:
     """A smaller scenario with the same kind of disagreement: drop operations, declarations, fields.
 
-    Greedy and fast (a few hundred runs), unlike hypothesis' shrinker on these large examples.
+    Greedy and fast (a few hundred runs), unlike hypothesis' shrinker on these large examples;
+    it stops where it is after ``MINIMISE_SECONDS`` (a long stream can take minutes).
     """
     message = _failure(scenario, kernels)
     assert message is not None
     kind = _signature(message)
+    deadline = time.monotonic() + MINIMISE_SECONDS
 
     def still(src: str, ops: list) -> Optional[str]:
+        if time.monotonic() > deadline:
+            return None
         m = _failure(Scenario(source=src, ops=ops), kernels)
         return m if m is not None and _signature(m) == kind else None
 
@@ -182,12 +189,19 @@ def minimise(scenario: Scenario, kernels: str = "compiled") -> tuple[Scenario, s
     return Scenario(source=src, ops=ops), message
 
 
+_MINIMISED: dict[tuple[str, str, str], str] = {}
+"""Failure reports by scenario: hypothesis runs a failing example again to report it; minimise it once."""
+
+
 def check_scenario(scenario: Scenario, kernels: str = "compiled") -> None:
     """run_both, and on a disagreement fail with a minimised scenario."""
     if _failure(scenario, kernels) is None:
         return
-    small, message = minimise(scenario, kernels)
-    raise AssertionError(f"{message}\n\nminimised scenario:\n{small!r}")
+    key = (scenario.source, repr(scenario.ops), kernels)
+    if key not in _MINIMISED:
+        small, message = minimise(scenario, kernels)
+        _MINIMISED[key] = f"{message}\n\nminimised scenario:\n{small!r}"
+    raise AssertionError(_MINIMISED[key])
 
 
 def _valid(scenario: Scenario) -> None:

@@ -22,6 +22,7 @@ Redis store) can run the same property.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from typing import Any, Optional
 
@@ -37,6 +38,7 @@ from ruledsl.runtime.engine import Engine, build_engine
 from ruledsl.syntax.loader import load_text
 
 EXAMPLES = int(os.environ.get("RULEDSL_HYPOTHESIS_EXAMPLES") or settings().max_examples) // 2
+MINIMISE_SECONDS = float(os.environ.get("RULEDSL_MINIMISE_SECONDS") or 60)
 
 SETTINGS = settings(
     max_examples=max(EXAMPLES, 10),
@@ -105,10 +107,14 @@ def _failure(source: str, ops: list[tuple], inserts: list[tuple[int, Any]], kern
 
 
 def minimise(source: str, ops: list[tuple], inserts: list[tuple[int, Any]], kernels: str) -> str:
-    """A smaller failing case, greedily: fewer malformed events, operations and declarations (seconds)."""
+    """A smaller failing case, greedily: fewer malformed events, operations and declarations
+    (seconds; it stops where it is after ``MINIMISE_SECONDS``)."""
     kind = (_failure(source, ops, inserts, kernels) or "").split(":")[0]
+    deadline = time.monotonic() + MINIMISE_SECONDS
 
     def fails(src: str, o: list[tuple], ins: list[tuple[int, Any]]) -> bool:
+        if time.monotonic() > deadline:
+            return False  # out of time: report what we have
         message = _failure(src, o, ins, kernels)
         return message is not None and message.split(":")[0] == kind
 
