@@ -18,6 +18,7 @@ DEBUG = os.environ.get("RULEDSL_DEBUG", "") not in ("", "0")
 EXTENSIONS = [
     "ruledsl.kernels.slots",
     "ruledsl.kernels.accel",
+    "ruledsl.kernels.frozen",
     "ruledsl.kernels.windows",
     "ruledsl.kernels.sequences",
     "ruledsl.kernels.hashing",

@@ -42,9 +42,10 @@ from ruledsl.kernels.entries cimport (
     _QMASK, Entry, Slot, Val, _add_overflows, _first_gt, _pack_entries, _q_decode, _q_encode, _sat_add, _slot_buf,
     _uabs,
 )
-from ruledsl.kernels.slots cimport FrozenSlots, SlotTable
+from ruledsl.kernels.frozen cimport FrozenWindow
+from ruledsl.kernels.slots cimport SlotTable
 
-__all__ = ["AGGREGATES", "FrozenWindow", "WindowState"]
+__all__ = ["AGGREGATES", "WindowState"]
 
 AGGREGATES = ("count", "sum", "avg", "min", "max", "distinct", "last", "since")
 
@@ -777,35 +778,3 @@ cdef class WindowState(SlotTable):
         return "<%s %s D=%d L=%d float=%s keys=%d entries=%d>" % (
             type(self).__name__, self.agg, self.duration_ms, self.lateness_ms,
             self.is_float, len(self._map), self._n_entries)
-
-
-@cython.final
-cdef class FrozenWindow(FrozenSlots):
-    """A read-only copy of a WindowState, as ``WindowState.copy()`` returns it.
-
-    ``dump()``, ``dump_chunks(n)``, ``len()`` and ``watermark`` as the window
-    had them when copied (see ``FrozenSlots``).
-    """
-    # _buf: an int32 entry count per slot (padded to 8 bytes), then the entries of every
-    # active slot, slot after slot, each in ts order: (ts, value) pairs, or ts alone
-    # (count windows, whose values are all 0)
-    cdef int64_t* _out         # the entries in _buf
-    cdef size_t _words         # int64 words per entry: 1 (ts) or 2 (an Entry)
-    cdef bint _isf             # the window's values are doubles
-
-    cdef object _entries(self, Py_ssize_t slot, int64_t* pos):
-        cdef list out = []
-        cdef int64_t i, start = pos[0], end = start + (<int32_t*>self._buf)[slot]
-        cdef Entry* e
-        pos[0] = end
-        if self._words == 1:
-            for i in range(start, end):
-                out.append((self._out[i], 0))
-            return out
-        for i in range(start, end):
-            e = (<Entry*>self._out) + i
-            if self._isf:
-                out.append((e.ts, e.v.f))
-            else:
-                out.append((e.ts, e.v.i))
-        return out

@@ -43,9 +43,10 @@ from heapq import heapify, heappop, heappush
 from typing import Any
 
 from ruledsl.kernels.convert_py import I64_MAX, I64_MIN, to_f64, to_i64
-from ruledsl.kernels.slots_py import FrozenSlots, SlotTable
+from ruledsl.kernels.frozen_py import FrozenWindow
+from ruledsl.kernels.slots_py import SlotTable
 
-__all__ = ["AGGREGATES", "FrozenWindow", "WindowState"]
+__all__ = ["AGGREGATES", "WindowState"]
 
 AGGREGATES = ("count", "sum", "avg", "min", "max", "distinct", "last", "since")
 _AGG_CODE = {name: i for i, name in enumerate(AGGREGATES)}
@@ -68,12 +69,6 @@ def _q_decode(newest: int, bits: int, shift: int) -> int:
     if nu < (I64_MIN >> shift):
         return I64_MIN
     return nu << shift
-
-
-class FrozenWindow(FrozenSlots):
-    """A read-only copy of a WindowState, as ``WindowState.copy()`` returns it (see ``FrozenSlots``)."""
-
-    __slots__ = ()
 
 
 class WindowState(SlotTable):
