@@ -16,8 +16,9 @@ from collections.abc import Callable
 from typing import Any, Optional
 
 from ruledsl.check.checker import CheckResult
+from ruledsl.check.fold import convert_value
 from ruledsl.check.types import NUMERIC, promote
-from ruledsl.compile.plan import Constants, Names, convert_number
+from ruledsl.compile.plan import Constants, Names
 from ruledsl.kernels.values import SCALE
 from ruledsl.syntax import nodes as n
 
@@ -291,7 +292,7 @@ class ExprEmitter:
             if all(self.consts.is_constant(i) for i in items):
                 target = ct if ct in NUMERIC else None
                 values = frozenset(
-                    convert_number(self.consts.value(i), self.ty(i), target) if target else self.consts.value(i)
+                    convert_value(self.consts.value(i), self.ty(i), target) if target else self.consts.value(i)
                     for i in items
                 )
                 seq = self.table.ref(values, "in")

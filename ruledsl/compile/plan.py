@@ -20,8 +20,9 @@ from typing import Any, Optional
 import msgspec
 
 from ruledsl.check.checker import CheckResult
-from ruledsl.check.types import NUMERIC, promote, window_result_type
-from ruledsl.kernels.values import SCALE, decimal_literal, to_decimal
+from ruledsl.check.fold import convert_value
+from ruledsl.check.types import NUMERIC, promote, scorecard_score_type, window_result_type
+from ruledsl.kernels.values import decimal_literal
 from ruledsl.syntax import nodes as n
 
 # ---------------------------------------------------------------- what the engine binds
@@ -160,17 +161,6 @@ class Names:
 # ---------------------------------------------------------------- constants
 
 
-def convert_number(value: Any, src: str, dst: str) -> Any:
-    """A constant's runtime value changed from numeric type ``src`` to ``dst`` (int -> decimal -> float)."""
-    if value is None or src == dst or src not in NUMERIC or dst not in NUMERIC:
-        return value
-    if dst == "decimal":
-        return value * SCALE if src == "int" else to_decimal(value)
-    if dst == "float":
-        return value / SCALE if src == "decimal" else float(value)
-    raise ValueError(f"cannot narrow a {src} constant to {dst}")
-
-
 _NOT_CONSTANT = object()
 
 
@@ -207,7 +197,7 @@ class Constants:
         if value is _NOT_CONSTANT:
             raise ValueError("not a constant expression")
         src = self.result.types[id(node)].name
-        return convert_number(value, src, target) if target else value
+        return convert_value(value, src, target) if target else value
 
 
 def const_value(result: CheckResult, node: n.Expr, target: Optional[str] = None) -> Any:
@@ -389,7 +379,7 @@ def numeric_common(a: str, b: str) -> Optional[str]:
 
 def score_type(result: CheckResult, decl: n.ScorecardDecl) -> str:
     """A scorecard's score type: decimal when any item's score is decimal."""
-    return "decimal" if any(result.types[id(it.score)].name == "decimal" for it in decl.items) else "int"
+    return scorecard_score_type(result.types[id(it.score)].name for it in decl.items)
 
 
 def window_type(result: CheckResult, decl: n.WindowDecl) -> str:
