@@ -20,7 +20,9 @@ from ruledsl.compile.linemap import LineMap, Location
 from ruledsl.compile.plan import (
     Compiled,
     Constants,
+    EventCode,
     EventPlan,
+    FieldSpec,
     Names,
     plan_event,
     ruleset_tables,
@@ -374,33 +376,89 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
 
     # ---- the function head: decode the fields (every one is validated), then per-event values
     edecl = sym.events[event]
-    with emit.at(mod.where(edecl, f"event {event}")):
-        emit(0, f"def {ep.function}(ev, commit):")
-        emit.comment(1, f"event {event} ({mod.at_text(edecl)}): decode and validate every field")
-        emit(1, "ts = ev.get('ts')")
-        emit(1, f"if {_FIELD_CHECK['timestamp'][0].format(v='ts')}: ts = _cv_ts({event!r}, 'ts', ts)")
-        emit(1, f"if ts > FUT[0]: _future({event!r}, ts)  # the clock guard: see docs/semantics.md")
+    where_event = mod.where(edecl, f"event {event}")
+    decode, prologue = Writer(), Writer()
+    guard = f"if ts > FUT[0]: _future({event!r}, ts)  # the clock guard: see docs/semantics.md"
+    with decode.at(where_event):
+        decode.comment(1, f"event {event} ({mod.at_text(edecl)}): decode and validate every field")
+        decode(1, "ts = ev.get('ts')")
+        decode(1, f"if {_FIELD_CHECK['timestamp'][0].format(v='ts')}: ts = _cv_ts({event!r}, 'ts', ts)")
+        decode(1, guard)
+        args = ["ts"]
         for fname, ftype in ep.fields.items():
             if fname == "ts":
                 continue
             var = names.field(event, fname)
-            emit(1, f"{var} = ev.get({fname!r})")
+            args.append(var)
+            decode(1, f"{var} = ev.get({fname!r})")
             check = _field_check(mod, event, fname, ftype, var)
             if ftype.optional:
-                emit(1, f"if {var} is not None:")
-                emit(2, check)
+                decode(1, f"if {var} is not None:")
+                decode(2, check)
             else:
-                emit(1, check)
-        emit(1, "late = ts < CLK[1]")
+                decode(1, check)
+    with prologue.at(where_event):
+        prologue(1, "late = ts < CLK[1]")
         if gen.uses_local_time:
-            emit(1, "lt = _local(ts)")
+            prologue(1, "lt = _local(ts)")
         for p in sorted(gen.used_params, key=names.params.index):
-            emit(1, f"{names.param(p)} = P[{names.params.index(p)}]")
+            prologue(1, f"{names.param(p)} = P[{names.params.index(p)}]")
         for lname in sorted(gen.used_lists, key=names.lists.index):
-            emit(1, f"{names.list(lname)} = LS[{names.lists.index(lname)}]")
-    emit.extend(body)
+            prologue(1, f"{names.list(lname)} = LS[{names.lists.index(lname)}]")
+    rest = Writer()
+    rest.extend(prologue)
+    rest.extend(body)
+    with emit.at(where_event):
+        emit(0, f"def {ep.function}(ev, commit):")
+    emit.extend(decode)
+    emit.extend(rest)
     emit(0, "")
     emit(0, "")
+    guard_w = Writer()
+    with guard_w.at(where_event):
+        guard_w(1, guard)
+    mod.out.event_code.append(
+        EventCode(
+            event=event,
+            function=ep.function,
+            args=args,
+            fields=[
+                FieldSpec(fname, ftype.name, bool(ftype.optional), tuple(ftype.enum_values or ()))
+                for fname, ftype in ep.fields.items()
+            ],
+            decode=decode,
+            guard=guard_w,
+            rest=rest,
+            location=where_event,
+        )
+    )
+
+
+def rows_module(compiled: Compiled) -> tuple[str, LineMap]:
+    """The row functions of a compiled ruleset: ``row_<event>(ts, f_..., commit)`` for already decoded values.
+
+    The columnar paths (``Engine.evaluate_arrow``) decode a whole column at
+    once and call these per row; each is the event function after its
+    decoding, with the same text and the same line map, so the two paths
+    cannot drift apart.  Generated on first use: most engines never need it.
+    """
+    w = Writer()
+    w(0, "# ruledsl generated row functions: the event functions after decoding (see rows_module)")
+    w(0, "")
+    for code in compiled.event_code:
+        with w.at(code.location):
+            w(0, f"def {row_function(code.function)}({', '.join(code.args)}, commit):")
+        w.extend(code.guard)
+        w.extend(code.rest)
+        w(0, "")
+        w(0, "")
+    filename = compiled.filename[:-1] + " rows>" if compiled.filename.endswith(">") else compiled.filename + ".rows"
+    return "\n".join(w.lines) + "\n", LineMap(filename, w.locations)
+
+
+def row_function(function: str) -> str:
+    """The row function's name for an event function's name (``ev_transfer`` -> ``row_transfer``)."""
+    return "row" + function[2:]
 
 
 def _may_leave_64_bits(result: CheckResult, arg: n.Expr) -> bool:

@@ -71,6 +71,37 @@ class RuleMeta:
 
 
 @dataclass
+class FieldSpec:
+    """One field of an event type as its function decodes it."""
+
+    name: str
+    type: str  # the checked type name: string, int, decimal, float, bool, timestamp, duration, enum
+    optional: bool
+    enum_values: tuple[str, ...] = ()
+
+
+@dataclass
+class EventCode:
+    """One event type's generated function in pieces, for the other emitters (rows, Cython).
+
+    ``decode`` reads and validates the fields of ``ev`` (the clock guard
+    included); ``rest`` is everything after it, reading only ``args`` (the
+    decoded ``ts`` and fields, in ``fields`` order), ``commit`` and the bound
+    globals; ``guard`` is the clock guard alone, for callers that decode
+    elsewhere.  Each is a ``emit.Writer`` (lines with their DSL locations).
+    """
+
+    event: str
+    function: str
+    args: list[str]
+    fields: list[FieldSpec]
+    decode: Any
+    guard: Any
+    rest: Any
+    location: Any = None
+
+
+@dataclass
 class Compiled:
     """The generated module's source and the tables the engine binds to it."""
 
@@ -93,6 +124,7 @@ class Compiled:
     regex_names: list[str] = field(default_factory=list)
     filename: str = "<ruledsl>"  # the generated module's file name (registered with linecache)
     linemap: Any = None  # ``linemap.LineMap``: generated line -> DSL location
+    event_code: list[EventCode] = field(default_factory=list)  # the functions in pieces (rows, Cython)
 
     def bound_names(self) -> set[str]:
         """Per-ruleset global names the generated code may load (kernels, patterns, constants)."""

@@ -143,9 +143,9 @@ class StoreMixin:
         # the flags never outlive the event, even when it raises
         deg, closed = self._deg, self._closed
 
-        def guarded(event: Any, commit: bool) -> Any:
+        def guarded(*args: Any) -> Any:  # (event, commit) or a row function's (ts, fields..., commit)
             try:
-                return fn(event, commit)
+                return fn(*args)
             finally:
                 deg[0] = False
                 closed[0] = False
