@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -36,6 +36,7 @@ from ruledsl.kernels.values import (
 )
 from ruledsl.runtime import persistence
 from ruledsl.runtime.decision import ACTION_RANK, DEFAULT_HOLD_TIMEOUT_MS, Decision, MatchedRule, ScoreResult
+from ruledsl.runtime.engine_columns import ColumnsMixin
 from ruledsl.runtime.engine_state import StateMixin
 from ruledsl.runtime.engine_store import StoreMixin, _Outage
 from ruledsl.runtime.lists import convert_item, convert_values, resolve_lists
@@ -65,7 +66,7 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class Engine(StateMixin, StoreMixin):
+class Engine(StateMixin, StoreMixin, ColumnsMixin):
     """A compiled ruleset with its state.  Build one with ``ruledsl.load``."""
 
     def __init__(
@@ -433,25 +434,6 @@ class Engine(StateMixin, StoreMixin):
                     raise _linemap.rewrite_traceback(exc) from None
         return out
 
-    def evaluate_columns(self, columns: Mapping[str, Sequence[Any]]) -> list[Decision]:
-        """Evaluate a columnar batch: ``{"type": [...], "ts": [...], "amount": [...], ...}``.
-
-        Columns may be lists, NumPy arrays or Arrow arrays (anything with
-        ``tolist()`` or indexable); every column has one value per event, None
-        where a field is absent.
-        """
-        names = list(columns)
-        cols = [
-            c.tolist() if hasattr(c, "tolist") else (c.to_pylist() if hasattr(c, "to_pylist") else list(c))
-            for c in columns.values()
-        ]
-        if len({len(c) for c in cols}) > 1:
-            raise EventError("columns have different lengths")
-        return self.evaluate_many(
-            {k: v for k, v in zip(names, row, strict=True) if v is not None} for row in zip(*cols, strict=True)
-        )
-
-    # ---------------------------------------------------------------- run-time changes
     def _set_param(self, name: str, value: Any) -> None:
         try:
             i = self.compiled.params.index(name)
