@@ -140,7 +140,9 @@ cdef class SequenceState(SlotTable):
     # -- public API ------------------------------------------------------------------
     def query(self, key, ts, matches):
         """query(key, ts, matches) -> bool: does this event complete the chain?"""
-        cdef int64_t t = to_i64(ts)
+        return self._query(key, to_i64(ts), matches)
+
+    cdef object _query(self, object key, int64_t t, object matches):
         cdef uint64_t mask = self._mask(matches)
         if not ((mask >> self._m) & 1):
             return False
@@ -150,12 +152,15 @@ cdef class SequenceState(SlotTable):
 
     def add(self, key, ts, matches):
         """add(key, ts, matches) -> None: advance the chains with this event."""
-        cdef int64_t t = to_i64(ts)
+        self._add(key, to_i64(ts), matches)
+        return None
+
+    cdef int _add(self, object key, int64_t t, object matches) except -1:
         cdef uint64_t mask = self._mask(matches)
         if self._m == 0:
-            return None
+            return 0
         self._step(key, self._lookup(key), t, mask)
-        return None
+        return 0
 
     def query_add(self, key, ts, matches):
         """query_add(key, ts, matches) -> bool
@@ -290,3 +295,13 @@ cdef class FrozenSequence(FrozenSlots):
             else:
                 starts.append(None)
         return starts
+
+
+# -- the C entry points of compiled evaluators (sequences.pxd) -------------------------
+
+cdef object sequence_query(object s, object key, int64_t t, object matches):
+    return (<SequenceState?>s)._query(key, t, matches)
+
+
+cdef int sequence_add(object s, object key, int64_t t, object matches) except -1:
+    return (<SequenceState?>s)._add(key, t, matches)

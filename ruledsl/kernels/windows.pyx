@@ -629,11 +629,14 @@ cdef class WindowState(SlotTable):
     # -- public API ----------------------------------------------------------------
     def add(self, key, ts, value=0):
         """add(key, ts, value=0) -> None: store the entry (ts, value) for key."""
-        cdef int64_t t = to_i64(ts)
+        self._add(key, to_i64(ts), value)
+        return None
+
+    cdef int _add(self, object key, int64_t t, object value) except -1:
         cdef Val v
         self._conv(value, &v)
         self._store(key, self._lookup(key), t, v, False)
-        return None
+        return 0
 
     def query(self, key, ts, value=0, bint include_current=False):
         """query(key, ts, value=0, include_current=False)
@@ -643,7 +646,9 @@ cdef class WindowState(SlotTable):
         last/since).  count/distinct -> int; sum -> int/float; avg ->
         (sum, count) or None; min/max/last -> value or None; since -> ms or None.
         """
-        cdef int64_t t = to_i64(ts)
+        return self._query(key, to_i64(ts), value, include_current)
+
+    cdef object _query(self, object key, int64_t t, object value, bint include_current):
         cdef bint cur = include_current and self._kind != K_LAST and self._kind != K_SINCE
         cdef Val cv
         cv.i = 0
@@ -659,7 +664,9 @@ cdef class WindowState(SlotTable):
         converted first, so a value add() would reject raises before
         anything is queried or stored.
         """
-        cdef int64_t t = to_i64(ts)
+        return self._query_add(key, to_i64(ts), value, include_current)
+
+    cdef object _query_add(self, object key, int64_t t, object value, bint include_current):
         cdef bint cur = include_current and self._kind != K_LAST and self._kind != K_SINCE
         cdef Val cv
         cdef Py_ssize_t slot
@@ -778,3 +785,19 @@ cdef class WindowState(SlotTable):
         return "<%s %s D=%d L=%d float=%s keys=%d entries=%d>" % (
             type(self).__name__, self.agg, self.duration_ms, self.lateness_ms,
             self.is_float, len(self._map), self._n_entries)
+
+
+# -- the C entry points of compiled evaluators (windows.pxd) ---------------------------
+# The same operations as the methods, without the method lookup and argument
+# tuple of a Python call; `w` is checked to be a WindowState.
+
+cdef object window_query(object w, object key, int64_t t, object value, bint include_current):
+    return (<WindowState?>w)._query(key, t, value, include_current)
+
+
+cdef object window_query_add(object w, object key, int64_t t, object value, bint include_current):
+    return (<WindowState?>w)._query_add(key, t, value, include_current)
+
+
+cdef int window_add(object w, object key, int64_t t, object value) except -1:
+    return (<WindowState?>w)._add(key, t, value)
