@@ -1,0 +1,471 @@
+"""Decoding a columnar batch (Arrow, or Python lists) into the row functions' arguments.
+
+``Engine.evaluate_arrow`` decodes whole columns at once with Arrow's own
+kernels and then calls the generated row function (``Engine.row_functions``)
+once per row.  The decoding must accept and refuse exactly what the per-event
+(dict) path accepts and refuses, with the same ``EventError``; it does that in
+two tiers:
+
+- the fast tier, per event type and field, over the rows of that type:
+  strings and enums from dictionary arrays (a plain string column is
+  dictionary-encoded first, in C; the dictionary is turned into Python once
+  and indexed per row), integers, floats and bools cast and range-checked with
+  ``pyarrow.compute``, decimals from ``decimal128``/``decimal256`` (rounded half
+  to even to 4 places and read as scaled int64 exactly: no float round trip),
+  from integers and from floats (the dict path's rule: a float within 1e-6 of
+  a whole number of units is rounded, the rest goes through its text);
+  timestamps from integer or Arrow timestamp columns of any unit (floored to
+  the millisecond, as the dict path floors a ``datetime``);
+- the slow tier for anything else (an Arrow type the fast tier does not take,
+  e.g. ISO timestamps as text or decimals as text, or a Python list that mixes
+  types): the column's Python values run the generated code's own tests and
+  converters, value by value.
+
+A value either tier finds wrong marks its row *bad*: the row is handed, as
+a dict of its Python values, to the engine's dict path, which raises the
+exact ``EventError`` (or evaluates it, if the check here was stricter than
+needed: never a different answer).  The row stays in its place, so state
+changes in row order.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable, Mapping, Sequence
+from itertools import repeat
+from typing import Any, Optional, Union
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ruledsl.kernels.values import (
+    DECIMAL_LIMIT,
+    INT_MAX,
+    INT_MIN,
+    SCALE,
+    SCALED_LIMIT,
+    TS_MAX,
+    TS_MIN,
+    EventError,
+)
+
+Column = Union[pa.Array, list]
+"""A decoded batch's column: an Arrow array, or a Python list (``evaluate_columns`` with mixed values)."""
+
+_UNIT_MS = {"s": (1000, 1), "ms": (1, 1), "us": (1, 1000), "ns": (1, 1_000_000)}
+"""Timestamp unit -> (multiply, floor-divide) to epoch milliseconds."""
+
+_EPOCH_NAIVE = _dt.datetime(1970, 1, 1)
+
+
+# ---------------------------------------------------------------- columns in
+
+
+def python_column(arr: Column, utc: bool) -> list:
+    """The Python values a dict event would carry for ``arr``'s rows (None where null).
+
+    Arrow timestamps become epoch milliseconds (floored); without a time zone
+    they are wall-clock times, given as naive ``datetime`` (read in the
+    ruleset's zone by the dict path) unless the zone is UTC (``utc``).
+    """
+    if isinstance(arr, list):
+        return arr
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        arr = arr.cast(t.value_type)
+        t = arr.type
+    if pa.types.is_timestamp(t):
+        ms = _timestamp_ms(arr)
+        values = ms.to_pylist()
+        if t.tz is None and not utc:
+            return [None if v is None else _EPOCH_NAIVE + _dt.timedelta(milliseconds=v) for v in values]
+        return values
+    return arr.to_pylist()
+
+
+def _timestamp_ms(arr: pa.Array) -> pa.Array:
+    # the raw int64 of a timestamp column, floored to milliseconds (Arrow's integer divide truncates)
+    mul, div = _UNIT_MS[arr.type.unit]
+    raw = arr.view(pa.int64())
+    if mul != 1:
+        # beyond +-2**53 s no timestamp is in range: clamp first so the multiply cannot wrap
+        raw = pc.min_element_wise(pc.max_element_wise(raw, -(2**53)), 2**53)
+        return pc.multiply(raw, mul)
+    if div == 1:
+        return raw
+    q = pc.divide(raw, div)
+    return pc.if_else(pc.less(pc.subtract(raw, pc.multiply(q, div)), 0), pc.subtract(q, 1), q)
+
+
+def faithful_array(values: Sequence[Any]) -> Column:
+    """A Python column as an Arrow array when that keeps every value and its type, else the list itself.
+
+    Only columns of one type among str, bool, int (64-bit) and float (with
+    None) are converted: Arrow's own inference would turn ``[1.5, 2]`` into
+    floats, and the dict path refuses ``2.0`` where it accepts ``2``.
+    """
+    values = list(values)
+    kinds = {type(v) for v in values}
+    kinds.discard(type(None))
+    arrow_type = {str: pa.string(), bool: pa.bool_(), int: pa.int64(), float: pa.float64()}.get(
+        kinds.pop() if len(kinds) == 1 else None  # type: ignore[arg-type]
+    )
+    if arrow_type is None:
+        return values
+    try:
+        return pa.array(values, type=arrow_type, from_pandas=False)
+    except (pa.ArrowException, OverflowError, TypeError, ValueError):
+        return values
+
+
+def take(col: Column, positions: pa.Array, pos_list: list[int]) -> Column:
+    """The rows ``positions`` of a column."""
+    if isinstance(col, list):
+        return [col[i] for i in pos_list]
+    return col.take(positions)
+
+
+# ---------------------------------------------------------------- the fast tier
+
+
+class FieldDecoder:
+    """Decodes one field of one event type: ``decode(column or None, n)`` -> (values, bad mask or None)."""
+
+    def __init__(self, event: str, spec: Any, converters: Mapping[str, Callable[..., Any]], utc: bool):
+        self.event = event
+        self.name = spec.name
+        self.type = "timestamp" if spec.name == "ts" else spec.type
+        self.optional = spec.optional and spec.name != "ts"
+        self.enum_values = frozenset(spec.enum_values)
+        self.enum_tuple = tuple(spec.enum_values)
+        self.utc = utc
+        self._check = _python_check(self, converters)
+
+    def decode(self, col: Optional[Column], n: int) -> tuple[list, Optional[list[bool]]]:
+        """The runtime values of ``n`` rows and which are bad (None: none is)."""
+        if col is None:
+            return [None] * n, None if self.optional else [True] * n
+        if isinstance(col, list):
+            return self.slow(col)
+        t = col.type
+        if pa.types.is_dictionary(t):
+            return self._dictionary(col)
+        if self.type in ("string", "enum") and (pa.types.is_string(t) or pa.types.is_large_string(t)):
+            return self._dictionary(pc.dictionary_encode(col))  # repeated keys become one str object each
+        fast = _FAST.get(self.type)
+        result = fast(self, col) if fast is not None else None
+        if result is None:
+            return self.slow(python_column(col, self.utc))
+        values, bad = result
+        if not self.optional and col.null_count:
+            bad = pc.or_kleene(bad, pc.is_null(col)) if bad is not None else pc.is_null(col)
+        return values, _mask_list(bad)
+
+    def _dictionary(self, col: pa.Array) -> tuple[list, Optional[list[bool]]]:
+        # decode the dictionary once (entries are few), then index it per row
+        d = col.dictionary
+        if self.type in ("string", "enum") and (pa.types.is_string(d.type) or pa.types.is_large_string(d.type)):
+            entries, entry_bad = self._strings(d)
+        else:
+            entries, entry_bad = self.decode(d, len(d))
+        idx = col.indices
+        null = len(entries)
+        entries.append(None)
+        codes = idx.fill_null(null).to_pylist() if idx.null_count else idx.to_pylist()
+        values = list(map(entries.__getitem__, codes))
+        bad: Optional[list[bool]] = None
+        if entry_bad is not None and any(entry_bad):
+            flags = [*entry_bad, not self.optional]
+            bad = list(map(flags.__getitem__, codes))
+        elif idx.null_count and not self.optional:
+            bad = [c == null for c in codes]
+        return values, bad
+
+    def _strings(self, arr: pa.Array) -> tuple[list, Optional[list[bool]]]:
+        bad = None
+        if self.type == "enum":
+            allowed = pa.array(self.enum_tuple, arr.type)
+            bad = pc.and_(pc.invert(pc.is_in(arr, value_set=allowed)), pc.is_valid(arr))
+        if arr.null_count and not self.optional:
+            bad = pc.or_kleene(bad, pc.is_null(arr)) if bad is not None else pc.is_null(arr)
+        return arr.to_pylist(), _mask_list(bad)
+
+    def slow(self, values: list) -> tuple[list, Optional[list[bool]]]:
+        """The slow tier: the generated code's test and converter, value by value."""
+        check = self._check
+        out: list = []
+        bad: Optional[list[bool]] = None
+        for i, v in enumerate(values):
+            if v is None:
+                out.append(None)
+                if not self.optional:
+                    bad = bad or [False] * len(values)
+                    bad[i] = True
+                continue
+            try:
+                out.append(check(v))
+            except EventError:
+                out.append(None)
+                bad = bad or [False] * len(values)
+                bad[i] = True
+            except Exception:  # anything else (unhashable, overflow): the dict path gets to explain it
+                out.append(None)
+                bad = bad or [False] * len(values)
+                bad[i] = True
+        return out, bad
+
+
+def _mask_list(mask: Optional[pa.Array]) -> Optional[list[bool]]:
+    if mask is None:
+        return None
+    mask = mask.fill_null(True) if mask.null_count else mask
+    if not pc.any(mask).as_py():
+        return None
+    return mask.to_pylist()
+
+
+def _python_check(dec: FieldDecoder, cv: Mapping[str, Callable[..., Any]]) -> Callable[[Any], Any]:
+    # the generated code's fast test and slow converter for one field (emit._FIELD_CHECK, _field_check)
+    event, name, kind = dec.event, dec.name, dec.type
+    if kind == "string":
+        conv = cv["_cv_str"]
+        return lambda v: v if type(v) is str else conv(event, name, v)
+    if kind in ("int", "duration"):
+        conv = cv["_cv_int"]
+        return lambda v: v if type(v) is int and INT_MIN <= v <= INT_MAX else conv(event, name, v)
+    if kind == "float":
+        conv = cv["_cv_float"]
+        top = 1.7976931348623157e308
+        return lambda v: v if type(v) is float and -top <= v <= top else conv(event, name, v)
+    if kind == "bool":
+        conv = cv["_cv_bool"]
+        return lambda v: v if type(v) is bool else conv(event, name, v)
+    if kind == "decimal":
+        conv = cv["_cv_dec"]
+        return lambda v: v * SCALE if type(v) is int and -DECIMAL_LIMIT < v < DECIMAL_LIMIT else conv(event, name, v)
+    if kind == "timestamp":
+        conv = cv["_cv_ts"]
+        return lambda v: v if type(v) is int and TS_MIN <= v < TS_MAX else conv(event, name, v)
+    if kind == "enum":
+        conv, allowed, values = cv["_cv_enum"], dec.enum_values, dec.enum_tuple
+        return lambda v: v if type(v) is str and v in allowed else conv(event, name, v, values)
+    raise ValueError(f"no decoder for field type {kind!r}")
+
+
+def _out_of(arr: pa.Array, lo: Any, hi: Any) -> pa.Array:
+    """True where ``arr`` is outside ``[lo, hi]`` (null where null)."""
+    return pc.or_(pc.less(arr, lo), pc.greater(arr, hi))
+
+
+def _ints(dec: FieldDecoder, col: pa.Array) -> Optional[tuple[list, Optional[pa.Array]]]:
+    t = col.type
+    if not pa.types.is_integer(t):
+        return None
+    bad = None
+    if t == pa.uint64():
+        bad = pc.greater(col, INT_MAX)
+        col = pc.if_else(bad, 0, col)
+    return col.cast(pa.int64()).to_pylist(), bad
+
+
+def _floats(dec: FieldDecoder, col: pa.Array) -> Optional[tuple[list, Optional[pa.Array]]]:
+    t = col.type
+    if pa.types.is_floating(t):
+        col = col.cast(pa.float64())
+        return col.to_pylist(), pc.invert(pc.is_finite(col))
+    if pa.types.is_integer(t):  # the dict path turns an int into the nearest float
+        return col.cast(pa.float64(), safe=False).to_pylist(), None
+    return None
+
+
+def _bools(dec: FieldDecoder, col: pa.Array) -> Optional[tuple[list, Optional[pa.Array]]]:
+    if not pa.types.is_boolean(col.type):
+        return None
+    return col.to_pylist(), None
+
+
+def _timestamps(dec: FieldDecoder, col: pa.Array) -> Optional[tuple[list, Optional[pa.Array]]]:
+    t = col.type
+    if pa.types.is_integer(t):
+        if t == pa.uint64():
+            col = pc.if_else(pc.greater(col, INT_MAX), INT_MAX, col)
+        ms = col.cast(pa.int64())
+    elif pa.types.is_timestamp(t):
+        if t.tz is None and not dec.utc:
+            return None  # wall-clock times in the ruleset's zone: the slow tier reads them as the dict path does
+        ms = _timestamp_ms(col)
+    else:
+        return None
+    bad = _out_of(ms, TS_MIN, TS_MAX - 1)
+    return ms.to_pylist(), bad
+
+
+def _decimals(dec: FieldDecoder, col: pa.Array) -> Optional[tuple[list, Optional[pa.Array]]]:
+    t = col.type
+    if pa.types.is_integer(t):
+        if t == pa.uint64():
+            col = pc.if_else(pc.greater(col, INT_MAX), INT_MAX, col)
+        ints = col.cast(pa.int64())
+        bad = _out_of(ints, -DECIMAL_LIMIT + 1, DECIMAL_LIMIT - 1)
+        return pc.multiply(pc.if_else(bad, 0, ints), SCALE).to_pylist(), bad
+    if pa.types.is_floating(t):
+        return _float_decimals(dec, col.cast(pa.float64()))
+    if pa.types.is_decimal(t):
+        return _decimal_decimals(col)
+    return None
+
+
+def _float_decimals(dec: FieldDecoder, col: pa.Array) -> tuple[list, Optional[pa.Array]]:
+    # kernels.values._to_decimal: below 1e9 a float within 1e-6 of a whole number of units is rounded
+    # (half to even); the others are read from their shortest text, value by value (few in practice)
+    finite = pc.is_finite(col)
+    scaled = pc.multiply(col, float(SCALE))
+    rounded = pc.round(scaled, 0, round_mode="half_to_even")
+    fast = pc.and_(
+        pc.and_(finite, pc.less(pc.abs(col), 1e9)), pc.less(pc.abs(pc.subtract(scaled, rounded)), 1e-6)
+    ).fill_null(False)
+    values = pc.if_else(fast, rounded, 0.0).cast(pa.int64()).to_pylist()
+    bad: Optional[list[bool]] = None
+    if not pc.all(pc.or_(fast, pc.is_null(col))).as_py():
+        fast_list, raw = fast.to_pylist(), col.to_pylist()
+        check = dec._check
+        for i, ok in enumerate(fast_list):
+            if ok or raw[i] is None:
+                continue
+            try:
+                values[i] = check(raw[i])
+            except EventError:
+                bad = bad or [False] * len(raw)
+                bad[i] = True
+        values = [None if r is None else v for v, r in zip(values, raw, strict=True)]
+    elif col.null_count:
+        values = pc.if_else(fast, pc.cast(rounded, pa.int64(), safe=False), None).to_pylist()
+    return values, pa.array(bad, pa.bool_()) if bad is not None else None
+
+
+def _decimal_decimals(col: pa.Array) -> tuple[list, Optional[pa.Array]]:
+    # exact: round half to even to 4 places, rescale to 4, read the unscaled integer as int64
+    t = col.type
+    bad = None
+    if t.precision - t.scale > 15:  # values may be 10^15 or more: refuse them before rescaling
+        limit = pa.scalar(10**15, pa.decimal128(16, 0)).cast(t)
+        bad = pc.greater_equal(pc.abs(col), limit)
+        col = pc.if_else(bad, pa.scalar(0, pa.int64()).cast(t), col)
+    if t.scale > 4:
+        col = pc.round(col, 4, round_mode="half_to_even")
+    four = col.cast(pa.decimal128(38, 4))
+    raw = pa.Array.from_buffers(pa.decimal128(38, 0), len(four), four.buffers(), offset=four.offset)
+    scaled = raw.cast(pa.int64())
+    over = _out_of(scaled, -SCALED_LIMIT + 1, SCALED_LIMIT - 1)
+    bad = pc.or_(bad, over) if bad is not None else over
+    return scaled.to_pylist(), bad
+
+
+_FAST: dict[str, Callable[[FieldDecoder, pa.Array], Optional[tuple[list, Optional[pa.Array]]]]] = {
+    "int": _ints,
+    "duration": _ints,
+    "float": _floats,
+    "bool": _bools,
+    "timestamp": _timestamps,
+    "decimal": _decimals,
+}
+"""The fast tier per field type (strings and enums go through their dictionary); None: not this Arrow type."""
+
+
+# ---------------------------------------------------------------- a batch
+
+
+class _TsSpec:
+    # ``ts``, which every event has, required
+    name = "ts"
+    type = "timestamp"
+    optional = False
+    enum_values: tuple[str, ...] = ()
+
+
+class BatchPlan:
+    """Per engine (per compiled ruleset): the event types, their row functions and field decoders."""
+
+    def __init__(self, compiled: Any, rows: Mapping[str, Any], converters: Mapping[str, Any], utc: bool):
+        self.events: list[str] = [ec.event for ec in compiled.event_code]
+        self.index = {e: i for i, e in enumerate(self.events)}
+        self.rows = [rows[e] for e in self.events]
+        # the row function's arguments: ts first, then the other fields in ``fields`` order (``EventCode.args``)
+        ts = _TsSpec()
+        self.decoders = [
+            [FieldDecoder(ec.event, spec, converters, utc) for spec in [ts, *(f for f in ec.fields if f.name != "ts")]]
+            for ec in compiled.event_code
+        ]
+        for ec, decoders in zip(compiled.event_code, self.decoders, strict=True):
+            if len(decoders) != len(ec.args):
+                raise RuntimeError(f"event {ec.event}: {len(ec.args)} row arguments, {len(decoders)} decoders")
+        self.utc = utc
+
+
+def type_codes(plan: BatchPlan, col: Optional[Column], n: int) -> list[int]:
+    """Per row: the index of its event type in ``plan``, -1 where the type is missing, wrong or unknown."""
+    if col is None:
+        return [-1] * n
+    index = plan.index
+    if isinstance(col, list):
+        return [index.get(v, -1) if type(v) is str else -1 for v in col]
+    arr: pa.Array = col
+    t = arr.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        arr = pc.dictionary_encode(arr)
+        t = arr.type
+    if not (pa.types.is_dictionary(t) and (pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type))):
+        return [-1] * n
+    entries = [index.get(v, -1) for v in arr.dictionary.to_pylist()]
+    entries.append(-1)
+    idx = arr.indices
+    codes = idx.fill_null(len(entries) - 1).to_pylist() if idx.null_count else idx.to_pylist()
+    return list(map(entries.__getitem__, codes))
+
+
+def decode_batch(
+    plan: BatchPlan, columns: Mapping[str, Column], n: int, fallback: Callable[[int], Any]
+) -> tuple[list[Any], list[tuple]]:
+    """Per row, the function to call and its arguments: the row function, or ``fallback(row)`` for a bad row.
+
+    ``columns`` maps column names to Arrow arrays (one chunk) or Python lists of ``n`` values.
+    """
+    codes = type_codes(plan, columns.get("type"), n)
+    fns: list[Any] = [fallback] * n
+    args: list[tuple] = [(i,) for i in range(n)]
+    code_array = pa.array(codes, pa.int32())
+    for e, decoders in enumerate(plan.decoders):
+        if e not in codes:
+            continue
+        positions = pc.indices_nonzero(pc.equal(code_array, e))
+        pos_list = positions.to_pylist()
+        m = len(pos_list)
+        cols = []
+        bad_rows: Optional[list[bool]] = None
+        for dec in decoders:
+            col = columns.get(dec.name)
+            values, bad = dec.decode(None if col is None else take(col, positions, pos_list), m)
+            cols.append(values)
+            if bad is not None:
+                bad_rows = bad if bad_rows is None else [a or b for a, b in zip(bad_rows, bad, strict=True)]
+        row = plan.rows[e]
+        if bad_rows is None:
+            for p, a in zip(pos_list, zip(*cols, repeat(True)), strict=False):  # repeat: endless
+                fns[p] = row
+                args[p] = a
+        else:
+            for p, a, b in zip(pos_list, zip(*cols, repeat(True)), bad_rows, strict=False):
+                if not b:
+                    fns[p] = row
+                    args[p] = a
+    return fns, args
+
+
+def row_event(columns: Mapping[str, Column], i: int, utc: bool) -> dict[str, Any]:
+    """Row ``i`` as the dict event the per-event path would get: its non-null values by column."""
+    event = {}
+    for name, col in columns.items():
+        value = col[i] if isinstance(col, list) else python_column(col.slice(i, 1), utc)[0]
+        if value is not None:
+            event[name] = value
+    return event
