@@ -23,8 +23,11 @@ tests read the same variable (default 150).  CONTRIBUTING.md, "Hypothesis
 profiles", has the table.
 """
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, settings
@@ -32,6 +35,15 @@ from hypothesis import HealthCheck, Phase, settings
 _TESTS = str(Path(__file__).resolve().parent)
 if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
+
+# cached builds (the parser's tables) go to a directory of this test session, never the user's cache
+if not os.environ.get("RULEDSL_CACHE_DIR"):
+    os.environ["RULEDSL_CACHE_DIR"] = tempfile.mkdtemp(prefix="ruledsl-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["RULEDSL_CACHE_DIR"], True)
+
+# engines run the generated-Python evaluator unless a test asks for the compiled one: building a
+# Cython evaluator takes seconds of C compiler, and most tests load many rulesets
+os.environ.setdefault("RULEDSL_COMPILED", "never")
 
 _SHRINK = bool(os.environ.get("RULEDSL_HYPOTHESIS_SHRINK"))
 _SLOW_DATA = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]

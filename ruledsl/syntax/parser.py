@@ -24,6 +24,7 @@ from lark.lexer import Lexer
 from ruledsl.syntax import nodes as n
 from ruledsl.syntax.diagnostics import Diagnostic, make
 from ruledsl.syntax.durations import UNIT_PATTERN, parse_duration
+from ruledsl.syntax.parser_cache import load_or_build
 
 MAX_DEPTH = 100
 """Deepest expression nesting accepted (RD005); each operator of a chain
@@ -137,13 +138,13 @@ class _FastLexer(Lexer):
             yield tok
 
 
-@functools.lru_cache(maxsize=1)
-def _lark() -> tuple[Lark, _InlineAST]:
+def _build_lark() -> tuple[Lark, _InlineAST]:
+    """A new parser and its transformer, the tables read from the cache when possible."""
     # Tree building and position propagation are the slow parts of a Lark
     # parse, so the AST is built during the parse (an inline transformer) and
     # spans come from the first and last token of each rule (keep_all_tokens).
     transformer = _InlineAST()
-    parser = Lark(
+    parser = load_or_build(
         _grammar_text(),
         parser="lalr",
         lexer=_FastLexer,
@@ -155,9 +156,8 @@ def _lark() -> tuple[Lark, _InlineAST]:
 
 
 @functools.lru_cache(maxsize=1)
-def _lark_for_errors() -> Lark:
-    """A plain parser used only to describe terminals in syntax errors."""
-    return Lark(_grammar_text(), parser="lalr", maybe_placeholders=True)
+def _lark() -> tuple[Lark, _InlineAST]:
+    return _build_lark()
 
 
 class SyntaxProblem(Exception):
@@ -516,7 +516,7 @@ def _anonymous_terminals() -> frozenset[str]:
     """Terminals the grammar does not name (keywords, punctuation): dropped from children."""
     text = _grammar_text()
     named = set(re.findall(r"^([A-Z_][A-Z_0-9]*)(?:\.\d+)?\s*:", text, re.MULTILINE))
-    return frozenset(t.name for t in _lark_for_errors().terminals if t.name not in named)
+    return frozenset(t.name for t in _lark()[0].terminals if t.name not in named)
 
 
 class _TooDeep(Exception):
@@ -602,7 +602,7 @@ _TERMINAL_WORDS = {
 def _describe_terminal(name: str) -> str:
     if name in _TERMINAL_WORDS:
         return _TERMINAL_WORDS[name]
-    for term in _lark_for_errors().terminals:
+    for term in _lark()[0].terminals:
         if term.name == name:
             return f"`{term.pattern.value}`" if term.pattern.type == "str" else name.lower()
     return name.lower()
