@@ -37,6 +37,7 @@ from ruledsl.kernels.values import (
 from ruledsl.runtime import persistence
 from ruledsl.runtime.decision import ACTION_RANK, DEFAULT_HOLD_TIMEOUT_MS, Decision, MatchedRule, ScoreResult
 from ruledsl.runtime.engine_columns import ColumnsMixin
+from ruledsl.runtime.engine_compiled import CompiledMixin
 from ruledsl.runtime.engine_state import StateMixin
 from ruledsl.runtime.engine_store import StoreMixin, _Outage
 from ruledsl.runtime.lists import convert_item, convert_values, resolve_lists
@@ -66,7 +67,7 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class Engine(StateMixin, StoreMixin, ColumnsMixin):
+class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin):
     """A compiled ruleset with its state.  Build one with ``ruledsl.load``."""
 
     def __init__(
@@ -85,6 +86,7 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin):
         fail_closed_action: str = "hold",
         clock: Optional[Callable[[], int]] = wall_clock_ms,
         max_future_skew: Union[int, str, None] = None,
+        evaluator_mode: Optional[str] = None,
     ):
         if on_store_error not in STORE_POLICIES:
             raise ValueError(f"on_store_error must be one of {', '.join(STORE_POLICIES)}")
@@ -131,8 +133,9 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin):
         self._param_overrides = dict(params or {})
         self._list_overrides = dict(lists or {})
         self._clock_state = [NEVER, NEVER, 0, 0]  # max ts, watermark, committed events, late events
-        self._windows = [self._new_window(spec) for spec in compiled.windows]
-        self._sequences = [_state.SequenceState(s.n_steps, s.within_ms) for s in compiled.sequences]
+        # windows (sequences) with the same definition share one kernel object (Compiled.window_state)
+        self._windows = compiled.shared_kernels("w", self._new_window)
+        self._sequences = compiled.shared_kernels("s", lambda s: _state.SequenceState(s.n_steps, s.within_ms))
         self.kept_state: list[str] = []  # names of windows/sequences whose state was carried or restored
         if _carry is not None:
             self._carry_state(_carry)
@@ -142,6 +145,8 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin):
         if store is not None:
             self._attach_store(store, _carry)
         self._bind()
+        self._evaluator_mode = evaluator_mode
+        self._start_evaluator(evaluator_mode)  # the compiled evaluator: now, from the cache, or in the background
 
     def reload(self, paths=None, *, params=None, lists=None) -> list[str]:
         """Load a new version of the ruleset into this running engine.
@@ -178,13 +183,15 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin):
                 fail_closed_action=self.fail_closed_action,
                 clock=self.clock,
                 max_future_skew=self._skew_option,
+                evaluator_mode=self._evaluator_mode,
             )
             new.paths = [str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
-            with self._lock:
+            with self._lock, new._lock:  # new's lock: a compiled evaluator finishing now lands here
                 new._configure_store()  # the store's window indices change with the ruleset: at the swap
                 locks = (self._lock, self._reload_lock)
                 self.__dict__.update(new.__dict__)
                 self._lock, self._reload_lock = locks
+                self._evaluator_box[0] = self
         return list(self.kept_state)
 
     # ---------------------------------------------------------------- building
@@ -275,8 +282,9 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin):
                 raise AttributeError("_sweep_plan")
         except AttributeError:
             windows, sequences = self._windows, self._sequences
-            lasts = [k for k in windows if isinstance(k, LastState)]
-            kernels = [k for k in windows if not isinstance(k, LastState)] + list(sequences)
+            distinct = list({id(k): k for k in [*windows, *sequences]}.values())  # a shared kernel sweeps once
+            lasts = [k for k in distinct if isinstance(k, LastState)]
+            kernels = [k for k in distinct if not isinstance(k, LastState)]
             self._sweep_plan: tuple[list[Any], list[Any], list[Any], list[Any]] = (windows, sequences, kernels, lasts)
         wm = self._clock_state[1]
         for k in lasts:
@@ -564,6 +572,7 @@ def load(
     fail_closed_action: str = "hold",
     clock: Optional[Callable[[], int]] = wall_clock_ms,
     max_future_skew: Union[int, str, None] = None,
+    compiled: Optional[str] = None,
 ) -> Engine:
     """Load, check and compile ruleset files into an ``Engine``.
 
@@ -590,6 +599,11 @@ def load(
     make the clock guard: an event dated further ahead is refused with an
     ``EventError`` and never moves the engine's event time.  ``clock=None``
     turns the guard off, for replays of recorded traffic.
+    ``compiled`` chooses the evaluator: ``"auto"`` (default; ``RULEDSL_COMPILED``
+    changes it) starts on the generated-Python evaluator and swaps in the
+    Cython one when it is built (at once when it is cached), ``"require"``
+    builds it before returning (``BuildError`` if impossible), ``"never"``
+    stays on Python (docs/ARCHITECTURE.md, "Evaluators").
     Raises ``RuleDSLError`` carrying every diagnostic if the ruleset is not
     clean (warnings do not stop loading; errors do), and
     ``persistence.SnapshotError`` for a snapshot that cannot be used.
@@ -610,6 +624,7 @@ def load(
         fail_closed_action=fail_closed_action,
         clock=clock,
         max_future_skew=max_future_skew,
+        evaluator_mode=compiled,
     )
     engine.paths = [str(p) for p in ([path_or_paths] if isinstance(path_or_paths, (str, Path)) else path_or_paths)]
     return engine

@@ -5,7 +5,8 @@ one peeked first, then evaluated), parameter changes and list updates.  They
 must agree on every decision (action, matched rules with their features,
 scores, late flag, hold timeout) and on which events are rejected, and for
 which field.  The engine runs on the Cython kernels and, in a second test, on
-their pure-Python twin.  Some streams are long (hundreds to thousands of
+their pure-Python twin; a third runs the Cython evaluator (``emit_cy``) built
+for each generated ruleset, on fewer examples (a build takes seconds).  Some streams are long (hundreds to thousands of
 events, out of order within the lateness, late, on window boundaries), so
 the engine's periodic sweep evicts state while out-of-order events still
 need it.  A disagreement is minimised (``minimise``: drop operations,
@@ -68,11 +69,20 @@ def _call(fn, event):
 
 
 def run_both(scenario: Scenario, kernels: str = "compiled") -> None:
-    """Feed ``scenario`` to both evaluators; AssertionError at the first disagreement."""
+    """Feed ``scenario`` to both evaluators; AssertionError at the first disagreement.
+
+    ``kernels``: ``compiled`` (the generated-Python evaluator on the Cython kernels), ``python``
+    (on their pure-Python twins) or ``cython`` (the Cython evaluator, built for the scenario).
+    """
     result = check(load_text(scenario.source))
     assert result.ok, [d.message for d in result.diagnostics if d.severity == "error"]
+    if kernels == "cython":
+        engine = build_engine(result, clock=_clock, evaluator_mode="require")
+        assert engine.evaluator == "cython"
+        _run_both(result, scenario, engine)
+        return
     with kernel_build(kernels):
-        _run_both(result, scenario, build_engine(result, clock=_clock))
+        _run_both(result, scenario, build_engine(result, clock=_clock, evaluator_mode="never"))
 
 
 def _clock() -> int:
@@ -226,6 +236,24 @@ def test_engine_on_python_kernels_agrees_with_reference(scenario):
     check_scenario(scenario, kernels="python")
 
 
+CYTHON_EXAMPLES = max(EXAMPLES // 15, 6)
+"""Examples of the Cython evaluator tests: each builds a module (seconds of C compiler)."""
+
+
+@settings(SETTINGS, max_examples=CYTHON_EXAMPLES)
+@given(scenarios())
+def test_cython_evaluator_agrees_with_reference(scenario):
+    _valid(scenario)
+    check_scenario(scenario, kernels="cython")
+
+
+@settings(SETTINGS, max_examples=max(CYTHON_EXAMPLES // 2, 3))
+@given(scenario=scenarios(max_events=40, dirty=True, long_tail=False))
+def test_cython_evaluator_on_dirty_values_agrees(scenario):
+    _valid(scenario)
+    check_scenario(scenario, kernels="cython")
+
+
 @settings(SETTINGS, max_examples=max(EXAMPLES // 15, 3))
 @given(long_scenarios())
 def test_long_streams_agree(scenario):
@@ -336,7 +364,7 @@ REGRESSIONS = {
 }
 
 
-@pytest.mark.parametrize("kernels", ["compiled", "python"])
+@pytest.mark.parametrize("kernels", ["compiled", "python", "cython"])
 @pytest.mark.parametrize("name", sorted(REGRESSIONS))
 def test_regression(name, kernels):
     source, events = REGRESSIONS[name]

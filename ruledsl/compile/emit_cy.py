@@ -1,0 +1,185 @@
+"""A compiled ruleset -> a Cython evaluator module: the second emitter over the same plan.
+
+The Cython module is written from the pieces the Python emitter keeps
+(``Compiled.event_code``: each event's decoding, clock guard and the rest,
+with the DSL location of every line), so the two evaluators cannot drift
+apart: the same statements, in the same order, over the same runtime
+helpers.  What changes is where the names live and how the kernels are
+called:
+
+- the names generated code loads (kernels, parameters, lists, clock, the
+  runtime helpers) become typed attributes of one ``Evaluator`` object per
+  engine (``self.P``, ``self.W_card_txn_10m``), so two engines running the
+  same ruleset in one process share the compiled code and nothing else;
+- window and sequence kernel calls go straight to the kernels' C entry
+  points (``ruledsl/kernels/windows.pxd``, ``sequences.pxd``): no method
+  lookup, no argument tuple;
+- each event type is a C method ``b_<event>`` taking the decoded values,
+  called by ``ev_<event>(ev, commit)`` (decodes a dict) and by
+  ``row_<event>(ts, fields..., commit)`` (values decoded by a columnar path).
+
+Values stay Python objects wherever a C type could change a result: numbers
+that may leave 64 bits (a product of two amounts, a sum over a window) are
+never C integers, so an overflow cannot give a wrong answer - the C types
+are for the dict, the lists, the kernels and the flags.  Python builtins the
+code uses (``type``, ``str``...) are left to Cython, which turns
+``type(x) is str`` into a pointer comparison.
+
+The module text is a function of the compiled ruleset only; ``build.py``
+caches the built module by a digest of this text.
+"""
+
+from __future__ import annotations
+
+import io
+import tokenize
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ruledsl.compile.emit import Writer, comment_text
+from ruledsl.compile.linemap import LineMap
+from ruledsl.compile.plan import Compiled
+from ruledsl.compile.runtime import EXPORTED
+
+_BUILTINS = frozenset({"min", "max", "abs", "len", "type", "int", "str", "float", "bool"})
+"""Names in ``EXPORTED`` that are the Python builtins themselves: left to Cython to optimise."""
+
+_LISTS = ("P", "LS", "CLK", "FUT", "DEG")
+"""Bound names that are Python lists (typed ``list``: indexing without a lookup)."""
+
+_WINDOW_CALLS = {"query": "window_query", "query_add": "window_query_add", "add": "window_add"}
+_SEQUENCE_CALLS = {"query": "sequence_query", "add": "sequence_add"}
+
+DIRECTIVES = (
+    "language_level=3, infer_types=False, cdivision=False, binding=False, embedsignature=False, "
+    "boundscheck=True, wraparound=False"
+)
+"""Compiler directives of every evaluator module; ``infer_types=False`` keeps every untyped local a Python object."""
+
+
+@dataclass
+class CythonModule:
+    """A Cython evaluator's text, what it binds, and its line map."""
+
+    source: str
+    bindings: list[str]  # the names copied from the engine's namespace into the Evaluator
+    functions: dict[str, str] = field(default_factory=dict)  # event type -> dict-path method (ev_...)
+    rows: dict[str, str] = field(default_factory=dict)  # event type -> row method (row_...)
+    linemap: Optional[LineMap] = None
+
+
+def bound_names(compiled: Compiled) -> list[str]:
+    """The global names the generated code loads that the Evaluator binds, sorted."""
+    candidates = (set(EXPORTED) - _BUILTINS) | compiled.bound_names()
+    used = {
+        tok.string
+        for tok in tokenize.generate_tokens(io.StringIO(compiled.source).readline)
+        if tok.type == tokenize.NAME
+    }
+    return sorted((candidates & used) | {"PASS", *_LISTS})
+
+
+def _rewrite(line: str, bound: set[str], windows: set[str], sequences: set[str]) -> str:
+    """One generated Python line with its global names made ``self.`` attributes and kernel calls made C calls."""
+    stripped = line.lstrip(" ")
+    if not stripped or stripped.startswith("#"):
+        return line
+    indent = line[: len(line) - len(stripped)]
+    toks = list(tokenize.generate_tokens(io.StringIO(stripped).readline))
+    out: list[str] = []
+    pos = 0  # column in `stripped` copied up to
+    i = 0
+    while i < len(toks):
+        tok = toks[i]
+        if tok.type == tokenize.NAME and tok.start[0] == 1:
+            prev = toks[i - 1] if i else None
+            after_dot = prev is not None and prev.type == tokenize.OP and prev.string == "."
+            if not after_dot and tok.string in bound:
+                call = None
+                if i + 3 < len(toks) and toks[i + 1].string == "." and toks[i + 3].string == "(":
+                    method = toks[i + 2].string
+                    if tok.string in windows:
+                        call = _WINDOW_CALLS.get(method)
+                    elif tok.string in sequences:
+                        call = _SEQUENCE_CALLS.get(method)
+                if call is not None:
+                    out.append(stripped[pos : tok.start[1]])
+                    out.append(f"{call}(self.{tok.string}, ")
+                    pos = toks[i + 3].end[1]
+                    i += 4
+                    continue
+                out.append(stripped[pos : tok.start[1]])
+                out.append(f"self.{tok.string}")
+                pos = tok.end[1]
+        i += 1
+    out.append(stripped[pos:])
+    return indent + "".join(out).rstrip("\n")
+
+
+def cython_module(compiled: Compiled, module_name: str) -> CythonModule:
+    """The Cython source of ``compiled``'s evaluator, to be built as extension module ``module_name``."""
+    if not compiled.event_code:
+        raise ValueError("the compiled ruleset has no event functions in pieces (compile it with emit.compile_module)")
+    bindings = bound_names(compiled)
+    bound = set(bindings)
+    windows = {name for name, spec in zip(compiled.window_names, compiled.windows, strict=True) if spec.agg != "last"}
+    sequences = set(compiled.sequence_names)
+    w = Writer()
+    w(0, f"# cython: {DIRECTIVES}")
+    w(0, f"# ruledsl generated Cython evaluator: {comment_text(compiled.filename)}")
+    w(0, "# the Python evaluator's statements (ruledsl compile shows them), with the names it loads bound")
+    w(0, "# to this Evaluator and kernel calls made C calls (see ruledsl/compile/emit_cy.py)")
+    w(0, "")
+    w(0, "from ruledsl.kernels.windows cimport window_add, window_query, window_query_add")
+    w(0, "from ruledsl.kernels.sequences cimport sequence_add, sequence_query")
+    w(0, "")
+    w(0, "")
+    w(0, "cdef class Evaluator:")
+    w(1, '"""One engine\'s evaluator: the bound names are this engine\'s state and helpers."""')
+    w(0, "")
+    lists = [b for b in bindings if b in _LISTS]
+    objects = [b for b in bindings if b not in _LISTS and b != "PASS"]
+    w(1, f"cdef list {', '.join(lists)}")
+    w(1, "cdef dict PASS")
+    for i in range(0, len(objects), 8):
+        w(1, f"cdef object {', '.join(objects[i : i + 8])}")
+    w(0, "")
+    w(1, "def __init__(self, dict ns):")
+    for b in bindings:
+        w(2, f"self.{b} = ns.get({b!r})")
+    functions, rows = {}, {}
+    for code in compiled.event_code:
+        body_name = "b" + code.function[2:]
+        args = ", ".join(code.args)
+        w(0, "")
+        with w.at(code.location):
+            w(1, f"cdef object {body_name}(self, {', '.join('object ' + a for a in code.args)}, bint commit):")
+        w(2, "cdef bint late")
+        for line, loc in zip(code.rest.lines, code.rest.locations, strict=True):
+            with w.at(loc):
+                w(1, _rewrite(line, bound, windows, sequences))
+        w(0, "")
+        with w.at(code.location):
+            w(1, f"def {code.function}(self, dict ev, bint commit):")
+        for line, loc in zip(code.decode.lines, code.decode.locations, strict=True):
+            with w.at(loc):
+                w(1, _rewrite(line, bound, windows, sequences))
+        w(2, f"return self.{body_name}({args}, commit)")
+        w(0, "")
+        row = "row" + code.function[2:]
+        with w.at(code.location):
+            w(1, f"def {row}(self, {args}, bint commit):")
+        for line, loc in zip(code.guard.lines, code.guard.locations, strict=True):
+            with w.at(loc):
+                w(1, _rewrite(line, bound, windows, sequences))
+        w(2, f"return self.{body_name}({args}, commit)")
+        functions[code.event] = code.function
+        rows[code.event] = row
+    filename = f"{module_name}.pyx"
+    return CythonModule(
+        source="\n".join(w.lines) + "\n",
+        bindings=bindings,
+        functions=functions,
+        rows=rows,
+        linemap=LineMap(filename, w.locations),
+    )
