@@ -40,6 +40,7 @@ from ruledsl.compile.emit import Writer, comment_text
 from ruledsl.compile.linemap import LineMap
 from ruledsl.compile.plan import Compiled
 from ruledsl.compile.runtime import EXPORTED
+from ruledsl.kernels.values import SCALE
 
 _BUILTINS = frozenset({"min", "max", "abs", "len", "type", "int", "str", "float", "bool"})
 """Names in ``EXPORTED`` that are the Python builtins themselves: left to Cython to optimise."""
@@ -66,6 +67,24 @@ class CythonModule:
     functions: dict[str, str] = field(default_factory=dict)  # event type -> dict-path method (ev_...)
     rows: dict[str, str] = field(default_factory=dict)  # event type -> row method (row_...)
     linemap: Optional[LineMap] = None
+
+
+_DEC_FAST = """
+
+cdef object _dec(object slow, object event, object field, object v):
+    # a decimal field sent as a float: the fast path of values.to_decimal in C (a float written with
+    # at most 4 decimals is within 1e-6 of a whole number of units; rint rounds half to even as
+    # Python's round does); anything else goes to the converter itself
+    cdef double x, scaled, r
+    if type(v) is float:
+        x = v
+        if -1e9 < x < 1e9:
+            scaled = x * {scale}.0
+            r = rint(scaled)
+            if fabs(scaled - r) < 1e-6:
+                return <long long>r
+    return slow(event, field, v)
+"""
 
 
 def bound_names(compiled: Compiled) -> list[str]:
@@ -102,6 +121,13 @@ def _rewrite(line: str, bound: set[str], windows: set[str], sequences: set[str])
                         call = _WINDOW_CALLS.get(method)
                     elif tok.string in sequences:
                         call = _SEQUENCE_CALLS.get(method)
+                if tok.string == "_cv_dec" and i + 1 < len(toks) and toks[i + 1].string == "(":
+                    call = "_dec(self._cv_dec, "  # a float amount converted in C first (_DEC_FAST)
+                    out.append(stripped[pos : tok.start[1]])
+                    out.append(call)
+                    pos = toks[i + 1].end[1]
+                    i += 2
+                    continue
                 if call is not None:
                     out.append(stripped[pos : tok.start[1]])
                     out.append(f"{call}(self.{tok.string}, ")
@@ -114,6 +140,38 @@ def _rewrite(line: str, bound: set[str], windows: set[str], sequences: set[str])
         i += 1
     out.append(stripped[pos:])
     return indent + "".join(out).rstrip("\n")
+
+
+def _emit_evaluate(w: Writer, compiled: Compiled) -> None:
+    # Engine.evaluate in C: the type dispatch is an int switch, the lock is taken by calling the
+    # engine's lock methods directly; anything unusual (not a dict, an unknown type) goes back to
+    # the engine's own methods so every error message is the Python evaluator's.
+    w(0, "")
+    w(1, "def evaluate(self, event):")
+    w(2, '"""Engine.evaluate for this evaluator (the engine binds it when it swaps this evaluator in)."""')
+    w(2, "cdef dict ev = event if type(event) is dict else self._coerce(event)")
+    w(2, "t = ev.get('type')")
+    w(2, "i = self.TYPES.get(t) if type(t) is str else None")
+    w(2, "if i is None:")
+    w(3, "fn = self._function_for(ev)  # raises the EventError that says what is wrong with `type`")
+    w(3, "self._acquire()")
+    w(3, "try:")
+    w(4, "return fn(ev, True)")
+    w(3, "finally:")
+    w(4, "self._release()")
+    w(2, "cdef int k = i")
+    w(2, "self._acquire()")
+    w(2, "try:")
+    for k, code in enumerate(compiled.event_code):
+        w(3, f"{'if' if k == 0 else 'elif'} k == {k}:")
+        w(4, f"return self.d{code.function[2:]}(ev, True)")
+    w(3, "return None")
+    w(2, "except self.EventError:")
+    w(3, "raise")
+    w(2, "except Exception as exc:  # a bug, not bad input: the traceback points at the DSL")
+    w(3, "raise self._rewrite_error(exc) from None")
+    w(2, "finally:")
+    w(3, "self._release()")
 
 
 def cython_module(compiled: Compiled, module_name: str) -> CythonModule:
@@ -132,7 +190,10 @@ def cython_module(compiled: Compiled, module_name: str) -> CythonModule:
     w(0, "")
     w(0, "from ruledsl.kernels.windows cimport window_add, window_query, window_query_add")
     w(0, "from ruledsl.kernels.sequences cimport sequence_add, sequence_query")
+    w(0, "from libc.math cimport fabs, rint")
     w(0, "")
+    for line in _DEC_FAST.format(scale=SCALE).splitlines():
+        w(0, line)
     w(0, "")
     w(0, "cdef class Evaluator:")
     w(1, '"""One engine\'s evaluator: the bound names are this engine\'s state and helpers."""')
@@ -143,10 +204,22 @@ def cython_module(compiled: Compiled, module_name: str) -> CythonModule:
     w(1, "cdef dict PASS")
     for i in range(0, len(objects), 8):
         w(1, f"cdef object {', '.join(objects[i : i + 8])}")
+    w(1, "cdef dict TYPES")
+    w(1, "cdef object _acquire, _release, _coerce, _function_for, _rewrite_error, EventError")
     w(0, "")
-    w(1, "def __init__(self, dict ns):")
+    w(1, "def __init__(self, dict ns, engine=None):")
     for b in bindings:
         w(2, f"self.{b} = ns.get({b!r})")
+    types = {code.event: i for i, code in enumerate(compiled.event_code)}
+    w(2, f"self.TYPES = {types!r}")
+    w(2, "if engine is not None:  # evaluate() below: the engine's lock, fallbacks and error rewriting")
+    w(3, "self._acquire = engine._lock.acquire")
+    w(3, "self._release = engine._lock.release")
+    w(3, "self._coerce = engine._coerce")
+    w(3, "self._function_for = engine._function_for")
+    w(3, "self._rewrite_error = engine._rewrite_error")
+    w(3, "self.EventError = engine._event_error")
+    _emit_evaluate(w, compiled)
     functions, rows = {}, {}
     for code in compiled.event_code:
         body_name = "b" + code.function[2:]
@@ -159,12 +232,17 @@ def cython_module(compiled: Compiled, module_name: str) -> CythonModule:
             with w.at(loc):
                 w(1, _rewrite(line, bound, windows, sequences))
         w(0, "")
+        decode_name = "d" + code.function[2:]
         with w.at(code.location):
-            w(1, f"def {code.function}(self, dict ev, bint commit):")
+            w(1, f"cdef object {decode_name}(self, dict ev, bint commit):")
         for line, loc in zip(code.decode.lines, code.decode.locations, strict=True):
             with w.at(loc):
                 w(1, _rewrite(line, bound, windows, sequences))
         w(2, f"return self.{body_name}({args}, commit)")
+        w(0, "")
+        with w.at(code.location):
+            w(1, f"def {code.function}(self, dict ev, bint commit):")
+        w(2, f"return self.{decode_name}(ev, commit)")
         w(0, "")
         row = "row" + code.function[2:]
         with w.at(code.location):

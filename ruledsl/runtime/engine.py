@@ -70,6 +70,9 @@ def wall_clock_ms() -> int:
 class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin):
     """A compiled ruleset with its state.  Build one with ``ruledsl.load``."""
 
+    _rewrite_error = staticmethod(_linemap.rewrite_traceback)  # for the compiled evaluator's evaluate()
+    _event_error = EventError
+
     def __init__(
         self,
         result,
@@ -189,6 +192,7 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin):
             with self._lock, new._lock:  # new's lock: a compiled evaluator finishing now lands here
                 new._configure_store()  # the store's window indices change with the ruleset: at the swap
                 locks = (self._lock, self._reload_lock)
+                self.__dict__.clear()  # nothing of the old engine outlives the swap (e.g. its bound evaluate)
                 self.__dict__.update(new.__dict__)
                 self._lock, self._reload_lock = locks
                 self._evaluator_box[0] = self

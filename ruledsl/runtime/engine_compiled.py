@@ -142,7 +142,7 @@ class CompiledMixin:
                     continue  # moved by a reload meanwhile
                 if engine.compiled is not compiled:
                     return  # a reload replaced the ruleset: this module is for the old one
-                evaluator = loaded.Evaluator(engine._ns)
+                evaluator = loaded.Evaluator(engine._ns, engine)
                 fns = {event: getattr(evaluator, fn) for event, fn in module.functions.items()}
                 rows = {event: getattr(evaluator, fn) for event, fn in module.rows.items()}
                 if engine._store is not None:
@@ -150,6 +150,8 @@ class CompiledMixin:
                     rows = {event: engine._guard_store(event, fn) for event, fn in rows.items()}
                 engine._fns = fns
                 engine._rows = rows
+                if engine._store is None:  # evaluate() in C; with a store, through the guarded functions
+                    engine.evaluate = evaluator.evaluate  # type: ignore[method-assign]
                 engine._evaluator_obj = evaluator
                 engine.evaluator = "cython"
                 engine.evaluator_module = name
