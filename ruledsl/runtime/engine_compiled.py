@@ -151,7 +151,7 @@ class CompiledMixin:
                 engine._fns = fns
                 engine._rows = rows
                 if engine._store is None:  # evaluate() in C; with a store, through the guarded functions
-                    engine.evaluate = evaluator.evaluate  # type: ignore[method-assign]
+                    engine.__dict__["evaluate"] = evaluator.evaluate  # shadows Engine.evaluate for this engine
                 engine._evaluator_obj = evaluator
                 engine.evaluator = "cython"
                 engine.evaluator_module = name
