@@ -6,7 +6,9 @@
 
 Each ``RULESET`` is loaded into its own engine (a directory stands for the
 rulesets in it that have a ``ruleset`` header); every event of the JSON Lines
-file goes through every engine, in file order.
+file goes through every engine, in file order.  A ``.parquet`` file is read
+in record batches through ``Engine.evaluate_arrow`` (``ruledsl.cli.run_parquet``;
+``line`` is then the row number).
 
 Output
 ------
@@ -350,7 +352,7 @@ def register(app) -> None:
             typer.Option(
                 "--events",
                 "-e",
-                help="JSON Lines file of events (.gz is decompressed; - for stdin).",
+                help="JSON Lines file of events (.gz is decompressed; - for stdin), or a Parquet file (.parquet).",
                 show_default=False,
                 metavar="FILE",
             ),
@@ -410,12 +412,13 @@ def register(app) -> None:
             ),
         ] = False,
     ) -> None:
-        """Evaluate a JSON Lines file of events; print a summary and write the decisions.
+        """Evaluate a JSON Lines (or Parquet) file of events; print a summary and write the decisions.
 
         Malformed or rejected events are reported with their line numbers and
         skipped.  Exit codes: 0 all events evaluated, 1 some events rejected,
         2 usage or I/O error (missing file, ruleset with errors, bad option).
         """
+        from ruledsl.cli.run_parquet import is_parquet, iter_batches, replay_arrow
         from ruledsl.kernels.values import get_zone
         from ruledsl.syntax.durations import parse_duration
 
@@ -480,14 +483,24 @@ def register(app) -> None:
                 except OSError as err:
                     usage_error(f"cannot write {out}: {err.strerror or err}")
         try:
-            report = replay(
-                loaded,
-                iter_lines(events),
-                events_name=events_name,
-                out=sink,
-                warmup_ms=warmup_ms,
-                skip_unknown_types=skip_unknown_types,
-            )
+            if is_parquet(events):
+                report = replay_arrow(
+                    loaded,
+                    iter_batches(events),
+                    events_name=events_name,
+                    out=sink,
+                    warmup_ms=warmup_ms,
+                    skip_unknown_types=skip_unknown_types,
+                )
+            else:
+                report = replay(
+                    loaded,
+                    iter_lines(events),
+                    events_name=events_name,
+                    out=sink,
+                    warmup_ms=warmup_ms,
+                    skip_unknown_types=skip_unknown_types,
+                )
         except OSError as err:
             usage_error(f"cannot read {events_name}: {err.strerror or err}")
         finally:

@@ -263,8 +263,8 @@ def _ints(dec: FieldDecoder, col: pa.Array) -> Optional[tuple[list, Optional[pa.
         return None
     bad = None
     if t == pa.uint64():
-        bad = pc.greater(col, INT_MAX)
-        col = pc.if_else(bad, 0, col)
+        bad = pc.greater(col, pa.scalar(INT_MAX, pa.uint64()))
+        col = pc.if_else(bad, pa.scalar(0, pa.uint64()), col)
     return col.cast(pa.int64()).to_pylist(), bad
 
 
@@ -288,7 +288,7 @@ def _timestamps(dec: FieldDecoder, col: pa.Array) -> Optional[tuple[list, Option
     t = col.type
     if pa.types.is_integer(t):
         if t == pa.uint64():
-            col = pc.if_else(pc.greater(col, INT_MAX), INT_MAX, col)
+            col = pc.min_element_wise(col, pa.scalar(INT_MAX, pa.uint64()))
         ms = col.cast(pa.int64())
     elif pa.types.is_timestamp(t):
         if t.tz is None and not dec.utc:
@@ -304,14 +304,17 @@ def _decimals(dec: FieldDecoder, col: pa.Array) -> Optional[tuple[list, Optional
     t = col.type
     if pa.types.is_integer(t):
         if t == pa.uint64():
-            col = pc.if_else(pc.greater(col, INT_MAX), INT_MAX, col)
+            col = pc.min_element_wise(col, pa.scalar(INT_MAX, pa.uint64()))
         ints = col.cast(pa.int64())
         bad = _out_of(ints, -DECIMAL_LIMIT + 1, DECIMAL_LIMIT - 1)
         return pc.multiply(pc.if_else(bad, 0, ints), SCALE).to_pylist(), bad
     if pa.types.is_floating(t):
         return _float_decimals(dec, col.cast(pa.float64()))
     if pa.types.is_decimal(t):
-        return _decimal_decimals(col)
+        try:
+            return _decimal_decimals(col)
+        except pa.ArrowException:  # a type the exact conversion cannot take: the slow tier reads it
+            return None
     return None
 
 
@@ -351,8 +354,8 @@ def _decimal_decimals(col: pa.Array) -> tuple[list, Optional[pa.Array]]:
         limit = pa.scalar(10**15, pa.decimal128(16, 0)).cast(t)
         bad = pc.greater_equal(pc.abs(col), limit)
         col = pc.if_else(bad, pa.scalar(0, pa.int64()).cast(t), col)
-    if t.scale > 4:
-        col = pc.round(col, 4, round_mode="half_to_even")
+    if t.scale > 4:  # one more digit first: rounding may carry into it
+        col = pc.round(col.cast(pa.decimal256(min(t.precision + 1, 76), t.scale)), 4, round_mode="half_to_even")
     four = col.cast(pa.decimal128(38, 4))
     raw = pa.Array.from_buffers(pa.decimal128(38, 0), len(four), four.buffers(), offset=four.offset)
     scaled = raw.cast(pa.int64())
