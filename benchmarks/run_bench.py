@@ -102,10 +102,11 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def load_engine():
+def load_engine(compiled: str = "never"):
+    """The standard ruleset on the generated-Python evaluator (``never``) or the Cython one (``require``)."""
     from ruledsl.runtime.engine import load
 
-    return load(STANDARD)
+    return load(STANDARD, compiled=compiled)
 
 
 MEMORY_RULESET = (
@@ -288,6 +289,46 @@ class Bench:
         self.results["handwritten_cy_build"] = {"seconds": dt, "path": str(path)}
         self.row("hand-written Cython", "build (cached by source hash)", f"{dt:.2f} s, {path.name}")
 
+    def s_build_evaluator(self):
+        """The standard ruleset's Cython evaluator: a cold build (empty cache) and a cached load, each in a
+        fresh interpreter (``load(..., compiled="require")``), as an application would see them."""
+        import subprocess
+
+        from ruledsl.compile import build as _build
+
+        reason = _build.unavailable_reason()
+        if reason is not None:
+            self.evaluator_missing = reason
+            self.row("compiled evaluator", "build", f"not available: {reason}")
+            return
+        code = (
+            "import time; t0 = time.perf_counter(); import ruledsl; t1 = time.perf_counter(); "
+            f"e = ruledsl.load({str(STANDARD)!r}, compiled='require'); t2 = time.perf_counter(); "
+            "print(e.evaluator, t1 - t0, t2 - t1)"
+        )
+        res = {}
+        with tempfile.TemporaryDirectory() as cache:
+            env = {**os.environ, "RULEDSL_CACHE_DIR": cache}
+            for kind in ("cold", "cached", "cached_again"):
+                proc = subprocess.run(
+                    [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=1800
+                )
+                if proc.returncode != 0:
+                    raise RuntimeError(f"compiled evaluator load failed: {proc.stderr[-2000:]}")
+                evaluator, imp, load_s = proc.stdout.split()
+                if evaluator != "cython":
+                    raise RuntimeError(f"load(compiled='require') gave the {evaluator} evaluator")
+                res[kind] = {"import_s": float(imp), "load_s": float(load_s)}
+        self.evaluator_missing = None
+        self.results["compiled_evaluator_build"] = res
+        cached = min(res["cached"]["load_s"], res["cached_again"]["load_s"])
+        self.row("compiled evaluator", "load, cold (Cython + C build)", f"{res['cold']['load_s']:.2f} s")
+        self.row(
+            "compiled evaluator",
+            "load, cached module (fresh process)",
+            f"{cached * 1e3:.0f} ms (+ import ruledsl {res['cached']['import_s'] * 1e3:.0f} ms)",
+        )
+
     def s_correctness(self):
         engine = load_engine()
         t0 = time.perf_counter()
@@ -314,6 +355,12 @@ class Bench:
             self.errors.append(f"engine and hand-written rules disagree on {report['mismatches']} events")
             for ex in report["examples"][:5]:
                 print("MISMATCH", json.dumps(ex, ensure_ascii=False, default=str), file=sys.stderr)
+        if getattr(self, "evaluator_missing", "not built") is None:
+            report = handwritten.compare(load_engine("require"), self.events)
+            self.results["correctness"]["compiled_evaluator_mismatches"] = report["mismatches"]
+            self.row("engine vs hand-written", "mismatches, Cython evaluator", f"{report['mismatches']:,}")
+            if report["mismatches"]:
+                self.errors.append(f"the Cython evaluator and hand-written rules disagree on {report['mismatches']}")
         if self.cy_module is None:
             return
         report = handwritten.compare(load_engine(), self.events, baseline=cybuild.handwritten_cy())
@@ -360,6 +407,10 @@ class Bench:
             engine = load_engine()
             return lambda: one_by_one(engine.evaluate)
 
+        def cython_pass():
+            engine = load_engine("require")
+            return lambda: one_by_one(engine.evaluate)
+
         def many_pass():
             engine = load_engine()
             return lambda: engine.evaluate_many(events)
@@ -371,6 +422,9 @@ class Bench:
         kinds = {"handwritten": hw_pass}
         if self.cy_module is not None:
             kinds["handwritten_cy"] = cy_pass
+        compiled_ok = getattr(self, "evaluator_missing", "not built") is None
+        if compiled_ok:
+            kinds["evaluate_cython"] = cython_pass
         kinds.update(
             {
                 "evaluate": eval_pass,
@@ -382,6 +436,8 @@ class Bench:
         if self.cy_module is not None:
             kinds["handwritten_cy_gc_off"] = cy_pass
         kinds["evaluate_gc_off"] = eval_pass
+        if compiled_ok:
+            kinds["evaluate_cython_gc_off"] = cython_pass
         walls: dict[str, list[float]] = {kind: [] for kind in kinds}
         cpus: dict[str, list[float]] = {kind: [] for kind in kinds}
         for _ in range(self.args.repeat):
@@ -458,8 +514,13 @@ class Bench:
             show("hand-written Cython", "handwritten_cy_gc_off", ", gc off")
         else:
             self.row("hand-written Cython", "events/s", f"not measured ({self.cy_missing})")
-        show("engine.evaluate()", "evaluate")
-        show("engine.evaluate()", "evaluate_gc_off", ", gc off")
+        if compiled_ok:
+            show("evaluate(), Cython evaluator", "evaluate_cython")
+            show("evaluate(), Cython evaluator", "evaluate_cython_gc_off", ", gc off")
+        else:
+            self.row("evaluate(), Cython evaluator", "events/s", "not measured (no compiled evaluator)")
+        show("engine.evaluate()", "evaluate", " (Python evaluator)")
+        show("engine.evaluate()", "evaluate_gc_off", " (Python evaluator), gc off")
         show("engine.evaluate_many()", "evaluate_many")
         show("engine.evaluate_columns()", "evaluate_columns")
         self.row(
@@ -482,11 +543,18 @@ class Bench:
         every pass, so the minimum drops the pauses other processes cause on a
         shared machine, while the sweeps and decisions that make the tail stay).
         """
+        kinds = [("python", "evaluate() latency", "latency")]
+        if getattr(self, "evaluator_missing", "not built") is None:
+            kinds.insert(0, ("require", "evaluate() latency, Cython", "latency_cython"))
+        for compiled, section, key in kinds:
+            self._latency(compiled, section, key)
+
+    def _latency(self, compiled: str, section: str, key: str) -> None:
         events = self.events[: self.args.latency_sample]
         clock = time.perf_counter_ns
         passes = []
         for _ in range(max(1, self.args.latency_passes)):
-            evaluate = load_engine().evaluate
+            evaluate = load_engine("never" if compiled == "python" else compiled).evaluate
             lat = [0] * len(events)
             gc.collect()
             gc.freeze()
@@ -518,17 +586,17 @@ class Bench:
 
         res = {"sample": len(events), "passes": len(passes), "timer_overhead_ns": t_over, **summary(passes[0])}
         res.update(summary([min(times) for times in zip(*passes, strict=True)], "fastest_"))
-        self.results["latency"] = res
-        self.row("evaluate() latency", "sample", f"{len(events):,} events, each timed, heap frozen")
+        self.results[key] = res
+        self.row(section, "sample", f"{len(events):,} events, each timed, heap frozen")
         for prefix, label in (("", "one pass"), ("fastest_", f"fastest of {len(passes)}")):
             self.row(
-                "evaluate() latency",
+                section,
                 f"p50 / p90 / p99 / p99.9, {label}",
                 f"{res[prefix + 'p50_us']:.1f} / {res[prefix + 'p90_us']:.1f} / {res[prefix + 'p99_us']:.1f} / "
                 f"{res[prefix + 'p999_us']:.1f} µs",
             )
             self.row(
-                "evaluate() latency",
+                section,
                 f"mean / max, {label}",
                 f"{res[prefix + 'mean_us']:.1f} / {res[prefix + 'max_us']:.0f} µs",
             )
@@ -642,6 +710,7 @@ class Bench:
         if not hasattr(self, "events"):
             return self.finish(t_all)
         self.section("build hand-written Cython", self.s_build_cython)  # the baseline the others need
+        self.section("build compiled evaluator", self.s_build_evaluator)  # the Cython evaluator, cold and cached
         for name, fn in self.optional_sections():
             if self.args.only is None or name in self.args.only:
                 self.section(name, fn)

@@ -34,10 +34,15 @@ STANDARD = HERE / "standard.rdsl"
 STREAM = 10_000
 
 
-def fresh_engine():
+def fresh_engine(compiled: str = "never"):
     from ruledsl.runtime.engine import load
 
-    return load(STANDARD)
+    return load(STANDARD, compiled=compiled)
+
+
+def fresh_compiled_engine():
+    """The standard ruleset on the Cython evaluator (built once, then cached)."""
+    return fresh_engine("require")
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +136,16 @@ def test_handwritten_cython_10k(benchmark, stream, unfreeze):
 def test_evaluate_10k_one_by_one(benchmark, stream, unfreeze):
     engine = benchmark.pedantic(one_by_one(stream), setup=frozen(fresh_engine), rounds=5, iterations=1)
     assert engine.stats()["events"] == len(stream)
+
+
+def test_evaluate_cython_10k_one_by_one(benchmark, stream, unfreeze):
+    from ruledsl.compile.build import unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    engine = benchmark.pedantic(one_by_one(stream), setup=frozen(fresh_compiled_engine), rounds=5, iterations=1)
+    assert engine.evaluator == "cython" and engine.stats()["events"] == len(stream)
 
 
 def test_lint_2000_rules(benchmark, tmp_path):
