@@ -24,6 +24,7 @@ from lark.lexer import Lexer
 from ruledsl.syntax import nodes as n
 from ruledsl.syntax.diagnostics import Diagnostic, make
 from ruledsl.syntax.durations import UNIT_PATTERN, parse_duration
+from ruledsl.syntax.lalr_loop import FusedParser
 from ruledsl.syntax.parser_cache import load_or_build
 
 MAX_DEPTH = 100
@@ -62,15 +63,16 @@ class _FastLexer(Lexer):
 
     __future_interface__ = 2
 
-    _MASTER = re.compile(
-        r"(?P<ws>(?:\s+|#[^\n]*)+)"
-        r"|(?P<DECIMAL>\d[\d_]*\.\d+)"
+    _WS = r"(?:\s+|#[^\n]*)"
+    _TOKENS = (
+        r"(?P<DECIMAL>\d[\d_]*\.\d+)"
         rf"|(?P<DURATION>\d+(?:{UNIT_PATTERN})(?!\w))"
         r"|(?P<INT>\d[\d_]*)"
         r'|(?P<STRING>"(?:[^"\\\n]|\\.)*")'
         r"|(?P<NAME>(?!\d)\w+)"
         r"|(?P<op>==|!=|<=|>=|[<>+\-*/%{}()\[\],:=?])"
     )
+    _MASTER = re.compile(rf"(?P<ws>{_WS}+)|{_TOKENS}")
     _OPS: ClassVar[dict[str, str]] = {
         "==": "COMP_OP",
         "!=": "COMP_OP",
@@ -158,6 +160,11 @@ def _build_lark() -> tuple[Lark, _InlineAST]:
 @functools.lru_cache(maxsize=1)
 def _lark() -> tuple[Lark, _InlineAST]:
     return _build_lark()
+
+
+@functools.lru_cache(maxsize=1)
+def _fused() -> FusedParser:
+    return FusedParser(_lark()[0])
 
 
 class SyntaxProblem(Exception):
@@ -540,6 +547,36 @@ _EXPR_RULES = {
 }
 
 
+_SPAN_UNUSED = frozenset(
+    {
+        "any_event",
+        "atom",
+        "compare",
+        "decimal_lit",
+        "duration_lit",
+        "excluding",
+        "false_lit",
+        "in_op",
+        "int_lit",
+        "key_list",
+        "name",
+        "named_events",
+        "not_in_op",
+        "signed_int",
+        "start",
+        "string_lit",
+        "true_lit",
+        "var",
+        "where_clause",
+        "or_expr",
+        "and_expr",
+        "sum",
+        "product",
+    }
+)
+"""Rules whose ``_ToAST`` method never reads its span (``meta``): the span is not computed for them."""
+
+
 class _InlineAST(Transformer):
     """Adapts ``_ToAST`` to Lark's inline (during-parse) transformer protocol.
 
@@ -559,11 +596,13 @@ class _InlineAST(Transformer):
     def _adapt(self, rule: str, method):
         is_expr = rule in _EXPR_RULES
         chain = rule in ("or_expr", "and_expr", "sum", "product")
+        spanned = rule not in _SPAN_UNUSED
 
         def callback(children):
             anon = self.anon
-            kids = [c for c in children if not (isinstance(c, Token) and c.type in anon)]
-            node = method(_cover(children), kids)
+            # tokens are exactly Token (never a subclass) from either lexer
+            kids = [c for c in children if c.__class__ is not Token or c.type not in anon]
+            node = method(_cover(children) if spanned else n.NO_SPAN, kids)
             if is_expr:
                 depth = self.depth
                 d = 0
@@ -686,10 +725,15 @@ def parse(text: str, path: str = "<string>") -> tuple[Optional[n.Module], list[D
     work = text
     parser, transformer = _lark()
     transformer.anon = _anonymous_terminals()
+    fused = _fused()
     for _attempt in range(50):
         try:
             # the inline transformer builds the AST: ``start`` returns the declarations
-            decls = cast(list[n.Decl], parser.parse(work))
+            decls = fused.parse(work)
+            if decls is None:  # a syntax error: Lark's own loop raises it, as it always has
+                transformer.depth.clear()
+                decls = parser.parse(work)
+            decls = cast(list[n.Decl], decls)
         except UnexpectedInput as err:
             diags.append(_syntax_diagnostic(err, text, path))
             pos = getattr(err, "pos_in_stream", None)
