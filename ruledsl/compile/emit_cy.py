@@ -48,6 +48,13 @@ _BUILTINS = frozenset({"min", "max", "abs", "len", "type", "int", "str", "float"
 _LISTS = ("P", "LS", "CLK", "FUT", "DEG")
 """Bound names that are Python lists (typed ``list``: indexing without a lookup)."""
 
+_IN_C = {
+    # runtime helpers with a C version in the module (_PRELUDE) or the Evaluator: same results
+    "_cv_dec": "_dec(self._cv_dec, ",  # a float amount converted in C before the converter
+    "_between": "_between(",
+    "_imod": "_imod(",
+    "_local": "self._lt(",  # the clock's last segment kept in C
+}
 _WINDOW_CALLS = {"query": "window_query", "query_add": "window_query_add", "add": "window_add"}
 _SEQUENCE_CALLS = {"query": "sequence_query", "add": "sequence_add"}
 
@@ -69,7 +76,7 @@ class CythonModule:
     linemap: Optional[LineMap] = None
 
 
-_DEC_FAST = """
+_PRELUDE = """
 
 cdef object _dec(object slow, object event, object field, object v):
     # a decimal field sent as a float: the fast path of values.to_decimal in C (a float written with
@@ -84,6 +91,18 @@ cdef object _dec(object slow, object event, object field, object v):
             if fabs(scaled - r) < 1e-6:
                 return <long long>r
     return slow(event, field, v)
+
+
+cdef object _between(object hour, object start, object end):
+    # values.between_hours
+    if start <= end:
+        return start <= hour < end
+    return hour >= start or hour < end
+
+
+cdef object _imod(object a, object b):
+    # compile/runtime.py _imod: Python's % on Python ints (cdivision applies to C types only)
+    return None if b == 0 else a % b
 """
 
 
@@ -121,10 +140,9 @@ def _rewrite(line: str, bound: set[str], windows: set[str], sequences: set[str])
                         call = _WINDOW_CALLS.get(method)
                     elif tok.string in sequences:
                         call = _SEQUENCE_CALLS.get(method)
-                if tok.string == "_cv_dec" and i + 1 < len(toks) and toks[i + 1].string == "(":
-                    call = "_dec(self._cv_dec, "  # a float amount converted in C first (_DEC_FAST)
+                if tok.string in _IN_C and i + 1 < len(toks) and toks[i + 1].string == "(":
                     out.append(stripped[pos : tok.start[1]])
-                    out.append(call)
+                    out.append(_IN_C[tok.string])
                     pos = toks[i + 1].end[1]
                     i += 2
                     continue
@@ -140,6 +158,23 @@ def _rewrite(line: str, bound: set[str], windows: set[str], sequences: set[str])
         i += 1
     out.append(stripped[pos:])
     return indent + "".join(out).rstrip("\n")
+
+
+def _emit_local_time(w: Writer) -> None:
+    # LocalClock.local_ms with the clock's last segment (start, end, offset) copied into C: a hit
+    # costs no Python call; a miss asks the clock, which finds and caches the next segment
+    w(0, "")
+    w(1, "cdef object _lt(self, object ts):")
+    w(2, "cdef long long t = ts")
+    w(2, "if self._seg_lo <= t < self._seg_hi:")
+    w(3, "return t + self._seg_off")
+    w(2, "local = self._local(ts)")
+    w(2, "if self._clock is not None:")
+    w(3, "lo, hi, off = self._clock._seg")
+    w(3, "self._seg_lo = lo if lo > -9223372036854775807 else -9223372036854775807")
+    w(3, "self._seg_hi = hi if hi < 9223372036854775807 else 9223372036854775807")
+    w(3, "self._seg_off = off")
+    w(2, "return local")
 
 
 def _emit_evaluate(w: Writer, compiled: Compiled) -> None:
@@ -192,7 +227,7 @@ def cython_module(compiled: Compiled, module_name: str) -> CythonModule:
     w(0, "from ruledsl.kernels.sequences cimport sequence_add, sequence_query")
     w(0, "from libc.math cimport fabs, rint")
     w(0, "")
-    for line in _DEC_FAST.format(scale=SCALE).splitlines():
+    for line in _PRELUDE.format(scale=SCALE).splitlines():
         w(0, line)
     w(0, "")
     w(0, "cdef class Evaluator:")
@@ -204,6 +239,8 @@ def cython_module(compiled: Compiled, module_name: str) -> CythonModule:
     w(1, "cdef dict PASS")
     for i in range(0, len(objects), 8):
         w(1, f"cdef object {', '.join(objects[i : i + 8])}")
+    w(1, "cdef long long _seg_lo, _seg_hi, _seg_off  # the local clock's last segment (_lt)")
+    w(1, "cdef object _clock")
     w(1, "cdef dict TYPES")
     w(1, "cdef object _acquire, _release, _coerce, _function_for, _rewrite_error, EventError")
     w(0, "")
@@ -212,6 +249,8 @@ def cython_module(compiled: Compiled, module_name: str) -> CythonModule:
         w(2, f"self.{b} = ns.get({b!r})")
     types = {code.event: i for i, code in enumerate(compiled.event_code)}
     w(2, f"self.TYPES = {types!r}")
+    w(2, "self._clock = getattr(ns.get('_local'), '__self__', None)  # the LocalClock behind _local")
+    w(2, "self._seg_lo = self._seg_hi = self._seg_off = 0")
     w(2, "if engine is not None:  # evaluate() below: the engine's lock, fallbacks and error rewriting")
     w(3, "self._acquire = engine._lock.acquire")
     w(3, "self._release = engine._lock.release")
@@ -220,6 +259,7 @@ def cython_module(compiled: Compiled, module_name: str) -> CythonModule:
     w(3, "self._rewrite_error = engine._rewrite_error")
     w(3, "self.EventError = engine._event_error")
     _emit_evaluate(w, compiled)
+    _emit_local_time(w)
     functions, rows = {}, {}
     for code in compiled.event_code:
         body_name = "b" + code.function[2:]
