@@ -6,7 +6,8 @@ once per row.  The decoding must accept and refuse exactly what the per-event
 (dict) path accepts and refuses, with the same ``EventError``; it does that in
 two tiers:
 
-- the fast tier, per event type and field, over the rows of that type:
+- the fast tier, per column and field type (once per batch, shared by the
+  event types with that field), then each event type takes its rows:
   strings and enums from dictionary arrays (a plain string column is
   dictionary-encoded first, in C; the dictionary is turned into Python once
   and indexed per row), integers, floats and bools cast and range-checked with
@@ -33,6 +34,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Callable, Mapping, Sequence
 from itertools import repeat
+from operator import itemgetter
 from typing import Any, Optional, Union
 
 import pyarrow as pa
@@ -118,33 +120,38 @@ def faithful_array(values: Sequence[Any]) -> Column:
         return values
 
 
-def take(col: Column, positions: pa.Array, pos_list: list[int]) -> Column:
-    """The rows ``positions`` of a column."""
-    if isinstance(col, list):
-        return [col[i] for i in pos_list]
-    return col.take(positions)
-
-
 # ---------------------------------------------------------------- the fast tier
 
 
+class Decoded:
+    """One column decoded for one field type: runtime values per row, and which rows are wrong or null."""
+
+    __slots__ = ("bad", "nulls", "values")
+
+    def __init__(self, values: list, bad: Optional[pa.Array], nulls: Optional[pa.Array]):
+        self.values = values
+        self.bad = bad  # BooleanArray: a value present but refused (None: none is)
+        self.nulls = nulls  # BooleanArray: no value (None: every row has one)
+
+
 class FieldDecoder:
-    """Decodes one field of one event type: ``decode(column or None, n)`` -> (values, bad mask or None)."""
+    """Decodes a column as one field type (``string``, ``decimal``, ``enum`` of some values ...).
+
+    Shared by the event types that have a field of that name and type: which
+    rows are refused for a *required* field's nulls is decided per event type.
+    """
 
     def __init__(self, event: str, spec: Any, converters: Mapping[str, Callable[..., Any]], utc: bool):
         self.event = event
         self.name = spec.name
         self.type = "timestamp" if spec.name == "ts" else spec.type
-        self.optional = spec.optional and spec.name != "ts"
         self.enum_values = frozenset(spec.enum_values)
         self.enum_tuple = tuple(spec.enum_values)
         self.utc = utc
         self._check = _python_check(self, converters)
 
-    def decode(self, col: Optional[Column], n: int) -> tuple[list, Optional[list[bool]]]:
-        """The runtime values of ``n`` rows and which are bad (None: none is)."""
-        if col is None:
-            return [None] * n, None if self.optional else [True] * n
+    def decode(self, col: Column) -> Decoded:
+        """The runtime values of every row of ``col`` (None where null), wrong and null rows marked."""
         if isinstance(col, list):
             return self.slow(col)
         t = col.type
@@ -157,71 +164,71 @@ class FieldDecoder:
         if result is None:
             return self.slow(python_column(col, self.utc))
         values, bad = result
-        if not self.optional and col.null_count:
-            bad = pc.or_kleene(bad, pc.is_null(col)) if bad is not None else pc.is_null(col)
-        return values, _mask_list(bad)
+        return Decoded(values, _mask(bad), pc.is_null(col) if col.null_count else None)
 
-    def _dictionary(self, col: pa.Array) -> tuple[list, Optional[list[bool]]]:
-        # decode the dictionary once (entries are few), then index it per row
+    def _dictionary(self, col: pa.Array) -> Decoded:
+        # decode the dictionary once (its entries are the distinct values), then index it per row
         d = col.dictionary
+        if len(d) > 2 * len(col) + 64:  # a slice of a batch with a larger dictionary: decode only what it uses
+            col = pc.dictionary_encode(col.dictionary_decode())
+            d = col.dictionary
         if self.type in ("string", "enum") and (pa.types.is_string(d.type) or pa.types.is_large_string(d.type)):
-            entries, entry_bad = self._strings(d)
+            entries = self._strings(d)
         else:
-            entries, entry_bad = self.decode(d, len(d))
+            entries = self.decode(d)
+        values = entries.values
         idx = col.indices
-        null = len(entries)
-        entries.append(None)
+        null = len(values)
+        values.append(None)
         codes = idx.fill_null(null).to_pylist() if idx.null_count else idx.to_pylist()
-        values = list(map(entries.__getitem__, codes))
-        bad: Optional[list[bool]] = None
-        if entry_bad is not None and any(entry_bad):
-            flags = [*entry_bad, not self.optional]
-            bad = list(map(flags.__getitem__, codes))
-        elif idx.null_count and not self.optional:
-            bad = [c == null for c in codes]
-        return values, bad
+        rows = list(map(values.__getitem__, codes))
+        bad = None
+        if entries.bad is not None:
+            bad = pc.is_in(idx, value_set=pc.indices_nonzero(entries.bad).cast(idx.type)).fill_null(False)
+        nulls = pc.is_null(idx) if idx.null_count else None
+        if entries.nulls is not None:  # null entries in the dictionary
+            null_entries = pc.is_in(idx, value_set=pc.indices_nonzero(entries.nulls).cast(idx.type)).fill_null(False)
+            nulls = pc.or_(nulls, null_entries) if nulls is not None else null_entries
+        return Decoded(rows, _mask(bad), _mask(nulls))
 
-    def _strings(self, arr: pa.Array) -> tuple[list, Optional[list[bool]]]:
+    def _strings(self, arr: pa.Array) -> Decoded:
         bad = None
         if self.type == "enum":
             allowed = pa.array(self.enum_tuple, arr.type)
             bad = pc.and_(pc.invert(pc.is_in(arr, value_set=allowed)), pc.is_valid(arr))
-        if arr.null_count and not self.optional:
-            bad = pc.or_kleene(bad, pc.is_null(arr)) if bad is not None else pc.is_null(arr)
-        return arr.to_pylist(), _mask_list(bad)
+        return Decoded(arr.to_pylist(), _mask(bad), pc.is_null(arr) if arr.null_count else None)
 
-    def slow(self, values: list) -> tuple[list, Optional[list[bool]]]:
+    def slow(self, values: list) -> Decoded:
         """The slow tier: the generated code's test and converter, value by value."""
         check = self._check
         out: list = []
         bad: Optional[list[bool]] = None
+        nulls = False
         for i, v in enumerate(values):
             if v is None:
                 out.append(None)
-                if not self.optional:
-                    bad = bad or [False] * len(values)
-                    bad[i] = True
+                nulls = True
                 continue
             try:
                 out.append(check(v))
-            except EventError:
+            except Exception:  # EventError, or anything else (unhashable...): the dict path explains it
                 out.append(None)
                 bad = bad or [False] * len(values)
                 bad[i] = True
-            except Exception:  # anything else (unhashable, overflow): the dict path gets to explain it
-                out.append(None)
-                bad = bad or [False] * len(values)
-                bad[i] = True
-        return out, bad
+        return Decoded(
+            out,
+            pa.array(bad, pa.bool_()) if bad is not None else None,
+            pa.array([v is None for v in values], pa.bool_()) if nulls else None,
+        )
 
 
-def _mask_list(mask: Optional[pa.Array]) -> Optional[list[bool]]:
+def _mask(mask: Optional[pa.Array]) -> Optional[pa.Array]:
+    """A boolean mask with nulls as False; None when no row is True."""
     if mask is None:
         return None
-    mask = mask.fill_null(True) if mask.null_count else mask
-    if not pc.any(mask).as_py():
-        return None
-    return mask.to_pylist()
+    if mask.null_count:
+        mask = mask.fill_null(False)
+    return mask if pc.any(mask).as_py() else None
 
 
 def _python_check(dec: FieldDecoder, cv: Mapping[str, Callable[..., Any]]) -> Callable[[Any], Any]:
@@ -393,37 +400,41 @@ class BatchPlan:
         self.events: list[str] = [ec.event for ec in compiled.event_code]
         self.index = {e: i for i, e in enumerate(self.events)}
         self.rows = [rows[e] for e in self.events]
-        # the row function's arguments: ts first, then the other fields in ``fields`` order (``EventCode.args``)
-        ts = _TsSpec()
-        self.decoders = [
-            [FieldDecoder(ec.event, spec, converters, utc) for spec in [ts, *(f for f in ec.fields if f.name != "ts")]]
-            for ec in compiled.event_code
-        ]
-        for ec, decoders in zip(compiled.event_code, self.decoders, strict=True):
-            if len(decoders) != len(ec.args):
-                raise RuntimeError(f"event {ec.event}: {len(ec.args)} row arguments, {len(decoders)} decoders")
+        shared: dict[tuple, FieldDecoder] = {}
+        # per event type, the row function's arguments: ts first, then the other fields in ``fields``
+        # order (``EventCode.args``), each (decoder, required); one decoder per field name and type
+        self.fields: list[list[tuple[FieldDecoder, bool]]] = []
+        for ec in compiled.event_code:
+            specs = [_TsSpec(), *(f for f in ec.fields if f.name != "ts")]
+            if len(specs) != len(ec.args):
+                raise RuntimeError(f"event {ec.event}: {len(ec.args)} row arguments, {len(specs)} fields")
+            fields = []
+            for spec in specs:
+                key = (spec.name, "timestamp" if spec.name == "ts" else spec.type, tuple(spec.enum_values))
+                dec = shared.get(key)
+                if dec is None:
+                    dec = shared[key] = FieldDecoder(ec.event, spec, converters, utc)
+                fields.append((dec, spec.name == "ts" or not spec.optional))
+            self.fields.append(fields)
         self.utc = utc
 
 
-def type_codes(plan: BatchPlan, col: Optional[Column], n: int) -> list[int]:
-    """Per row: the index of its event type in ``plan``, -1 where the type is missing, wrong or unknown."""
+def type_codes(plan: BatchPlan, col: Optional[Column], n: int) -> pa.Array:
+    """Per row: the index of its event type in ``plan``, -1 where the type is missing, wrong or unknown (int32)."""
     if col is None:
-        return [-1] * n
+        return pa.array([-1] * n, pa.int32())
     index = plan.index
     if isinstance(col, list):
-        return [index.get(v, -1) if type(v) is str else -1 for v in col]
+        return pa.array([index.get(v, -1) if type(v) is str else -1 for v in col], pa.int32())
     arr: pa.Array = col
     t = arr.type
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         arr = pc.dictionary_encode(arr)
         t = arr.type
     if not (pa.types.is_dictionary(t) and (pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type))):
-        return [-1] * n
-    entries = [index.get(v, -1) for v in arr.dictionary.to_pylist()]
-    entries.append(-1)
-    idx = arr.indices
-    codes = idx.fill_null(len(entries) - 1).to_pylist() if idx.null_count else idx.to_pylist()
-    return list(map(entries.__getitem__, codes))
+        return pa.array([-1] * n, pa.int32())
+    entries = pa.array([index.get(v, -1) for v in arr.dictionary.to_pylist()], pa.int32())
+    return pc.take(entries, arr.indices).fill_null(-1)
 
 
 def decode_batch(
@@ -431,36 +442,61 @@ def decode_batch(
 ) -> tuple[list[Any], list[tuple]]:
     """Per row, the function to call and its arguments: the row function, or ``fallback(row)`` for a bad row.
 
-    ``columns`` maps column names to Arrow arrays (one chunk) or Python lists of ``n`` values.
+    ``columns`` maps column names to Arrow arrays (one chunk) or Python lists
+    of ``n`` values.  Each column is decoded once for the whole batch (per
+    field type it is read as), then each event type takes its rows.
     """
     codes = type_codes(plan, columns.get("type"), n)
+    counts = {pair["values"]: pair["counts"] for pair in pc.value_counts(codes).to_pylist()}
     fns: list[Any] = [fallback] * n
-    args: list[tuple] = [(i,) for i in range(n)]
-    code_array = pa.array(codes, pa.int32())
-    for e, decoders in enumerate(plan.decoders):
-        if e not in codes:
+    args: list[tuple] = [(i,) for i in range(n)] if counts.get(-1) else [()] * n
+    decoded: dict[int, Decoded] = {}
+    for e, fields in enumerate(plan.fields):
+        m = counts.get(e)
+        if not m:
             continue
-        positions = pc.indices_nonzero(pc.equal(code_array, e))
-        pos_list = positions.to_pylist()
-        m = len(pos_list)
-        cols = []
-        bad_rows: Optional[list[bool]] = None
-        for dec in decoders:
+        only = m == n  # every row of the batch is of this type: no subsets to take
+        is_e = None if only else pc.equal(codes, e)
+        positions = list(range(n)) if only else pc.indices_nonzero(is_e).to_pylist()
+        getter = itemgetter(*positions) if m > 1 else (lambda col, p=positions[0]: (col[p],))
+        cols: list = []
+        bad_masks: list = []
+        for dec, required in fields:
             col = columns.get(dec.name)
-            values, bad = dec.decode(None if col is None else take(col, positions, pos_list), m)
-            cols.append(values)
-            if bad is not None:
-                bad_rows = bad if bad_rows is None else [a or b for a, b in zip(bad_rows, bad, strict=True)]
+            if col is None:  # no column: absent on every row
+                cols.append(repeat(None))
+                if required:
+                    bad_masks.append(True)
+                continue
+            d = decoded.get(id(dec))
+            if d is None:
+                d = decoded[id(dec)] = dec.decode(col)
+            cols.append(d.values if only else getter(d.values))
+            if d.bad is not None:
+                bad_masks.append(d.bad)
+            if required and d.nulls is not None:
+                bad_masks.append(d.nulls)
         row = plan.rows[e]
-        if bad_rows is None:
-            for p, a in zip(pos_list, zip(*cols, repeat(True)), strict=False):  # repeat: endless
+        if only:
+            fns = [row] * n
+            args = list(zip(*cols, repeat(True)))
+        else:
+            for p, a in zip(positions, zip(*cols, repeat(True)), strict=False):  # repeat: endless
                 fns[p] = row
                 args[p] = a
-        else:
-            for p, a, b in zip(pos_list, zip(*cols, repeat(True)), bad_rows, strict=False):
-                if not b:
-                    fns[p] = row
-                    args[p] = a
+        if bad_masks:
+            if any(mask is True for mask in bad_masks):
+                bad_rows = positions
+            else:
+                mask = bad_masks[0]
+                for other in bad_masks[1:]:
+                    mask = pc.or_(mask, other)
+                if is_e is not None:
+                    mask = pc.and_(mask, is_e)
+                bad_rows = pc.indices_nonzero(mask).to_pylist()
+            for p in bad_rows:
+                fns[p] = fallback
+                args[p] = (p,)
     return fns, args
 
 

@@ -118,7 +118,9 @@ class ColumnsMixin:
         if errors not in ("raise", "return"):
             raise ValueError('errors must be "raise" or "return"')
         if isinstance(batch, pa.Table):
-            batches = batch.combine_chunks().to_batches() if batch.num_rows else []
+            batches = batch.to_batches()
+            if len(batches) > 1 and batch.num_rows < 4096 * len(batches):  # many small chunks: one batch
+                batches = batch.combine_chunks().to_batches()
         elif isinstance(batch, pa.RecordBatch):
             batches = [batch]
         else:

@@ -603,3 +603,41 @@ def _scrub(summary):
     if isinstance(summary, list):
         return [_scrub(v) for v in summary]
     return summary
+
+
+def test_chunked_tables_and_slices_of_a_larger_dictionary():
+    events = _events(40)
+    want = _dict_path(events)
+    # chunks with different dictionaries (a concatenation of separately encoded tables)
+    parts = [
+        pa.table(
+            {
+                n: (c.dictionary_encode() if pa.types.is_string(c.type) else c)
+                for n, c in zip(_table(events[i : i + 9]).column_names, _table(events[i : i + 9]).columns, strict=True)
+            }
+        )
+        for i in range(0, len(events), 9)
+    ]
+    chunked = pa.concat_tables(parts, promote_options="permissive")
+    assert chunked.column("type").num_chunks > 1
+    _same(_engine().evaluate_arrow(chunked), want)
+    # small slices of one batch keep the whole dictionary (here 100 customers): each decodes only its own entries
+    events = [_tx(i, customer_id=f"u{i % 100}") for i in range(150)]
+    events[77] = {**events[77], "channel": "atm"}
+    want = _dict_path(events)
+    whole = _table(events)
+    whole = pa.table(
+        {
+            n: whole.column(n).combine_chunks().dictionary_encode()
+            if n in ("customer_id", "channel")
+            else whole.column(n)
+            for n in whole.column_names
+        }
+    )
+    engine = _engine()
+    got = []
+    for start in range(0, len(events), 3):
+        got.extend(engine.evaluate_arrow(whole.slice(start, 3), errors="return").decisions())
+    for i, w in enumerate(want):
+        _compare(f"row {i}", got[i], w)
+    assert isinstance(got[77], EventError) and got[77].field == "channel"
