@@ -63,6 +63,21 @@ def test_the_cache_file_goes_to_RULEDSL_CACHE_DIR_and_a_second_process_reads_it(
     assert _cache_files(cache) == [path]
 
 
+def test_processes_building_at_once_leave_one_whole_file(tmp_path: Path) -> None:
+    cache = tmp_path / "shared"
+    env = {**os.environ, CACHE_DIR_ENV: str(cache)}
+    children = [
+        subprocess.Popen([sys.executable, "-c", CHILD], env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    outputs = [child.communicate(timeout=120)[0].split("\n")[1] for child in children]
+    assert [child.returncode for child in children] == [0] * 4
+    assert outputs == ["3 0"] * 4
+    assert len(_cache_files(cache)) == 1
+    assert not list(cache.glob("*.tmp"))
+    assert _run_child(cache) == [READ_FROM_CACHE, "3 0"]
+
+
 def test_the_key_covers_grammar_options_and_versions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path))
     key = cache_key(GRAMMAR, OPTIONS)
