@@ -124,14 +124,48 @@ def faithful_array(values: Sequence[Any]) -> Column:
 
 
 class Decoded:
-    """One column decoded for one field type: runtime values per row, and which rows are wrong or null."""
+    """One column decoded for one field type, and which rows are wrong or null.
 
-    __slots__ = ("bad", "nulls", "values")
+    The values stay columnar until an event type takes its rows (``rows``):
+    a Python list (the slow tier), an Arrow array of runtime values (int64
+    timestamps and scaled decimals, float64, bool), or dictionary indices
+    into a list of decoded entries (strings, enums).
+    """
 
-    def __init__(self, values: list, bad: Optional[pa.Array], nulls: Optional[pa.Array]):
-        self.values = values
+    __slots__ = ("arrow", "bad", "entries", "indices", "nulls", "values")
+
+    def __init__(
+        self,
+        bad: Optional[pa.Array],
+        nulls: Optional[pa.Array],
+        *,
+        values: Optional[list] = None,
+        arrow: Optional[pa.Array] = None,
+        indices: Optional[pa.Array] = None,
+        entries: Optional[list] = None,
+    ):
         self.bad = bad  # BooleanArray: a value present but refused (None: none is)
         self.nulls = nulls  # BooleanArray: no value (None: every row has one)
+        self.values = values
+        self.arrow = arrow
+        self.indices = indices  # null-free: a null row points at the last entry, None
+        self.entries = entries
+
+    def rows(self, positions: Optional[pa.Array], pos_list: list[int]) -> Sequence[Any]:
+        """The values of the rows ``positions`` (all rows when None), as Python objects."""
+        if self.values is not None:
+            if positions is None:
+                return self.values
+            if len(pos_list) == 1:
+                return [self.values[pos_list[0]]]
+            return itemgetter(*pos_list)(self.values)
+        if self.arrow is not None:
+            return (self.arrow if positions is None else self.arrow.take(positions)).to_pylist()
+        indices, entries = self.indices, self.entries
+        if indices is None or entries is None:
+            raise RuntimeError("a decoded column without values")  # an internal invariant, not input checking
+        codes = indices if positions is None else indices.take(positions)
+        return list(map(entries.__getitem__, codes.to_pylist()))
 
 
 class FieldDecoder:
@@ -164,7 +198,10 @@ class FieldDecoder:
         if result is None:
             return self.slow(python_column(col, self.utc))
         values, bad = result
-        return Decoded(values, _mask(bad), pc.is_null(col) if col.null_count else None)
+        nulls = pc.is_null(col) if col.null_count else None
+        if isinstance(values, list):
+            return Decoded(_mask(bad), nulls, values=values)
+        return Decoded(_mask(bad), nulls, arrow=values)
 
     def _dictionary(self, col: pa.Array) -> Decoded:
         # decode the dictionary once (its entries are the distinct values), then index it per row
@@ -176,12 +213,10 @@ class FieldDecoder:
             entries = self._strings(d)
         else:
             entries = self.decode(d)
-        values = entries.values
+        values = list(entries.rows(None, []))
         idx = col.indices
-        null = len(values)
         values.append(None)
-        codes = idx.fill_null(null).to_pylist() if idx.null_count else idx.to_pylist()
-        rows = list(map(values.__getitem__, codes))
+        codes = idx.fill_null(len(values) - 1) if idx.null_count else idx
         bad = None
         if entries.bad is not None:
             bad = pc.is_in(idx, value_set=pc.indices_nonzero(entries.bad).cast(idx.type)).fill_null(False)
@@ -189,14 +224,14 @@ class FieldDecoder:
         if entries.nulls is not None:  # null entries in the dictionary
             null_entries = pc.is_in(idx, value_set=pc.indices_nonzero(entries.nulls).cast(idx.type)).fill_null(False)
             nulls = pc.or_(nulls, null_entries) if nulls is not None else null_entries
-        return Decoded(rows, _mask(bad), _mask(nulls))
+        return Decoded(_mask(bad), _mask(nulls), indices=codes, entries=values)
 
     def _strings(self, arr: pa.Array) -> Decoded:
         bad = None
         if self.type == "enum":
             allowed = pa.array(self.enum_tuple, arr.type)
             bad = pc.and_(pc.invert(pc.is_in(arr, value_set=allowed)), pc.is_valid(arr))
-        return Decoded(arr.to_pylist(), _mask(bad), pc.is_null(arr) if arr.null_count else None)
+        return Decoded(_mask(bad), pc.is_null(arr) if arr.null_count else None, values=arr.to_pylist())
 
     def slow(self, values: list) -> Decoded:
         """The slow tier: the generated code's test and converter, value by value."""
@@ -216,9 +251,9 @@ class FieldDecoder:
                 bad = bad or [False] * len(values)
                 bad[i] = True
         return Decoded(
-            out,
             pa.array(bad, pa.bool_()) if bad is not None else None,
             pa.array([v is None for v in values], pa.bool_()) if nulls else None,
+            values=out,
         )
 
 
@@ -264,7 +299,7 @@ def _out_of(arr: pa.Array, lo: Any, hi: Any) -> pa.Array:
     return pc.or_(pc.less(arr, lo), pc.greater(arr, hi))
 
 
-def _ints(dec: FieldDecoder, col: pa.Array) -> Optional[tuple[list, Optional[pa.Array]]]:
+def _ints(dec: FieldDecoder, col: pa.Array) -> Optional[tuple[Any, Optional[pa.Array]]]:
     t = col.type
     if not pa.types.is_integer(t):
         return None
@@ -272,26 +307,26 @@ def _ints(dec: FieldDecoder, col: pa.Array) -> Optional[tuple[list, Optional[pa.
     if t == pa.uint64():
         bad = pc.greater(col, pa.scalar(INT_MAX, pa.uint64()))
         col = pc.if_else(bad, pa.scalar(0, pa.uint64()), col)
-    return col.cast(pa.int64()).to_pylist(), bad
+    return col.cast(pa.int64()), bad
 
 
-def _floats(dec: FieldDecoder, col: pa.Array) -> Optional[tuple[list, Optional[pa.Array]]]:
+def _floats(dec: FieldDecoder, col: pa.Array) -> Optional[tuple[Any, Optional[pa.Array]]]:
     t = col.type
     if pa.types.is_floating(t):
         col = col.cast(pa.float64())
-        return col.to_pylist(), pc.invert(pc.is_finite(col))
+        return col, pc.invert(pc.is_finite(col))
     if pa.types.is_integer(t):  # the dict path turns an int into the nearest float
-        return col.cast(pa.float64(), safe=False).to_pylist(), None
+        return col.cast(pa.float64(), safe=False), None
     return None
 
 
-def _bools(dec: FieldDecoder, col: pa.Array) -> Optional[tuple[list, Optional[pa.Array]]]:
+def _bools(dec: FieldDecoder, col: pa.Array) -> Optional[tuple[Any, Optional[pa.Array]]]:
     if not pa.types.is_boolean(col.type):
         return None
-    return col.to_pylist(), None
+    return col, None
 
 
-def _timestamps(dec: FieldDecoder, col: pa.Array) -> Optional[tuple[list, Optional[pa.Array]]]:
+def _timestamps(dec: FieldDecoder, col: pa.Array) -> Optional[tuple[Any, Optional[pa.Array]]]:
     t = col.type
     if pa.types.is_integer(t):
         if t == pa.uint64():
@@ -304,17 +339,17 @@ def _timestamps(dec: FieldDecoder, col: pa.Array) -> Optional[tuple[list, Option
     else:
         return None
     bad = _out_of(ms, TS_MIN, TS_MAX - 1)
-    return ms.to_pylist(), bad
+    return ms, bad
 
 
-def _decimals(dec: FieldDecoder, col: pa.Array) -> Optional[tuple[list, Optional[pa.Array]]]:
+def _decimals(dec: FieldDecoder, col: pa.Array) -> Optional[tuple[Any, Optional[pa.Array]]]:
     t = col.type
     if pa.types.is_integer(t):
         if t == pa.uint64():
             col = pc.min_element_wise(col, pa.scalar(INT_MAX, pa.uint64()))
         ints = col.cast(pa.int64())
         bad = _out_of(ints, -DECIMAL_LIMIT + 1, DECIMAL_LIMIT - 1)
-        return pc.multiply(pc.if_else(bad, 0, ints), SCALE).to_pylist(), bad
+        return pc.multiply(pc.if_else(bad, 0, ints), SCALE), bad
     if pa.types.is_floating(t):
         return _float_decimals(dec, col.cast(pa.float64()))
     if pa.types.is_decimal(t):
@@ -325,7 +360,7 @@ def _decimals(dec: FieldDecoder, col: pa.Array) -> Optional[tuple[list, Optional
     return None
 
 
-def _float_decimals(dec: FieldDecoder, col: pa.Array) -> tuple[list, Optional[pa.Array]]:
+def _float_decimals(dec: FieldDecoder, col: pa.Array) -> tuple[Any, Optional[pa.Array]]:
     # kernels.values._to_decimal: below 1e9 a float within 1e-6 of a whole number of units is rounded
     # (half to even); the others are read from their shortest text, value by value (few in practice)
     finite = pc.is_finite(col)
@@ -334,26 +369,24 @@ def _float_decimals(dec: FieldDecoder, col: pa.Array) -> tuple[list, Optional[pa
     fast = pc.and_(
         pc.and_(finite, pc.less(pc.abs(col), 1e9)), pc.less(pc.abs(pc.subtract(scaled, rounded)), 1e-6)
     ).fill_null(False)
-    values = pc.if_else(fast, rounded, 0.0).cast(pa.int64()).to_pylist()
+    values = pc.if_else(fast, rounded, pa.scalar(None, pa.float64())).cast(pa.int64())
+    if pc.all(pc.or_(fast, pc.is_null(col))).as_py():
+        return values, None
+    listed, fast_list, raw = values.to_pylist(), fast.to_pylist(), col.to_pylist()
     bad: Optional[list[bool]] = None
-    if not pc.all(pc.or_(fast, pc.is_null(col))).as_py():
-        fast_list, raw = fast.to_pylist(), col.to_pylist()
-        check = dec._check
-        for i, ok in enumerate(fast_list):
-            if ok or raw[i] is None:
-                continue
-            try:
-                values[i] = check(raw[i])
-            except EventError:
-                bad = bad or [False] * len(raw)
-                bad[i] = True
-        values = [None if r is None else v for v, r in zip(values, raw, strict=True)]
-    elif col.null_count:
-        values = pc.if_else(fast, pc.cast(rounded, pa.int64(), safe=False), None).to_pylist()
-    return values, pa.array(bad, pa.bool_()) if bad is not None else None
+    check = dec._check
+    for i, ok in enumerate(fast_list):
+        if ok or raw[i] is None:
+            continue
+        try:
+            listed[i] = check(raw[i])
+        except EventError:
+            bad = bad or [False] * len(raw)
+            bad[i] = True
+    return listed, pa.array(bad, pa.bool_()) if bad is not None else None
 
 
-def _decimal_decimals(col: pa.Array) -> tuple[list, Optional[pa.Array]]:
+def _decimal_decimals(col: pa.Array) -> tuple[pa.Array, Optional[pa.Array]]:
     # exact: round half to even to 4 places, rescale to 4, read the unscaled integer as int64
     t = col.type
     bad = None
@@ -368,10 +401,10 @@ def _decimal_decimals(col: pa.Array) -> tuple[list, Optional[pa.Array]]:
     scaled = raw.cast(pa.int64())
     over = _out_of(scaled, -SCALED_LIMIT + 1, SCALED_LIMIT - 1)
     bad = pc.or_(bad, over) if bad is not None else over
-    return scaled.to_pylist(), bad
+    return scaled, bad
 
 
-_FAST: dict[str, Callable[[FieldDecoder, pa.Array], Optional[tuple[list, Optional[pa.Array]]]]] = {
+_FAST: dict[str, Callable[[FieldDecoder, pa.Array], Optional[tuple[Any, Optional[pa.Array]]]]] = {
     "int": _ints,
     "duration": _ints,
     "float": _floats,
@@ -457,8 +490,8 @@ def decode_batch(
             continue
         only = m == n  # every row of the batch is of this type: no subsets to take
         is_e = None if only else pc.equal(codes, e)
-        positions = list(range(n)) if only else pc.indices_nonzero(is_e).to_pylist()
-        getter = itemgetter(*positions) if m > 1 else (lambda col, p=positions[0]: (col[p],))
+        pos_array = None if only else pc.indices_nonzero(is_e)
+        positions = list(range(n)) if pos_array is None else pos_array.to_pylist()
         cols: list = []
         bad_masks: list = []
         for dec, required in fields:
@@ -471,7 +504,7 @@ def decode_batch(
             d = decoded.get(id(dec))
             if d is None:
                 d = decoded[id(dec)] = dec.decode(col)
-            cols.append(d.values if only else getter(d.values))
+            cols.append(d.rows(pos_array, positions))
             if d.bad is not None:
                 bad_masks.append(d.bad)
             if required and d.nulls is not None:
