@@ -46,11 +46,13 @@ TOP_LEVEL_KEYWORDS = (
 
 
 def _grammar_text() -> str:
-    try:
-        return resources.files("ruledsl.grammar").joinpath("ruledsl.lark").read_text(encoding="utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):
-        # an uninstalled checkout: the grammar sits beside the package
-        return (Path(__file__).resolve().parents[2] / "grammar" / "ruledsl.lark").read_text(encoding="utf-8")
+    # the file itself when it is on disk: an installed package (ruledsl/grammar/) or a
+    # checkout (grammar/ beside the package); importlib.resources, slower to ask, for the rest
+    here = Path(__file__).resolve().parents[1]
+    for path in (here / "grammar" / "ruledsl.lark", here.parent / "grammar" / "ruledsl.lark"):
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    return resources.files("ruledsl.grammar").joinpath("ruledsl.lark").read_text(encoding="utf-8")
 
 
 class _FastLexer(Lexer):
