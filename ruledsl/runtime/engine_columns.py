@@ -36,12 +36,13 @@ class ArrowResult:
     keeping every decision costs a reference per event.
     """
 
-    __slots__ = ("_actions", "_decisions", "errors")
+    __slots__ = ("_actions", "_decisions", "_matches", "errors")
 
     def __init__(self, decisions: list[Any], errors: dict[int, EventError]):
         self._decisions = decisions
         self.errors = errors
         self._actions: Optional[list[Optional[str]]] = None
+        self._matches: Optional[list[int]] = None
 
     def __len__(self) -> int:
         return len(self._decisions)
@@ -62,8 +63,10 @@ class ArrowResult:
     @property
     def matches(self) -> list[int]:
         """Indices of the events whose decision matched at least one rule."""
-        errors = self.errors
-        return [i for i, d in enumerate(self._decisions) if i not in errors and d.rules]
+        if self._matches is None:
+            errors = self.errors
+            self._matches = [i for i, d in enumerate(self._decisions) if i not in errors and d.rules]
+        return self._matches
 
     def decision(self, i: int) -> Any:
         """The ``Decision`` of event ``i``; raises the event's ``EventError`` if it was rejected."""
@@ -179,22 +182,25 @@ class ColumnsMixin:
         """Decode one batch and evaluate its rows, appending to ``out`` (indices continue from ``len(out)``)."""
         from ruledsl.runtime.arrow_decode import decode_batch, row_event
 
+        def by_dict(i: int) -> Any:
+            # a row the decoding found bad: the dict path raises its EventError (or, if the check
+            # here was stricter than the dict path, evaluates it)
+            event = row_event(columns, i, plan.utc)
+            try:
+                fn = self._fns[event["type"]]
+            except (KeyError, TypeError):
+                fn = self._function_for(event)
+            return fn(event, True)
+
+        # decoded outside the lock (other threads evaluate meanwhile); again under it if the
+        # evaluator changed in between (a reload, or the compiled evaluator swapped in)
+        plan = self._batch_plan()
+        fns, args = decode_batch(plan, columns, n, by_dict)
         with self._lock:
-            plan = self._batch_plan()
+            if self._batch_plan() is not plan:
+                plan = self._batch_plan()
+                fns, args = decode_batch(plan, columns, n, by_dict)
             base = len(out)
-            utc = plan.utc
-
-            def by_dict(i: int) -> Any:
-                # a row the decoding found bad: the dict path raises its EventError (or, if the check
-                # here was stricter than the dict path, evaluates it)
-                event = row_event(columns, i, utc)
-                try:
-                    fn = self._fns[event["type"]]
-                except (KeyError, TypeError):
-                    fn = self._function_for(event)
-                return fn(event, True)
-
-            fns, args = decode_batch(plan, columns, n, by_dict)
             append = out.append
             done = 0  # rows of this batch evaluated (or refused)
             while done < n:

@@ -641,3 +641,17 @@ def test_chunked_tables_and_slices_of_a_larger_dictionary():
     for i, w in enumerate(want):
         _compare(f"row {i}", got[i], w)
     assert isinstance(got[77], EventError) and got[77].field == "channel"
+
+
+@pytest.mark.parametrize("arrow_type", [pa.duration("ns"), pa.duration("s"), pa.date32(), pa.list_(pa.int64())])
+def test_values_python_cannot_hold_or_the_dict_path_refuses(arrow_type):
+    # a value Arrow cannot turn into a Python object is refused for its field, never a crash
+    value = [1] if pa.types.is_list(arrow_type) else 1
+    events = [_tx(0), _tx(1)]
+    table = _table([{k: v for k, v in ev.items() if k != "n"} for ev in events]).append_column(
+        "n", pa.array([value, value], arrow_type)
+    )
+    result = _engine().evaluate_arrow(table, errors="return")
+    assert sorted(result.errors) == [0, 1]
+    assert {e.field for e in result.errors.values()} == {"n"}
+    assert all("must be an integer" in str(e) for e in result.errors.values())
