@@ -1,6 +1,6 @@
 """``Engine.evaluate_arrow`` on the standard workload (issue 10, part 4): a measure of ``run_bench.py``.
 
-    python benchmarks/arrow_bench.py [--events N] [--repeat N] [--short] [--json]
+    python benchmarks/arrow_bench.py [--events N] [--repeat N] [--short] [--python-only] [--json]
 
 The standard ruleset (``standard.rdsl`` + ``events.rdsl``, loaded as
 ``run_bench.load_engine`` does) and the standard stream (``workload.py``),
@@ -160,19 +160,23 @@ def profile(kind: str, table: Any, repeat: int) -> dict[str, float]:
     }
 
 
-def measure(n_events: int, repeat: int) -> dict[str, Any]:
-    """Events/s of every mode on each evaluator, best of ``repeat`` interleaved passes, and the profile."""
+def measure(n_events: int, repeat: int, evaluators: tuple[str, ...] = ("never", "require")) -> dict[str, Any]:
+    """Events/s of every mode on each evaluator, best of ``repeat`` interleaved passes, and the profile.
+
+    ``evaluators``: ``load(compiled=...)`` values; ``"require"`` (Cython) is skipped if it cannot be built.
+    """
     events = workload.generate(n_events, cache=True)
     res: dict[str, Any] = {"events": len(events), "repeat": repeat, "target_events_per_s": TARGET, "evaluators": {}}
     with tempfile.TemporaryDirectory() as tmp:
         prepared = prepare(events, Path(tmp))
         res["parquet_bytes"] = os.path.getsize(prepared["parquet"])
-        kinds: list[str] = ["never"]
-        try:
-            load_engine("require")
-            kinds.append("require")
-        except Exception as err:  # no C compiler, or the build failed: Python only
-            res["cython_unavailable"] = f"{type(err).__name__}: {err}"
+        kinds: list[str] = [k for k in evaluators if k != "require"]
+        if "require" in evaluators:
+            try:
+                load_engine("require")
+                kinds.append("require")
+            except Exception as err:  # no C compiler, or the build failed: Python only
+                res["cython_unavailable"] = f"{type(err).__name__}: {err}"
         modes = _modes(events, prepared)
         gc.collect()
         gc.freeze()
@@ -247,10 +251,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--events", type=int, default=200_000, help="events in the stream (default 200,000)")
     p.add_argument("--repeat", type=int, default=3, help="passes per mode; the best is kept (default 3)")
     p.add_argument("--short", action="store_true", help="20,000 events, 2 passes (a smoke run)")
+    p.add_argument("--python-only", action="store_true", help="the generated-Python evaluator only (no build)")
     p.add_argument("--json", action="store_true", help="print one JSON line")
     args = p.parse_args(argv)
     n, repeat = (20_000, 2) if args.short else (args.events, args.repeat)
-    res = measure(n, repeat)
+    res = measure(n, repeat, ("never",) if args.python_only else ("never", "require"))
     if args.json:
         print(json.dumps(res))
     else:

@@ -655,3 +655,21 @@ def test_values_python_cannot_hold_or_the_dict_path_refuses(arrow_type):
     assert sorted(result.errors) == [0, 1]
     assert {e.field for e in result.errors.values()} == {"n"}
     assert all("must be an integer" in str(e) for e in result.errors.values())
+
+
+def test_arrow_bench_smoke():
+    # benchmarks/arrow_bench.py on a tiny stream, generated Python only: every mode gives evaluate()'s actions
+    import sys
+    from pathlib import Path
+
+    bench_dir = str(Path(__file__).resolve().parents[2] / "benchmarks")
+    if bench_dir not in sys.path:
+        sys.path.insert(0, bench_dir)
+    import arrow_bench
+
+    res = arrow_bench.measure(1500, 1, ("never",))
+    python = res["evaluators"]["python"]
+    assert python["same_actions"]
+    assert set(python["events_per_s"]) == {"evaluate", "arrow_dictionary", "arrow_plain", "arrow_parquet"}
+    rows = arrow_bench.rows(res)
+    assert rows and all(isinstance(k, str) and isinstance(v, str) for k, v in rows)
