@@ -76,9 +76,9 @@ class FusedParser:
         line, line_start = 1, 0
         while pos < end:
             m = match(text, pos)
-            if m is None:
+            kind = m.lastgroup if m is not None else None
+            if m is None or kind is None:
                 return None
-            kind = m.lastgroup
             start = m.end(1)
             if start != pos and text.count("\n", pos, start):
                 line += text.count("\n", pos, start)

@@ -278,16 +278,19 @@ AGGREGATES = ("count", "sum", "avg", "min", "max", "distinct", "last", "since")
 
 def walk(expr: Expr) -> Iterator[Expr]:
     """Yield ``expr`` and every sub-expression, depth first, without recursion."""
-    stack = [expr]
+    stack: list[Expr] = [expr]
+    pop, push = stack.pop, stack.append
     while stack:
-        node = stack.pop()
+        node = pop()
         yield node
+        if isinstance(node, (Name, Literal)):  # the leaves, most nodes: one test
+            continue
         if isinstance(node, Binary):
-            stack.append(node.right)
-            stack.append(node.left)
+            push(node.right)
+            push(node.left)
         elif isinstance(node, Unary):
-            stack.append(node.operand)
-        elif isinstance(node, (Call,)):
+            push(node.operand)
+        elif isinstance(node, Call):
             stack.extend(reversed(node.args))
         elif isinstance(node, ListLit):
             stack.extend(reversed(node.items))
