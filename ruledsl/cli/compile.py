@@ -1,4 +1,4 @@
-"""``ruledsl compile``: show the Python code a ruleset compiles to.
+"""``ruledsl compile``: show the Python code a ruleset compiles to (``--cython``: its Cython evaluator).
 
 Rule authors read it to see what their rules do per event type (which
 windows an event feeds and reads, the order of the tests); engineers read it
@@ -14,14 +14,27 @@ from typing import Annotated, Any, Optional
 import typer
 
 
-def compile_paths(paths: list[Path], *, batched: bool, event: Optional[str], linemap: bool) -> int:
-    """Load, check and compile ``paths`` as one ruleset; print its generated code; return the exit code."""
+def compile_paths(
+    paths: list[Path], *, batched: bool, event: Optional[str], linemap: bool, cython: bool = False
+) -> int:
+    """Load, check and compile ``paths`` as one ruleset; print its generated code; return the exit code.
+
+    ``cython`` prints the Cython evaluator's module instead of the Python one (the whole module).
+    """
     from ruledsl.cli.app import EXIT_OK, EXIT_PROBLEMS, usage_error
 
+    if cython and event is not None:
+        usage_error("--event shows a Python function; --cython shows the whole Cython module: use one of them")
     compiled = _compile(paths, batched)
     if compiled is None:
         return EXIT_PROBLEMS
     lines = compiled.source.splitlines()
+    lines_map = compiled.linemap
+    if cython:
+        from ruledsl.runtime.engine_compiled import evaluator_module
+
+        _name, module = evaluator_module(compiled)
+        lines, lines_map = module.source.splitlines(), module.linemap
     if event is not None:
         if event not in compiled.functions:
             usage_error(f"unknown event type {event!r}; this ruleset has {', '.join(compiled.functions)}")
@@ -30,7 +43,7 @@ def compile_paths(paths: list[Path], *, batched: bool, event: Optional[str], lin
         first = 1
     for i, line in enumerate(lines, start=first):
         if linemap:
-            loc: Any = compiled.linemap.lookup(i)
+            loc: Any = lines_map.lookup(i)
             where = f"{loc.path}:{loc.line}" if loc is not None else ""
             typer.echo(f"{i:5d} {where:<40} {line}")
         else:
@@ -74,11 +87,15 @@ def register(app: typer.Typer) -> None:
         linemap: Annotated[
             bool, typer.Option("--linemap", help="Prefix each line with its number and its DSL file:line.")
         ] = False,
+        cython: Annotated[
+            bool,
+            typer.Option("--cython", help="The Cython evaluator's module instead (what compiled='auto' builds)."),
+        ] = False,
     ) -> None:
         """Show the Python code a ruleset compiles to: one function per event type, DSL names, file:line comments."""
         if not show:
             raise typer.Exit(_check_only(paths, batched))
-        raise typer.Exit(compile_paths(paths, batched=batched, event=event, linemap=linemap))
+        raise typer.Exit(compile_paths(paths, batched=batched, event=event, linemap=linemap, cython=cython))
 
 
 def _check_only(paths: list[Path], batched: bool) -> int:

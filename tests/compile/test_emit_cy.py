@@ -46,3 +46,17 @@ def test_module_keeps_the_dsl_comments_and_maps_lines_back():
     loc = module.linemap.lookup(rule_line + 1)
     assert loc is not None and loc.label == "rule black_counterparty" and loc.path.endswith("standard.rdsl")
     assert module.linemap.filename == "ruledsl_ev_test.pyx"
+
+
+def test_cli_shows_the_cython_module_with_its_line_map():
+    from typer.testing import CliRunner
+
+    from ruledsl.cli.app import app
+
+    path = str(ROOT / "benchmarks" / "standard.rdsl")
+    res = CliRunner().invoke(app, ["compile", path, "--cython", "--linemap"])
+    assert res.exit_code == 0, res.output
+    line = next(ln for ln in res.output.splitlines() if "# rule black_counterparty" in ln)
+    assert "standard.rdsl:" in line  # the DSL location column
+    res = CliRunner().invoke(app, ["compile", path, "--cython", "--event", "transfer"])
+    assert res.exit_code != 0 and "--cython shows the whole Cython module" in res.output
