@@ -157,8 +157,8 @@ class Decoded:
         if self.values is not None:
             if positions is None:
                 return self.values
-            if len(pos_list) == 1:
-                return [self.values[pos_list[0]]]
+            if len(pos_list) <= 1:
+                return [self.values[p] for p in pos_list]
             return itemgetter(*pos_list)(self.values)
         if self.arrow is not None:
             arr = self.arrow if positions is None else self.arrow.take(positions)
@@ -479,67 +479,90 @@ def type_codes(plan: BatchPlan, col: Optional[Column], n: int) -> pa.Array:
     return pc.take(entries, arr.indices).fill_null(-1)
 
 
+class DecodedBatch:
+    """A batch ready to evaluate: per row a code; ``fns[code]`` is called with ``nexts[code]()``.
+
+    Codes ``0 .. K-1`` are the event types (their row function and an iterator
+    over the argument tuples of their rows, in order); code ``K`` is the
+    fallback (``fallback(row)``) for the rows the decoding refused.  The
+    tuples are built as the loop consumes them and freed after each call: a
+    batch never holds one per row (which would keep the collector busy).
+    """
+
+    __slots__ = ("codes", "fns", "nexts")
+
+    def __init__(self, codes: list[int], fns: list[Any], nexts: list[Callable[[], tuple]]):
+        self.codes = codes
+        self.fns = fns
+        self.nexts = nexts
+
+
 def decode_batch(
     plan: BatchPlan, columns: Mapping[str, Column], n: int, fallback: Callable[[int], Any]
-) -> tuple[list[Any], list[tuple]]:
-    """Per row, the function to call and its arguments: the row function, or ``fallback(row)`` for a bad row.
+) -> DecodedBatch:
+    """Decode a batch for ``plan``: the row functions' arguments, and the rows for ``fallback`` (bad ones).
 
     ``columns`` maps column names to Arrow arrays (one chunk) or Python lists
     of ``n`` values.  Each column is decoded once for the whole batch (per
-    field type it is read as), then each event type takes its rows.
+    field type it is read as), then each event type takes its good rows.
     """
     codes = type_codes(plan, columns.get("type"), n)
     counts = {pair["values"]: pair["counts"] for pair in pc.value_counts(codes).to_pylist()}
-    fns: list[Any] = [fallback] * n
-    args: list[tuple] = [(i,) for i in range(n)] if counts.get(-1) else [()] * n
+    k = len(plan.fields)
+    iters: list[Any] = [iter(())] * (k + 1)
+    refused = pc.equal(codes, -1) if counts.get(-1) else None  # rows for the fallback
     decoded: dict[int, Decoded] = {}
     for e, fields in enumerate(plan.fields):
         m = counts.get(e)
         if not m:
             continue
-        only = m == n  # every row of the batch is of this type: no subsets to take
+        only = m == n  # every row of the batch is of this type
         is_e = None if only else pc.equal(codes, e)
-        pos_array = None if only else pc.indices_nonzero(is_e)
-        positions = list(range(n)) if pos_array is None else pos_array.to_pylist()
-        cols: list = []
-        bad_masks: list = []
+        masks: list[Any] = []
+        found: list[Optional[Decoded]] = []
         for dec, required in fields:
             col = columns.get(dec.name)
             if col is None:  # no column: absent on every row
-                cols.append(repeat(None))
+                found.append(None)
                 if required:
-                    bad_masks.append(True)
+                    masks.append(True)
                 continue
             d = decoded.get(id(dec))
             if d is None:
                 d = decoded[id(dec)] = dec.decode(col)
-            cols.append(d.rows(pos_array, positions))
+            found.append(d)
             if d.bad is not None:
-                bad_masks.append(d.bad)
+                masks.append(d.bad)
             if required and d.nulls is not None:
-                bad_masks.append(d.nulls)
-        row = plan.rows[e]
-        if only:
-            fns = [row] * n
-            args = list(zip(*cols, repeat(True)))
+                masks.append(d.nulls)
+        bad = _type_mask(masks, is_e, n)
+        if bad is not None:
+            refused = bad if refused is None else pc.or_(refused, bad)
+            good = pc.invert(bad) if is_e is None else pc.and_(is_e, pc.invert(bad))
+            pos_array: Optional[pa.Array] = pc.indices_nonzero(good)
         else:
-            for p, a in zip(positions, zip(*cols, repeat(True)), strict=False):  # repeat: endless
-                fns[p] = row
-                args[p] = a
-        if bad_masks:
-            if any(mask is True for mask in bad_masks):
-                bad_rows = positions
-            else:
-                mask = bad_masks[0]
-                for other in bad_masks[1:]:
-                    mask = pc.or_(mask, other)
-                if is_e is not None:
-                    mask = pc.and_(mask, is_e)
-                bad_rows = pc.indices_nonzero(mask).to_pylist()
-            for p in bad_rows:
-                fns[p] = fallback
-                args[p] = (p,)
-    return fns, args
+            pos_array = None if is_e is None else pc.indices_nonzero(is_e)
+        positions = [] if pos_array is None else pos_array.to_pylist()
+        cols = [repeat(None) if d is None else d.rows(pos_array, positions) for d in found]
+        iters[e] = zip(*cols, repeat(True), strict=False)  # repeat: endless, the columns end it
+    if refused is not None:
+        codes = pc.if_else(refused, k, codes)
+        iters[k] = zip(pc.indices_nonzero(refused).to_pylist(), strict=True)  # 1-tuples: (row,)
+    return DecodedBatch(codes.to_pylist(), [*plan.rows, fallback], [it.__next__ for it in iters])
+
+
+def _type_mask(masks: list[Any], is_e: Optional[pa.Array], n: int) -> Optional[pa.Array]:
+    """The rows of one event type (``is_e``; None: every row) that some mask refuses, or None."""
+    if not masks:
+        return None
+    if any(mask is True for mask in masks):
+        return is_e if is_e is not None else pa.array([True] * n, pa.bool_())
+    mask = masks[0]
+    for other in masks[1:]:
+        mask = pc.or_(mask, other)
+    if is_e is not None:
+        mask = pc.and_(mask, is_e)
+    return mask if pc.any(mask).as_py() else None
 
 
 def row_event(columns: Mapping[str, Column], i: int, utc: bool) -> dict[str, Any]:

@@ -195,18 +195,18 @@ class ColumnsMixin:
         # decoded outside the lock (other threads evaluate meanwhile); again under it if the
         # evaluator changed in between (a reload, or the compiled evaluator swapped in)
         plan = self._batch_plan()
-        fns, args = decode_batch(plan, columns, n, by_dict)
+        batch = decode_batch(plan, columns, n, by_dict)
         with self._lock:
             if self._batch_plan() is not plan:
                 plan = self._batch_plan()
-                fns, args = decode_batch(plan, columns, n, by_dict)
-            base = len(out)
+                batch = decode_batch(plan, columns, n, by_dict)
+            fns, nexts = batch.fns, batch.nexts
             append = out.append
-            done = 0  # rows of this batch evaluated (or refused)
-            while done < n:
+            rows = iter(batch.codes)
+            while True:  # once, and again after each refused row with errors="return"
                 try:
-                    for fn, a in zip(fns[done:] if done else fns, args[done:] if done else args, strict=True):
-                        append(fn(*a))
+                    for c in rows:
+                        append(fns[c](*nexts[c]()))
                     return
                 except EventError as err:
                     i = len(out)
@@ -216,6 +216,5 @@ class ColumnsMixin:
                         raise
                     append(err)
                     errs[i] = err
-                    done = len(out) - base
                 except Exception as exc:  # a bug, not bad input: point the traceback at the DSL
                     raise _linemap.rewrite_traceback(exc) from None
