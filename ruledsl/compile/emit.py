@@ -24,11 +24,13 @@ from ruledsl.compile.plan import (
     EventPlan,
     FieldSpec,
     Names,
+    SequenceUse,
     plan_event,
     ruleset_tables,
     score_type,
     window_type,
 )
+from ruledsl.compile.ruletree import Branch, Dispatch, Leaf, Node, RuleTree
 from ruledsl.kernels.values import DECIMAL_LIMIT, SCALE, TS_MAX, TS_MIN
 from ruledsl.syntax import nodes as n
 from ruledsl.syntax.durations import format_duration
@@ -163,8 +165,11 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
     body = Writer()  # everything after field decoding, written first to learn what it uses
     batched = mod.out.batched
 
-    # rule and scorecard conditions first: the windows they read are known from the plan
-    rule_tests = [(i, name, d, gen.test(d.when)) for i, name, d in ep.rules if d.when is not None]
+    # rule and scorecard conditions first: the windows they read are known from the plan;
+    # rules as a tree of shared conditions (ruletree.py), their code in the order it is written
+    tree = RuleTree(result, mod.consts).build(ep.rules)
+    codes: dict[int, str] = {}
+    _rule_codes(gen, tree, codes)
     card_codes = []
     for cname in ep.scorecards:
         d = sym.scorecards[cname]
@@ -174,17 +179,26 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
         card_codes.append((cname, d, st, items, levels))
 
     batch_ops: list[str] = []
-    batch_reads: list[tuple[Any, int]] = []
+    batch_reads: list[tuple[Any, int, bool]] = []  # (use, op index, read)
     batch_seq_reads: list[tuple[Any, int]] = []
-    direct_adds: list[Any] = []  # windows fed by add() at commit (not fused into query_add)
-    seq_adds: list[Any] = []
+    direct_adds: list[tuple[Any, str]] = []  # (use, kernel) of windows fed by add() at commit (not query_add)
+    seq_adds: list[tuple[Any, str]] = []
 
-    # ---- windows
+    # ---- windows; one with the same state identity as another of this event is that one's value
+    state = mod.out.window_state
+    leaders: dict[int, Any] = {}  # shared state index -> the first use of it in this event
+    group_read: dict[int, bool] = {}
+    for use in ep.windows:
+        leaders.setdefault(state[use.index], use)
+        group_read[state[use.index]] = group_read.get(state[use.index], False) or use.read
+    aliases: list[tuple[Any, Any]] = []  # (use, leader): values copied once the leader's is known
     for use in ep.windows:
         decl = use.decl
-        spec = mod.out.windows[use.index]
+        shared = state[use.index]
+        leader = leaders[shared]
+        spec = mod.out.windows[shared]
         w_, k_, a_, v_, d_ = (names.window(use.name, x) for x in ("w", "k", "a", "v", "d"))
-        kernel = names.window(use.name, "W")
+        kernel = names.window(spec.name, "W")
         with body.at(mod.where(decl, f"window {use.name}")):
             body(1, "")
             body.comment(
@@ -194,6 +208,16 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
                 body.comment(1, f"event {event} lacks a key field: the window reads as missing")
                 body(1, f"{w_} = None")
                 continue
+            if leader is not use:
+                body.comment(
+                    1, f"the same definition as window {leader.name}: one state, computed once, as {leader.name}"
+                )
+                if use.read and not batched:
+                    body(1, f"{w_} = {names.window(leader.name)}")
+                elif use.read:
+                    aliases.append((use, leader))
+                continue
+            read = group_read[shared]
             key_parts = [gen.expr(k) for k in decl.by]
             if len(key_parts) == 1:
                 key_code, key_null = key_parts[0]
@@ -233,14 +257,14 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
                 # one store round trip per event: queue the op, read its result after the loop
                 inc = "False" if spec.exclude_current else "True"
                 if use.fed:
-                    op = f'("w", {use.index}, {k_}, ts, {a_} if {d_} else 0, {d_} and {inc}, commit and {d_})'
+                    op = f'("w", {shared}, {k_}, ts, {a_} if {d_} else 0, {d_} and {inc}, commit and {d_})'
                 else:
-                    op = f'("w", {use.index}, {k_}, ts, 0, False, False)'
-                batch_reads.append((use, len(batch_ops)))
+                    op = f'("w", {shared}, {k_}, ts, 0, False, False)'
+                batch_reads.append((use, len(batch_ops), read))
                 batch_ops.append(op)
                 continue
-            if not use.read:
-                direct_adds.append(use)
+            if not read:
+                direct_adds.append((use, kernel))
                 continue
             wrap = _avg_wrapper(result, decl, spec.is_float)
             quiet = wrap(f"{kernel}.query({k_}, ts, 0, False)")
@@ -256,10 +280,16 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
             body(1, f"{w_} = None if {missing} else {query}")
 
     # ---- sequences
+    seq_state = mod.out.sequence_state
+    seq_leaders: dict[int, Any] = {}
+    for suse in ep.sequences:
+        seq_leaders.setdefault(seq_state[suse.index], suse)
     for suse in ep.sequences:
         sdecl = suse.decl
         s_, sk_, m_ = (names.sequence(suse.name, x) for x in ("s", "sk", "m"))
-        kernel = names.sequence(suse.name, "S")
+        shared = seq_state[suse.index]
+        sleader = seq_leaders[shared]
+        kernel = names.sequence(mod.out.sequences[shared].name, "S")
         with body.at(mod.where(sdecl, f"sequence {suse.name}")):
             body(1, "")
             steps = " then ".join(st.event.name for st in sdecl.steps)
@@ -268,6 +298,15 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
             )
             if not suse.keyed:
                 body(1, f"{s_} = False")
+                continue
+            if sleader is not suse:
+                body.comment(
+                    1, f"the same definition as sequence {sleader.name}: one state, computed once, as {sleader.name}"
+                )
+                if batched:
+                    aliases.append((suse, sleader))
+                else:
+                    body(1, f"{s_} = {names.sequence(sleader.name)}")
                 continue
             key_parts = [gen.expr(k) for k in sdecl.by]
             key_code = (
@@ -283,10 +322,10 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
             body(1, f"{m_} = {' | '.join(bits) if bits else '0'}")
             if batched:
                 batch_seq_reads.append((suse, len(batch_ops)))
-                batch_ops.append(f'("s", {suse.index}, {sk_}, ts, {m_}, commit and not late and {m_} != 0)')
+                batch_ops.append(f'("s", {shared}, {sk_}, ts, {m_}, commit and not late and {m_} != 0)')
                 continue
             if suse.fed:
-                seq_adds.append(suse)
+                seq_adds.append((suse, kernel))
             missing = f"not late and {sk_} is not None" if key_null else "not late"
             body(1, f"{s_} = {missing} and {kernel}.query({sk_}, ts, {m_})")
 
@@ -295,13 +334,18 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
             body(1, "")
             body.comment(1, "one round trip to the store; a late event reads no state and costs none")
             body(1, "R = None if late else _run([" + ", ".join(batch_ops) + "])")
-            for use, j in batch_reads:
-                if not use.read:
+            for use, j, read in batch_reads:
+                if not read:
                     continue
                 wrap = _avg_wrapper(result, use.decl, mod.out.windows[use.index].is_float)
                 body(1, f"{names.window(use.name)} = None if late else {wrap(f'R[{j}]')}")
             for suse, j in batch_seq_reads:
                 body(1, f"{names.sequence(suse.name)} = not late and R[{j}]")
+            for use, leader in aliases:  # windows and sequences with the same state as an earlier one
+                if isinstance(use, SequenceUse):
+                    body(1, f"{names.sequence(use.name)} = {names.sequence(leader.name)}")
+                else:
+                    body(1, f"{names.window(use.name)} = {names.window(leader.name)}")
         direct_adds, seq_adds = [], []  # the store adds entries itself
 
     # ---- scorecards
@@ -325,18 +369,7 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
     # ---- rules
     body(1, "")
     body(1, "hits = None")
-    for i, name, rd, test in rule_tests:
-        feats = []
-        for kind, fname in _feature_names(result, rd.when):  # type: ignore[arg-type]  # filtered above
-            if kind == "param":  # shown as a feature even where folding dropped it from the test
-                gen.used_params.add(fname)
-            var, ftype = _feature_var(mod, event, kind, fname)
-            feats.append(f"{fname!r}: " + (f"_D({var})" if ftype == "decimal" else var))
-        with body.at(mod.where_expr(rd, rd.when, f"rule {name}")):
-            body.comment(1, f"rule {name} ({mod.at_text(rd)}) -> {rd.action.name if rd.action else '?'}")
-            body(1, f"if {test}:")
-            body(2, "if hits is None: hits = []")
-            body(2, f"hits.append(({i}, {{{', '.join(feats)}}}))")
+    _write_rules(mod, gen, body, event, tree, codes, 1)
 
     # ---- commit: feed the windows not fed by query_add, move the clock
     body(1, "")
@@ -344,14 +377,14 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
     body(2, "if late:")
     body(3, "CLK[3] += 1")
     body(2, "else:")
-    for use in direct_adds:
+    for use, kernel in direct_adds:
         d_ = names.window(use.name, "d")
         body(3, f"if {d_}:")
-        body(4, f"{names.window(use.name, 'W')}.add({names.window(use.name, 'k')}, ts, {names.window(use.name, 'a')})")
-    for suse in seq_adds:
+        body(4, f"{kernel}.add({names.window(use.name, 'k')}, ts, {names.window(use.name, 'a')})")
+    for suse, kernel in seq_adds:
         m_, sk_ = names.sequence(suse.name, "m"), names.sequence(suse.name, "sk")
         body(3, f"if {m_} and {sk_} is not None:")
-        body(4, f"{names.sequence(suse.name, 'S')}.add({sk_}, ts, {m_})")
+        body(4, f"{kernel}.add({sk_}, ts, {m_})")
     body(3, "if ts > CLK[0]:")
     body(4, "CLK[0] = ts")
     body(4, "CLK[1] = ts - LATENESS")
@@ -432,6 +465,98 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
             location=where_event,
         )
     )
+
+
+def _rule_codes(gen: ExprEmitter, nodes: list[Node], codes: dict[int, str]) -> None:
+    """The test code of every node of a rule tree, generated in the order the nodes are written."""
+    for node in nodes:
+        if isinstance(node, Leaf):
+            if node.whole:
+                codes[id(node)] = gen.test(node.decl.when)  # type: ignore[arg-type]  # rules with a condition
+            else:
+                codes[id(node)] = " and ".join(gen.test(c) for c in node.rest)
+        elif isinstance(node, Branch):
+            codes[id(node)] = gen.test(node.test)
+            _rule_codes(gen, node.children, codes)
+        else:
+            codes[id(node)] = gen.expr(node.subject)[0]
+            for case in node.cases:
+                _rule_codes(gen, case, codes)
+
+
+def _rule_list(names: list[str]) -> str:
+    shown = ", ".join(names[:5])
+    return f"{shown}, ... ({len(names)} rules)" if len(names) > 5 else shown
+
+
+def _write_rules(
+    mod: _Module, gen: ExprEmitter, body: Writer, event: str, nodes: list[Node], codes: dict[int, str], indent: int
+) -> None:
+    """Write a rule tree: each rule's test and hit, under the tests and lookups its rules share."""
+    result, sym = mod.result, mod.sym
+    for node in nodes:
+        if isinstance(node, Leaf):
+            rd, test = node.decl, codes[id(node)]
+            feats = []
+            for kind, fname in _feature_names(result, rd.when):  # type: ignore[arg-type]  # rules with a condition
+                if kind == "param":  # shown as a feature even where folding dropped it from the test
+                    gen.used_params.add(fname)
+                var, ftype = _feature_var(mod, event, kind, fname)
+                feats.append(f"{fname!r}: " + (f"_D({var})" if ftype == "decimal" else var))
+            with body.at(mod.where_expr(rd, rd.when, f"rule {node.name}")):
+                body.comment(indent, f"rule {node.name} ({mod.at_text(rd)}) -> {rd.action.name if rd.action else '?'}")
+                inner = indent
+                if test:
+                    body(indent, f"if {test}:")
+                    inner += 1
+                body(inner, "if hits is None: hits = []")
+                body(inner, f"hits.append(({node.index}, {{{', '.join(feats)}}}))")
+        elif isinstance(node, Branch):
+            first = sym.rules[node.rules[0]]
+            with body.at(
+                mod.where_expr(first, node.test, f"rule {node.rules[0]} (a test shared by {len(node.rules)})")
+            ):
+                body.comment(indent, f"shared by rules {_rule_list(node.rules)}: {format_expr(node.test)}")
+                body(indent, f"if {codes[id(node)]}:")
+            _write_rules(mod, gen, body, event, node.children, codes, indent + 1)
+        else:
+            first = sym.rules[node.rules[0]]
+            var = gen.fresh()
+            table = mod.table.ref({v: i for i, v in enumerate(node.values)}, "cases")
+            subject = format_expr(node.subject)
+            label = f"rule {node.rules[0]} (a lookup shared by {len(node.rules)})"
+            with body.at(mod.where_expr(first, node.subject, label)):
+                body.comment(
+                    indent,
+                    f"{subject} == one of {len(node.values)} values, in rules {_rule_list(node.rules)}: one lookup",
+                )
+                body(indent, f"{var} = {table}.get({codes[id(node)]})")
+                body(indent, f"if {var} is not None:")
+                _write_cases(mod, gen, body, event, node, codes, var, 0, len(node.values), indent + 1)
+
+
+def _write_cases(
+    mod: _Module,
+    gen: ExprEmitter,
+    body: Writer,
+    event: str,
+    node: Dispatch,
+    codes: dict[int, str],
+    var: str,
+    lo: int,
+    hi: int,
+    indent: int,
+) -> None:
+    # cases lo..hi-1 of a lookup, by halves: log2(cases) tests reach any one
+    if hi - lo == 1:
+        body.comment(indent, f"{format_expr(node.subject)} == {node.values[lo]!r}")
+        _write_rules(mod, gen, body, event, node.cases[lo], codes, indent)
+        return
+    mid = (lo + hi) // 2
+    body(indent, f"if {var} < {mid}:")
+    _write_cases(mod, gen, body, event, node, codes, var, lo, mid, indent + 1)
+    body(indent, "else:")
+    _write_cases(mod, gen, body, event, node, codes, var, mid, hi, indent + 1)
 
 
 def rows_module(compiled: Compiled) -> tuple[str, LineMap]:

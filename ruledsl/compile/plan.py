@@ -125,6 +125,21 @@ class Compiled:
     filename: str = "<ruledsl>"  # the generated module's file name (registered with linecache)
     linemap: Any = None  # ``linemap.LineMap``: generated line -> DSL location
     event_code: list[EventCode] = field(default_factory=list)  # the functions in pieces (rows, Cython)
+    # windows (sequences) with the same state identity are one state: index of the first with that identity
+    window_state: list[int] = field(default_factory=list)
+    sequence_state: list[int] = field(default_factory=list)
+
+    def shared_kernels(self, kind: str, make: Any) -> list[Any]:
+        """One kernel per distinct state identity, listed once per window (``kind`` "w") or sequence ("s").
+
+        ``make(spec)`` builds a kernel; a window whose definition equals an
+        earlier one's (``window_state``) gets the earlier one's kernel object.
+        """
+        specs, state = (self.windows, self.window_state) if kind == "w" else (self.sequences, self.sequence_state)
+        out: list[Any] = []
+        for i, spec in enumerate(specs):
+            out.append(make(spec) if state[i] == i else out[state[i]])
+        return out
 
     def bound_names(self) -> set[str]:
         """Per-ruleset global names the generated code may load (kernels, patterns, constants)."""
@@ -263,6 +278,11 @@ def _expr_structure(expr: Optional[n.Expr], result: CheckResult, consts: Constan
         elif isinstance(node, n.ListLit):
             out.append(["list", len(node.items)])
     return out
+
+
+def expr_structure(expr: Optional[n.Expr], result: CheckResult, consts: Constants) -> list:
+    """A flat, span-free description of an expression: equal descriptions compute the same value."""
+    return _expr_structure(expr, result, consts)
 
 
 def _digest(parts: list) -> str:
@@ -473,4 +493,17 @@ def ruleset_tables(result: CheckResult, names: Names, consts: Constants, *, batc
             )
         )
     out.functions = {event: names.function(event) for event in sym.events}
+    out.window_state = same_state([w.signature for w in out.windows])
+    out.sequence_state = same_state([s.signature for s in out.sequences])
     return out
+
+
+def same_state(signatures: list[str]) -> list[int]:
+    """For each signature, the index of its first occurrence: windows with equal identities share one state.
+
+    Two windows with the same identity are fed the same entries by the same
+    events and answer every query alike, so one kernel serves both names and
+    one kernel call per event computes both values.
+    """
+    first: dict[str, int] = {}
+    return [first.setdefault(sig, i) if sig else i for i, sig in enumerate(signatures)]

@@ -35,11 +35,11 @@ def _frozen_dump(kernel: Any) -> Callable[[], Iterable[Sequence[Any]]]:
     return lambda: persistence.drained(dumped)
 
 
-def _by_signature(specs, items) -> dict[str, list]:
-    """Group ``items`` by their spec's signature, keeping declaration order."""
-    out: dict[str, list] = {}
+def _by_signature(specs, items) -> dict[str, Any]:
+    """The first of ``items`` with each spec signature: equal definitions are one state."""
+    out: dict[str, Any] = {}
     for spec, item in zip(specs, items, strict=True):
-        out.setdefault(spec.signature, []).append(item)
+        out.setdefault(spec.signature, item)
     return out
 
 
@@ -69,16 +69,21 @@ class StateMixin:
         self._clock_state = old._clock_state
         if old.lateness_ms != self.lateness_ms:
             return  # kernels hold the lateness: every window starts empty
-        pairs: tuple[tuple[Any, list[Any], list[Any], Any], ...] = (
-            (self.compiled.windows, self._windows, old._windows, old.compiled.windows),
-            (self.compiled.sequences, self._sequences, old._sequences, old.compiled.sequences),
+        comp = self.compiled
+        pairs: tuple[tuple[Any, list[int], list[Any], list[Any], Any], ...] = (
+            (comp.windows, comp.window_state, self._windows, old._windows, old.compiled.windows),
+            (comp.sequences, comp.sequence_state, self._sequences, old._sequences, old.compiled.sequences),
         )
-        for specs, mine, theirs, their_specs in pairs:
+        for specs, state, mine, theirs, their_specs in pairs:
             olds = _by_signature(their_specs, theirs)
+            carried: set[int] = set()
             for i, spec in enumerate(specs):
-                if olds.get(spec.signature):
-                    # identical definitions each keep their own kernel, in order
-                    mine[i] = olds[spec.signature].pop(0)
+                if state[i] != i:  # the same definition as an earlier one: its kernel, carried or new
+                    mine[i] = mine[state[i]]
+                elif spec.signature in olds:
+                    mine[i] = olds[spec.signature]
+                    carried.add(i)
+                if state[i] in carried:
                     self.kept_state.append(spec.name)
 
     def _identity(self) -> persistence.RulesetIdentity:
@@ -122,26 +127,32 @@ class StateMixin:
                         raise ValueError(f"list {name}: an entry is not a {comp.list_types[name]} ({err})") from None
             loads = []  # (kernel, items, name): kernels hold the lateness, so a changed one restores none
             if snap.ruleset.lateness_ms == self.lateness_ms:
+                # one saved entry per definition restores every window with it (they share one kernel)
                 saved_windows = _by_signature(snap.windows, snap.windows)
-                for spec, kernel in zip(comp.windows, self._windows, strict=True):
-                    if saved_windows.get(spec.signature):
-                        items = saved_windows[spec.signature].pop(0).items
-                        persistence.check_window_items(
-                            items, name=spec.name, agg=spec.agg, is_float=spec.is_float, value_type=spec.result_type
-                        )
-                        loads.append((kernel, items, spec.name))
+                for i, spec in enumerate(comp.windows):
+                    if spec.signature in saved_windows:
+                        items = saved_windows[spec.signature].items
+                        if comp.window_state[i] == i:
+                            persistence.check_window_items(
+                                items, name=spec.name, agg=spec.agg, is_float=spec.is_float, value_type=spec.result_type
+                            )
+                        loads.append((self._windows[i], items, spec.name))
                 saved_sequences = _by_signature(snap.sequences, snap.sequences)
-                for sspec, kernel in zip(comp.sequences, self._sequences, strict=True):
-                    if saved_sequences.get(sspec.signature):
-                        items = saved_sequences[sspec.signature].pop(0).items
-                        persistence.check_sequence_items(items, name=sspec.name, n_steps=sspec.n_steps)
-                        loads.append((kernel, items, sspec.name))
+                for i, sspec in enumerate(comp.sequences):
+                    if sspec.signature in saved_sequences:
+                        items = saved_sequences[sspec.signature].items
+                        if comp.sequence_state[i] == i:
+                            persistence.check_sequence_items(items, name=sspec.name, n_steps=sspec.n_steps)
+                        loads.append((self._sequences[i], items, sspec.name))
             wm = snap.clock[1]
+            loaded: set[int] = set()
             with persistence.gc_paused():  # millions of entries: see gc_paused
                 for kernel, items, name in loads:
-                    kernel.load(items)
-                    if wm != NEVER:
-                        kernel.advance(wm, 0)
+                    if id(kernel) not in loaded:  # a kernel shared by equal definitions loads once
+                        loaded.add(id(kernel))
+                        kernel.load(items)
+                        if wm != NEVER:
+                            kernel.advance(wm, 0)
                     self.kept_state.append(name)
         except (ValueError, TypeError, OverflowError) as err:
             raise persistence.SnapshotError(f"{source}: {err}") from None
@@ -188,8 +199,11 @@ class StateMixin:
         clock = list(self._clock_state)
         params = {name: self._params[comp.params.index(name)] for name in self._param_overrides}
         lists = {name: self._lists[comp.lists.index(name)] for name in self._list_overrides}
-        window_dumps = [_frozen_dump(kernel) for kernel in self._windows]
-        sequence_dumps = [_frozen_dump(kernel) for kernel in self._sequences]
+        # one entry per state: windows (sequences) with the same definition share their kernel and entry
+        windows = [(spec, self._windows[i]) for i, spec in enumerate(comp.windows) if comp.window_state[i] == i]
+        sequences = [(spec, self._sequences[i]) for i, spec in enumerate(comp.sequences) if comp.sequence_state[i] == i]
+        window_dumps = [(spec, _frozen_dump(kernel)) for spec, kernel in windows]
+        sequence_dumps = [(spec, _frozen_dump(kernel)) for spec, kernel in sequences]
         wm = clock[1]
 
         def build() -> list[Any]:
@@ -201,11 +215,11 @@ class StateMixin:
                 lists={name: persistence.user_values(comp.list_types[name], v) for name, v in lists.items()},
                 windows=[
                     (spec.signature, persistence.live_window_chunks(dump(), wm - spec.duration_ms))
-                    for spec, dump in zip(comp.windows, window_dumps, strict=True)
+                    for spec, dump in window_dumps
                 ],
                 sequences=[
                     (spec.signature, persistence.live_sequence_chunks(dump(), wm - spec.within_ms))
-                    for spec, dump in zip(comp.sequences, sequence_dumps, strict=True)
+                    for spec, dump in sequence_dumps
                 ],
             )
 

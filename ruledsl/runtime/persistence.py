@@ -37,7 +37,6 @@ import struct
 import tempfile
 import time
 from bisect import bisect_right
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Optional, Union
@@ -379,16 +378,13 @@ def identity_differences(
         )
     if theirs.timezone != mine.timezone:
         out.append(f"its time zone is {theirs.timezone}, this one's {mine.timezone}")
-    saved = Counter([w.signature for w in snap.windows] + [s.signature for s in snap.sequences])
-    new = []
-    for spec in [*windows, *sequences]:
-        if saved[spec.signature] > 0:
-            saved[spec.signature] -= 1
-        else:
-            new.append(spec.name)
+    # one state per definition: windows with equal signatures share it (a snapshot holds it once)
+    saved = {w.signature for w in snap.windows} | {s.signature for s in snap.sequences}
+    mine_sigs = {spec.signature for spec in [*windows, *sequences]}
+    new = [spec.name for spec in [*windows, *sequences] if spec.signature not in saved]
     if new:
         out.append(f"{', '.join(new)} {'is' if len(new) == 1 else 'are'} not in it and would start empty")
-    gone = sum(saved.values())
+    gone = len(saved - mine_sigs)
     if gone:
         out.append(f"{gone} of its windows and sequences are not in this ruleset")
     return out
