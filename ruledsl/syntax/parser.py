@@ -165,8 +165,11 @@ def _lark() -> tuple[Lark, _InlineAST]:
 
 
 @functools.lru_cache(maxsize=1)
-def _fused() -> FusedParser:
-    return FusedParser(_lark()[0])
+def _fused() -> Optional[FusedParser]:
+    try:
+        return FusedParser(_lark()[0])
+    except (AttributeError, KeyError, TypeError, IndexError):
+        return None  # a Lark whose internals differ from the ones the fused loop reads: Lark's loop only
 
 
 class SyntaxProblem(Exception):
@@ -731,7 +734,7 @@ def parse(text: str, path: str = "<string>") -> tuple[Optional[n.Module], list[D
     for _attempt in range(50):
         try:
             # the inline transformer builds the AST: ``start`` returns the declarations
-            decls = fused.parse(work)
+            decls = fused.parse(work) if fused is not None else None
             if decls is None:  # a syntax error: Lark's own loop raises it, as it always has
                 transformer.depth.clear()
                 decls = parser.parse(work)

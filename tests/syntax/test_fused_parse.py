@@ -43,11 +43,17 @@ def _outcome(run: Any, text: str) -> tuple[str, Any]:
 def _both(text: str) -> tuple[tuple[str, Any], tuple[str, Any]]:
     lark_parser = P._lark()[0]
     fused = P._fused()
+    assert fused is not None
     expected = _outcome(lark_parser.parse, text)
     got = _outcome(fused.parse, text)
     if got == ("ok", None):
         got = ("syntax error", None)
     return expected, got
+
+
+def test_the_fused_loop_is_in_use() -> None:
+    # None would mean the installed Lark's internals are not the ones it reads (parse still works, slower)
+    assert P._fused() is not None
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=lambda p: str(p.relative_to(ROOT)))
@@ -115,3 +121,12 @@ def test_rules_marked_span_unused_never_read_their_span() -> None:
     assert "meta" not in {i.argval for i in dis.get_instructions(P._ToAST._chain) if i.opname.startswith("LOAD")}
     assert not (P._SPAN_UNUSED - {"or_expr", "and_expr", "sum", "product"}) & readers
     assert P._SPAN_UNUSED.issubset(name for name in dir(P._ToAST) if not name.startswith("_"))
+
+
+def test_without_the_fused_loop_parse_gives_the_same_modules_and_diagnostics(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = [CORPUS[0].read_text(encoding="utf-8-sig"), "const a = 1 +\nrule { when\nconst b = 2\n"]
+    fast = [P.parse(text, "x.rdsl") for text in texts]
+    monkeypatch.setattr(P, "_fused", lambda: None)
+    assert [P.parse(text, "x.rdsl") for text in texts] == fast
+    assert fast[0][0] is not None and not fast[0][1]
+    assert fast[1][1]  # the broken text has diagnostics
