@@ -15,9 +15,9 @@ creating (Lark's digest covers the path it was given, so the first line is
 rewritten for the final name).  Any problem with the cache - a directory
 that cannot be created or written, an unreadable or corrupt file - only
 costs a build: Lark falls back to building the parser and rewrites a corrupt
-file in place.  The file holds a
-pickle and is trusted like the package's own code: point
-``RULEDSL_CACHE_DIR`` only at a directory that only its user can write.
+file in place.  The file holds a pickle and is trusted like the package's
+own code: point ``RULEDSL_CACHE_DIR`` only at a directory that only its
+user can write.
 """
 
 from __future__ import annotations
