@@ -673,3 +673,16 @@ def test_arrow_bench_smoke():
     assert set(python["events_per_s"]) == {"evaluate", "arrow_dictionary", "arrow_plain", "arrow_parquet"}
     rows = arrow_bench.rows(res)
     assert rows and all(isinstance(k, str) and isinstance(v, str) for k, v in rows)
+
+
+def test_error_index_counts_across_the_batches_of_a_table():
+    events = [_tx(i) for i in range(10_000)]
+    events[9_000] = {**events[9_000], "channel": "atm"}
+    table = pa.concat_tables([_table(events[:5_000]), _table(events[5_000:])])
+    assert len(table.to_batches()) == 2  # large chunks: evaluated batch by batch
+    engine = _engine()
+    with pytest.raises(EventError) as err:
+        engine.evaluate_arrow(table)
+    assert err.value.index == 9_000 and len(err.value.decisions) == 9_000 and err.value.field == "channel"
+    result = _engine().evaluate_arrow(table, errors="return")
+    assert list(result.errors) == [9_000] and len(result) == 10_000
