@@ -60,3 +60,36 @@ def test_cli_shows_the_cython_module_with_its_line_map():
     assert "standard.rdsl:" in line  # the DSL location column
     res = CliRunner().invoke(app, ["compile", path, "--cython", "--event", "transfer"])
     assert res.exit_code != 0 and "--cython shows the whole Cython module" in res.output
+
+
+def test_split_rules_hands_over_what_later_code_reads(monkeypatch):
+    from ruledsl.compile import chunks
+
+    monkeypatch.setattr(chunks, "MAX_CHUNK_LINES", 5)
+    body = [
+        "    late = ts < self.CLK[1]",
+        "    w_a = window_query(self.W_a, f_k, ts, 0, False)",
+        "    hits = None",
+        "    # rule one",
+        "    if w_a > p_x:",
+        "        if hits is None: hits = []",
+        "        hits.append((0, {'a': w_a}))",
+        "    c_1 = f_amount * 2",
+        "    # rule two",
+        "    if c_1 > 5 and f_k in self.K_x:",
+        "        hits.append((1, {}))",
+        "",
+        "    if commit:",
+        "        self.CLK[2] += c_1",
+    ]
+    split = chunks.split_rules(body, [None] * len(body), ["ts", "f_k", "f_amount", "p_x"])
+    assert [line for line, _ in split.head][-1] == "    hits = None"
+    assert len(split.chunks) == 2
+    first, second = split.chunks
+    assert first.params == ["f_amount", "p_x", "w_a", "hits"] and first.returns == ["hits", "c_1"]
+    assert second.params == ["c_1", "f_k", "hits"] and second.returns == ["hits"]
+    assert first.lines[-1] == "    c_1 = f_amount * 2" and second.lines[0] == "    # rule two"
+    assert [line for line, _ in split.tail][-1] == "        self.CLK[2] += c_1"
+    # short rule regions are left in one piece
+    monkeypatch.setattr(chunks, "MAX_CHUNK_LINES", 400)
+    assert chunks.split_rules(body, [None] * len(body), ["ts"]).chunks == []

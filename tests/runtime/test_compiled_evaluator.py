@@ -200,3 +200,16 @@ def test_row_functions_come_from_the_compiled_evaluator():
     with cy._lock:
         d = rows["login"](*args, True)
     assert [r.id for r in d.rules] == ["away_login"]
+
+
+def test_rule_tests_split_into_chunks_give_the_same_decisions(monkeypatch, stream):
+    # a large ruleset's rule tests are cut into methods of bounded size (compile/chunks.py); cut the
+    # standard ruleset's after every few lines so every chunk boundary and hand-over is exercised
+    from ruledsl.compile import chunks
+
+    monkeypatch.setattr(chunks, "MAX_CHUNK_LINES", 7)
+    py, cy = _load("never"), _load("require")
+    assert cy.evaluator == "cython"
+    name, module = engine_compiled.evaluator_module(cy.compiled)
+    assert name == cy.evaluator_module and "cdef object r_transfer_3(self" in module.source
+    _same_decisions(py, cy, stream[:2500], peek=True)

@@ -1,0 +1,116 @@
+"""Splitting the rule tests of a long event function into methods of bounded size (Cython evaluator).
+
+A C compiler's time and memory grow faster than linearly with the size of
+one function: the transfer function of a 3,000-rule ruleset is tens of
+megabytes of C in one function, which ``gcc -O1`` needs most of 5 GB and
+many minutes for.  So when the rule tests of an event function are longer
+than ``MAX_CHUNK_LINES``, they are cut at statement boundaries into methods
+``r_<event>_<n>`` that take the locals they read and return ``hits`` and any
+local a later part of the function reads.  The statements are the Python
+evaluator's, unchanged and in the same order; only where they run changes.
+
+The rule region is the lines between ``hits = None`` and ``if commit:``
+that ``emit.py`` writes (one statement per line at the function's top
+indentation, with deeper lines belonging to the statement above).
+"""
+
+from __future__ import annotations
+
+import io
+import tokenize
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_CHUNK_LINES = 400
+"""Rule-region lines per method (a few hundred rules' tests): small enough for the C compiler."""
+
+_TOP = "    "  # the indentation of top-level statements in a generated function
+
+
+@dataclass
+class Chunk:
+    """A run of whole statements of the rule region, moved into its own method."""
+
+    lines: list[str] = field(default_factory=list)
+    locations: list[Any] = field(default_factory=list)
+    params: list[str] = field(default_factory=list)  # locals it reads (``hits`` last)
+    returns: list[str] = field(default_factory=list)  # ``hits``, then the locals assigned here read later
+
+
+@dataclass
+class Split:
+    """An event function's lines with the rule region cut out into chunks (no chunks: nothing cut)."""
+
+    head: list[tuple[str, Any]]
+    chunks: list[Chunk]
+    tail: list[tuple[str, Any]]
+
+
+def _names(lines: list[str]) -> tuple[set[str], set[str]]:
+    """(names read, names assigned) in lines of generated Python (attribute names excluded)."""
+    read: set[str] = set()
+    assigned: set[str] = set()
+    for line in lines:
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        toks = [t for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type != tokenize.COMMENT]
+        for i, tok in enumerate(toks):
+            if tok.type != tokenize.NAME:
+                continue
+            prev = toks[i - 1].string if i else ""
+            nxt = toks[i + 1].string if i + 1 < len(toks) else ""
+            if prev == ".":
+                continue  # an attribute or method name
+            if nxt == "=" and prev in ("", ":", ";"):
+                assigned.add(tok.string)
+            elif nxt == "=" and prev in ("(", ","):
+                continue  # a keyword argument's name
+            else:
+                read.add(tok.string)
+    return read, assigned
+
+
+def split_rules(lines: list[str], locations: list[Any], args: list[str]) -> Split:
+    """Cut the rule region of one event function's body (``rest`` lines) into chunks when it is long."""
+    pairs = list(zip(lines, locations, strict=True))
+    try:
+        start = lines.index(_TOP + "hits = None")
+        end = lines.index(_TOP + "if commit:", start)
+    except ValueError:
+        return Split(pairs, [], [])
+    region = pairs[start + 1 : end]
+    if len(region) <= MAX_CHUNK_LINES:
+        return Split(pairs, [], [])
+    # whole statements: a top-level line that is code starts one; comments and blank lines join the next
+    statements: list[list[tuple[str, Any]]] = []
+    pending: list[tuple[str, Any]] = []
+    for line, loc in region:
+        top = line.startswith(_TOP) and not line.startswith(_TOP + " ")
+        code = line.strip() and not line.strip().startswith("#")
+        if top and code:
+            statements.append(pending + [(line, loc)])
+            pending = []
+        elif not top and statements and not pending:
+            statements[-1].append((line, loc))
+        else:
+            pending.append((line, loc))
+    head, tail = pairs[: start + 1], pending + pairs[end:]
+    chunks: list[Chunk] = []
+    for st in statements:
+        if not chunks or len(chunks[-1].lines) + len(st) > MAX_CHUNK_LINES:
+            chunks.append(Chunk())
+        chunks[-1].lines.extend(line for line, _ in st)
+        chunks[-1].locations.extend(loc for _, loc in st)
+    _read_head, assigned_head = _names([line for line, _ in head])
+    local = set(args) | assigned_head | {"commit", "hits"}
+    later_reads = [_names([line for line, _ in tail])[0]]
+    for chunk in reversed(chunks):  # what each chunk must return: read after it
+        later_reads.append(later_reads[-1] | _names(chunk.lines)[0])
+    later_reads.reverse()  # later_reads[i + 1]: names read after chunk i
+    for i, chunk in enumerate(chunks):
+        read, assigned = _names(chunk.lines)
+        chunk.params = sorted((read & local) - {"hits"}) + ["hits"]
+        chunk.returns = ["hits"] + sorted((assigned - {"hits"}) & later_reads[i + 1])
+        local |= assigned
+    return Split(head, chunks, tail)
