@@ -89,7 +89,7 @@ def split_rules(lines: list[str], locations: list[Any], args: list[str]) -> Spli
         top = line.startswith(_TOP) and not line.startswith(_TOP + " ")
         code = line.strip() and not line.strip().startswith("#")
         if top and code:
-            statements.append(pending + [(line, loc)])
+            statements.append([*pending, (line, loc)])
             pending = []
         elif not top and statements and not pending:
             statements[-1].append((line, loc))
@@ -110,7 +110,7 @@ def split_rules(lines: list[str], locations: list[Any], args: list[str]) -> Spli
     later_reads.reverse()  # later_reads[i + 1]: names read after chunk i
     for i, chunk in enumerate(chunks):
         read, assigned = _names(chunk.lines)
-        chunk.params = sorted((read & local) - {"hits"}) + ["hits"]
-        chunk.returns = ["hits"] + sorted((assigned - {"hits"}) & later_reads[i + 1])
+        chunk.params = [*sorted((read & local) - {"hits"}), "hits"]
+        chunk.returns = ["hits", *sorted(assigned - {"hits"} & later_reads[i + 1])]
         local |= assigned
     return Split(head, chunks, tail)
