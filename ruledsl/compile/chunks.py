@@ -111,6 +111,6 @@ def split_rules(lines: list[str], locations: list[Any], args: list[str]) -> Spli
     for i, chunk in enumerate(chunks):
         read, assigned = _names(chunk.lines)
         chunk.params = [*sorted((read & local) - {"hits"}), "hits"]
-        chunk.returns = ["hits", *sorted(assigned - {"hits"} & later_reads[i + 1])]
+        chunk.returns = ["hits", *sorted((assigned - {"hits"}) & later_reads[i + 1])]
         local |= assigned
     return Split(head, chunks, tail)
