@@ -218,6 +218,8 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
                     aliases.append((use, leader))
                 continue
             read = group_read[shared]
+            if shared != use.index:
+                body.comment(1, f"the same definition as window {spec.name}: its state")
             key_parts = [gen.expr(k) for k in decl.by]
             if len(key_parts) == 1:
                 key_code, key_null = key_parts[0]
@@ -308,6 +310,8 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
                 else:
                     body(1, f"{s_} = {names.sequence(sleader.name)}")
                 continue
+            if shared != suse.index:
+                body.comment(1, f"the same definition as sequence {mod.out.sequences[shared].name}: its state")
             key_parts = [gen.expr(k) for k in sdecl.by]
             key_code = (
                 key_parts[0][0]

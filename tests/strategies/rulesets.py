@@ -201,6 +201,55 @@ def _scorecard(draw, i: int, scope: Scope) -> str:
     return f"scorecard sc{i} {{\n  on {', '.join(events)}\n" + "\n".join(items + levels) + "\n}"
 
 
+def _copies(draw, lines: list[str], scope: Scope, windows_ms: list[int]) -> None:
+    """Windows and sequences declared again under other names (sometimes differently spaced): the same state."""
+    originals = len(scope.windows)
+    for j in range(draw(st.integers(1, 3))):
+        i = draw(st.integers(0, originals - 1))
+        original = next(line for line in lines if line.startswith(f"window w{i} = "))
+        text = original.replace(f"window w{i} = ", f"window wc{j} = ", 1)
+        if draw(st.booleans()):
+            text = text.replace(" by ", "  by ", 1)
+        lines.append(text)
+        scope.windows.append(Sym(f"wc{j}", scope.windows[i].type, scope.windows[i].optional))
+        windows_ms.append(windows_ms[i])
+    if scope.sequences and draw(st.booleans()):  # before any copy: s0, s1 are the originals
+        i = draw(st.integers(0, len(scope.sequences) - 1))
+        original = next(line for line in lines if line.startswith(f"sequence s{i} by "))
+        lines.append(original.replace(f"sequence s{i} by ", "sequence sq0 by ", 1))
+        scope.sequences.append("sq0")
+
+
+def _shared_rules(draw, scope: Scope) -> list[str]:
+    """Families of rules: several behind one shared condition, several comparing one string field
+    with different values (a lookup in the engine, missing values included), each with a condition of its own.
+    """
+    out = []
+    events = draw(st.sampled_from(EVENT_SETS))
+    g = ExprGen(draw, scope, events)
+    shared = g.e_bool(draw(st.integers(0, 2)))
+    subject = draw(st.sampled_from(("customer_id", "phone")))
+    # the values events carry, and some they never do: a lookup needs four or more values
+    pool = (*CUSTOMERS, "c8", "c9", "c10") if subject == "customer_id" else (*PHONES, "p8", "p9")
+    values = draw(st.lists(st.sampled_from(pool), min_size=4, max_size=5, unique=True))
+    heads: list[Optional[str]] = [*values, *draw(st.lists(st.sampled_from(values), max_size=3))]
+    heads += [None] * draw(st.integers(2, 4))  # None: the shared condition
+    for j, value in enumerate(draw(st.permutations(heads))):
+        if value is None:
+            head = shared
+        else:
+            head = f'{subject} == "{value}"' if draw(st.integers(0, 3)) else f'"{value}" == {subject}'
+        tail = [g.e_bool(draw(st.integers(0, 2))) for _ in range(draw(st.integers(0, 2)))]
+        if tail and draw(st.booleans()):
+            tail.insert(0, shared)  # shared further down too: nested groups
+        when = " and ".join(f"({c})" for c in [head, *tail])
+        action = draw(st.sampled_from(("block", "hold", "step_up", "alert", "pass")))
+        out.append(
+            f'rule f{j} {{\n  reason "family {j}"\n  on {", ".join(events)}\n  when {when}\n  action {action}\n}}'
+        )
+    return out
+
+
 def _clock_scorecard() -> str:
     items = [f'  item "h{h}" when hour(ts) >= {h} score 1' for h in range(1, 24)]
     items += [f'  item "m{m}" when minute(ts) >= {m} score 100' for m in (1, 15, 30, 31, 45, 59)]
@@ -214,11 +263,15 @@ CLOCK_SCORECARD = _clock_scorecard()
 
 
 @st.composite
-def rulesets(draw, lateness: Sequence[Optional[str]] = tuple(LATENESS), *, clock_scorecard: bool = True) -> Scenario:
+def rulesets(
+    draw, lateness: Sequence[Optional[str]] = tuple(LATENESS), *, clock_scorecard: bool = True, shared: bool = False
+) -> Scenario:
     """A random valid ruleset (source text) with its metadata; ops are left empty.
 
     ``lateness``: the header values to draw from (None: no lateness item).
     ``clock_scorecard``: now and then add ``CLOCK_SCORECARD`` (slow in the reference interpreter).
+    ``shared``: also declare copies of windows and sequences under other names (one state in the
+    engine) and families of rules sharing conditions (``_shared_rules``); False draws exactly as before.
     """
     scope = Scope()
     lines: list[str] = []
@@ -295,6 +348,8 @@ def rulesets(draw, lateness: Sequence[Optional[str]] = tuple(LATENESS), *, clock
     for i in range(draw(st.integers(0, 2))):
         lines.append(_sequence(draw, i, scope))
         scope.sequences.append(f"s{i}")
+    if shared:
+        _copies(draw, lines, scope, windows_ms)
     if draw(st.integers(0, 2)) == 0:
         lines.append(_scorecard(draw, 0, scope))
         scope.scorecards.append("sc0")
@@ -317,6 +372,8 @@ def rulesets(draw, lateness: Sequence[Optional[str]] = tuple(LATENESS), *, clock
         if draw(st.integers(0, 3)) == 0:
             clauses.append("  shadow")
         lines.append(f"rule r{i} {{\n" + "\n".join(clauses) + "\n}")
+    if shared:
+        lines.extend(_shared_rules(draw, scope))
     flags = [c.name for c in scope.consts if c.type == "bool"]
     if flags and draw(st.integers(0, 2)):
         # a rule that fires exactly when a folded constant condition is true (a folding slip flips it)

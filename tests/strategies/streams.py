@@ -393,9 +393,11 @@ def random_ops(rnd: random.Random, scenario: Scenario, n_events: int, now: int) 
 
 
 @st.composite
-def scenarios(draw, max_events: int = 60, *, dirty: bool = False, long_tail: bool = True) -> Scenario:
-    """A ruleset and a stream of operations for it (see ``streams``)."""
-    scenario = draw(rulesets())
+def scenarios(
+    draw, max_events: int = 60, *, dirty: bool = False, long_tail: bool = True, shared: bool = False
+) -> Scenario:
+    """A ruleset and a stream of operations for it (see ``streams``; ``shared``: see ``rulesets``)."""
+    scenario = draw(rulesets(shared=shared))
     scenario.ops = draw(streams(scenario, max_events, dirty=dirty, long_tail=long_tail))
     return scenario
 
