@@ -41,3 +41,10 @@ def test_shared_structure_on_a_store_agrees_with_reference(scenario):
 def test_shared_structure_on_python_kernels_agrees_with_reference(scenario):
     _valid(scenario)
     check_scenario(scenario, kernels="python")
+
+
+@settings(SETTINGS, max_examples=3)
+@given(scenarios(shared=True))
+def test_shared_structure_on_the_cython_evaluator_agrees_with_reference(scenario):
+    _valid(scenario)
+    check_scenario(scenario, kernels="cython")
