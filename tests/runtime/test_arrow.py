@@ -115,10 +115,14 @@ def _clock() -> int:
     return CLOCK_MS
 
 
-def _engines(source: str):
+def _engines(source: str, evaluator: str = "never"):
+    # evaluate_arrow on ``evaluator`` ("never": generated Python, "require": Cython); the per-event path and
+    # the reference to compare with
     result = check(load_text(source))
     assert result.ok, [d.message for d in result.diagnostics if d.severity == "error"]
-    return build_engine(result, clock=_clock), build_engine(result, clock=_clock), ReferenceEngine(result, clock=_clock)
+    arrow = build_engine(result, clock=_clock, evaluator_mode=evaluator)
+    single = build_engine(result, clock=_clock, evaluator_mode="never")
+    return arrow, single, ReferenceEngine(result, clock=_clock)
 
 
 def _compare(where: str, got, want) -> None:
@@ -137,11 +141,13 @@ def _per_event(fn, event):
         return err
 
 
-def run_arrow(scenario: Scenario, batch_size: int, *, reference: bool = True) -> None:
+def run_arrow(scenario: Scenario, batch_size: int, *, reference: bool = True, evaluator: str = "never") -> None:
     """Every event of ``scenario`` through evaluate_arrow in batches, against the per-event path and the reference."""
     # the rare generated ruleset that divides by a constant zero (RD211) is skipped, as in the oracle's test
     assume(not any(d.code == "RD211" for d in check(load_text(scenario.source)).diagnostics))
-    arrow, single, ref = _engines(scenario.source)
+    arrow, single, ref = _engines(scenario.source, evaluator)
+    if evaluator == "require":
+        assert arrow.evaluator == "cython"
     pending: list[dict] = []
     variant = 0
 
@@ -191,6 +197,13 @@ def test_arrow_dirty_values_refused_like_per_event_path(scenario, batch_size):
     run_arrow(scenario, batch_size)
 
 
+@settings(SETTINGS, max_examples=2)
+@given(scenarios(), st.sampled_from([7, 1000]))
+def test_arrow_on_the_cython_evaluator_agrees(scenario, batch_size):
+    """The row functions of the Cython evaluator (each example builds a module: seconds of C compiler)."""
+    run_arrow(scenario, batch_size, evaluator="require")
+
+
 @settings(SETTINGS, max_examples=3)
 @given(long_scenarios(min_events=600, max_events=1500), st.sampled_from([97, 512]))
 def test_arrow_long_streams_agree(scenario, batch_size):
@@ -224,10 +237,10 @@ rule opened { reason "opened" on transfer when present(when_opened) and ts - whe
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z, 08:00 in Shanghai
 
 
-def _engine(source: str = SOURCE, clock=None):
+def _engine(source: str = SOURCE, clock=None, evaluator: str = "never"):
     result = check(load_text(source))
     assert result.ok
-    return build_engine(result, clock=clock)
+    return build_engine(result, clock=clock, evaluator_mode=evaluator)
 
 
 def _tx(i: int, **over) -> dict:
@@ -274,7 +287,8 @@ def _dict_path(events: list[dict], source: str = SOURCE) -> list:
     return engine.evaluate_many(events, errors="return")
 
 
-def test_dictionary_and_plain_string_columns_agree():
+@pytest.mark.parametrize("evaluator", ["never", "require"])
+def test_dictionary_and_plain_string_columns_agree(evaluator):
     events = _events()
     want = _dict_path(events)
     plain = _table(events)
@@ -287,9 +301,9 @@ def test_dictionary_and_plain_string_columns_agree():
     )
     assert pa.types.is_dictionary(dictionary.schema.field("type").type)
     assert any(d.rules for d in want)
-    _same(_engine().evaluate_arrow(plain), want)
-    _same(_engine().evaluate_arrow(dictionary), want)
-    _same(_engine().evaluate_arrow(dictionary.to_batches()[0]), want)
+    _same(_engine(evaluator=evaluator).evaluate_arrow(plain), want)
+    _same(_engine(evaluator=evaluator).evaluate_arrow(dictionary), want)
+    _same(_engine(evaluator=evaluator).evaluate_arrow(dictionary.to_batches()[0]), want)
 
 
 @pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
