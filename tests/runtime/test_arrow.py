@@ -700,3 +700,40 @@ def test_error_index_counts_across_the_batches_of_a_table():
     assert err.value.index == 9_000 and len(err.value.decisions) == 9_000 and err.value.field == "channel"
     result = _engine().evaluate_arrow(table, errors="return")
     assert list(result.errors) == [9_000] and len(result) == 10_000
+
+
+@pytest.mark.parametrize("amount_type", [pa.decimal128(12, 2), pa.float64(), pa.int64()])
+@pytest.mark.parametrize("strings", ["plain", "dictionary"])
+def test_clean_columns_take_the_fast_tier_only(amount_type, strings):
+    # a clean batch is decoded columnar (no value-by-value tier) and no row goes through the dict path
+    # (either would still be right, but slow)
+    from ruledsl.runtime.arrow_decode import decode_batch
+
+    events = _events(30)
+    for ev in events:
+        if "amount" in ev:
+            ev["amount"] = {pa.int64(): int, pa.float64(): float}.get(amount_type, lambda v: v)(ev["amount"])
+    table = _table(events, amount=amount_type, ts=pa.timestamp("ms", tz="UTC"))
+    if strings == "dictionary":
+        table = pa.table(
+            {
+                n: c.dictionary_encode() if pa.types.is_string(c.type) else c
+                for n, c in zip(table.column_names, table.columns, strict=True)
+            }
+        )
+    engine = _engine()
+    batch = table.combine_chunks().to_batches()[0]
+    columns = {n: batch.column(i) for i, n in enumerate(batch.schema.names)}
+    plan = engine._batch_plan()
+
+    def fallback(i):
+        raise AssertionError(f"row {i} went to the dict path")
+
+    decoded = decode_batch(plan, columns, batch.num_rows, fallback)
+    assert len(plan.rows) not in decoded.codes
+    assert sorted(set(decoded.codes)) == [0, 1]
+    for fields in plan.fields:
+        for dec, _required in fields:
+            if dec.name in columns:
+                d = dec.decode(columns[dec.name])
+                assert d.values is None, f"{dec.name} ({columns[dec.name].type}) decoded value by value"
