@@ -35,7 +35,9 @@ from ruledsl.kernels.values import (
     get_zone,
 )
 from ruledsl.runtime import persistence
+from ruledsl.runtime.audit import open_log
 from ruledsl.runtime.decision import ACTION_RANK, DEFAULT_HOLD_TIMEOUT_MS, Decision, MatchedRule, ScoreResult
+from ruledsl.runtime.engine_audit import AuditMixin
 from ruledsl.runtime.engine_columns import ColumnsMixin
 from ruledsl.runtime.engine_compiled import CompiledMixin
 from ruledsl.runtime.engine_state import StateMixin
@@ -67,7 +69,7 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin):
+class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin, AuditMixin):
     """A compiled ruleset with its state.  Build one with ``ruledsl.load``."""
 
     _rewrite_error = staticmethod(_linemap.rewrite_traceback)  # for the compiled evaluator's evaluate()
@@ -90,6 +92,7 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin):
         clock: Optional[Callable[[], int]] = wall_clock_ms,
         max_future_skew: Union[int, str, None] = None,
         evaluator_mode: Optional[str] = None,
+        audit_log=None,
     ):
         if on_store_error not in STORE_POLICIES:
             raise ValueError(f"on_store_error must be one of {', '.join(STORE_POLICIES)}")
@@ -121,6 +124,7 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin):
         self._future_limit = [NEVER if clock is not None else -NEVER]  # -NEVER: no clock, no guard
         self._lock = threading.Lock()
         self._reload_lock = threading.Lock()
+        self._audit = open_log(audit_log)  # ruledsl.runtime.audit: administrative changes, never evaluate()
 
         self._params: list[Any] = []
         for name in compiled.params:
@@ -150,8 +154,10 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin):
         self._bind()
         self._evaluator_mode = evaluator_mode
         self._start_evaluator(evaluator_mode)  # the compiled evaluator: now, from the cache, or in the background
+        if state is not None:
+            self._audit_restore(state)
 
-    def reload(self, paths=None, *, params=None, lists=None) -> list[str]:
+    def reload(self, paths=None, *, params=None, lists=None, by=None, reason=None) -> list[str]:
         """Load a new version of the ruleset into this running engine.
 
         Windows and sequences whose definition did not change keep their
@@ -160,8 +166,14 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin):
         them.  The swap is atomic: every event is evaluated entirely by the
         old or entirely by the new ruleset.  A ruleset with errors raises
         ``RuleDSLError`` and the old one keeps running.  Returns the names of
-        the windows and sequences that kept their state.
+        the windows and sequences that kept their state.  ``by``/``reason``
+        go to the audit log, if any (docs/audit.md).
         """
+        if self._audit is not None:
+            return self._audited_reload(paths, params, lists, by, reason)
+        return self._reload(paths, params, lists)
+
+    def _reload(self, paths=None, params=None, lists=None) -> list[str]:
         from ruledsl.check.checker import check_files
 
         paths = paths if paths is not None else self.paths
@@ -187,6 +199,7 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin):
                 clock=self.clock,
                 max_future_skew=self._skew_option,
                 evaluator_mode=self._evaluator_mode,
+                audit_log=self._audit,
             )
             new.paths = [str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
             with self._lock, new._lock:  # new's lock: a compiled evaluator finishing now lands here
@@ -459,8 +472,10 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin):
         else:
             self._params[i] = convert_item(type_name, value)
 
-    def set_param(self, name: str, value: Any) -> None:
-        """Change a business parameter; effective from the next event."""
+    def set_param(self, name: str, value: Any, *, by: Optional[str] = None, reason: Optional[str] = None) -> None:
+        """Change a business parameter; effective from the next event (audited: ``by``, ``reason``)."""
+        if self._audit is not None:
+            return self._audited_set_param(name, value, by, reason)
         with self._lock:
             self._set_param(name, value)
             self._param_overrides[name] = value
@@ -471,8 +486,12 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin):
         value = self._params[i]
         return decimal_to_python(value) if self.compiled.param_types[name] == "decimal" else value
 
-    def update_list(self, name: str, values: Iterable[Any]) -> None:
-        """Replace a list's entries; effective from the next event."""
+    def update_list(
+        self, name: str, values: Iterable[Any], *, by: Optional[str] = None, reason: Optional[str] = None
+    ) -> None:
+        """Replace a list's entries; effective from the next event (audited: ``by``, ``reason``)."""
+        if self._audit is not None:
+            return self._audited_update_list(name, values, by, reason)
         try:
             i = self.compiled.lists.index(name)
         except ValueError:
@@ -577,6 +596,7 @@ def load(
     clock: Optional[Callable[[], int]] = wall_clock_ms,
     max_future_skew: Union[int, str, None] = None,
     compiled: Optional[str] = None,
+    audit_log=None,
 ) -> Engine:
     """Load, check and compile ruleset files into an ``Engine``.
 
@@ -608,6 +628,9 @@ def load(
     Cython one when it is built (at once when it is cached), ``"require"``
     builds it before returning (``BuildError`` if impossible), ``"never"``
     stays on Python (docs/ARCHITECTURE.md, "Evaluators").
+    ``audit_log`` (a path or a ``ruledsl.runtime.audit.AuditLog``) records every
+    ``set_param``, ``update_list``, ``reload`` and this snapshot restore in a
+    hash-chained log (docs/audit.md).
     Raises ``RuleDSLError`` carrying every diagnostic if the ruleset is not
     clean (warnings do not stop loading; errors do), and
     ``persistence.SnapshotError`` for a snapshot that cannot be used.
@@ -629,6 +652,7 @@ def load(
         clock=clock,
         max_future_skew=max_future_skew,
         evaluator_mode=compiled,
+        audit_log=audit_log,
     )
     engine.paths = [str(p) for p in ([path_or_paths] if isinstance(path_or_paths, (str, Path)) else path_or_paths)]
     return engine
