@@ -50,7 +50,7 @@ EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_ERROR = 2
 
-COMMAND_MODULES: tuple[str, ...] = ("ruledsl.cli.run", "ruledsl.cli.test", "ruledsl.cli.compile")
+COMMAND_MODULES: tuple[str, ...] = ("ruledsl.cli.run", "ruledsl.cli.test", "ruledsl.cli.compile", "ruledsl.cli.audit")
 """Modules whose ``register(app)`` adds further commands (``run``, ``test``, ...)."""
 
 app = typer.Typer(
