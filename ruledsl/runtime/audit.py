@@ -383,6 +383,7 @@ class AuditLog:
             self._head, error = _read_tail(self._fd, self._size)
         if error:
             os.close(self._fd)
+            self._fd = -1
             raise AuditError(
                 f"{self.path}: {error}; refusing to continue the chain (run `ruledsl audit verify` "
                 "and repair or archive the file)"
@@ -394,9 +395,20 @@ class AuditLog:
         return self._lock
 
     def head(self) -> Head:
-        """``seq`` and ``hash`` of the last line (``0:<GENESIS>`` for an empty log)."""
-        with self._lock:
+        """``seq`` and ``hash`` of the file's last line (``0:<GENESIS>`` for an empty log), whoever wrote it."""
+        with self._lock, self._file_lock():
+            self._sync()
             return self._head
+
+    def _sync(self) -> int:
+        # under both locks: if another writer extended the chain, continue from its last line
+        size = os.fstat(self._fd).st_size
+        if size != self._size:
+            head, error = _read_tail(self._fd, size)
+            if error:
+                raise AuditError(f"{self.path}: {error}; refusing to continue the chain")
+            self._head, self._size = head, size
+        return size
 
     def append(
         self,
@@ -423,12 +435,7 @@ class AuditLog:
         who = self.default_by if by is None else _check_by(by)
         old, new = _builtins(old), _builtins(new)
         with self._lock, self._file_lock():
-            size = os.fstat(self._fd).st_size
-            if size != self._size:  # another writer extended the chain: continue from its last line
-                head, error = _read_tail(self._fd, size)
-                if error:
-                    raise AuditError(f"{self.path}: {error}; refusing to continue the chain")
-                self._head, self._size = head, size
+            size = self._sync()
             fields = {
                 "seq": self._head.seq + 1,
                 "at": self._now(),
