@@ -197,7 +197,7 @@ def test_arrow_dirty_values_refused_like_per_event_path(scenario, batch_size):
     run_arrow(scenario, batch_size)
 
 
-@settings(SETTINGS, max_examples=2)
+@settings(SETTINGS, max_examples=max(EXAMPLES // 25, 1))
 @given(scenarios(), st.sampled_from([7, 1000]))
 def test_arrow_on_the_cython_evaluator_agrees(scenario, batch_size):
     """The row functions of the Cython evaluator (each example builds a module: seconds of C compiler)."""
