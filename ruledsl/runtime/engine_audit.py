@@ -107,7 +107,9 @@ class AuditMixin:
         with log.lock:
             old = self._lists[i]  # stable: every change to it is made under log.lock
             old_summary = {"count": len(old), "digest": self._list_digest(name, old)}
-            new_summary = auditing.list_summary(user_values(type_name, converted), user_values(type_name, old))
+            # strings are recorded as given (in their order: a sorted list digests in linear time)
+            given = values if type_name in ("string", "enum") else user_values(type_name, converted)
+            new_summary = auditing.list_summary(given, self._user_set(type_name, old))
             self._remember_digest(name, converted, new_summary["digest"])
             with self._lock:
                 had, old_override = name in self._list_overrides, self._list_overrides.get(name)
@@ -184,6 +186,11 @@ class AuditMixin:
         for path in sorted(sources):
             h.update(path.encode() + b"\0" + sources[path].encode() + b"\0")
         return {"ruleset": name, "paths": list(self.paths), "digest": "sha256:" + h.hexdigest()}
+
+    @staticmethod
+    def _user_set(type_name: str, entries: frozenset) -> frozenset:
+        """A list's runtime entries as the user values ``list_summary`` compares (the same set for strings)."""
+        return entries if type_name not in ("decimal",) else frozenset(user_values(type_name, entries))
 
     def _list_digest(self, name: str, entries: Any) -> str:
         cached = getattr(self, "_list_digests", {}).get(name)
