@@ -56,7 +56,14 @@ class AuditMixin:
     def _audit_record(
         self, action: str, target: str, old: Any, new: Any, *, by: Optional[str], reason: Optional[str]
     ) -> Optional[auditing.AuditEntry]:
-        """Append one entry if the engine has a log (for holds, controls, exemptions: call under ``_audit_lock``)."""
+        """Append one entry if the engine has a log; for holds, controls and exemptions.
+
+        Lock order: take ``_audit_lock()`` first, then the engine's ``_lock``
+        only to apply the change, and append after releasing ``_lock`` (as
+        ``_audited_set_param`` does): appending under ``_lock`` would hold up
+        ``evaluate`` for the ``fsync``, and taking ``_audit_lock`` inside
+        ``_lock`` could deadlock with it.
+        """
         if self._audit is None:
             return None
         return self._audit.append(action, target, old, new, by=by, reason=reason)
