@@ -141,7 +141,11 @@ def measure_case(name: str, paths: list[str], repeat: int, compiled: bool, tmp: 
     }
     if compiled:
         cache = tmp / f"{name}-cython"
-        build = _child(_LOAD, [arg, "require"], cache)
+        try:
+            build = _child(_LOAD, [arg, "require"], cache)
+        except (RuntimeError, subprocess.TimeoutExpired) as err:  # no compiler, a build that failed or timed out
+            res["cython_error"] = str(err).strip().splitlines()[-1][:200]
+            return res
         loads = [_child(_LOAD, [arg, "auto"], cache) for _ in range(repeat)]
         res["cython_build_load_s"] = build["load_s"]
         res["cython_cached_load_s"] = _median(loads, "load_s")
@@ -187,6 +191,8 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str]]:
                 f"{case['auto_load_s'] * 1e3:,.0f} ms cached (Cython text generated, build started in the background)",
             )
         )
+        if "cython_error" in case:
+            out.append((f"  compiled evaluator, {case['ruleset']}", f"not built: {case['cython_error']}"))
         if "cython_cached_load_s" in case:
             out.append(
                 (
