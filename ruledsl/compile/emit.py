@@ -6,6 +6,12 @@ be read by rule authors (``ruledsl compile --show``): DSL names
 each window, sequence, scorecard and rule with its file and line, and every
 line mapped back to the DSL declaration it comes from (``linemap.py``), so a
 traceback or a profile inside generated code points at the ruleset.
+
+Shared structure is written, not hidden: a window (sequence) with the same
+definition as another is that one's value (``w_b = w_a`` under a comment
+saying so; one kernel call), and rules sharing tests are written as the
+tree ``ruletree.py`` builds (an ``if`` per shared test, a dict lookup per
+field compared with many values), each rule still under its own comment.
 """
 
 from __future__ import annotations

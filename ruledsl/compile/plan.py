@@ -4,8 +4,10 @@ For each event type: which fields it decodes, which windows it reads and
 which it feeds (and whether one kernel call can do both), which sequences it
 steps, which scorecards and rules apply; for the ruleset: the tables the
 engine binds (window and sequence specs with their state identity, rule
-metadata, parameters, lists), the Python name of every DSL name, and the
-constant values the checker folded.  ``emit.py`` turns a plan into text and
+metadata, parameters, lists; which windows and sequences are one state
+because their definitions are equal), the Python name of every DSL name,
+and the constant values the checker folded.  How rules share their tests
+is decided in ``ruletree.py``.  ``emit.py`` turns a plan into text and
 decides nothing of this.
 """
 
