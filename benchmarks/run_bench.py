@@ -26,7 +26,15 @@ each on fresh state:
   and check (``checker.check``) separately, on one core;
 - the longest time ``evaluate()`` (called in a loop by another thread) is
   blocked while a snapshot of 1,000,000 keys is written, and the snapshot's
-  total time and size (``snapshot_bench.py``, in a fresh interpreter).
+  total time and size (``snapshot_bench.py``, in a fresh interpreter);
+- the Cython evaluator: its cold build and cached load (fresh processes),
+  its decisions against the hand-written rules, its throughput (collector on
+  and off) and latency, beside the generated-Python evaluator;
+- ``evaluate_arrow()`` from a prepared Arrow table, plain string columns and
+  Parquet (``arrow_bench.py``); cost per event for 30/300/3,000 rules with
+  shared predicates and for identical vs different windows, with latency
+  (``rules_bench.py``); cold and cached load by ruleset size
+  (``load_bench.py``) — each in a fresh interpreter.
 
 Without Cython (or a C compiler) the hand-written Cython baseline is reported
 as missing and the rest runs; ``RULEDSL_BENCH_REQUIRE_CYTHON=1`` makes that an
@@ -653,6 +661,51 @@ class Bench:
         for measure, value in snapshot_bench.rows(res):
             self.row("snapshot while evaluating", measure, value)
 
+    def _child_bench(self, script: str, args: list[str]) -> dict:
+        """Run another benchmark script of this folder in a fresh interpreter; its JSON (last stdout line)."""
+        import subprocess
+
+        proc = subprocess.run([sys.executable, str(HERE / script), *args], capture_output=True, text=True, timeout=3600)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{script} failed: {proc.stderr[-2000:]}")
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    def s_arrow(self):
+        """evaluate_arrow from a prepared Arrow table, plain strings and Parquet (``arrow_bench.py``)."""
+        import arrow_bench
+
+        args = ["--json"] + (["--short"] if self.args.short else [])
+        if getattr(self, "evaluator_missing", "not built") is not None:
+            args.append("--python-only")
+        res = self._child_bench("arrow_bench.py", args)
+        self.results["arrow"] = res
+        for measure, value in arrow_bench.rows(res):
+            self.row("evaluate_arrow()", measure, value)
+
+    def s_rules(self):
+        """Cost per event against the number of rules, shared predicates, merged windows (``rules_bench.py``)."""
+        import rules_bench
+
+        compiled = "require" if getattr(self, "evaluator_missing", "not built") is None else "never"
+        for evaluator in sorted({"never", compiled}):
+            res = self._child_bench(
+                "rules_bench.py", ["--json", "-", "--compiled", evaluator] + (["--short"] if self.args.short else [])
+            )
+            self.results[f"rules_{evaluator}"] = res
+            label = "Cython" if evaluator == "require" else "Python"
+            for measure, value in rules_bench.rows(res):
+                self.row(f"rules and windows, {label}", measure, value)
+
+    def s_load_sizes(self):
+        """Cold and cached load of 30, 300 and 3,000 rules, each in a fresh process (``load_bench.py``)."""
+        import load_bench
+
+        args = ["--json"] + (["--short"] if self.args.short else ["--compiled"])
+        res = self._child_bench("load_bench.py", args)
+        self.results["load_sizes"] = res
+        for measure, value in load_bench.rows(res):
+            self.row("load by size", measure, value)
+
     def s_lint(self):
         from ruledsl.check.checker import check
         from ruledsl.syntax.loader import load_program, load_text
@@ -725,6 +778,9 @@ class Bench:
             ("latency", self.s_latency),
             ("memory", self.s_memory),
             ("snapshot", self.s_snapshot),
+            ("arrow", self.s_arrow),
+            ("rules", self.s_rules),
+            ("load_sizes", self.s_load_sizes),
             ("lint", self.s_lint),
         ]
 
@@ -780,7 +836,7 @@ def parse_args(argv=None):
         metavar="SECTIONS",
         type=lambda text: set(text.split(",")),
         help="run only these sections, comma-separated (load, correctness, throughput, latency, memory, "
-        "snapshot, lint); the others are skipped",
+        "snapshot, arrow, rules, load_sizes, lint); the others are skipped",
     )
     p.add_argument(
         "--handwritten-keys",

@@ -81,7 +81,7 @@ def unavailable_reason() -> Optional[str]:
 
 
 def module_key(source: str) -> str:
-    """The cache key of an evaluator module's text (16 hex digits)."""
+    """The cache key of an evaluator module made from ``source`` (its text, or a digest of what makes it)."""
     h = hashlib.sha256(source.encode("utf-8"))
     for part in (
         __version__,
@@ -137,14 +137,18 @@ cmd.run()
 """
 
 
-def build_module(name: str, source: str, cache_dir: Optional[Path] = None) -> Path:
+def build_module(
+    name: str, source: str, cache_dir: Optional[Path] = None, *, files: Optional[dict[str, bytes]] = None
+) -> Path:
     """The path of extension module ``name`` built from Cython ``source``, building it unless cached.
 
-    ``name`` should carry ``module_key(source)`` so that a changed text is a
-    new module.  Raises ``BuildError`` with the compiler's output on failure.
+    ``name`` should carry a cache key of what the text is made from, so
+    that a changed text is a new module.  ``files`` (suffix -> bytes) are
+    kept beside it as ``<name>.<suffix>`` (a line map).  Raises
+    ``BuildError`` with the compiler's output on failure.
     """
     with _lock_for(name):  # one build per module in this process; other threads wait for it
-        return _build_locked(name, source, cache_dir)
+        return _build_locked(name, source, cache_dir, files or {})
 
 
 _locks: dict[str, threading.Lock] = {}
@@ -156,7 +160,7 @@ def _lock_for(name: str) -> threading.Lock:
         return _locks.setdefault(name, threading.Lock())
 
 
-def _build_locked(name: str, source: str, cache_dir: Optional[Path]) -> Path:
+def _build_locked(name: str, source: str, cache_dir: Optional[Path], files: dict[str, bytes]) -> Path:
     found = cached_module(name, cache_dir)
     if found is not None:
         return found
@@ -189,6 +193,8 @@ def _build_locked(name: str, source: str, cache_dir: Optional[Path]) -> Path:
         if proc.returncode != 0:
             raise BuildError(f"building {name} failed:\n{(output or '')[-4000:]}")
         shutil.copyfile(pyx, staged / pyx.name)  # kept beside the module: tracebacks and profilers show it
+        for suffix, data in files.items():
+            (staged / f"{name}.{suffix}").write_bytes(data)
         try:
             os.replace(staged, out)  # atomic; another process may have won the race
         except OSError:

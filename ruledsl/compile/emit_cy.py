@@ -31,12 +31,11 @@ caches the built module by a digest of this text.
 
 from __future__ import annotations
 
-import io
-import tokenize
+import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ruledsl.compile.chunks import split_rules
+from ruledsl.compile.chunks import names_in, split_rules
 from ruledsl.compile.emit import Writer, comment_text
 from ruledsl.compile.linemap import LineMap
 from ruledsl.compile.plan import Compiled
@@ -110,55 +109,41 @@ cdef object _imod(object a, object b):
 def bound_names(compiled: Compiled) -> list[str]:
     """The global names the generated code loads that the Evaluator binds, sorted."""
     candidates = (set(EXPORTED) - _BUILTINS) | compiled.bound_names()
-    used = {
-        tok.string
-        for tok in tokenize.generate_tokens(io.StringIO(compiled.source).readline)
-        if tok.type == tokenize.NAME
-    }
+    used = {name for line in compiled.source.splitlines() for _start, _end, name in names_in(line)}
     return sorted((candidates & used) | {"PASS", *_LISTS})
+
+
+_CALL = re.compile(r"\s*\(")
+_METHOD_CALL = re.compile(r"\s*\.\s*(\w+)\s*\(")
 
 
 def _rewrite(line: str, bound: set[str], windows: set[str], sequences: set[str]) -> str:
     """One generated Python line with its global names made ``self.`` attributes and kernel calls made C calls."""
-    stripped = line.lstrip(" ")
-    if not stripped or stripped.startswith("#"):
+    if not line.strip() or line.lstrip().startswith("#"):
         return line
-    indent = line[: len(line) - len(stripped)]
-    toks = list(tokenize.generate_tokens(io.StringIO(stripped).readline))
     out: list[str] = []
-    pos = 0  # column in `stripped` copied up to
-    i = 0
-    while i < len(toks):
-        tok = toks[i]
-        if tok.type == tokenize.NAME and tok.start[0] == 1:
-            prev = toks[i - 1] if i else None
-            after_dot = prev is not None and prev.type == tokenize.OP and prev.string == "."
-            if not after_dot and tok.string in bound:
-                call = None
-                if i + 3 < len(toks) and toks[i + 1].string == "." and toks[i + 3].string == "(":
-                    method = toks[i + 2].string
-                    if tok.string in windows:
-                        call = _WINDOW_CALLS.get(method)
-                    elif tok.string in sequences:
-                        call = _SEQUENCE_CALLS.get(method)
-                if tok.string in _IN_C and i + 1 < len(toks) and toks[i + 1].string == "(":
-                    out.append(stripped[pos : tok.start[1]])
-                    out.append(_IN_C[tok.string])
-                    pos = toks[i + 1].end[1]
-                    i += 2
-                    continue
-                if call is not None:
-                    out.append(stripped[pos : tok.start[1]])
-                    out.append(f"{call}(self.{tok.string}, ")
-                    pos = toks[i + 3].end[1]
-                    i += 4
-                    continue
-                out.append(stripped[pos : tok.start[1]])
-                out.append(f"self.{tok.string}")
-                pos = tok.end[1]
-        i += 1
-    out.append(stripped[pos:])
-    return indent + "".join(out).rstrip("\n")
+    pos = 0
+    for start, end, name in names_in(line):
+        if name in _IN_C:
+            call = _CALL.match(line, end)
+            if call is not None:
+                out += [line[pos:start], _IN_C[name]]
+                pos = call.end()
+                continue
+        if name in windows or name in sequences:
+            method = _METHOD_CALL.match(line, end)
+            c_call = None
+            if method is not None:
+                c_call = (_WINDOW_CALLS if name in windows else _SEQUENCE_CALLS).get(method.group(1))
+            if method is not None and c_call is not None:
+                out += [line[pos:start], f"{c_call}(self.{name}, "]
+                pos = method.end()
+                continue
+        if name in bound:
+            out += [line[pos:start], f"self.{name}"]
+            pos = end
+    out.append(line[pos:])
+    return "".join(out)
 
 
 def _emit_local_time(w: Writer) -> None:

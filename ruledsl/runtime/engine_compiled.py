@@ -20,15 +20,20 @@ A mixin of ``Engine``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import warnings
+from pathlib import Path
 from typing import Any, Optional
 
+import msgspec
+
 from ruledsl.compile import build as _build
+from ruledsl.compile import chunks
 from ruledsl.compile import linemap as _linemap
 from ruledsl.compile.emit_cy import CythonModule, cython_module
-from ruledsl.compile.linemap import LineMap
+from ruledsl.compile.linemap import LineMap, Location
 
 MODES = ("auto", "require", "never")
 
@@ -43,13 +48,62 @@ def default_mode() -> str:
     return mode
 
 
+_EMITTERS = ("emit_cy.py", "chunks.py")  # the modules that write the Cython text from a compiled ruleset
+
+
+def evaluator_name(compiled: Any) -> str:
+    """The Cython evaluator's module name for a compiled ruleset, carrying its cache key.
+
+    The key is computed without writing the Cython text, so a cached module
+    is found at the cost of a hash: the text is a function of the generated
+    Python source (which fixes the event functions' pieces and the names they
+    load), the kernels each window uses, and the code of the emitters
+    themselves (plus what ``build.module_key`` adds: versions, ABI, flags).
+    """
+    import ruledsl.compile as _compile_pkg
+
+    folder = Path(_compile_pkg.__file__).resolve().parent
+    h = hashlib.sha256(compiled.source.encode("utf-8"))
+    h.update(repr([(w.agg, name) for w, name in zip(compiled.windows, compiled.window_names, strict=True)]).encode())
+    h.update(repr(compiled.sequence_names).encode())
+    for emitter in _EMITTERS:
+        h.update((folder / emitter).read_bytes())
+    h.update(str(chunks.MAX_CHUNK_LINES).encode())
+    return "ruledsl_ev_" + _build.module_key(h.hexdigest())
+
+
 def evaluator_module(compiled: Any) -> tuple[str, CythonModule]:
-    """The module name and text of a compiled ruleset's Cython evaluator (the name carries the cache key)."""
-    module = cython_module(compiled, "ruledsl_ev")
-    name = "ruledsl_ev_" + _build.module_key(module.source)
-    if module.linemap is not None:
-        module.linemap = LineMap(f"{name}.pyx", module.linemap.locations)
-    return name, module
+    """The module name and the Cython text of a compiled ruleset's evaluator."""
+    name = evaluator_name(compiled)
+    return name, cython_module(compiled, name)
+
+
+def _linemap_file(module_path: Path, name: str) -> Path:
+    return module_path.parent / f"{name}.linemap.json"
+
+
+def _register_linemap(name: str, module_path: Path) -> None:
+    # tracebacks through the compiled evaluator point at the DSL, as through the Python one
+    try:
+        source = (module_path.parent / f"{name}.pyx").read_text(encoding="utf-8")
+        raw = msgspec.json.decode(_linemap_file(module_path, name).read_bytes())
+    except (OSError, msgspec.DecodeError):
+        return  # a cache without them still runs; tracebacks show the .pyx lines
+    locations = [Location(*loc) if loc is not None else None for loc in raw]
+    _linemap.register(LineMap(f"{name}.pyx", locations), source)
+
+
+def _build_files(module: CythonModule) -> dict[str, bytes]:
+    # kept beside the built module: the line map, for tracebacks after a cached load
+    locations = module.linemap.locations if module.linemap is not None else []
+    return {"linemap.json": msgspec.json.encode([list(loc) if loc is not None else None for loc in locations])}
+
+
+def _build_and_load(compiled: Any) -> tuple[str, Any, Path]:
+    """Write, build (or find) and import the evaluator module of ``compiled``: (name, module, path)."""
+    name, module = evaluator_module(compiled)
+    path = _build.build_module(name, module.source, files=_build_files(module))
+    return name, _build.load_module(name, path), path
 
 
 class CompiledMixin:
@@ -85,18 +139,21 @@ class CompiledMixin:
             self._give_up("the engine runs on the pure-Python state kernels")
             return
         if mode == "require":
-            self._install(self.compiled, *self._build_evaluator())
+            name, loaded, path = _build_and_load(self.compiled)
+            self._install(self.compiled, name, loaded)
+            _register_linemap(name, path)
             self._evaluator_done.set()
             return
         try:
-            name, module = evaluator_module(self.compiled)
+            name = evaluator_name(self.compiled)
         except Exception as err:  # a bug in the Cython emitter must not fail a load in auto mode: warn
             self._give_up(f"{type(err).__name__}: {err}")
             return
-        path = _build.cached_module(name)
-        if path is not None:
+        cached = _build.cached_module(name)
+        if cached is not None:
             try:
-                self._install(self.compiled, name, module, _build.load_module(name, path))
+                self._install(self.compiled, name, _build.load_module(name, cached))
+                _register_linemap(name, cached)
             except _build.BuildError as err:
                 self._give_up(str(err))
             self._evaluator_done.set()
@@ -109,11 +166,13 @@ class CompiledMixin:
 
         def work() -> None:
             try:
-                path = _build.build_module(name, module.source)
-                loaded = _build.load_module(name, path)
-                box[0]._install(compiled, name, module, loaded)
+                name, loaded, path = _build_and_load(compiled)
+                box[0]._install(compiled, name, loaded)
+                _register_linemap(name, path)
             except _build.BuildError as err:
                 box[0]._give_up(str(err))
+            except Exception as err:  # the emitter failed: stay on Python, say why
+                box[0]._give_up(f"{type(err).__name__}: {err}")
             finally:
                 done.set()
 
@@ -124,17 +183,11 @@ class CompiledMixin:
         kernels = [k for k in self._windows if type(k).__name__ != "LastState"] + list(self._sequences)
         return all(type(k).__module__ in ("ruledsl.kernels.windows", "ruledsl.kernels.sequences") for k in kernels)
 
-    def _build_evaluator(self) -> tuple[str, CythonModule, Any]:
-        name, module = evaluator_module(self.compiled)
-        path = _build.build_module(name, module.source)
-        return name, module, _build.load_module(name, path)
-
-    def _install(self, compiled: Any, name: str, module: CythonModule, loaded: Any) -> None:
+    def _install(self, compiled: Any, name: str, loaded: Any) -> None:
         # Swap the compiled evaluator in under the engine's lock.  A reload copies a new engine's
         # attributes into the live one under both engines' locks and points the shared box at the
         # live engine, so a build finishing meanwhile lands in whichever engine is live.
-        if module.linemap is not None:
-            _linemap.register(module.linemap, module.source)
+        functions = {code.event: code.function for code in compiled.event_code}
         while True:
             engine = self._evaluator_box[0]
             with engine._lock:
@@ -143,8 +196,8 @@ class CompiledMixin:
                 if engine.compiled is not compiled:
                     return  # a reload replaced the ruleset: this module is for the old one
                 evaluator = loaded.Evaluator(engine._ns, engine)
-                fns = {event: getattr(evaluator, fn) for event, fn in module.functions.items()}
-                rows = {event: getattr(evaluator, fn) for event, fn in module.rows.items()}
+                fns = {event: getattr(evaluator, fn) for event, fn in functions.items()}
+                rows = {event: getattr(evaluator, "row" + fn[2:]) for event, fn in functions.items()}
                 if engine._store is not None:
                     fns = {event: engine._guard_store(event, fn) for event, fn in fns.items()}
                     rows = {event: engine._guard_store(event, fn) for event, fn in rows.items()}

@@ -213,3 +213,34 @@ def test_rule_tests_split_into_chunks_give_the_same_decisions(monkeypatch, strea
     name, module = engine_compiled.evaluator_module(cy.compiled)
     assert name == cy.evaluator_module and "cdef object r_transfer_3(self" in module.source
     _same_decisions(py, cy, stream[:2500], peek=True)
+
+
+def test_a_cached_module_is_found_without_writing_its_text(monkeypatch, tmp_path):
+    # the cache key comes from the generated Python and the emitters' code: a cached load never
+    # pays for the Cython text (seconds for thousands of rules), and still maps tracebacks
+    monkeypatch.setenv("RULEDSL_CACHE_DIR", str(tmp_path))
+    first = _load("require")
+    from ruledsl.compile import linemap
+
+    def no_text(*_a, **_k):
+        raise AssertionError("the Cython text was written for a cached module")
+
+    monkeypatch.setattr(engine_compiled, "cython_module", no_text)
+    linemap._REGISTRY.pop(f"{first.evaluator_module}.pyx", None)
+    again = _load("auto")
+    assert again.evaluator == "cython" and again.evaluator_module == first.evaluator_module
+    assert f"{first.evaluator_module}.pyx" in linemap._REGISTRY  # read back from the cache
+
+
+def test_the_cache_key_changes_with_the_ruleset(tmp_path):
+    import shutil
+
+    a = ruledsl.load(STANDARD, clock=None, compiled="never")
+    shutil.copytree(STANDARD.parent, tmp_path / "b", ignore=shutil.ignore_patterns(".cache", "__pycache__"))
+    path = tmp_path / "b" / "standard.rdsl"
+    path.write_text(path.read_text(encoding="utf-8").replace('"异地登录"', '"异地登录 (edited)"'), encoding="utf-8")
+    b = ruledsl.load(path, clock=None, compiled="never")
+    assert engine_compiled.evaluator_name(a.compiled) == engine_compiled.evaluator_name(
+        ruledsl.load(STANDARD, clock=None, compiled="never").compiled
+    )
+    assert engine_compiled.evaluator_name(a.compiled) != engine_compiled.evaluator_name(b.compiled)
