@@ -379,7 +379,7 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
     # ---- rules
     body(1, "")
     body(1, "hits = None")
-    _write_rules(mod, gen, body, event, tree, codes, 1)
+    _write_top(mod, gen, body, event, tree, codes, None)
 
     # ---- commit: feed the windows not fed by query_add, move the clock
     body(1, "")
@@ -497,6 +497,96 @@ def _rule_codes(gen: ExprEmitter, nodes: list[Node], codes: dict[int, str]) -> N
 def _rule_list(names: list[str]) -> str:
     shown = ", ".join(names[:5])
     return f"{shown}, ... ({len(names)} rules)" if len(names) > 5 else shown
+
+
+BLOCK_LINES = 300
+"""The most lines one top-level statement of the rule tests may take: a larger shared test or
+lookup is written as several top-level statements (its test or case number in a local), so
+that the Cython evaluator can cut the tests into methods of bounded size (``chunks.py``)."""
+
+
+def _size(node: Node) -> int:
+    """The lines ``_write_rules`` writes for a node (kept in step with it)."""
+    if isinstance(node, Leaf):
+        return 4 if node.rest or node.whole else 3
+    if isinstance(node, Branch):
+        return 2 + sum(_size(c) for c in node.children)
+    return 3 + _cases_size(node, 0, len(node.values))
+
+
+def _cases_size(node: Dispatch, lo: int, hi: int) -> int:
+    if hi - lo == 1:
+        return 1 + sum(_size(c) for c in node.cases[lo])
+    mid = (lo + hi) // 2
+    return 2 + _cases_size(node, lo, mid) + _cases_size(node, mid, hi)
+
+
+def _write_top(
+    mod: _Module,
+    gen: ExprEmitter,
+    body: Writer,
+    event: str,
+    nodes: list[Node],
+    codes: dict[int, str],
+    guard: Optional[str],
+) -> None:
+    """Write a rule tree as top-level statements of at most ``BLOCK_LINES`` lines each (under ``guard``)."""
+    block: list[Node] = []
+    size = 0
+
+    def flush() -> None:
+        if block and guard is not None:
+            body(1, f"if {guard}:")
+        _write_rules(mod, gen, body, event, list(block), codes, 1 if guard is None else 2)
+        block.clear()
+
+    for node in nodes:
+        n_lines = _size(node)
+        if n_lines <= BLOCK_LINES or isinstance(node, Leaf):
+            if size + n_lines > BLOCK_LINES:
+                flush()
+                size = 0
+            block.append(node)
+            size += n_lines
+            continue
+        flush()
+        size = 0
+        first = mod.sym.rules[node.rules[0]]
+        if isinstance(node, Branch):
+            var = gen.fresh()
+            test = codes[id(node)] if guard is None else f"{guard} and {codes[id(node)]}"
+            label = f"rule {node.rules[0]} (a test shared by {len(node.rules)})"
+            with body.at(mod.where_expr(first, node.test, label)):
+                body.comment(1, f"shared by rules {_rule_list(node.rules)}: {format_expr(node.test)} (in parts)")
+                body(1, f"{var} = {test}")
+            _write_top(mod, gen, body, event, node.children, codes, var)
+            continue
+        var = gen.fresh()
+        table = mod.table.ref({v: i for i, v in enumerate(node.values)}, "cases")
+        lookup = f"{table}.get({codes[id(node)]}, -1)"
+        label = f"rule {node.rules[0]} (a lookup shared by {len(node.rules)})"
+        with body.at(mod.where_expr(first, node.subject, label)):
+            body.comment(
+                1,
+                f"{format_expr(node.subject)} == one of {len(node.values)} values, in rules "
+                f"{_rule_list(node.rules)}: one lookup (-1: none), its cases in parts",
+            )
+            body(1, f"{var} = {lookup}" if guard is None else f"{var} = {lookup} if {guard} else -1")
+            lo = 0
+            while lo < len(node.values):  # the widest runs of cases that fit in a block
+                hi = lo + 1
+                while hi < len(node.values) and 3 + _cases_size(node, lo, hi + 1) <= BLOCK_LINES:
+                    hi += 1
+                if hi - lo == 1 and _cases_size(node, lo, hi) > BLOCK_LINES:
+                    case = gen.fresh()
+                    body.comment(1, f"{format_expr(node.subject)} == {node.values[lo]!r}")
+                    body(1, f"{case} = {var} == {lo}")
+                    _write_top(mod, gen, body, event, node.cases[lo], codes, case)
+                else:
+                    body(1, f"if {var} == {lo}:" if hi - lo == 1 else f"if {lo} <= {var} < {hi}:")
+                    _write_cases(mod, gen, body, event, node, codes, var, lo, hi, 2)
+                lo = hi
+    flush()
 
 
 def _write_rules(

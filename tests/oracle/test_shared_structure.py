@@ -12,10 +12,12 @@ where a copy's value comes from its original's op).
 from __future__ import annotations
 
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from strategies import CLOCK_MS, scenarios
 from test_differential import EXAMPLES, SETTINGS, _run_both, _valid, check_scenario
 
 from ruledsl.check.checker import check
+from ruledsl.compile import emit
 from ruledsl.runtime.engine import build_engine
 from ruledsl.stores.local import LocalStore
 from ruledsl.syntax.loader import load_text
@@ -48,3 +50,17 @@ def test_shared_structure_on_python_kernels_agrees_with_reference(scenario):
 def test_shared_structure_on_the_cython_evaluator_agrees_with_reference(scenario):
     _valid(scenario)
     check_scenario(scenario, kernels="cython")
+
+
+@settings(SETTINGS, max_examples=max(EXAMPLES // 3, 10))
+@given(scenarios(shared=True), st.integers(4, 40))
+def test_shared_structure_written_in_parts_agrees_with_reference(scenario, block_lines):
+    """Shared tests and lookups too long for one statement (``emit.BLOCK_LINES``, made tiny here) are
+    written as several: the test or the case number in a local, each part under it."""
+    _valid(scenario)
+    saved = emit.BLOCK_LINES
+    emit.BLOCK_LINES = block_lines
+    try:
+        check_scenario(scenario)
+    finally:
+        emit.BLOCK_LINES = saved
