@@ -1,17 +1,19 @@
-"""Splitting the rule tests of a long event function into methods of bounded size (Cython evaluator).
+"""Splitting a long event function into methods of bounded size (Cython evaluator).
 
 A C compiler's time and memory grow faster than linearly with the size of
 one function: the transfer function of a 3,000-rule ruleset is tens of
-megabytes of C in one function, which ``gcc -O1`` needs most of 5 GB and
-many minutes for.  So when the rule tests of an event function are longer
-than ``MAX_CHUNK_LINES``, they are cut at statement boundaries into methods
-``r_<event>_<n>`` that take the locals they read and return ``hits`` and any
-local a later part of the function reads.  The statements are the Python
-evaluator's, unchanged and in the same order; only where they run changes.
+megabytes of C in one function, which ``gcc -O1`` needs gigabytes and
+many minutes for.  So when an event function is longer than
+``MAX_CHUNK_LINES``, everything before its commit (the windows, sequences,
+scorecards and rule tests) is cut at statement boundaries into methods
+``r_<event>_<n>`` that take the locals they read and return the locals
+they assign that a later part of the function reads.  The statements are
+the Python evaluator's, unchanged and in the same order; only where they
+run changes.
 
-The rule region is the lines between ``hits = None`` and ``if commit:``
-that ``emit.py`` writes (one statement per line at the function's top
-indentation, with deeper lines belonging to the statement above).
+``emit.py`` writes one statement per line at the function's top
+indentation, deeper lines belonging to the statement above, and ends each
+function with ``if commit:`` and the return.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-MAX_CHUNK_LINES = 400
-"""Rule-region lines per method (a few hundred rules' tests): small enough for the C compiler."""
+MAX_CHUNK_LINES = 300
+"""Lines per method (a hundred or so rules' tests): small enough for the C compiler."""
 
 _TOP = "    "  # the indentation of top-level statements in a generated function
 
@@ -33,8 +35,8 @@ class Chunk:
 
     lines: list[str] = field(default_factory=list)
     locations: list[Any] = field(default_factory=list)
-    params: list[str] = field(default_factory=list)  # locals it reads (``hits`` last)
-    returns: list[str] = field(default_factory=list)  # ``hits``, then the locals assigned here read later
+    params: list[str] = field(default_factory=list)  # locals it reads
+    returns: list[str] = field(default_factory=list)  # locals it assigns that are read later
 
 
 @dataclass
@@ -92,21 +94,23 @@ def _names(lines: list[str]) -> tuple[set[str], set[str]]:
     return read, assigned
 
 
-def split_rules(lines: list[str], locations: list[Any], args: list[str]) -> Split:
-    """Cut the rule region of one event function's body (``rest`` lines) into chunks when it is long."""
+def split_body(lines: list[str], locations: list[Any], args: list[str]) -> Split:
+    """Cut one event function's body (``rest`` lines) into chunks when it is long.
+
+    Everything before the final ``if commit:`` is cut at top-level statements;
+    the commit and the return stay in the function, which calls the chunks in
+    order, passing each the locals it reads and taking back those it assigns
+    that a later part reads.
+    """
     pairs = list(zip(lines, locations, strict=True))
-    try:
-        start = lines.index(_TOP + "hits = None")
-        end = lines.index(_TOP + "if commit:", start)
-    except ValueError:
+    ends = [i for i, line in enumerate(lines) if line == _TOP + "if commit:"]
+    if not ends or ends[-1] <= MAX_CHUNK_LINES:
         return Split(pairs, [], [])
-    region = pairs[start + 1 : end]
-    if len(region) <= MAX_CHUNK_LINES:
-        return Split(pairs, [], [])
+    end = ends[-1]
     # whole statements: a top-level line that is code starts one; comments and blank lines join the next
     statements: list[list[tuple[str, Any]]] = []
     pending: list[tuple[str, Any]] = []
-    for line, loc in region:
+    for line, loc in pairs[:end]:
         top = line.startswith(_TOP) and not line.startswith(_TOP + " ")
         code = line.strip() and not line.strip().startswith("#")
         if top and code:
@@ -116,22 +120,21 @@ def split_rules(lines: list[str], locations: list[Any], args: list[str]) -> Spli
             statements[-1].append((line, loc))
         else:
             pending.append((line, loc))
-    head, tail = pairs[: start + 1], pending + pairs[end:]
+    tail = pending + pairs[end:]
     chunks: list[Chunk] = []
     for st in statements:
         if not chunks or len(chunks[-1].lines) + len(st) > MAX_CHUNK_LINES:
             chunks.append(Chunk())
         chunks[-1].lines.extend(line for line, _ in st)
         chunks[-1].locations.extend(loc for _, loc in st)
-    _read_head, assigned_head = _names([line for line, _ in head])
-    local = set(args) | assigned_head | {"commit", "hits"}
     later_reads = [_names([line for line, _ in tail])[0]]
     for chunk in reversed(chunks):  # what each chunk must return: read after it
         later_reads.append(later_reads[-1] | _names(chunk.lines)[0])
     later_reads.reverse()  # later_reads[i + 1]: names read after chunk i
+    local = set(args) | {"commit"}
     for i, chunk in enumerate(chunks):
         read, assigned = _names(chunk.lines)
-        chunk.params = [*sorted((read & local) - {"hits"}), "hits"]
-        chunk.returns = ["hits", *sorted((assigned - {"hits"}) & later_reads[i + 1])]
+        chunk.params = sorted(read & local)
+        chunk.returns = sorted(assigned & later_reads[i + 1])
         local |= assigned
-    return Split(head, chunks, tail)
+    return Split([], chunks, tail)

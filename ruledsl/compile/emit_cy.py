@@ -35,7 +35,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ruledsl.compile.chunks import names_in, split_rules
+from ruledsl.compile.chunks import names_in, split_body
 from ruledsl.compile.emit import Writer, comment_text
 from ruledsl.compile.linemap import LineMap
 from ruledsl.compile.plan import Compiled
@@ -255,28 +255,33 @@ def cython_module(compiled: Compiled, module_name: str) -> CythonModule:
             w(1, f"cdef object {body_name}(self, {', '.join('object ' + a for a in code.args)}, bint commit):")
         w(2, "cdef bint late")
         rest = [_rewrite(line, bound, windows, sequences) for line in code.rest.lines]
-        split = split_rules(rest, code.rest.locations, code.args)
-        crossing = sorted({p for c in split.chunks for p in c.params + c.returns} - set(code.args) - {"late", "hits"})
-        if crossing:  # passed to the chunk methods: bound before the statements that assign them run
-            w(2, f"{' = '.join(crossing)} = None")
+        split = split_body(rest, code.rest.locations, code.args)
+        crossing = sorted({p for c in split.chunks for p in c.params + c.returns} - set(code.args) - {"late", "commit"})
+        for i in range(0, len(crossing), 8):  # passed between the parts: bound before the statements assigning them
+            w(2, f"{' = '.join(crossing[i : i + 8])} = None")
         for line, loc in split.head:
             with w.at(loc):
                 w(1, line)
         for n_chunk, chunk in enumerate(split.chunks):
-            target = ", ".join(chunk.returns)
-            w(2, f"{target} = self.r{code.function[2:]}_{n_chunk}({', '.join(chunk.params)})")
+            call = f"self.r{code.function[2:]}_{n_chunk}({', '.join(chunk.params)})"
+            if not chunk.returns:
+                w(2, call)
+            elif len(chunk.returns) == 1:
+                w(2, f"{chunk.returns[0]} = {call}")
+            else:
+                w(2, f"{', '.join(chunk.returns)} = {call}")
         for line, loc in split.tail:
             with w.at(loc):
                 w(1, line)
         for n_chunk, chunk in enumerate(split.chunks):
             w(0, "")
             params = ", ".join(f"object {p}" for p in chunk.params)
-            w(1, f"cdef object r{code.function[2:]}_{n_chunk}(self, {params}):")
-            w(2, f"# rule tests {n_chunk + 1} of {len(split.chunks)} of event {comment_text(code.event)} (chunks.py)")
+            w(1, f"cdef object r{code.function[2:]}_{n_chunk}(self{', ' if params else ''}{params}):")
+            w(2, f"# part {n_chunk + 1} of {len(split.chunks)} of event {comment_text(code.event)} (chunks.py)")
             for line, loc in zip(chunk.lines, chunk.locations, strict=True):
                 with w.at(loc):
                     w(1, line)
-            w(2, f"return {', '.join(chunk.returns)}")
+            w(2, f"return {', '.join(chunk.returns)}" if chunk.returns else "return None")
         w(0, "")
         decode_name = "d" + code.function[2:]
         with w.at(code.location):

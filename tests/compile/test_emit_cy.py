@@ -62,7 +62,7 @@ def test_cli_shows_the_cython_module_with_its_line_map():
     assert res.exit_code != 0 and "--cython shows the whole Cython module" in res.output
 
 
-def test_split_rules_hands_over_what_later_code_reads(monkeypatch):
+def test_split_body_hands_over_what_later_code_reads(monkeypatch):
     from ruledsl.compile import chunks
 
     monkeypatch.setattr(chunks, "MAX_CHUNK_LINES", 5)
@@ -73,23 +73,31 @@ def test_split_rules_hands_over_what_later_code_reads(monkeypatch):
         "    # rule one",
         "    if w_a > p_x:",
         "        if hits is None: hits = []",
-        "        hits.append((0, {'a': w_a}))",
+        "        hits.append((0, {'a': w_a, 'late': 1e5}))",
         "    c_1 = f_amount * 2",
-        "    # rule two",
-        "    if c_1 > 5 and f_k in self.K_x:",
+        "    # rule two 'c_1' w_a",
+        "    if c_1 > 5 and f_k in self.K_x and _SR(name='hits', score=w_a):",
         "        hits.append((1, {}))",
         "",
         "    if commit:",
         "        self.CLK[2] += c_1",
+        "    return self._decide('t', hits, [], late)",
     ]
-    split = chunks.split_rules(body, [None] * len(body), ["ts", "f_k", "f_amount", "p_x"])
-    assert [line for line, _ in split.head][-1] == "    hits = None"
-    assert len(split.chunks) == 2
-    first, second = split.chunks
-    assert first.params == ["f_amount", "p_x", "w_a", "hits"] and first.returns == ["hits", "c_1"]
-    assert second.params == ["c_1", "f_k", "hits"] and second.returns == ["hits"]
-    assert first.lines[-1] == "    c_1 = f_amount * 2" and second.lines[0] == "    # rule two"
-    assert [line for line, _ in split.tail][-1] == "        self.CLK[2] += c_1"
-    # short rule regions are left in one piece
-    monkeypatch.setattr(chunks, "MAX_CHUNK_LINES", 400)
-    assert chunks.split_rules(body, [None] * len(body), ["ts"]).chunks == []
+    split = chunks.split_body(body, [None] * len(body), ["ts", "f_k", "f_amount", "p_x"])
+    assert split.head == [] and len(split.chunks) == 3
+    first, second, third = split.chunks
+    assert first.params == ["f_k", "ts"] and first.returns == ["hits", "late", "w_a"]
+    assert second.params == ["f_amount", "hits", "p_x", "w_a"] and second.returns == ["c_1", "hits"]
+    assert third.params == ["c_1", "f_k", "hits", "w_a"] and third.returns == []
+    assert second.lines[-1] == "    c_1 = f_amount * 2" and third.lines[0] == "    # rule two 'c_1' w_a"
+    assert split.tail[0][0] == "    if commit:"
+    # a short function is left in one piece
+    monkeypatch.setattr(chunks, "MAX_CHUNK_LINES", 300)
+    assert chunks.split_body(body, [None] * len(body), ["ts"]).chunks == []
+
+
+def test_names_skip_strings_comments_attributes_and_numbers():
+    from ruledsl.compile.chunks import names_in
+
+    line = "    x = self.P[1] + f_a if 'P x' in K else 1e5  # y z"
+    assert [n for _s, _e, n in names_in(line)] == ["x", "self", "f_a", "if", "in", "K", "else"]
