@@ -27,12 +27,19 @@ def same_value(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
-def differences(engine: Decision, ref: Decision) -> list[str]:
-    """What differs between two decisions, in words (empty when they agree)."""
+def differences(engine: Decision, ref: Decision, *, hold_ids: bool = True) -> list[str]:
+    """What differs between two decisions, in words (empty when they agree).
+
+    Hold ids are random: with ``hold_ids`` both decisions must have one or
+    neither (an opened hold or none); ``hold_ids=False`` ignores them (a
+    peek, which opens nothing, compared with the evaluation after it).
+    """
     out = []
-    for attr in ("action", "event_type", "late", "hold_timeout_ms"):
+    for attr in ("action", "event_type", "late", "hold_timeout_ms", "held_keys", "hold_expires_at"):
         if getattr(engine, attr) != getattr(ref, attr):
             out.append(f"{attr}: engine {getattr(engine, attr)!r}, reference {getattr(ref, attr)!r}")
+    if hold_ids and (engine.hold_id is None) != (ref.hold_id is None):
+        out.append(f"hold_id: engine {engine.hold_id!r}, reference {ref.hold_id!r}")
     if engine.matched != ref.matched:
         out.append(f"matched rules: engine {engine.matched}, reference {ref.matched}")
     else:
@@ -55,8 +62,8 @@ def differences(engine: Decision, ref: Decision) -> list[str]:
                 out.append(f"scorecard {a.name}: engine {a.score!r}/{a.level}, reference {b.score!r}/{b.level}")
     # anything else (e.g. the degraded flag); rules and scores were compared above, NaN-aware
     rest_e, rest_r = (
-        msgspec.structs.replace(engine, rules=[], scores=[]),
-        msgspec.structs.replace(ref, rules=[], scores=[]),
+        msgspec.structs.replace(engine, rules=[], scores=[], hold_id=None),
+        msgspec.structs.replace(ref, rules=[], scores=[], hold_id=None),
     )
     if not out and rest_e != rest_r:
         out.append(f"decisions differ: engine {engine}, reference {ref}")

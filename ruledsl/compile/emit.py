@@ -22,6 +22,7 @@ from typing import Any, Optional
 
 from ruledsl.check.checker import CheckResult
 from ruledsl.compile.exprs import ConstantTable, ExprEmitter
+from ruledsl.compile.holdkeys import held_key_fields
 from ruledsl.compile.linemap import LineMap, Location
 from ruledsl.compile.plan import (
     Compiled,
@@ -406,8 +407,10 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
         + f", level={names.scorecard(cname, 'lv')})"
         for cname, _d, st, _i, _l in card_codes
     )
+    # a hold decision holds these fields' values (ruledsl/compile/holdkeys.py)
+    held = "(" + "".join(names.field(event, f) + ", " for f in held_key_fields(sym, result.refs, event)) + ")"
     if batched:
-        body(1, f"dec = _decide({event!r}, hits, [{scores}], late)")
+        body(1, f"dec = _decide({event!r}, hits, [{scores}], late, ts, commit, {held})")
         body(1, "if DEG[0]:")
         body(2, "DEG[0] = False")
         body(2, "return _degraded(dec)")
@@ -415,7 +418,7 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
     else:
         if not card_codes:
             body(1, f"if hits is None and not late: return PASS[{event!r}]")
-        body(1, f"return _decide({event!r}, hits, [{scores}], late)")
+        body(1, f"return _decide({event!r}, hits, [{scores}], late, ts, commit, {held})")
 
     # ---- the function head: decode the fields (every one is validated), then per-event values
     edecl = sym.events[event]

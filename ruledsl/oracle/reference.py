@@ -31,11 +31,13 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
+import uuid
 from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
+import msgspec
 import re2
 
 from ruledsl.kernels.values import EventError, decimal_literal, decimal_to_python, matches_text
@@ -253,9 +255,30 @@ class ReferenceEngine:
             late=late,
             hold_timeout_ms=self.hold_timeout_ms if action == "hold" else None,
         )
+        if action == "hold":
+            # the hold's fields as docs/semantics.md ("Holds") defines them; its id is random (a fresh uuid4),
+            # so comparisons require one exactly when the event is committed and ignore its value
+            held = {f: fields[f] for f in self._held_fields(etype) if fields.get(f) is not None}
+            decision = msgspec.structs.replace(
+                decision,
+                hold_id=uuid.uuid4().hex if commit else None,
+                held_keys=held,
+                hold_expires_at=ts + self.hold_timeout_ms,
+            )
         if commit:
             self._commit(ctx)
         return decision
+
+    def _held_fields(self, etype: str) -> list[str]:
+        """The fields a hold of ``etype`` holds: plain fields in the ``by`` of a window or sequence it feeds."""
+        keyed: set[str] = set()
+        for name, w in self.sym.windows.items():
+            if etype in self.sym.window_events[name]:
+                keyed.update(e.name for e in w.by if isinstance(e, n.Name) and self.refs[id(e)][0] == "field")
+        for sq in self.sym.sequences.values():
+            if any(step.event.name == etype for step in sq.steps):
+                keyed.update(e.name for e in sq.by if isinstance(e, n.Name) and self.refs[id(e)][0] == "field")
+        return [f.name.name for f in self.sym.events[etype].fields if f.name.name in keyed and f.name.name != "ts"]
 
     def _commit(self, ctx: _Ctx) -> None:
         self._arrivals += 1

@@ -57,6 +57,11 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     late: bool = False
     degraded: bool = False
     hold_timeout_ms: Optional[int] = None
+    # a hold only (docs/semantics.md, "Holds"): its id (None under peek: nothing opened), the event's
+    # entity fields it holds, and when it expires into a block (event time: ts + hold_timeout)
+    hold_id: Optional[str] = None
+    held_keys: Optional[dict[str, Any]] = None
+    hold_expires_at: Optional[int] = None
 
     @property
     def matched(self) -> list[str]:

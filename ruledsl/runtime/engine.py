@@ -40,6 +40,7 @@ from ruledsl.runtime.decision import ACTION_RANK, DEFAULT_HOLD_TIMEOUT_MS, Decis
 from ruledsl.runtime.engine_audit import AuditMixin
 from ruledsl.runtime.engine_columns import ColumnsMixin
 from ruledsl.runtime.engine_compiled import CompiledMixin
+from ruledsl.runtime.engine_holds import HoldsMixin
 from ruledsl.runtime.engine_state import StateMixin
 from ruledsl.runtime.engine_store import StoreMixin, _Outage
 from ruledsl.runtime.lists import convert_item, convert_values, resolve_lists
@@ -69,7 +70,7 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin, AuditMixin):
+class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin, AuditMixin, HoldsMixin):
     """A compiled ruleset with its state.  Build one with ``ruledsl.load``."""
 
     _rewrite_error = staticmethod(_linemap.rewrite_traceback)  # for the compiled evaluator's evaluate()
@@ -125,6 +126,7 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin, AuditMixin):
         self._lock = threading.Lock()
         self._reload_lock = threading.Lock()
         self._audit = open_log(audit_log)  # ruledsl.runtime.audit: administrative changes, never evaluate()
+        self._init_holds(_carry)  # engine_holds: open holds (a reload keeps them)
 
         self._params: list[Any] = []
         for name in compiled.params:
@@ -313,8 +315,9 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin, AuditMixin):
         hold_timeout = self.hold_timeout_ms
         passes = {e: Decision(action="pass", event_type=e) for e in self.compiled.event_types}
         rank = ACTION_RANK
+        hold = self._hold_decision  # engine_holds: a hold decision opens a hold
 
-        def decide(event_type, hits, scores, late):
+        def decide(event_type, hits, scores, late, ts=0, commit=False, held=()):
             if hits is None:
                 if not scores and not late:
                     return passes[event_type]
@@ -340,6 +343,8 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin, AuditMixin):
                 order = {id(r): metas[i].index for r, (i, _f) in zip(matched, hits, strict=True)}
                 matched.sort(key=lambda r: (-rank[r.action], -r.priority, order[id(r)]))
             action = _ACTIONS_BY_RANK[best]
+            if action == "hold":
+                return hold(event_type, matched, scores, late, ts, commit, held)
             return Decision(
                 action=action,
                 event_type=event_type,

@@ -63,6 +63,7 @@ class StateMixin:
     _list_overrides: dict[str, Any]
     _lock: Any
     _set_param: Callable[[str, Any], None]
+    _hold_book: Any  # engine_holds: the open holds (snapshotted and restored here)
 
     def _carry_state(self, old: Any) -> None:  # old: the Engine being replaced
         # windows and sequences whose definition did not change keep their kernel
@@ -164,14 +165,17 @@ class StateMixin:
                 self._lists[comp.lists.index(name)] = lists[name]
                 self._list_overrides[name] = values
         self._param_overrides.update(params)
+        # open holds and remembered outcomes come back whatever the ruleset: a held transaction still waits
+        self._hold_book.replace(snap.holds.seq, snap.holds.open, snap.holds.closed)
 
     def snapshot(self, path: Union[str, Path], *, fork: bool = False) -> int:
         """Write the engine's operational state to ``path`` atomically; returns its size in bytes.
 
         The snapshot holds the ruleset's identity, the clock, the parameters
         and lists the application set (``params=``/``lists=``, ``set_param``,
-        ``update_list``) and the window and sequence entries still inside
-        their span (docs/semantics.md, "Snapshots").  Restore with
+        ``update_list``), the window and sequence entries still inside
+        their span, and the holds: the open ones, the remembered outcomes
+        (docs/semantics.md, "Snapshots").  Restore with
         ``ruledsl.load(..., state=path)``; the restored engine continues
         exactly where this one stopped.
 
@@ -204,6 +208,8 @@ class StateMixin:
         sequences = [(spec, self._sequences[i]) for i, spec in enumerate(comp.sequences) if comp.sequence_state[i] == i]
         window_dumps = [(spec, _frozen_dump(kernel)) for spec, kernel in windows]
         sequence_dumps = [(spec, _frozen_dump(kernel)) for spec, kernel in sequences]
+        book = self._hold_book
+        holds = persistence.SavedHolds(seq=book.seq, open=list(book.open.values()), closed=list(book.closed.values()))
         wm = clock[1]
 
         def build() -> list[Any]:
@@ -221,6 +227,7 @@ class StateMixin:
                     (spec.signature, persistence.live_sequence_chunks(dump(), wm - spec.within_ms))
                     for spec, dump in sequence_dumps
                 ],
+                holds=holds,
             )
 
         return build

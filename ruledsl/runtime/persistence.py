@@ -44,6 +44,7 @@ from typing import Annotated, Any, Optional, Union
 import msgspec
 
 from ruledsl.kernels.values import decimal_to_python
+from ruledsl.runtime.holds import Hold, HoldOutcome
 from ruledsl.syntax.durations import format_duration
 
 try:
@@ -102,8 +103,16 @@ class RulesetIdentity(msgspec.Struct, forbid_unknown_fields=True):
     timezone: str
 
 
+class SavedHolds(msgspec.Struct, forbid_unknown_fields=True):
+    """The hold book (``ruledsl.runtime.holds``): its counter, the open holds, the remembered outcomes."""
+
+    seq: Counter64 = 0
+    open: list[Hold] = []
+    closed: list[HoldOutcome] = []
+
+
 class Snapshot(msgspec.Struct, forbid_unknown_fields=True):
-    """The payload of a snapshot file."""
+    """The payload of a snapshot file (``holds``: absent from snapshots written before holds existed)."""
 
     ruledsl_version: str
     ruleset: RulesetIdentity
@@ -112,6 +121,7 @@ class Snapshot(msgspec.Struct, forbid_unknown_fields=True):
     lists: dict[str, list[Scalar]]  # lists the application set, as ``update_list`` takes them
     windows: list[SavedWindow]
     sequences: list[SavedSequence]
+    holds: SavedHolds = msgspec.field(default_factory=SavedHolds)
 
 
 # ---------------------------------------------------------------- encoding
@@ -135,6 +145,7 @@ def encode_parts(
     lists: dict[str, Sequence[Any]],
     windows: Iterable[tuple[str, Iterable[Sequence[Any]]]],
     sequences: Iterable[tuple[str, Iterable[Sequence[Any]]]],
+    holds: Optional[SavedHolds] = None,
 ) -> list[Any]:
     """The file of a snapshot whose large arrays come in chunks (``windows``/``sequences``:
     ``(signature, chunks of items)``), as a list of byte parts to write in order; joined, they
@@ -146,7 +157,7 @@ def encode_parts(
     the threads evaluating meanwhile for long.
     """
     enc = _ENCODER.encode
-    payload: list[Any] = [b"\x87"]  # a map of the 7 fields of Snapshot, in their order
+    payload: list[Any] = [b"\x88"]  # a map of the 8 fields of Snapshot, in their order
     payload += [enc("ruledsl_version"), enc(ruledsl_version), enc("ruleset"), enc(ruleset)]
     payload += [enc("clock"), enc(clock), enc("params"), enc(params), enc("lists"), _map_header(len(lists))]
     for name, values in lists.items():
@@ -157,6 +168,7 @@ def encode_parts(
         for signature, chunks in kernels:
             payload += [b"\x92", enc(signature)]  # [signature, items]: SavedWindow/SavedSequence as arrays
             payload += encode_array_parts(chunks)
+    payload += [enc("holds"), enc(holds if holds is not None else SavedHolds())]
     digest = hashlib.sha256()
     for part in payload:
         digest.update(part)  # hashlib releases the GIL on large parts

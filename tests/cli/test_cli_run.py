@@ -66,6 +66,7 @@ def test_example_events_summary_and_decisions(runner, tmp_path):
     assert by_line[4]["action"] == "block" and by_line[4]["rules"][0]["id"] == "black_payee_account"
     assert by_line[4]["rules"][0]["reason"] == "交易对手账号为黑名单账号"
     assert by_line[8]["action"] == "hold" and by_line[8]["hold_timeout_ms"] == 24 * 3_600_000
+    assert len(by_line[8]["hold_id"]) == 32 and by_line[8]["held_keys"]  # a hold opened by `ruledsl run`
     assert by_line[1] == {
         "line": 1,
         "ruleset": "echannel_monitoring",
@@ -76,6 +77,9 @@ def test_example_events_summary_and_decisions(runner, tmp_path):
         "late": False,
         "degraded": False,
         "hold_timeout_ms": None,
+        "hold_id": None,
+        "held_keys": None,
+        "hold_expires_at": None,
     }
 
 

@@ -120,7 +120,9 @@ def _run_both(result, scenario: Scenario, engine) -> None:
             if ea is not None:
                 assert ea.field == eb.field, f"{where}: EventError field {a} {ea.field!r}, {b} {eb.field!r}"
                 continue
-            diffs = differences(da, db)
+            if a.endswith("peek"):
+                assert da.hold_id is None, f"{where}: {a} opened a hold"
+            diffs = differences(da, db, hold_ids=not a.endswith("peek"))
             assert not diffs, f"{where}: {a} vs {b}:\n  " + "\n  ".join(diffs)
     assert engine.late_events == ref.late_events, (engine.late_events, ref.late_events)
 

@@ -1,0 +1,160 @@
+"""Holds and their outcomes: the records of the hold lifecycle (docs/semantics.md, "Holds").
+
+A ``hold`` decision opens a ``Hold``; it stays open until the application
+confirms it (``Engine.confirm_hold``: released or blocked) or a call to
+``Engine.expire_due`` finds it overdue (expired, which blocks).  Each closing
+leaves a ``HoldOutcome``: what the caller acts on, and what makes a repeated
+confirmation idempotent.  ``HoldBook`` keeps both; the engine mutates it in
+place under its lock (a reload hands the same book to the new ruleset).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import OrderedDict
+from typing import Any, Optional
+
+import msgspec
+
+HOLD_OUTCOMES = ("released", "blocked", "expired")
+"""How a hold ends: confirmed ``release`` (action ``pass``), confirmed ``block``, or expired (action ``block``)."""
+
+CONFIRMATIONS = {"release": "released", "block": "blocked"}
+"""``confirm_hold``'s ``outcome=`` -> the outcome it records."""
+
+OUTCOME_ACTIONS = {"released": "pass", "blocked": "block", "expired": "block"}
+"""The decision action each outcome turns the hold into."""
+
+KEEP_OUTCOMES = 100_000
+"""Closed holds remembered for idempotent re-confirmation (the most recent ones; older ids are forgotten)."""
+
+
+_ID_KEY = os.urandom(32)
+"""The key of hold ids: random per process (see ``hold_id_for``)."""
+
+_encode = msgspec.msgpack.Encoder().encode
+
+
+def hold_id_for(seq: int, event_type: str, ts: int, held_keys: dict[str, Any]) -> str:
+    """A hold's id: 32 hex digits of a keyed BLAKE2b of the process, the hold's number and its event.
+
+    Unguessable: without this process's random key no id can be derived from
+    another, so a channel or call centre holding one id cannot confirm its
+    neighbours' holds (a counter would allow that).  Unique: the key, the
+    process id and the engine's hold counter differ between processes and
+    holds.  And reproducible within a process: two engines given the same
+    stream (a replay, the Python and Cython evaluators, a restored snapshot
+    continuing its counter, a reloaded ruleset) open holds with the same ids,
+    so their decisions stay equal.
+    """
+    data = _encode([os.getpid(), seq, event_type, ts, sorted(held_keys.items())])
+    return hashlib.blake2b(data, key=_ID_KEY, digest_size=16).hexdigest()
+
+
+class HoldError(ValueError):
+    """A hold operation that cannot be done: unknown id, a conflicting or late confirmation, a bad argument.
+
+    Raised before anything changes.  ``hold_id`` names the hold (when there is
+    one), ``state`` its current state (``open``, ``released``, ``blocked``,
+    ``expired``) or ``None`` for an unknown id.
+    """
+
+    def __init__(self, message: str, *, hold_id: Optional[str] = None, state: Optional[str] = None):
+        super().__init__(message)
+        self.hold_id = hold_id
+        self.state = state
+
+
+class Hold(msgspec.Struct, frozen=True, kw_only=True):
+    """An open hold: the held event and what it holds."""
+
+    hold_id: str
+    event_type: str
+    ts: int  # the held event's time, epoch ms
+    held_keys: dict[str, Any]
+    hold_expires_at: int  # event time, epoch ms: ts + the ruleset's hold_timeout
+    rules: list[str] = []  # the non-shadow hold rules that fired
+    codes: list[str] = []  # their reason codes
+
+
+class HoldOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """How a hold ended: the decision the caller acts on (``action``) and who decided it."""
+
+    hold_id: str
+    outcome: str  # released | blocked | expired
+    action: str  # pass (released) | block (blocked, expired)
+    at: int  # epoch ms: the confirmation's time, or the `now` given to expire_due
+    by: Optional[str] = None
+    reason: Optional[str] = None
+    event_type: str = ""
+    held_keys: dict[str, Any] = {}
+    hold_expires_at: int = 0
+    rules: list[str] = []
+    codes: list[str] = []
+
+
+class HoldBook:
+    """The open holds (by id, in opening order) and the recent outcomes (by id)."""
+
+    def __init__(self) -> None:
+        self.seq = 0  # holds opened so far: numbers the next one (hold_id_for)
+        self.open: dict[str, Hold] = {}
+        self.closed: OrderedDict[str, HoldOutcome] = OrderedDict()
+
+    def close(self, outcome: HoldOutcome) -> None:
+        """Move a hold from open to closed (the oldest outcomes beyond ``KEEP_OUTCOMES`` are forgotten)."""
+        self.open.pop(outcome.hold_id, None)
+        self.closed[outcome.hold_id] = outcome
+        while len(self.closed) > KEEP_OUTCOMES:
+            self.closed.popitem(last=False)
+
+    def reopen(self, hold: Hold) -> None:
+        """Undo ``close`` (its audit line could not be written): the hold is open again, in its place."""
+        self.closed.pop(hold.hold_id, None)
+        self.open[hold.hold_id] = hold
+        ordered = sorted(self.open.values(), key=lambda h: (h.hold_expires_at, h.ts))
+        self.open.clear()
+        self.open.update((h.hold_id, h) for h in ordered)
+
+    def replace(self, seq: int, open_holds: list[Hold], closed: list[HoldOutcome]) -> None:
+        """Replace the content (a snapshot restore)."""
+        self.seq = seq
+        self.open.clear()
+        self.open.update((h.hold_id, h) for h in open_holds)
+        self.closed.clear()
+        self.closed.update((o.hold_id, o) for o in closed[-KEEP_OUTCOMES:])
+
+
+def outcome_of(hold: Hold, outcome: str, at: int, by: Optional[str], reason: Optional[str]) -> HoldOutcome:
+    """The outcome record closing ``hold``."""
+    return HoldOutcome(
+        hold_id=hold.hold_id,
+        outcome=outcome,
+        action=OUTCOME_ACTIONS[outcome],
+        at=at,
+        by=by,
+        reason=reason,
+        event_type=hold.event_type,
+        held_keys=hold.held_keys,
+        hold_expires_at=hold.hold_expires_at,
+        rules=hold.rules,
+        codes=hold.codes,
+    )
+
+
+def hold_summary(hold: Hold) -> dict[str, Any]:
+    """What an audit line shows of an open hold (``old``)."""
+    return {
+        "state": "open",
+        "event_type": hold.event_type,
+        "ts": hold.ts,
+        "held_keys": hold.held_keys,
+        "hold_expires_at": hold.hold_expires_at,
+        "rules": hold.rules,
+    }
+
+
+def outcome_summary(outcome: HoldOutcome) -> dict[str, Any]:
+    """What an audit line shows of the closed hold (``new``)."""
+    return {"state": outcome.outcome, "action": outcome.action, "at": outcome.at}
