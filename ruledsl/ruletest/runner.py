@@ -13,12 +13,21 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+import msgspec
 from msgspec import UNSET
 
 from ruledsl.kernels.values import EventError
 from ruledsl.ruletest.spec import Expectation, RuleCase, RuleTestFile, Step
-from ruledsl.ruletest.values import format_number, format_value, hold_timeout_text, values_equal, yaml_bool
+from ruledsl.ruletest.values import (
+    format_number,
+    format_value,
+    hold_timeout_text,
+    iso_local,
+    values_equal,
+    yaml_bool,
+)
 from ruledsl.runtime.decision import ACTION_RANK, Decision
+from ruledsl.runtime.holds import HoldError
 
 # ---------------------------------------------------------------- running
 
@@ -40,6 +49,8 @@ class StepRecord:
     decision: Optional[Decision] = None
     error: Optional[EventError] = None
     crash: Optional[BaseException] = None  # anything else the engine raised: a bug in ruledsl
+    hold_state: Optional[str] = None  # the case's latest hold after the step (None: no hold yet)
+    hold_problem: Optional[str] = None  # a confirm_hold the engine refused (HoldError), or with no hold to confirm
 
 
 @dataclass
@@ -79,10 +90,17 @@ def run_case(case: RuleCase, *, explain: bool = True) -> CaseResult:
     rs = case.file.ruleset
     engine = rs.engine(**_engine_settings(case))
     rule_events = rs.symbols.rule_events
+    latest = None  # the case's latest hold: (hold id, the held decision)
     for step in case.steps:
         record = StepRecord(step)
         try:
-            record.decision = engine.evaluate(step.event())
+            if step.hold_op is not None:
+                _hold_step(engine, step, record, latest)
+            else:
+                record.decision = engine.evaluate(step.event())
+                if record.decision.hold_id is not None:
+                    latest = (record.decision.hold_id, record.decision)
+                    record.hold_state = "open"
         except EventError as err:
             record.error = err
         except Exception as err:  # an engine bug: report it as this case's failure, keep running the others
@@ -99,7 +117,7 @@ def run_case(case: RuleCase, *, explain: bool = True) -> CaseResult:
             ]
             break
         result.records.append(record)
-        if record.decision is not None:
+        if record.decision is not None and step.hold_op is None:
             matched = set(record.decision.matched)
             for rule, events in rule_events.items():
                 if step.event_type in events:
@@ -115,8 +133,55 @@ def run_case(case: RuleCase, *, explain: bool = True) -> CaseResult:
     return result
 
 
+def _hold_step(engine: Any, step: Step, record: StepRecord, latest: Optional[tuple[str, Decision]]) -> None:
+    """Run a hold step at its virtual time; the record's decision is the latest hold's (its action once closed)."""
+    if step.hold_op == "expire_due":
+        engine.expire_due(step.ts)
+    elif latest is None:
+        record.hold_problem = "no event of this case opened a hold before this step: there is nothing to confirm"
+    else:
+        try:
+            engine.confirm_hold(latest[0], step.hold_op, by="ruletest", reason=f"step {step.index + 1}", at=step.ts)
+        except HoldError as err:
+            record.hold_problem = f"the engine refused to confirm the hold: {err}"
+    if latest is None:
+        return
+    hold_id, held = latest
+    outcome = engine.hold_outcome(hold_id)
+    record.hold_state = outcome.outcome if outcome is not None else "open"
+    record.decision = held if outcome is None else msgspec.structs.replace(held, action=outcome.action)
+
+
+def _check_hold_step(step: Step, record: StepRecord, zone: _dt.tzinfo) -> list[Mismatch]:
+    if record.hold_problem is not None:
+        return [Mismatch(step.event_type, record.hold_problem)]
+    exp = step.expect
+    if exp is None:
+        return []
+    decision = record.decision
+    if decision is None:
+        if exp.action is not None or exp.hold is not None:
+            return [Mismatch("hold", "no event of this case opened a hold before this step: nothing to check")]
+        return []
+    out: list[Mismatch] = []
+    state = record.hold_state
+    if exp.action is not None and exp.action != decision.action:
+        expires = decision.hold_expires_at
+        still = (
+            f" (the hold is still open: it expires at {iso_local(expires, zone)})"
+            if expires and state == "open"
+            else ""
+        )
+        out.append(Mismatch("action", f"expected {exp.action}, got {decision.action}{still}"))
+    if exp.hold is not None and exp.hold != state:
+        out.append(Mismatch("hold", f"expected {exp.hold}, the case's latest hold is {state}"))
+    return out
+
+
 def check_step(step: Step, record: StepRecord, zone: _dt.tzinfo) -> list[Mismatch]:
     """Every way the step's outcome differs from its expectations."""
+    if step.hold_op is not None:
+        return _check_hold_step(step, record, zone)
     out: list[Mismatch] = []
     checks = [(e, label) for e, label in ((step.expect, "expect"), (step.expect_last, "expect_last")) if e is not None]
     if record.error is not None:
@@ -140,6 +205,10 @@ def check_step(step: Step, record: StepRecord, zone: _dt.tzinfo) -> list[Mismatc
     assert decision is not None
     for exp, label in checks:
         out.extend(compare(exp, decision, zone, label))
+        if exp.hold is not None and decision.hold_id is None:
+            out.append(
+                Mismatch("hold", f"expected {exp.hold}, but the decision opened no hold ({decision.action})", label)
+            )
     return out
 
 

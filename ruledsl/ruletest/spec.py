@@ -26,6 +26,9 @@ DEFAULT_STEP_MS = 1000
 """Time between two events when a step says neither ``at``, ``after`` nor ``ts``."""
 
 STEP_KEYS = ("at", "after", "ts", "repeat", "expect")
+HOLD_STEP_KEYS = ("expire_due", "confirm_hold")
+"""Keys of a hold step, written in place of an event type (docs/testing.md, "Holds on the virtual clock")."""
+HOLD_STATES = ("open", "released", "blocked", "expired")
 MAX_REPEAT = 10_000
 
 # ---------------------------------------------------------------- structure (msgspec)
@@ -52,6 +55,7 @@ class ExpectSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     late: Union[bool, UnsetType] = UNSET
     codes: Union[list[str], UnsetType] = UNSET
     error: Union[bool, str, UnsetType] = UNSET
+    hold: Union[Literal["open", "released", "blocked", "expired"], UnsetType] = UNSET
 
 
 class CaseSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -145,6 +149,7 @@ class Expectation:
     late: Optional[bool] = None
     codes: Optional[tuple[str, ...]] = None
     error: Union[bool, str, None] = None  # True: any EventError; str: naming that field
+    hold: Optional[str] = None  # the state of the case's latest hold after the step (HOLD_STATES)
 
     def merged_over(self, base: Expectation) -> Expectation:
         """This expectation's keys, falling back to ``base``'s where this one says nothing."""
@@ -175,9 +180,10 @@ class Step:
     expect: Optional[Expectation] = None
     expect_last: Optional[Expectation] = None
     repeat: Optional[tuple[int, int]] = None  # (n, of) for a step written with `repeat`
+    hold_op: Optional[str] = None  # a hold step: "expire_due", "release" or "block" (event_type names the step)
 
     def event(self) -> dict[str, Any]:
-        """The event as sent to the engine (a fresh dict)."""
+        """The event as sent to the engine (a fresh dict); for a hold step, what the step does."""
         return {"type": self.event_type, "ts": self.ts, **self.fields}
 
 

@@ -32,6 +32,7 @@ from ruledsl.ruletest.ruleset import load_ruleset
 from ruledsl.ruletest.spec import (
     DEFAULT_START,
     DEFAULT_STEP_MS,
+    HOLD_STEP_KEYS,
     MAX_REPEAT,
     STEP_KEYS,
     TEST_SUFFIX,
@@ -383,6 +384,13 @@ class _Validator:
         for j, raw in enumerate(cs.events):
             sw = [*where, "events", j]
             line, _col = self.positions.mark(sw)
+            hold_keys = [k for k in raw if k in HOLD_STEP_KEYS and k not in self.rs.symbols.events]
+            if hold_keys:
+                hold_step = self._hold_step(raw, sw, line, hold_keys, start, prev, len(steps))
+                if hold_step is not None:
+                    prev = hold_step.ts
+                    steps.append(hold_step)
+                continue
             types = [k for k in raw if k not in STEP_KEYS]
             if len(types) != 1:
                 if not types:
@@ -432,10 +440,68 @@ class _Validator:
                         repeat=(r + 1, repeat) if repeat > 1 else None,
                     )
                 )
-        if steps and cs.expect_last is not None:
-            last = steps[-1]
+        events = [s for s in steps if s.hold_op is None]
+        if events and cs.expect_last is not None:
+            last = events[-1]
             last.expect_last = self._checked(cs.expect_last, [*where, "expect_last"], last.event_type)
         return steps
+
+    def _hold_step(
+        self, raw: dict, sw: list, line: int, keys: list, start: int, prev: Optional[int], index: int
+    ) -> Optional[Step]:
+        """A hold step: ``expire_due: true`` or ``confirm_hold: release|block``, at the step's virtual time."""
+        others = [k for k in raw if k not in (*keys, "at", "after", "ts", "expect")]
+        if len(keys) > 1 or others:
+            self.problem(
+                sw,
+                "a hold step has one of expire_due, confirm_hold and at/after/ts/expect; this one also has "
+                + ", ".join(map(str, [*keys[1:], *others])),
+            )
+            return None
+        key = keys[0]
+        value = raw[key]
+        if key == "expire_due":
+            if value is not True:
+                self.problem(
+                    [*sw, key], f"write `expire_due: true` (it expires the holds due at the step's time), not {value!r}"
+                )
+                return None
+            op, fields = "expire_due", {}
+        else:
+            if value not in ("release", "block"):
+                self.problem(
+                    [*sw, key],
+                    f"`confirm_hold` is release or block (it confirms the case's latest hold), not {value!r}",
+                )
+                return None
+            op, fields = value, {"outcome": value}
+        expect = None
+        if raw.get("expect") is not None:
+            expect = self._hold_expectation(raw["expect"], [*sw, "expect"])
+        elif "expect" in raw:
+            self.problem([*sw, "expect"], "`expect` is empty: leave it out, or say what to check")
+        ts = self._step_time(raw, sw, start, prev)
+        return Step(index=index, line=line, event_type=key, fields=fields, ts=ts, expect=expect, hold_op=op)
+
+    def _hold_expectation(self, raw: Any, where: list) -> Optional[Expectation]:
+        """A hold step's ``expect``: ``action`` (of the case's latest hold) and ``hold`` (its state) only."""
+        try:
+            spec = msgspec.convert(raw, ExpectSpec)
+        except msgspec.ValidationError as err:
+            self._structure_error(str(err), where, ExpectSpec)
+            return None
+        others = [k for k in struct_keys(ExpectSpec) if getattr(spec, k) is not UNSET and k not in ("action", "hold")]
+        if others:
+            self.problem(
+                [*where, others[0]],
+                "a hold step checks only `action` (the case's latest hold: block or pass once closed, hold while "
+                "open) and `hold` (its state: open, released, blocked or expired), not " + ", ".join(others),
+                key=True,
+            )
+            return None
+        return Expectation(
+            action=None if spec.action is UNSET else spec.action, hold=None if spec.hold is UNSET else spec.hold
+        )
 
     def _repeat(self, raw: dict, sw: list) -> int:
         if "repeat" not in raw:
@@ -595,6 +661,14 @@ class _Validator:
                         self._once([*where, "scores", card, "score"], f"bad expected score: {err}")
                         continue
                 out.scores[card] = (score, None if sc.level is UNSET else sc.level)
+        if spec.hold is not UNSET:
+            if spec.hold != "open":
+                self._once(
+                    [*where, "hold"],
+                    f"an event's hold is open when it is opened: `hold: {spec.hold}` is checked on a later "
+                    "confirm_hold or expire_due step",
+                )
+            out.hold = spec.hold
         if spec.late is not UNSET:
             out.late = spec.late
         if spec.codes is not UNSET:
