@@ -40,11 +40,18 @@ class ScoreResult(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ChannelDecision(msgspec.Struct, frozen=True, kw_only=True):
-    """The channel-facing view: an action and reason codes, no rule content."""
+    """The channel-facing view: an action and reason codes, no rule content.
+
+    A hold also gives its id (to confirm it: ``Engine.confirm_hold``) and when
+    it expires into a block; not what it holds (which fields a ruleset keys
+    state by is rule content).
+    """
 
     action: str
     codes: list[str] = []
     hold_timeout_ms: Optional[int] = None
+    hold_id: Optional[str] = None
+    hold_expires_at: Optional[int] = None
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True):
@@ -71,7 +78,13 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     def channel_view(self) -> ChannelDecision:
         """Action and reason codes of the non-shadow rules that fired; nothing else."""
         codes = [r.code for r in self.rules if not r.shadow and r.code]
-        return ChannelDecision(action=self.action, codes=codes, hold_timeout_ms=self.hold_timeout_ms)
+        return ChannelDecision(
+            action=self.action,
+            codes=codes,
+            hold_timeout_ms=self.hold_timeout_ms,
+            hold_id=self.hold_id,
+            hold_expires_at=self.hold_expires_at,
+        )
 
 
 def rule_order_key(rule: MatchedRule, decl_index: int):

@@ -102,7 +102,9 @@ def test_a_hold_decision_opens_a_hold_with_its_keys_and_expiry(rules: Path):
         codes=["H-1"],
     )
     # the channel view is unchanged; other decisions carry no hold fields
-    assert d.channel_view().action == "hold" and d.channel_view().codes == ["H-1"]
+    view = d.channel_view()
+    assert (view.action, view.codes, view.hold_id, view.hold_expires_at) == ("hold", ["H-1"], d.hold_id, T0 + DAY)
+    assert "GREY" not in msgspec.json.encode(view).decode()  # what a hold holds is not shown to the channel
     other = engine.evaluate({**grey(T0 + 1), "payee": "OK"})
     assert other.action == "pass" and (other.hold_id, other.held_keys, other.hold_expires_at) == (None, None, None)
     blocked = engine.evaluate(grey(T0 + 2, amount="20000"))  # hold and block fire: block wins, nothing held
