@@ -30,26 +30,41 @@ KEEP_OUTCOMES = 100_000
 """Closed holds remembered for idempotent re-confirmation (the most recent ones; older ids are forgotten)."""
 
 
-_ID_KEY = os.urandom(32)
-"""The key of hold ids: random per process (see ``hold_id_for``)."""
-
 _encode = msgspec.msgpack.Encoder().encode
 
 
+def _keyed_hasher() -> Any:
+    """A BLAKE2b keyed with fresh random bytes, salted with the process id (copied for each id)."""
+    return hashlib.blake2b(key=os.urandom(32), digest_size=16, salt=os.getpid().to_bytes(8, "little"))
+
+
+_HASHER = _keyed_hasher()
+
+
+def _after_fork() -> None:
+    global _HASHER  # a forked child must not share its parent's key
+    _HASHER = _keyed_hasher()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 def hold_id_for(seq: int, event_type: str, ts: int, held_keys: dict[str, Any]) -> str:
-    """A hold's id: 32 hex digits of a keyed BLAKE2b of the process, the hold's number and its event.
+    """A hold's id: 32 hex digits of a keyed BLAKE2b of the hold's number and its event.
 
     Unguessable: without this process's random key no id can be derived from
     another, so a channel or call centre holding one id cannot confirm its
-    neighbours' holds (a counter would allow that).  Unique: the key, the
-    process id and the engine's hold counter differ between processes and
-    holds.  And reproducible within a process: two engines given the same
+    neighbours' holds (a counter would allow that).  Unique: the key (new in
+    each process, forked ones included) and the engine's hold counter differ
+    between processes and holds.  And reproducible within a process: two engines given the same
     stream (a replay, the Python and Cython evaluators, a restored snapshot
     continuing its counter, a reloaded ruleset) open holds with the same ids,
     so their decisions stay equal.
     """
-    data = _encode([os.getpid(), seq, event_type, ts, sorted(held_keys.items())])
-    return hashlib.blake2b(data, key=_ID_KEY, digest_size=16).hexdigest()
+    h = _HASHER.copy()
+    h.update(_encode((seq, event_type, ts, held_keys)))
+    return h.hexdigest()
 
 
 class HoldError(ValueError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import msgspec
@@ -351,3 +352,21 @@ def test_decisions_with_hold_fields_encode_as_json(rules: Path):
     d = json.loads(msgspec.json.encode(engine.evaluate(grey(T0))))
     assert d["hold_id"] and d["held_keys"] == {"customer_id": "C1", "payee": "GREY"}
     assert d["hold_expires_at"] == T0 + DAY
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork")
+def test_a_forked_process_draws_its_own_id_key(rules: Path):
+    parent = engine_of(rules).evaluate(grey(T0)).hold_id
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.write(w, (engine_of(rules).evaluate(grey(T0)).hold_id or "").encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    child = os.read(r, 64).decode()
+    os.close(r)
+    os.waitpid(pid, 0)
+    assert len(child) == 32 and child != parent  # workers forked from one parent never share ids
+    assert engine_of(rules).evaluate(grey(T0)).hold_id == parent
