@@ -116,6 +116,7 @@ class CompiledMixin:
     _rows: Optional[dict[str, Any]]
     _store: Any
     _guard_store: Any
+    _bind_python: Any
     _windows: list[Any]
     _sequences: list[Any]
 
@@ -131,8 +132,13 @@ class CompiledMixin:
         self._evaluator_done = threading.Event()
         self._evaluator_box = [self]  # the engine to swap into; reload points it at the live engine
         if mode == "never":
+            self._bind_python()
             self._evaluator_done.set()
             return
+        if self._kernels_compiled() and self._use_cached():
+            return  # the compiled evaluator from the cache; the Python one is never needed
+        if mode == "auto":
+            self._bind_python()  # serves until the compiled evaluator is built (or for good)
         if not self._kernels_compiled():
             if mode == "require":
                 raise _build.BuildError("the engine runs on the pure-Python state kernels")
@@ -148,15 +154,6 @@ class CompiledMixin:
             name = evaluator_name(self.compiled)
         except Exception as err:  # a bug in the Cython emitter must not fail a load in auto mode: warn
             self._give_up(f"{type(err).__name__}: {err}")
-            return
-        cached = _build.cached_module(name)
-        if cached is not None:
-            try:
-                self._install(self.compiled, name, _build.load_module(name, cached))
-                _register_linemap(name, cached)
-            except _build.BuildError as err:
-                self._give_up(str(err))
-            self._evaluator_done.set()
             return
         reason = _build.unavailable_reason()
         if reason is not None:
@@ -177,6 +174,24 @@ class CompiledMixin:
                 done.set()
 
         threading.Thread(target=work, name=f"ruledsl-build-{name}", daemon=True).start()
+
+    def _use_cached(self) -> bool:
+        # install the cached module if there is one; False (nothing changed) otherwise
+        try:
+            name = evaluator_name(self.compiled)
+        except Exception:  # a bug in the Cython emitter: the Python path below says why
+            return False
+        path = _build.cached_module(name)
+        if path is None:
+            return False
+        try:
+            loaded = _build.load_module(name, path)
+        except _build.BuildError:
+            return False  # e.g. built against other kernels: build it again
+        self._install(self.compiled, name, loaded)
+        self._evaluator_done.set()
+        threading.Thread(target=_register_linemap, args=(name, path), daemon=True).start()  # for tracebacks only
+        return True
 
     def _kernels_compiled(self) -> bool:
         # the C entry points accept the Cython kernels only (last() windows are Python in both builds)

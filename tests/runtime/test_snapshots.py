@@ -678,6 +678,7 @@ def test_kernels_with_copy_are_copied_under_the_lock_and_dumped_outside_it(rules
                 twin.advance(engine._clock_state[1], 0)
                 engine._windows[i] = twin
         engine._bind()
+        engine._bind_python()
         CopyingWindow.copies = 0
         engine.snapshot(tmp_path / "copied.snap")
         assert CopyingWindow.copies == sum(isinstance(k, CopyingWindow) for k in engine._windows) > 0
