@@ -63,7 +63,10 @@ def hold_id_for(seq: int, event_type: str, ts: int, held_keys: dict[str, Any]) -
     so their decisions stay equal.
     """
     h = _HASHER.copy()
-    h.update(_encode((seq, event_type, ts, held_keys)))
+    try:
+        h.update(_encode((seq, event_type, ts, held_keys)))
+    except UnicodeEncodeError:  # a key with a lone surrogate (possible in a dict event): its repr escapes it
+        h.update(repr((seq, event_type, ts, held_keys)).encode("utf-8"))
     return h.hexdigest()
 
 
