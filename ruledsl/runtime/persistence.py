@@ -6,6 +6,10 @@ MessagePack, the ``Snapshot`` struct).  A file with another magic, another
 version, a wrong checksum, an undecodable payload or a payload whose content
 is out of shape or range is refused whole with ``SnapshotError``: a snapshot
 is never half-loaded, and nothing in it can reach the engine unchecked.
+A string UTF-8 cannot encode (a lone surrogate, which a dict event may carry
+into a key or a value) is written as a MessagePack extension
+(``ESCAPED_STR``) and read back as the same string; files without one are
+msgspec's plain encoding, byte for byte.
 
 What a snapshot holds (docs/semantics.md, "Snapshots"):
 
@@ -129,7 +133,7 @@ class Snapshot(msgspec.Struct, forbid_unknown_fields=True):
 
 def encode(snapshot: Snapshot) -> bytes:
     """Snapshot -> file bytes (header + payload)."""
-    return _framed(msgspec.msgpack.encode(snapshot))
+    return _framed(_encode(snapshot))
 
 
 def _framed(payload: bytes) -> bytes:
@@ -156,7 +160,7 @@ def encode_parts(
     tens of milliseconds), so a snapshot of millions of keys never stalls
     the threads evaluating meanwhile for long.
     """
-    enc = _ENCODER.encode
+    enc = _encode
     payload: list[Any] = [b"\x88"]  # a map of the 8 fields of Snapshot, in their order
     payload += [enc("ruledsl_version"), enc(ruledsl_version), enc("ruleset"), enc(ruleset)]
     payload += [enc("clock"), enc(clock), enc("params"), enc(params), enc("lists"), _map_header(len(lists))]
@@ -177,6 +181,50 @@ def encode_parts(
 
 _ENCODER = msgspec.msgpack.Encoder()
 
+ESCAPED_STR = 1
+"""The MessagePack extension code of a string UTF-8 cannot encode (a lone surrogate, possible in a
+dict event): its ``surrogatepass`` bytes.  Nothing else in a snapshot is an extension."""
+
+
+def _encode(obj: Any) -> bytes:
+    """MessagePack of ``obj``; strings with lone surrogates (only then) become ``ESCAPED_STR`` extensions."""
+    try:
+        return _ENCODER.encode(obj)
+    except UnicodeEncodeError:  # rare: the object is walked only when it holds such a string
+        return _ENCODER.encode(_escaped(obj))
+
+
+def _escaped(obj: Any) -> Any:
+    """``obj`` with every string UTF-8 cannot encode replaced by its ``ESCAPED_STR`` extension; encoded,
+    everything else is byte for byte what ``obj`` gives (structs become their fields, in order).
+
+    Mapping keys are left alone: in a snapshot they are names from the ruleset, never event data.
+    """
+    if isinstance(obj, str):
+        try:
+            obj.encode("utf-8")
+        except UnicodeEncodeError:
+            return msgspec.msgpack.Ext(ESCAPED_STR, obj.encode("utf-8", "surrogatepass"))
+        return obj
+    if isinstance(obj, (list, tuple)):
+        return [_escaped(item) for item in obj]
+    if isinstance(obj, dict):
+        return {key: _escaped(value) for key, value in obj.items()}
+    if isinstance(obj, msgspec.Struct):
+        fields = {name: _escaped(getattr(obj, name)) for name in obj.__struct_fields__}
+        return list(fields.values()) if obj.__struct_config__.array_like else fields
+    return obj
+
+
+def _unescaped(code: int, data: memoryview) -> str:
+    # the decoder's ext_hook: an ESCAPED_STR extension is its string again
+    if code != ESCAPED_STR:
+        raise ValueError(f"unknown MessagePack extension {code}")
+    return bytes(data).decode("utf-8", "surrogatepass")
+
+
+_DECODER = msgspec.msgpack.Decoder(Snapshot, ext_hook=_unescaped)
+
 
 def encode_array(chunks: Iterable[Sequence[Any]]) -> msgspec.Raw:
     """One MessagePack array of every item of ``chunks``, each chunk encoded separately."""
@@ -189,7 +237,7 @@ def encode_array_parts(chunks: Iterable[Sequence[Any]]) -> list[Any]:
     n = 0
     for chunk in chunks:
         if chunk:
-            encoded = _ENCODER.encode(chunk)
+            encoded = _encode(chunk)
             parts.append(memoryview(encoded)[_array_header_size(encoded[0]) :])
             n += len(chunk)
     return [_array_header(n), *parts]
@@ -259,8 +307,14 @@ def decode(data: bytes, *, source: str = "snapshot") -> Snapshot:
         raise SnapshotError(f"{source}: checksum mismatch (the file is corrupt or truncated)")
     with gc_paused():
         try:
-            return msgspec.msgpack.decode(payload, type=Snapshot)
-        except msgspec.DecodeError as err:  # ValidationError included: content of the wrong shape or range
+            try:
+                return _DECODER.decode(payload)
+            except msgspec.ValidationError:
+                # ESCAPED_STR strings where the types say str (a key, a value): decoded untyped, each
+                # extension becomes its string, then checked against the same types.  Only snapshots
+                # with such strings (or invalid ones) take this slower way.
+                return msgspec.convert(msgspec.msgpack.decode(payload, ext_hook=_unescaped), type=Snapshot)
+        except (msgspec.DecodeError, ValueError) as err:  # ValidationError included: the wrong shape or range
             raise SnapshotError(f"{source}: cannot decode: {err}") from None
 
 
