@@ -201,19 +201,34 @@ def _escaped(obj: Any) -> Any:
     Mapping keys are left alone: in a snapshot they are names from the ruleset, never event data.
     """
     if isinstance(obj, str):
+        if obj.isascii():
+            return obj
         try:
             obj.encode("utf-8")
         except UnicodeEncodeError:
             return msgspec.msgpack.Ext(ESCAPED_STR, obj.encode("utf-8", "surrogatepass"))
         return obj
     if isinstance(obj, (list, tuple)):
-        return [_escaped(item) for item in obj]
+        return [_escaped_part(item) for item in obj]
     if isinstance(obj, dict):
-        return {key: _escaped(value) for key, value in obj.items()}
+        return {key: _escaped_part(value) for key, value in obj.items()}
     if isinstance(obj, msgspec.Struct):
-        fields = {name: _escaped(getattr(obj, name)) for name in obj.__struct_fields__}
+        fields = {name: _escaped_part(getattr(obj, name)) for name in obj.__struct_fields__}
         return list(fields.values()) if obj.__struct_config__.array_like else fields
     return obj
+
+
+def _escaped_part(part: Any) -> Any:
+    # a part of a container: kept as it is when it encodes (nearly all do: a key's entries, the other keys of
+    # its chunk), walked only when it does not: a chunk of 4096 keys with one such string takes ~4 times as
+    # long as a plain one (1.2 ms instead of 0.3), one with such a string in every key ~35 times
+    if isinstance(part, (str, int, float)) or part is None:
+        return _escaped(part)
+    try:
+        _ENCODER.encode(part)
+    except UnicodeEncodeError:
+        return _escaped(part)
+    return part
 
 
 def _unescaped(code: int, data: memoryview) -> str:

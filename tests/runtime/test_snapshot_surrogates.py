@@ -131,7 +131,7 @@ def test_every_place_of_a_string_comes_back_as_the_same_string(ruleset_file, tmp
 
 def test_an_escaped_string_is_an_extension_only_where_needed():
     plain = ["a", ("b", 1), {"k": "c"}]
-    assert persistence._escaped(plain) == ["a", ["b", 1], {"k": "c"}]
+    assert persistence._escaped(plain) == ["a", ("b", 1), {"k": "c"}]  # parts that encode are kept as they are
     assert msgspec.msgpack.encode(persistence._escaped(plain)) == msgspec.msgpack.encode(plain)
     mixed = [BAD, ("b", ALSO_BAD), {"k": PAYEE}]
     encoded = persistence._encode(mixed)
