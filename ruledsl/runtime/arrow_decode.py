@@ -83,7 +83,35 @@ def python_column(arr: Column, utc: bool) -> list:
         if t.tz is None and not utc:
             return [None if v is None else _EPOCH_NAIVE + _dt.timedelta(milliseconds=v) for v in values]
         return values
-    return arr.to_pylist()
+    return texts(arr) if _BINARY_OF.get(t) is not None else arr.to_pylist()
+
+
+_BINARY_OF = {
+    pa.string(): pa.binary(),
+    pa.large_string(): pa.large_binary(),
+    **({pa.string_view(): pa.binary_view()} if hasattr(pa, "string_view") else {}),
+}
+"""A string type -> the binary type with the same layout (a cast that never validates)."""
+
+
+def texts(arr: pa.Array) -> list:
+    """The ``str`` values of a string array (None where null), a value that is not valid UTF-8 as its ``bytes``.
+
+    Arrow does not validate UTF-8 on every path in (Parquet byte arrays, a
+    binary buffer viewed as string): such a value is not text, and the dict
+    path refuses ``bytes`` for a string or enum field by name.
+    """
+    try:
+        return arr.to_pylist()
+    except UnicodeDecodeError:
+        return [v if v is None else _text_or_bytes(v) for v in arr.cast(_BINARY_OF[arr.type]).to_pylist()]
+
+
+def _text_or_bytes(raw: bytes) -> Any:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw
 
 
 def _timestamp_ms(arr: pa.Array) -> pa.Array:
@@ -240,7 +268,11 @@ class FieldDecoder:
         if self.type == "enum":
             allowed = pa.array(self.enum_tuple, arr.type)
             bad = pc.and_(pc.invert(pc.is_in(arr, value_set=allowed)), pc.is_valid(arr))
-        return Decoded(_mask(bad), pc.is_null(arr) if arr.null_count else None, values=arr.to_pylist())
+        values = texts(arr)
+        if any(type(v) is bytes for v in values):  # invalid UTF-8 (rare): those rows go to the dict path
+            not_text = pa.array([type(v) is bytes for v in values], pa.bool_())
+            bad = not_text if bad is None else pc.or_(bad, not_text)
+        return Decoded(_mask(bad), pc.is_null(arr) if arr.null_count else None, values=values)
 
     def slow(self, values: list) -> Decoded:
         """The slow tier: the generated code's test and converter, value by value."""
@@ -475,7 +507,7 @@ def type_codes(plan: BatchPlan, col: Optional[Column], n: int) -> pa.Array:
         t = arr.type
     if not (pa.types.is_dictionary(t) and (pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type))):
         return pa.array([-1] * n, pa.int32())
-    entries = pa.array([index.get(v, -1) for v in arr.dictionary.to_pylist()], pa.int32())
+    entries = pa.array([index.get(v, -1) if type(v) is str else -1 for v in texts(arr.dictionary)], pa.int32())
     return pc.take(entries, arr.indices).fill_null(-1)
 
 

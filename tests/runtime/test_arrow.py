@@ -737,3 +737,82 @@ def test_clean_columns_take_the_fast_tier_only(amount_type, strings):
             if dec.name in columns:
                 d = dec.decode(columns[dec.name])
                 assert d.values is None, f"{dec.name} ({columns[dec.name].type}) decoded value by value"
+
+
+# ---------------------------------------------------------------- values that are not valid UTF-8
+
+
+def _not_utf8(values: list, large: bool = False) -> pa.Array:
+    # a string column Arrow built without validating its UTF-8 (as a Parquet byte array can arrive)
+    binary, string = (pa.large_binary(), pa.large_string()) if large else (pa.binary(), pa.string())
+    return pa.array(values, binary).view(string)
+
+
+def _with_column(table: pa.Table, name: str, column: pa.Array) -> pa.Table:
+    return table.set_column(table.column_names.index(name), name, column)
+
+
+@pytest.mark.parametrize("field", ["customer_id", "channel"])
+@pytest.mark.parametrize("encoding", ["plain", "large", "dictionary"])
+def test_invalid_utf8_refused_for_its_row_only(field, encoding):
+    # the bad value is refused like the bytes the dict path refuses, by name; the other rows are evaluated
+    events = [_tx(i) for i in range(6)]
+    raw = [ev[field].encode() for ev in events]
+    raw[2] = b"\xff\xfe"
+    column = _not_utf8(raw, large=encoding == "large")
+    if encoding == "dictionary":
+        column = column.dictionary_encode()
+    table = _with_column(_table(events), field, column)
+    want = _dict_path([{**ev, field: b"\xff\xfe"} if i == 2 else ev for i, ev in enumerate(events)])
+    assert isinstance(want[2], EventError)
+    result = _engine().evaluate_arrow(table, errors="return")
+    assert list(result.errors) == [2] and result.errors[2].field == field
+    assert str(result.errors[2]) == str(want[2]) and "got bytes b'\\xff\\xfe'" in str(want[2])
+    _same(result, want)
+    with pytest.raises(EventError) as err:
+        _engine().evaluate_arrow(table)
+    assert err.value.index == 2 and err.value.field == field and len(err.value.decisions) == 2
+
+
+def test_invalid_utf8_in_the_type_column_refuses_that_row():
+    events = [_tx(i) for i in range(3)]
+    table = _with_column(_table(events), "type", _not_utf8([b"transfer", b"\xfftransfer", b"transfer"]))
+    want = _dict_path([{**ev, "type": b"\xfftransfer"} if i == 1 else ev for i, ev in enumerate(events)])
+    result = _engine().evaluate_arrow(table, errors="return")
+    assert list(result.errors) == [1] and str(result.errors[1]) == str(want[1])
+    _same(result, want)
+
+
+def test_binary_column_for_a_string_field_is_refused_even_when_valid_utf8():
+    # the dict path refuses bytes for a string field whatever they hold: a binary column is not text
+    events = [_tx(i) for i in range(3)]
+    raw = [ev["customer_id"].encode() for ev in events]
+    raw[1] = b"\xff\xfe"
+    table = _with_column(_table(events), "customer_id", pa.array(raw, pa.binary()))
+    want = _dict_path([{**ev, "customer_id": raw[i]} for i, ev in enumerate(events)])
+    result = _engine().evaluate_arrow(table, errors="return")
+    assert sorted(result.errors) == [0, 1, 2]
+    assert [str(result.errors[i]) for i in range(3)] == [str(w) for w in want]
+    assert all(e.field == "customer_id" and "must be a string, got bytes" in str(e) for e in result.errors.values())
+
+
+def test_parquet_with_invalid_utf8_through_ruledsl_run(tmp_path):
+    # a string column holding a byte array that is not UTF-8: that row rejected by name, the next one evaluated
+    rules = tmp_path / "t.rdsl"
+    rules.write_text(SOURCE, encoding="utf-8")
+    events = [_tx(0), _tx(1)]
+    table = _with_column(_table(events), "customer_id", _not_utf8([b"\xff\xfe", b"ok"]))
+    parquet = tmp_path / "events.parquet"
+    pq.write_table(table, parquet)
+    assert pq.read_schema(parquet).field("customer_id").type == pa.string()
+    out = tmp_path / "out.jsonl"
+    res = CliRunner().invoke(app, ["run", str(rules), "--events", str(parquet), "--out", str(out), "--format", "json"])
+    assert res.exit_code == 1, res.output  # one event rejected
+    summary = json.loads(res.stdout)
+    stats = summary["rulesets"][0]
+    assert summary["lines"] == 2 and stats["events"] == 1 and stats["rejected"] == 1
+    [rejection] = stats["rejections"]
+    assert rejection["line"] == 1 and "internal error" not in rejection["error"]
+    assert "field `customer_id` must be a string, got bytes" in rejection["error"]
+    decisions = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [d["line"] for d in decisions] == [2]
