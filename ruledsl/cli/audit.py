@@ -47,12 +47,11 @@ def verify_command(log: Path, expect_head: Optional[str]) -> int:
 
 def show_command(log: Path, limit: Optional[int]) -> int:
     """Print the entries of ``log`` as a table (up to the first bad line, then the problem); the exit code."""
-    import msgspec
     from rich.console import Console
     from rich.table import Table
 
     from ruledsl.cli.app import EXIT_OK, EXIT_PROBLEMS, usage_error
-    from ruledsl.runtime.audit import verify
+    from ruledsl.runtime.audit import decode_line, verify
 
     if not log.is_file():
         usage_error(f"{log}: no such audit log")
@@ -63,7 +62,7 @@ def show_command(log: Path, limit: Optional[int]) -> int:
         for i, raw in enumerate(f):
             if i >= good:
                 break
-            rows.append(msgspec.json.decode(raw))
+            rows.append(decode_line(raw))
     if limit is not None:
         rows = rows[-limit:]
     table = Table(title=str(log), show_lines=False)
@@ -72,7 +71,7 @@ def show_command(log: Path, limit: Optional[int]) -> int:
     for column in ("old", "new", "reason"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(
+        cells = (
             str(row["seq"]),
             row["at"],
             row["by"],
@@ -82,6 +81,7 @@ def show_command(log: Path, limit: Optional[int]) -> int:
             _cell(row["new"]),
             row["reason"] or "",
         )
+        table.add_row(*(_printable(str(cell)) for cell in cells))
     console = Console(highlight=False, soft_wrap=False)
     if not console.is_terminal:
         console = Console(highlight=False, soft_wrap=False, width=200)  # a file or a pipe: no wrapping at 80
@@ -91,6 +91,12 @@ def show_command(log: Path, limit: Optional[int]) -> int:
         return EXIT_PROBLEMS
     typer.echo(f"head {report.head}")
     return EXIT_OK
+
+
+def _printable(text: str) -> str:
+    """``text`` with each lone surrogate (possible in a dict event's strings) shown as ``\\udXXX``: a terminal
+    cannot print one.  In the JSON of ``old``/``new`` a real backslash is already doubled, so this is unambiguous."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _cell(value: Any) -> str:

@@ -34,6 +34,21 @@ process or several - extend one chain rather than forking it (each re-reads
 the last line when the file grew behind its back).  Opening a log whose
 last line is damaged (a torn write, an edit) raises ``AuditError``: the
 chain is never silently forked; repair or archive the file first.
+
+Strings UTF-8 cannot encode
+---------------------------
+A Python ``str`` may hold a lone surrogate (``"\\ud800"``: a dict event can
+carry one into a hold's held keys, a caller into ``set_param``, ``by``...).
+JSON text cannot carry it, so such a string is written as the tagged object
+``{"$str": TEXT}``: ``TEXT`` is the string with each backslash doubled and
+each surrogate written ``\\uXXXX`` (lower-case hex) - readable in the file,
+UTF-8-encodable, and undone exactly.  A dict JSON cannot carry as is (a key
+with a surrogate, or a one-key dict whose key is ``"$str"`` or ``"$obj"``,
+which would read back as a tag) is written ``{"$obj": [[key, value], ...]}``.
+The tags are part of the line, so the hash covers them; readers
+(``read_entries``, ``replay_settings``, ``decode_line``) turn them back into
+the original values.  A line that needs no tag is written byte for byte as
+before, so older logs verify unchanged.
 """
 
 from __future__ import annotations
@@ -83,6 +98,14 @@ DIFF_LIMIT = 1_000
 _ACTION_SHAPE = re.compile(r"[a-z][a-z_]*(\.[a-z][a-z_]*)?\Z")
 _FIELDS = ("seq", "at", "by", "action", "target", "old", "new", "reason", "prev", "hash")
 _TAIL_BLOCK = 64 * 1024
+STR_TAG = "$str"
+"""The key of the object that carries a string UTF-8 cannot encode (module docstring)."""
+OBJ_TAG = "$obj"
+"""The key of the object that carries a dict JSON cannot carry as is, as ``[key, value]`` pairs."""
+_TAGS = (STR_TAG, OBJ_TAG)
+_TAG_BYTES = (b'"$str"', b'"$obj"')
+_SURROGATE_OR_BACKSLASH = re.compile("[\\\\\ud800-\udfff]")
+_ESCAPE = re.compile(r"\\(\\|u[0-9a-f]{4})")
 
 
 class AuditError(Exception):
@@ -146,6 +169,81 @@ def _canonical(fields: dict[str, Any]) -> bytes:
     return msgspec.json.encode(fields, order="sorted")
 
 
+def _escape_str(text: str) -> str:
+    return _SURROGATE_OR_BACKSLASH.sub(lambda m: "\\\\" if m[0] == "\\" else f"\\u{ord(m[0]):04x}", text)
+
+
+def _unescape_str(text: str) -> str:
+    return _ESCAPE.sub(lambda m: "\\" if m[1] == "\\" else chr(int(m[1][1:], 16)), text)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _tagged(value: Any) -> Any:
+    """``value`` with every string UTF-8 cannot encode, and every dict JSON cannot carry as is, tagged.
+
+    Everything else is left as it is (msgspec converts it as before), so the
+    untagged parts encode to the same bytes."""
+    if isinstance(value, str):
+        return value if _encodable(value) else {STR_TAG: _escape_str(value)}
+    if isinstance(value, dict):
+        plain = not any(isinstance(k, str) and not _encodable(k) for k in value)
+        plain = plain and not (len(value) == 1 and _is_tag_key(value))
+        if plain:
+            return {k: _tagged(v) for k, v in value.items()}
+        return {OBJ_TAG: [[_tagged(k), _tagged(v)] for k, v in value.items()]}
+    if isinstance(value, (list, tuple)):
+        return [_tagged(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return [_tagged(v) for v in value]
+    return value
+
+
+def _is_tag_key(value: dict) -> bool:
+    key = next(iter(value))
+    return isinstance(key, str) and key in _TAGS
+
+
+def _untagged(value: Any) -> Any:
+    """A decoded value with its tags turned back into the strings and dicts they carry."""
+    if isinstance(value, list):
+        return [_untagged(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        key, inner = next(iter(value.items()))
+        if key == STR_TAG and isinstance(inner, str):
+            return _unescape_str(inner)
+        if key == OBJ_TAG and isinstance(inner, list) and all(isinstance(p, list) and len(p) == 2 for p in inner):
+            return {_untagged(k): _untagged(v) for k, v in inner}
+    return {k: _untagged(v) for k, v in value.items()}
+
+
+def _encode(value: Any, **options: Any) -> bytes:
+    """JSON of ``value``; tags what JSON cannot carry only when the plain encoding fails or holds a tag key."""
+    try:
+        data = msgspec.json.encode(value, **options)
+    except UnicodeEncodeError:
+        return msgspec.json.encode(_tagged(value), **options)
+    if any(tag in data for tag in _TAG_BYTES):  # a one-key {"$str": ...} dict of the caller's would read as a tag
+        return msgspec.json.encode(_tagged(value), **options)
+    return data
+
+
+def decode_line(raw: bytes) -> dict[str, Any]:
+    """One log line's fields with tagged strings and dicts read back (``show``); raises ``msgspec.DecodeError``."""
+    fields = msgspec.json.decode(raw)
+    if any(tag in raw for tag in _TAG_BYTES):
+        return _untagged(fields)
+    return fields
+
+
 def entry_hash(fields: dict[str, Any]) -> str:
     """SHA-256 (hex) of the canonical encoding of an entry's fields other than ``hash``."""
     body = {k: v for k, v in fields.items() if k != "hash"}
@@ -164,7 +262,7 @@ def _sorted_unique(values: Iterable[Any]) -> tuple[list[Any], frozenset]:
 
 
 def _digest(entries: list[Any]) -> str:
-    return "sha256:" + hashlib.sha256(msgspec.json.encode(entries)).hexdigest()
+    return "sha256:" + hashlib.sha256(_encode(entries)).hexdigest()
 
 
 def list_digest(values: Iterable[Any]) -> str:
@@ -197,9 +295,10 @@ def _now_iso() -> str:
 
 
 def _builtins(value: Any) -> Any:
-    """``value`` as plain JSON types (Decimal -> str, tuples -> lists, ...), as it reads back."""
+    """``value`` as plain JSON types (Decimal -> str, tuples -> lists, ...), as it is written: strings
+    and dicts JSON cannot carry are tagged (module docstring)."""
     try:
-        return msgspec.json.decode(msgspec.json.encode(value))
+        return msgspec.json.decode(_encode(value))
     except (TypeError, msgspec.EncodeError) as err:
         raise AuditError(f"audit values must be JSON-able: {err}") from None
 
@@ -304,7 +403,7 @@ def read_entries(path: Union[str, Path]) -> list[AuditEntry]:
     report = verify(path)
     if not report.ok:
         raise AuditError(str(report))
-    return [msgspec.json.decode(raw, type=AuditEntry) for _n, raw, _c in _lines(Path(path))]
+    return [AuditEntry(**decode_line(raw)) for _n, raw, _c in _lines(Path(path))]
 
 
 def replay_settings(path: Union[str, Path]) -> tuple[dict[str, Any], dict[str, list[Any]]]:
@@ -448,6 +547,7 @@ class AuditLog:
             raise AuditError(f"reason must be a string, not {type(reason).__name__}")
         who = self.default_by if by is None else _check_by(by)
         old, new = _builtins(old), _builtins(new)
+        target, who, reason = _builtins(target), _builtins(who), _builtins(reason)  # tagged if UTF-8 cannot encode
         with self._lock, self._file_lock():
             size = self._sync()
             fields = {
@@ -463,6 +563,8 @@ class AuditLog:
             }
             entry = AuditEntry(**fields, hash=entry_hash(fields))
             line = msgspec.json.encode(entry) + b"\n"
+            if any(isinstance(fields[k], dict) for k in ("by", "target", "reason")):
+                entry = AuditEntry(**decode_line(line))  # the caller gets the strings it gave, not their tags
             try:
                 written = os.write(self._fd, line)
                 if written != len(line):

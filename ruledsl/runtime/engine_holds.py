@@ -22,7 +22,10 @@ Confirmations and expiries are written to the audit log, if any
 (``hold.confirm``, ``hold.expire``), with the lock order of
 ``engine_audit``: the log's lock, then the engine's lock only to apply the
 change, the line appended after it; a line that cannot be written undoes the
-change.  Opening a hold is part of ``evaluate`` and is never logged.
+change.  ``expire_due`` does so per hold: a hold whose line cannot be written
+stays open while the others expire, and ``ExpiryError`` (an ``AuditError``)
+names it afterwards - one hold the log refuses never blocks every later
+expiry.  Opening a hold is part of ``evaluate`` and is never logged.
 """
 
 from __future__ import annotations
@@ -46,6 +49,24 @@ from ruledsl.runtime.holds import (
     outcome_of,
     outcome_summary,
 )
+
+
+class ExpiryError(auditing.AuditError):
+    """``expire_due`` could not record some holds: those stay open, the others expired.
+
+    ``expired`` holds the outcomes applied and recorded (also passed to the
+    callback), ``failures`` the ``(hold_id, exception)`` of each hold left open.
+    """
+
+    def __init__(self, expired: list[HoldOutcome], failures: list[tuple[str, Exception]]) -> None:
+        self.expired = expired
+        self.failures = failures
+        shown = "; ".join(f"{hold_id}: {err}" for hold_id, err in failures[:5])
+        more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
+        super().__init__(
+            f"{len(failures)} due hold(s) could not be recorded in the audit log and stay open "
+            f"({len(expired)} expired): {shown}{more}"
+        )
 
 
 class HoldsMixin:
@@ -189,6 +210,13 @@ class HoldsMixin:
         engine's locks; an exception from the callback propagates and the
         holds stay expired (``hold_outcome`` finds them).  Idempotent: a hold
         expires once; calling again returns only holds that became due since.
+
+        With an audit log, each hold expires only with its ``hold.expire``
+        line: a hold whose line cannot be written is opened again and the
+        others still expire; then, after the callback has seen the expired ones,
+        ``ExpiryError`` lists the holds left open (its ``expired`` has the
+        outcomes that would have been returned).  An interrupt
+        (``KeyboardInterrupt``) while recording reopens the holds not yet recorded.
         """
         at = self._hold_time(now, "now")
         if callback is not None and not callable(callback):
@@ -201,20 +229,30 @@ class HoldsMixin:
                 done = [outcome_of(h, "expired", at, None, reason) for h in due]
                 for out in done:
                     book.close(out)
+            recorded: list[HoldOutcome] = []
+            failures: list[tuple[str, Exception]] = []
             for k, (hold, out) in enumerate(zip(due, done, strict=True)):
                 try:
                     self._audit_record(
                         "hold.expire", hold.hold_id, hold_summary(hold), outcome_summary(out), by=None, reason=reason
                     )
+                except Exception as err:  # this hold stays open, the others still expire
+                    with self._lock:
+                        self._hold_book.reopen(hold)
+                    failures.append((hold.hold_id, err))
+                    continue
                 except BaseException:
                     with self._lock:  # the holds whose lines were not written are open again
                         for again in due[k:]:
                             self._hold_book.reopen(again)
                     raise
+                recorded.append(out)
         if callback is not None:
-            for out in done:
+            for out in recorded:
                 callback(out)
-        return done
+        if failures:
+            raise ExpiryError(recorded, failures)
+        return recorded
 
     # ---------------------------------------------------------------- helpers
     def _hold_time(self, value: Any, name: str) -> int:
