@@ -25,8 +25,9 @@ are for the dict, the lists, the kernels and the flags.  Python builtins the
 code uses (``type``, ``str``...) are left to Cython, which turns
 ``type(x) is str`` into a pointer comparison.
 
-The module text is a function of the compiled ruleset only; ``build.py``
-caches the built module by a digest of this text.
+The module text is a function of the compiled ruleset only: the engine
+caches the built module by a digest of the generated Python and of these
+emitters' code (``runtime/engine_compiled.py``, ``evaluator_name``).
 """
 
 from __future__ import annotations

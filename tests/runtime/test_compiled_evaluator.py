@@ -250,3 +250,21 @@ def test_the_cache_key_changes_with_the_ruleset(tmp_path):
         ruledsl.load(STANDARD, clock=None, compiled="never").compiled
     )
     assert engine_compiled.evaluator_name(a.compiled) != engine_compiled.evaluator_name(b.compiled)
+
+
+def test_chinese_names_compile_and_agree(tmp_path):
+    # DSL names are Unicode words; the Cython module keeps them as attribute and local names
+    path = tmp_path / "zh.rdsl"
+    path.write_text(
+        "ruleset 中文 { }\nevent 转账 {\n  客户: string\n  金额: decimal\n}\n"
+        "window 次数 = count() of 转账 by 客户 over 1h\nwindow 累计 = sum(金额) of 转账 by 客户 over 1h\n"
+        "param 上限: int = 2\n"
+        'rule 频繁 { reason "频繁" on 转账 when 次数 > 上限 or 累计 > 10 action alert }\n',
+        encoding="utf-8",
+    )
+    py = ruledsl.load(path, clock=None, compiled="never")
+    cy = ruledsl.load(path, clock=None, compiled="require")
+    assert cy.evaluator == "cython"
+    events = [{"type": "转账", "ts": 1_000 + i, "客户": "甲乙"[i % 2], "金额": 3.5 * i} for i in range(8)]
+    _same_decisions(py, cy, events)
+    assert cy.evaluate({**events[0], "ts": 2_000}).action == "alert"
