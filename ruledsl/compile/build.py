@@ -212,6 +212,11 @@ _loaded: dict[str, ModuleType] = {}
 
 def load_module(name: str, path: Path) -> ModuleType:
     """Import the built extension module ``name`` from ``path`` (once per process)."""
+    with _lock_for(name):  # an extension module can be initialised once per process: one thread imports it
+        return _load_locked(name, path)
+
+
+def _load_locked(name: str, path: Path) -> ModuleType:
     module = _loaded.get(name)
     if module is not None:
         return module

@@ -121,7 +121,7 @@ class CompiledMixin:
     _sequences: list[Any]
 
     def _start_evaluator(self, mode: Optional[str]) -> None:
-        # called at the end of Engine.__init__, after the Python evaluator is bound
+        # called at the end of Engine.__init__, once the namespace is bound: binds the evaluator(s)
         mode = default_mode() if mode is None else mode
         if mode not in MODES:
             raise ValueError(f"compiled must be one of {', '.join(MODES)}, not {mode!r}")
