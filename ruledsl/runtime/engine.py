@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -523,6 +523,10 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin, AuditMixin, Ho
     def stats(self) -> dict[str, Any]:
         """Counters and memory: events, late events, active keys and bytes per window.
 
+        ``evaluator`` is ``"python"`` or ``"cython"`` (the one running now).  A
+        window (sequence) defined like an earlier one shares its state: its
+        entry says ``shares_state_of`` that one, whose bytes are the same bytes.
+
         With an external store, ``"store"`` holds its fault policy, the events
         evaluated without it (``degraded_events``), the circuit breaker and
         outage buffer counters (``GuardedStore.stats``) and, after the store lost
@@ -544,14 +548,9 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin, AuditMixin, Ho
                 "events": self._clock_state[2],
                 "late_events": self._clock_state[3],
                 "compiled": _state.COMPILED,
-                "windows": {
-                    spec.name: {"keys": len(w), "bytes": w.nbytes()}
-                    for spec, w in zip(self.compiled.windows, self._windows, strict=True)
-                },
-                "sequences": {
-                    spec.name: {"keys": len(s), "bytes": s.nbytes()}
-                    for spec, s in zip(self.compiled.sequences, self._sequences, strict=True)
-                },
+                "evaluator": getattr(self, "evaluator", "python"),
+                "windows": _kernel_stats(self.compiled.windows, self._windows),
+                "sequences": _kernel_stats(self.compiled.sequences, self._sequences),
                 **store,
             }
 
@@ -568,6 +567,20 @@ STORE_POLICIES = ("fail_open", "fail_closed", "local")
 "Shared state and outages"): evaluate with every window and sequence missing;
 the same, then raise the action to at least ``fail_closed_action``; or
 answer from this process's own state.  Every such decision is degraded."""
+
+
+def _kernel_stats(specs: Sequence[Any], kernels: Sequence[Any]) -> dict[str, Any]:
+    """Keys and bytes per window (sequence); one defined like an earlier one shares its state and says so."""
+    out: dict[str, Any] = {}
+    first: dict[int, str] = {}
+    for spec, kernel in zip(specs, kernels, strict=True):
+        entry: dict[str, Any] = {"keys": len(kernel), "bytes": kernel.nbytes()}
+        if id(kernel) in first:
+            entry["shares_state_of"] = first[id(kernel)]  # the bytes are counted there: do not add them twice
+        else:
+            first[id(kernel)] = spec.name
+        out[spec.name] = entry
+    return out
 
 
 def _skew_ms(value: Union[int, str, None], header: Any) -> int:

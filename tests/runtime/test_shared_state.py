@@ -124,3 +124,16 @@ def test_merged_windows_on_a_store_decide_like_the_in_memory_engine_across_reloa
         assert memory.reload() == stored.reload()
         for i in range(4 * step, 4 * step + 4):
             assert _counts(stored, i) == _counts(memory, i)
+
+
+def test_stats_name_the_state_a_window_shares():
+    engine = _engine(MERGED)
+    for i in range(5):
+        engine.evaluate(_event(i))
+    stats = engine.stats()
+    assert stats["windows"]["b"] == {"keys": 1, "bytes": stats["windows"]["a"]["bytes"], "shares_state_of": "a"}
+    assert "shares_state_of" not in stats["windows"]["a"]
+    assert stats["sequences"]["s2"]["shares_state_of"] == "s1"
+    assert stats["evaluator"] == "python"
+    split = _engine(SPLIT).stats()["windows"]
+    assert "shares_state_of" not in split["b"]
