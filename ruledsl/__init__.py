@@ -10,17 +10,30 @@ Embedding in a channel service::
 """
 
 from ruledsl._version import __version__
+from ruledsl.compile.build import BuildError
 from ruledsl.kernels.values import EventError
+from ruledsl.runtime.audit import AuditError, AuditLog
 from ruledsl.runtime.decision import ChannelDecision, Decision, MatchedRule, ScoreResult
 from ruledsl.runtime.engine import Engine, load
+from ruledsl.runtime.engine_columns import ArrowResult
+from ruledsl.runtime.engine_holds import ExpiryError
+from ruledsl.runtime.holds import Hold, HoldError, HoldOutcome
 from ruledsl.syntax.diagnostics import Diagnostic, RuleDSLError
 
 __all__ = [
+    "ArrowResult",
+    "AuditError",
+    "AuditLog",
+    "BuildError",
     "ChannelDecision",
     "Decision",
     "Diagnostic",
     "Engine",
     "EventError",
+    "ExpiryError",
+    "Hold",
+    "HoldError",
+    "HoldOutcome",
     "MatchedRule",
     "RuleDSLError",
     "ScoreResult",
