@@ -53,6 +53,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import workload  # noqa: E402
+from sweep_bench import latency_pass  # noqa: E402  (the benchmarks' one timed-call loop)
 
 STANDARD = HERE / "standard.rdsl"
 EVENTS_RDSL = HERE / "events.rdsl"
@@ -137,23 +138,6 @@ def cpu_pass(engine, events: list[dict]) -> float:
     finally:
         gc.unfreeze()
     return dc / len(events) * 1e6
-
-
-def latency_pass(engine, events: list[dict]) -> list[int]:
-    """The ns of each ``evaluate()`` call, in event order, the heap frozen."""
-    evaluate = engine.evaluate
-    clock = time.perf_counter_ns
-    lat = [0] * len(events)
-    gc.collect()
-    gc.freeze()
-    try:
-        for i, ev in enumerate(events):
-            t0 = clock()
-            evaluate(ev)
-            lat[i] = clock() - t0
-    finally:
-        gc.unfreeze()
-    return lat
 
 
 def _pct(lat: list[int], p: float) -> float:

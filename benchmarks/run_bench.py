@@ -558,39 +558,15 @@ class Bench:
             self._latency(compiled, section, key)
 
     def _latency(self, compiled: str, section: str, key: str) -> None:
+        import sweep_bench  # the one timed-call loop and percentile summary of the benchmarks
+
         events = self.events[: self.args.latency_sample]
         clock = time.perf_counter_ns
-        passes = []
-        for _ in range(max(1, self.args.latency_passes)):
-            evaluate = load_engine("never" if compiled == "python" else compiled).evaluate
-            lat = [0] * len(events)
-            gc.collect()
-            gc.freeze()
-            try:
-                for i, ev in enumerate(events):
-                    t0 = clock()
-                    evaluate(ev)
-                    lat[i] = clock() - t0
-            finally:
-                gc.unfreeze()
-            passes.append(lat)
+        mode = "never" if compiled == "python" else compiled
+        passes = [sweep_bench.latency_pass(load_engine(mode), events) for _ in range(max(1, self.args.latency_passes))]
         # timer overhead, to read the numbers honestly
         t_over = min(-clock() + clock() for _ in range(1000))
-
-        def summary(lat, prefix=""):
-            lat = sorted(lat)
-
-            def pct(p):
-                return lat[min(len(lat) - 1, int(p / 100 * len(lat)))] / 1000
-
-            return {
-                f"{prefix}p50_us": pct(50),
-                f"{prefix}p90_us": pct(90),
-                f"{prefix}p99_us": pct(99),
-                f"{prefix}p999_us": pct(99.9),
-                f"{prefix}max_us": lat[-1] / 1000,
-                f"{prefix}mean_us": statistics.fmean(lat) / 1000,
-            }
+        summary = sweep_bench.percentiles
 
         res = {"sample": len(events), "passes": len(passes), "timer_overhead_ns": t_over, **summary(passes[0])}
         res.update(summary([min(times) for times in zip(*passes, strict=True)], "fastest_"))
@@ -601,7 +577,7 @@ class Bench:
                 section,
                 f"p50 / p90 / p99 / p99.9, {label}",
                 f"{res[prefix + 'p50_us']:.1f} / {res[prefix + 'p90_us']:.1f} / {res[prefix + 'p99_us']:.1f} / "
-                f"{res[prefix + 'p999_us']:.1f} µs",
+                f"{res[prefix + 'p99.9_us']:.1f} µs",
             )
             self.row(
                 section,

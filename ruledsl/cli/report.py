@@ -193,6 +193,11 @@ class RulesetStats:
         return d
 
 
+def flag_true(value: Any) -> bool:
+    """A ``warmup`` flag of a replayed event (JSON Lines or Parquet): true, 1 or "true"."""
+    return value is True or value == 1 or value == "true"
+
+
 def _per10k(n: int, total: int) -> Optional[float]:
     return round(n * 10_000 / total, 1) if total else None
 

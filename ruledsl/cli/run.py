@@ -82,6 +82,7 @@ from ruledsl.cli.report import (  # noqa: F401  (re-exported for the demo and te
     LoadedRuleset,
     RulesetStats,
     RunReport,
+    flag_true,
     make_console,
     render_report,
     report_rejections,
@@ -186,10 +187,6 @@ def apply_params(rulesets: list[LoadedRuleset], assignments: Iterable[str]) -> N
 # ---------------------------------------------------------------- the replay
 
 
-def _flag_true(value: Any) -> bool:
-    return value is True or value == 1 or value == "true"
-
-
 def replay(
     rulesets: list[LoadedRuleset],
     lines: Iterable[bytes],
@@ -250,7 +247,7 @@ def replay(
         sid = event.get("scenario_id") if label is not None else None
         if label is not None:
             sid = f"{label}@{lineno}" if sid is None else str(sid)
-        warm = _flag_true(event.get("warmup"))
+        warm = flag_true(event.get("warmup"))
         if warmup_ms is not None and not warm:
             try:
                 ts = parse_timestamp(event.get("ts"), zone)

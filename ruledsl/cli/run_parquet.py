@@ -18,7 +18,7 @@ from typing import IO, Any, Optional
 
 import msgspec
 
-from ruledsl.cli.report import NORMAL_LABELS, LoadedRuleset, RunReport
+from ruledsl.cli.report import NORMAL_LABELS, LoadedRuleset, RunReport, flag_true
 from ruledsl.kernels.values import EventError, parse_timestamp
 
 BATCH_ROWS = 65_536
@@ -53,10 +53,6 @@ def _column(batch: Any, name: str, utc: bool) -> list:
 
     names = batch.schema.names
     return python_column(batch.column(names.index(name)), utc) if name in names else [None] * batch.num_rows
-
-
-def _flag_true(value: Any) -> bool:
-    return value is True or value == 1 or value == "true"
 
 
 def replay_arrow(
@@ -101,7 +97,7 @@ def replay_arrow(
             sid = sids[i] if label is not None else None
             if label is not None:
                 sid = f"{label}@{row0 + i + 1}" if sid is None else str(sid)
-            warm = _flag_true(warms[i])
+            warm = flag_true(warms[i])
             if ts_values is not None and not warm:
                 try:
                     ts = parse_timestamp(ts_values[i], zone)
