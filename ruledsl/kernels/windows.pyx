@@ -630,7 +630,6 @@ cdef class WindowState(SlotTable):
     def add(self, key, ts, value=0):
         """add(key, ts, value=0) -> None: store the entry (ts, value) for key."""
         self._add(key, to_i64(ts), value)
-        return None
 
     cdef int _add(self, object key, int64_t t, object value) except -1:
         cdef Val v
@@ -787,9 +786,7 @@ cdef class WindowState(SlotTable):
             self.is_float, len(self._map), self._n_entries)
 
 
-# -- the C entry points of compiled evaluators (windows.pxd) ---------------------------
-# The same operations as the methods, without the method lookup and argument
-# tuple of a Python call; `w` is checked to be a WindowState.
+# -- the C entry points of compiled evaluators: see windows.pxd ----------------------
 
 cdef object window_query(object w, object key, int64_t t, object value, bint include_current):
     return (<WindowState?>w)._query(key, t, value, include_current)

@@ -26,8 +26,8 @@ layers over the names re-exported here.
 from ruledsl.ruletest.coverage import Coverage
 from ruledsl.ruletest.report import failure_summary, format_failure
 from ruledsl.ruletest.runner import CaseResult, run_case, run_file
-from ruledsl.ruletest.spec import TEST_SUFFIX, Problem, RuleCase, RuleTestError, RuleTestFile
-from ruledsl.ruletest.validate import find_test_files, load_test_file
+from ruledsl.ruletest.spec import TEST_SUFFIX, Problem, RuleCase, RuleTestError, RuleTestFile, find_test_files
+from ruledsl.ruletest.validate import load_test_file
 from ruledsl.ruletest.values import parse_duration
 
 __all__ = [

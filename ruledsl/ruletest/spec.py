@@ -9,6 +9,7 @@ validator builds from them, with every value checked against the ruleset.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
@@ -228,3 +229,27 @@ class RuleTestFile:
     def zone(self) -> _dt.tzinfo:
         """The file's time zone (its own, else the ruleset's)."""
         return get_zone(self.timezone)
+
+
+def find_test_files(paths: Iterable[Union[str, Path]]) -> list[Path]:
+    """Test files named or below the given directories (``*.test.yaml``, sorted, each once).
+
+    A ``.rdsl`` file stands for ``tests/<stem>.test.yaml`` beside it.  Paths
+    that do not exist are returned as they are (loading them reports the error).
+    """
+    out: list[Path] = []
+    seen: set = set()
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            found = sorted(q for q in p.rglob(f"*{TEST_SUFFIX}") if q.is_file())
+        elif p.suffix == ".rdsl":
+            found = [p.parent / "tests" / f"{p.stem}{TEST_SUFFIX}"]
+        else:
+            found = [p]
+        for q in found:
+            key = q.resolve()
+            if key not in seen:
+                seen.add(key)
+                out.append(q)
+    return out

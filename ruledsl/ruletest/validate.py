@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -35,7 +34,6 @@ from ruledsl.ruletest.spec import (
     HOLD_STEP_KEYS,
     MAX_REPEAT,
     STEP_KEYS,
-    TEST_SUFFIX,
     CaseSpec,
     Expectation,
     ExpectSpec,
@@ -778,27 +776,3 @@ def load_test_file(path: Union[str, Path]) -> RuleTestFile:
     except OSError as err:
         raise RuleTestError([Problem(shown, f"cannot read the test file: {err.strerror or err}")]) from None
     return _Validator(path, text).run()
-
-
-def find_test_files(paths: Iterable[Union[str, Path]]) -> list[Path]:
-    """Test files named or below the given directories (``*.test.yaml``, sorted, each once).
-
-    A ``.rdsl`` file stands for ``tests/<stem>.test.yaml`` beside it.  Paths
-    that do not exist are returned as they are (loading them reports the error).
-    """
-    out: list[Path] = []
-    seen: set = set()
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            found = sorted(q for q in p.rglob(f"*{TEST_SUFFIX}") if q.is_file())
-        elif p.suffix == ".rdsl":
-            found = [p.parent / "tests" / f"{p.stem}{TEST_SUFFIX}"]
-        else:
-            found = [p]
-        for q in found:
-            key = q.resolve()
-            if key not in seen:
-                seen.add(key)
-                out.append(q)
-    return out
