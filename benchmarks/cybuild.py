@@ -17,13 +17,9 @@ from __future__ import annotations
 import hashlib
 import importlib.machinery
 import importlib.util
-import os
 import platform
-import shutil
-import subprocess
 import sys
 import sysconfig
-import tempfile
 from pathlib import Path
 from types import ModuleType
 
@@ -51,63 +47,24 @@ def _tag(pyx: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def _built(out: Path, name: str) -> Path | None:
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        path = out / f"{name}{suffix}"
-        if path.exists():
-            return path
-    return None
-
-
-_BUILD_SCRIPT = """
-import sys
-from Cython.Build import cythonize
-from setuptools import Distribution, Extension
-
-pyx, out, tmp, *flags = sys.argv[1:]
-name = pyx.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-ext = Extension(name, [pyx], extra_compile_args=flags)
-dist = Distribution({"ext_modules": cythonize([ext], quiet=True, build_dir=tmp), "script_name": "cybuild"})
-cmd = dist.get_command_obj("build_ext")
-cmd.build_lib = out
-cmd.build_temp = tmp
-cmd.ensure_finalized()
-cmd.run()
-"""
-
-
 def build(pyx: Path = PYX, cache_dir: Path = CACHE_DIR) -> Path:
-    """The path of the built extension for ``pyx``, compiling it unless the cache has it."""
+    """The path of the built extension for ``pyx``, compiling it unless the cache has it.
+
+    The build itself is the package's (``ruledsl.compile.build.compile_extension``:
+    a fresh interpreter, staged and moved into place atomically).
+    """
+    from ruledsl.compile.build import BuildError as _PackageBuildError
+    from ruledsl.compile.build import cached_module, compile_extension
+
     name = pyx.stem
     out = cache_dir / f"{name}-{_tag(pyx)}"
-    found = _built(out, name)
+    found = cached_module(name, out.parent, folder=out.name)
     if found is not None:
         return found
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".build-") as tmp:
-        work = Path(tmp)
-        staged = work / "out"
-        staged.mkdir()
-        src = work / pyx.name
-        shutil.copyfile(pyx, src)
-        proc = subprocess.run(
-            [sys.executable, "-c", _BUILD_SCRIPT, str(src), str(staged), str(work / "tmp"), *CFLAGS],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            cwd=work,
-        )
-        if proc.returncode != 0:
-            raise BuildError(f"building {pyx.name} failed:\n{(proc.stdout + proc.stderr)[-4000:]}")
-        try:
-            os.replace(staged, out)  # atomic; another process may have won the race
-        except OSError:
-            if _built(out, name) is None:
-                raise
-    found = _built(out, name)
-    if found is None:
-        raise BuildError(f"building {pyx.name} produced no extension module in {out}")
-    return found
+    try:
+        return compile_extension(name, pyx.read_text(encoding="utf-8"), out, tuple(CFLAGS))
+    except _PackageBuildError as err:
+        raise BuildError(str(err)) from None
 
 
 def load(pyx: Path = PYX, cache_dir: Path = CACHE_DIR) -> ModuleType:

@@ -105,9 +105,12 @@ def _built(out: Path, name: str) -> Optional[Path]:
     return None
 
 
-def cached_module(name: str, cache_dir: Optional[Path] = None) -> Optional[Path]:
-    """The built extension of module ``name`` in the cache, or None."""
-    return _built((cache_dir or cache_root()) / "evaluators" / name, name)
+def cached_module(name: str, cache_dir: Optional[Path] = None, *, folder: Optional[str] = None) -> Optional[Path]:
+    """The built extension of module ``name`` in the cache (``evaluators/<name>``, or ``cache_dir/folder``), or None."""
+    where = (
+        (cache_dir / folder) if cache_dir is not None and folder else (cache_dir or cache_root()) / "evaluators" / name
+    )
+    return _built(where, name)
 
 
 _running: set[subprocess.Popen] = set()  # builds in flight, stopped when the interpreter exits
@@ -168,12 +171,25 @@ def _build_locked(name: str, source: str, cache_dir: Optional[Path], files: dict
     reason = unavailable_reason()
     if reason is not None:
         raise BuildError(reason)
-    root = (cache_dir or cache_root()) / "evaluators"
+    return compile_extension(name, source, (cache_dir or cache_root()) / "evaluators" / name, CFLAGS, files)
+
+
+def compile_extension(
+    name: str, source: str, out: Path, cflags: tuple[str, ...], files: Optional[dict[str, bytes]] = None
+) -> Path:
+    """Build Cython ``source`` as extension module ``name`` into directory ``out``; its path.
+
+    In a fresh interpreter (its output captured, stopped at exit or after
+    ``BUILD_TIMEOUT_S``), staged beside ``out`` and moved there atomically:
+    concurrent builders of the same module both succeed.  The ``.pyx`` and
+    ``files`` (suffix -> bytes) are kept beside the module.  Also used by
+    the benchmarks' hand-written Cython baseline (``benchmarks/cybuild.py``).
+    """
+    root = out.parent
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise BuildError(f"cannot create the cache directory {root}: {err}") from None
-    out = root / name
     with tempfile.TemporaryDirectory(dir=root, prefix=".build-") as tmp:
         work = Path(tmp)
         staged = work / "out"
@@ -181,7 +197,7 @@ def _build_locked(name: str, source: str, cache_dir: Optional[Path], files: dict
         pyx = work / f"{name}.pyx"
         pyx.write_text(source, encoding="utf-8")
         args = [sys.executable, "-c", _BUILD_SCRIPT, pyx.name, str(staged), "tmp", str(_PACKAGE_ROOT.parent)]
-        proc = subprocess.Popen([*args, *CFLAGS], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=work)
+        proc = subprocess.Popen([*args, *cflags], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=work)
         _running.add(proc)
         try:
             output, _ = proc.communicate(timeout=BUILD_TIMEOUT_S)
@@ -194,7 +210,7 @@ def _build_locked(name: str, source: str, cache_dir: Optional[Path], files: dict
         if proc.returncode != 0:
             raise BuildError(f"building {name} failed:\n{(output or '')[-4000:]}")
         shutil.copyfile(pyx, staged / pyx.name)  # kept beside the module: tracebacks and profilers show it
-        for suffix, data in files.items():
+        for suffix, data in (files or {}).items():
             (staged / f"{name}.{suffix}").write_bytes(data)
         try:
             os.replace(staged, out)  # atomic; another process may have won the race
