@@ -21,6 +21,8 @@ from typing import Any, Optional, Union
 import msgspec
 
 from ruledsl.check import messages as m
+from ruledsl.check.controls import check_controls
+from ruledsl.check.exemptions import check_exempt_by
 from ruledsl.check.exprs import ExprChecker, Scope, structure_key
 from ruledsl.check.fold import NOTCONST, convert_value
 from ruledsl.check.symbols import LIST_TYPES, VALUE_KINDS, Context, Symbols, check_list_file, collect, type_of_ref
@@ -123,6 +125,7 @@ def check(program: Program, *, list_dir_override: Union[str, Path, None] = None)
     _check_unused(ctx)
     _check_lateness(ctx)
     _check_hold_timeout(ctx)
+    check_exempt_by(ctx)
     diags = ctx.diags
     if program.has_syntax_errors:
         diags = [d for d in diags if d.code not in _CASCADE_CODES]
@@ -451,7 +454,7 @@ def _check_levels(ctx: Context, ec: ExprChecker, sc: n.ScorecardDecl, path: str)
 # ---------------------------------------------------------------- rules
 
 
-_RULE_ONCE = ("reason", "code", "on", "when", "action", "priority", "tags", "shadow")
+_RULE_ONCE = ("reason", "code", "on", "when", "action", "priority", "tags", "shadow")  # `control` repeats
 
 
 _Candidate = tuple[n.RuleDecl, frozenset[str], int]
@@ -481,6 +484,7 @@ def _check_rules(ctx: Context, ec: ExprChecker) -> dict[tuple[Any, ...], list[_C
         scope = scopes.get(scope_key)
         if scope is None:
             scope = scopes[scope_key] = Scope(path, events, "rule", VALUE_KINDS, lenient=lenient)
+        check_controls(ctx, ec, rule, path, events, lenient)  # check/controls.py
         t, v = _condition(ctx, ec, rule.when, scope, "the condition of a rule")
         if t.name != "bool":
             continue

@@ -35,6 +35,7 @@ from ruledsl.check.types import (
     ANY,
     BOOL,
     BUILTINS,
+    CONTROL_FUNCTIONS,
     DECIMAL,
     DURATION,
     INT,
@@ -45,6 +46,7 @@ from ruledsl.check.types import (
     accepts,
     builtin_result,
     comparable,
+    is_texty,
     list_of,
     promote,
     scalar,
@@ -65,6 +67,10 @@ Folded = tuple[Type, Any]
 """The type of an expression and its constant value (``NOTCONST`` when it has none)."""
 Values = dict[int, Any]
 """Constant values of the sub-expressions checked so far, by ``id(node)``."""
+
+
+_NO_CONTROLS = frozenset({"window", "sequence", "step", "control"})
+"""Scopes that cannot read controls: windows and sequences are fed, and control keys computed, before any decision."""
 
 
 class Scope:
@@ -425,6 +431,8 @@ class ExprChecker:
         if b is None:
             ctx.report(scope.path, node.func_span, m.unknown_function(node.func, suggest(node.func, BUILTINS)))
             return ANY, NOTCONST
+        if b.name in CONTROL_FUNCTIONS and scope.what in _NO_CONTROLS:
+            ctx.report(scope.path, node.func_span, m.control_function_in(b.name, scope.owner or f"a {scope.what}"))
         args = node.args
         types = [self.types[id(a)] for a in args]
         if len(args) != len(b.params):
@@ -446,6 +454,14 @@ class ExprChecker:
                         if isinstance(reason, bytes):
                             reason = reason.decode("utf-8", "replace")
                         ctx.report(scope.path, arg.span, m.bad_regex(str(reason)))
+            elif kind == "list":
+                ref = self.refs.get(id(arg))
+                if not (isinstance(arg, n.Name) and ref is not None and ref[0] == "list") and t.name != "any":
+                    ctx.report(scope.path, arg.span, m.list_function_needs_list(b.name))
+                    ok = False
+                elif not list_lookup_ok(t.elem or ANY, types[1]):
+                    ctx.report(scope.path, args[1].span, m.list_lookup_mismatch(b.name, types[1], t.elem or ANY))
+                    ok = False
             elif kind == "scorecard":
                 ref = self.refs.get(id(arg))
                 if not (isinstance(arg, n.Name) and ref is not None and ref[0] == "scorecard") and t.name != "any":
@@ -491,6 +507,21 @@ class ExprChecker:
 
 
 # ---------------------------------------------------------------- folding helpers
+
+
+def list_lookup_ok(elem: Type, t: Type) -> bool:
+    """Whether ``list_category(L, x)`` & co. may look up ``x`` of type ``t`` among entries of type ``elem``.
+
+    Texts in text lists; a whole number in an int or decimal list; a decimal
+    in a decimal list (a decimal in an int list would need rounding: refused).
+    """
+    if t.name == "any" or elem.name == "any":
+        return True
+    if is_texty(elem):
+        return is_texty(t)
+    if elem.name == "decimal":
+        return t.name in ("int", "decimal")
+    return t.name == elem.name
 
 
 def _time_result(op: str, ln: str, rn: str) -> Optional[str]:

@@ -211,6 +211,17 @@ def list_file_entry(shown: str, line: int, entry: str, declared: Type, more: int
     )
 
 
+def list_file_row(shown: str, line: int, problem: str, more: int) -> Msg:
+    """RD114: a bad line of a CSV or JSON Lines list file (the first one, and how many more)."""
+    extra = f" (and {more} more bad line{'s' if more != 1 else ''})" if more else ""
+    return (
+        "RD114",
+        f"line {line} of `{shown}`: {problem}{extra}",
+        "a CSV list has a header row with a `value` column; a JSON Lines list one object per line "
+        "(docs/language.md, \"List files\")",
+    )
+
+
 def duplicate_header(first_path: str, first_line: int) -> Msg:
     """RD115: a second ruleset header in the program."""
     return (
@@ -329,6 +340,8 @@ _SIG_WORDS = {
     "string|list": "string or list",
     "value": "value",
     "scorecard": "scorecard",
+    "key": "key",
+    "list": "list",
 }
 
 
@@ -349,6 +362,20 @@ def wrong_arg(b: Builtin, index: int, t: Type) -> Msg:
         "RD205",
         f"argument {index + 1} of `{b.name}` must be {KIND_WORDS[kind]}, not `{display(t)}`",
         f"{_signature(b)}: {b.doc}",
+    )
+
+
+def list_function_needs_list(name: str) -> Msg:
+    """RD205: the first argument of ``list_category`` & co. that is not a declared list's name."""
+    return ("RD205", f"the first argument of `{name}` must be the name of a declared list", f"write `{name}(LIST_NAME, x)`")
+
+
+def list_lookup_mismatch(name: str, got: Type, elem: Type) -> Msg:
+    """RD205: a value looked up in a list whose entries cannot equal it without rounding (or of another kind)."""
+    return (
+        "RD205",
+        f"`{name}` looks up a `{display(got)}` in a list of `{display(elem)}`",
+        "look up a value of the list's entry type (a whole number may be looked up in a decimal list)",
     )
 
 
@@ -557,6 +584,38 @@ def not_allowed_in(name: str, kind: str, where: str) -> Msg:
     )
 
 
+def bad_control_key(t: Type) -> Msg:
+    """RD302: a control key (or ``controlled()`` argument) that is not a text, enum or whole number."""
+    return (
+        "RD302",
+        f"a control key cannot be `{display(t)}`",
+        "control an identity such as an account, card, customer, device or phone (text, enum, whole number)",
+    )
+
+
+def control_kind_not_literal() -> Msg:
+    """RD311: a control clause's kind that is not a string literal."""
+    return (
+        "RD311",
+        "the kind of a control must be a quoted, non-empty text",
+        'write it as a literal, e.g. `control account_no as "restricted" for 30d`',
+    )
+
+
+def control_duration(text: str, problem: str) -> Msg:
+    """RD312: a control clause's duration that is not a positive constant duration."""
+    return ("RD312", f"control duration `{text}` {problem}", "give how long the control lasts, e.g. `for 30d`")
+
+
+def control_function_in(func: str, where: str) -> Msg:
+    """RD309: ``controlled()``/``control_kind()`` in a window or sequence definition."""
+    return (
+        "RD309",
+        f"`{func}` cannot be used inside {where}",
+        "windows and sequences are fed event by event; test controls in a rule's condition or a scorecard item",
+    )
+
+
 # ---------------------------------------------------------------- RD4xx rule logic
 
 
@@ -619,3 +678,33 @@ def scorecard_no_items(name: str) -> Msg:
 def scorecard_no_on(name: str) -> Msg:
     """RD406: a scorecard without an ``on`` clause."""
     return ("RD406", f"scorecard `{name}` has no `on` clause", "add `on EVENT_TYPES` (or `on any`)")
+
+
+# ---------------------------------------------------------------- exemptions (`exempt by`)
+
+
+def exempt_unknown_field(name: str, suggestion: Optional[str]) -> Msg:
+    """RD119: an `exempt by` name that is no event's field."""
+    return (
+        "RD119",
+        f"`exempt by` names `{name}`, which is not a field of any event type",
+        suggestion or "name the fields an exemption key is matched against, e.g. `exempt by customer_id`",
+    )
+
+
+def exempt_duplicate_field(name: str, first_path: str, first_line: int) -> Msg:
+    """RD120: an `exempt by` field named twice (in one declaration or across declarations)."""
+    return (
+        "RD120",
+        f"`exempt by` names `{name}` more than once",
+        f"it is already named at {_at(first_path, first_line)}; delete this one",
+    )
+
+
+def exempt_field_type(name: str, event: str, t: Type) -> Msg:
+    """RD214: an `exempt by` field whose type cannot hold an exemption key."""
+    return (
+        "RD214",
+        f"`exempt by` field `{name}` is `{display(t)}` in `{event}`: an exemption key is a string or an int",
+        "name identifier fields (string, int or enum), e.g. a customer id or an account number",
+    )

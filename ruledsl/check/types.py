@@ -53,6 +53,12 @@ NUMERIC: tuple[str, ...] = ("int", "decimal", "float")
 ORDERED = frozenset({"int", "decimal", "float", "timestamp", "duration", "any"})
 KEY_TYPES = frozenset({"int", "string", "enum", "bool", "timestamp", "any"})
 """Types a window or sequence key may have; floats and decimals are refused (rounding)."""
+CONTROL_KEY_TYPES = frozenset({"int", "string", "enum", "any"})
+"""Types a control key may have (``control`` clauses, ``controlled()``, ``control_kind()``): identities."""
+CONTROL_FUNCTIONS = frozenset({"controlled", "control_kind"})
+"""Built-ins that read the engine's controls: allowed in rules and scorecards, not in windows or sequences."""
+LIST_FUNCTIONS = frozenset({"list_category", "list_source", "list_attr", "list_expires_at"})
+"""Built-ins that read a declared list's entry attributes (argument 1: the list's name; 2: the value looked up)."""
 
 _BY_NAME = {t.name: t for t in (INT, DECIMAL, FLOAT, STRING, BOOL, TIMESTAMP, DURATION, ANY)}
 
@@ -178,13 +184,15 @@ class Builtin(msgspec.Struct, frozen=True):
     ``params`` lists what each argument must be:
     ``timestamp``, ``int``, ``string`` (a string or an enum), ``num``
     (``int``/``decimal``/``float``), ``string|list``, ``value`` (anything),
-    ``pattern`` (a string literal, a RE2 regular expression) and ``scorecard``
-    (the name of a scorecard).
+    ``pattern`` (a string literal, a RE2 regular expression), ``scorecard``
+    (the name of a scorecard) and ``key`` (a text, enum or whole number: a
+    control key).
 
     ``result`` is a type name, or ``same`` (the type of the first argument),
     ``promote`` (numeric promotion of the arguments) or ``level`` (the
-    scorecard level enum).  ``missing`` is ``propagate`` when a missing
-    argument makes the result missing, ``never`` for ``present``.
+    scorecard level enum); a name ending in ``?`` is that type, possibly
+    missing.  ``missing`` is ``propagate`` when a missing argument makes the
+    result missing, ``never`` for ``present`` and ``controlled``.
     """
 
     name: str
@@ -224,6 +232,28 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("max", ("num", "num"), "promote", "the larger of two numbers"),
         Builtin("present", ("value",), "bool", "true when the value is not missing", missing="never"),
         Builtin("level", ("scorecard",), "level", "the level of a scorecard: high, elevated, medium, low or minimal"),
+        Builtin(
+            "controlled",
+            ("key",),
+            "bool",
+            "true when the value (an account, card, customer...) has a live control; false when missing",
+            missing="never",
+        ),
+        Builtin("control_kind", ("key",), "string?", "the kind of the value's live control; missing when none"),
+        Builtin("list_category", ("list", "value"), "string?", "the category of x's list entry; missing if not listed"),
+        Builtin("list_source", ("list", "value"), "string?", "the source of x's list entry; missing if not listed"),
+        Builtin(
+            "list_attr",
+            ("list", "value", "string"),
+            "string?",
+            "the named attribute of x's list entry; missing if not listed or the entry has none",
+        ),
+        Builtin(
+            "list_expires_at",
+            ("list", "value"),
+            "timestamp?",
+            "when x's list entry expires; missing if never or not listed",
+        ),
     )
 }
 """Every built-in function, by name."""
@@ -247,6 +277,10 @@ def accepts(kind: str, t: Type) -> bool:
         return t.name != "list"
     if kind == "scorecard":
         return t.name in ("int", "decimal")
+    if kind == "key":
+        return t.name in CONTROL_KEY_TYPES
+    if kind == "list":
+        return t.name == "list"
     return False
 
 
@@ -259,6 +293,8 @@ KIND_WORDS = {
     "string|list": "a text or a list",
     "value": "a value",
     "scorecard": "a scorecard name",
+    "key": "a text, an enum or a whole number (an account, card, customer...)",
+    "list": "the name of a declared list",
 }
 """How each parameter kind is described in a message."""
 
@@ -273,6 +309,8 @@ def builtin_result(b: Builtin, args: list[Type]) -> Type:
         return scalar(name) if name != "any" else ANY
     if b.result == "level":
         return LEVEL
+    if b.result.endswith("?"):  # missing when there is nothing to give (e.g. ``control_kind``)
+        return scalar(b.result[:-1], True)
     return scalar(b.result)
 
 

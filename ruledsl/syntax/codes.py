@@ -319,6 +319,30 @@ Example:
     ruleset demo { timezone "Beijing" }
 Fix: use a name such as "Asia/Shanghai" or "UTC".""",
     ),
+    _c(
+        "RD119",
+        "error",
+        "unknown `exempt by` field",
+        """
+What: an `exempt by` declaration names something that is not a field of
+any event type.
+Why: `exempt by` lists the event fields an exemption key is matched
+against (`engine.exempt(key, rule=...)`); a name no event has matches nothing.
+Example:
+    exempt by custmer_id
+Fix: use a field of at least one event type (the help line suggests one).""",
+    ),
+    _c(
+        "RD120",
+        "warning",
+        "`exempt by` field named twice",
+        """
+What: an `exempt by` declaration names a field already named (in it, or in
+another `exempt by` of the program: declarations of included files merge).
+Example:
+    exempt by customer_id, customer_id
+Fix: delete the repetition.""",
+    ),
     # ---- RD2xx: types
     _c(
         "RD201",
@@ -471,6 +495,19 @@ Example:
     const huge = 99999999999999999999
 Fix: use a smaller number.""",
     ),
+    _c(
+        "RD214",
+        "error",
+        "`exempt by` field cannot hold a key",
+        """
+What: an `exempt by` field is not a string, int or enum field in some event
+type (a decimal, float, bool, timestamp or duration).
+Why: an exemption key (`engine.exempt(key, ...)`) is a string or an int,
+matched by equality: an amount or a flag is not an identity.
+Example:
+    exempt by amount
+Fix: name identifier fields, e.g. `exempt by customer_id, account_no`.""",
+    ),
     # ---- RD3xx: windows, sequences, state
     _c(
         "RD301",
@@ -493,6 +530,8 @@ Fix: use a duration between 1ms and 400d.""",
         """
 What: a window or sequence key has a type that cannot be a key: float or
 decimal (two amounts that print the same may differ), a list or a duration.
+A `control` clause's key (and the argument of `controlled()` and
+`control_kind()`) must be a text, an enum or a whole number.
 Example:
     window w = count() of transfer by amount over 1h
 Fix: key by an identity: a customer, account, card, device, phone (texts,
@@ -587,13 +626,40 @@ Fix: give the time the call-back team has, e.g. `hold_timeout 24h`.""",
         "not allowed in this declaration",
         """
 What: a window or sequence definition reads a window, sequence or
-scorecard; or a scorecard item reads a scorecard.
+scorecard (or calls `controlled()`/`control_kind()`); a scorecard item
+reads a scorecard; or a `control` clause's key reads a window, sequence or
+scorecard.
 Why: windows and sequences are fed event by event and can only depend on
 the event itself, constants, parameters and lists; scorecards cannot depend
 on each other.
 Example:
     window w2 = count() of transfer where w1 > 3 by customer over 1h
 Fix: move the condition into a rule (`when w1 > 3 and w2 > ...`).""",
+    ),
+    _c(
+        "RD311",
+        "error",
+        "control kind not a text literal",
+        """
+What: the kind of a rule's `control` clause is not a quoted text.
+Why: the kind names the control later rules test (`control_kind(x) == "restricted"`)
+and the channel shows; it is fixed when the ruleset is written.
+Example:
+    control account_no as channel for 30d
+Fix: write the kind as a literal: `control account_no as "restricted" for 30d`.""",
+    ),
+    _c(
+        "RD312",
+        "error",
+        "control duration not positive",
+        """
+What: the duration of a rule's `control` clause is not a constant duration
+greater than zero (or is longer than 36500000d).
+Why: a control lasts from the event's `ts` for this long (event time); a zero
+control would never be live.
+Example:
+    control account_no as "restricted" for 0d
+Fix: give how long the control lasts, e.g. `for 30d`.""",
     ),
     # ---- RD4xx: rule logic
     _c(

@@ -13,7 +13,7 @@ Layout
   ``window``, a one-line ``list``) written on adjacent lines stay adjacent
   (a block of ``param`` lines);
 * rules: one clause per line in the order reason, code, on, when, action,
-  priority, tags, shadow; a ``when`` longer than the line width is broken
+  control (each ``control`` clause in its written order), priority, tags, shadow; a ``when`` longer than the line width is broken
   before its top-level ``and``/``or`` operators;
 * events: one field per line; ruleset header items one per line in the order
   version, description, timezone, lateness (a header with a single item is one
@@ -68,7 +68,7 @@ INDENT = "  "
 LINE_WIDTH = 100
 """Lines longer than this (in terminal columns) are broken where the layout allows."""
 
-RULE_CLAUSE_ORDER = ("reason", "code", "on", "when", "action", "priority", "tags", "shadow")
+RULE_CLAUSE_ORDER = ("reason", "code", "on", "when", "action", "control", "priority", "tags", "shadow")
 HEADER_ORDER = ("version", "description", "timezone", "lateness_ms", "hold_timeout_ms", "max_future_skew_ms")
 
 
@@ -413,6 +413,9 @@ class _Formatter:
     def d_IncludeDecl(self, d: n.IncludeDecl):
         return self._simple(d, f"include {quote(d.path)}")
 
+    def d_ExemptDecl(self, d: n.ExemptDecl):
+        return self._simple(d, "exempt by " + ", ".join(f.name for f in d.fields))
+
     def d_ConstDecl(self, d: n.ConstDecl):
         return self._simple(d, f"const {d.name.name} = {_expr(d.value)}")
 
@@ -497,7 +500,7 @@ class _Formatter:
 
     def d_RuleDecl(self, d: n.RuleDecl):
         written = [c.keyword for c in d.clauses]
-        _check_duplicates("rule", d.name.name, written, d.span)
+        _check_duplicates("rule", d.name.name, [k for k in written if k != "control"], d.span)
         lines: dict[str, list[str]] = {}
         if d.reason is not None:
             lines["reason"] = [f"reason {quote(d.reason)}"]
@@ -509,6 +512,7 @@ class _Formatter:
             lines["when"] = _clause_with_expr("", "when", d.when)
         if d.action is not None:
             lines["action"] = [f"action {d.action.name}"]
+        controls = [_control_line(c) for c in d.controls]  # repeatable: one item each, in written order
         if d.priority != 0 or "priority" in written:
             lines["priority"] = [f"priority {int(d.priority)}"]
         if d.tags:
@@ -516,12 +520,20 @@ class _Formatter:
         if d.shadow:
             lines["shadow"] = ["shadow"]
         by_key = {}
-        if d.clauses:
-            attached = _attach(self.pool, [(c.span, lines.get(c.keyword, [])) for c in d.clauses])
-            by_key = {c.keyword: a for c, a in zip(d.clauses, attached, strict=True)}
+        control_items: list[_Item] = []
+        if d.clauses and written.count("control") == len(controls):
+            queue = list(controls)
+            pairs = [(c.span, queue.pop(0) if c.keyword == "control" else lines.get(c.keyword, [])) for c in d.clauses]
+            attached = _attach(self.pool, pairs)
+            by_key = {c.keyword: a for c, a in zip(d.clauses, attached, strict=True) if c.keyword != "control"}
+            control_items = [a for c, a in zip(d.clauses, attached, strict=True) if c.keyword == "control"]
+        elif controls:  # a rule built in code: no clause bookkeeping
+            control_items = [_Item(lines=pair) for pair in controls]
         ordered = []
         for k in RULE_CLAUSE_ORDER:
-            if k in lines:
+            if k == "control":
+                ordered.extend(control_items)
+            elif k in lines:
                 ordered.append(by_key.get(k) or _Item(lines=lines[k]))
             elif k in by_key and (by_key[k].leading or by_key[k].trailing):  # pragma: no cover - defensive
                 item = by_key[k]
@@ -546,6 +558,11 @@ class _Formatter:
             ordered = [_Item(lines=x) for x in ([on_line] if on_line else []) + item_lines + level_lines]
         footer = self.pool.before(d.span.end) if d.span.end else []
         return [], _block(f"scorecard {d.name.name}", _emit_items(ordered, INDENT), footer)
+
+
+def _control_line(c: n.ControlClause) -> list[str]:
+    """``control KEY as KIND for DURATION`` (one line)."""
+    return [f"control {_expr(c.key)} as {_expr(c.kind)} for {_expr(c.duration)}"]
 
 
 def format_module(module: n.Module, source: str = "") -> str:
@@ -604,7 +621,7 @@ def format_module(module: n.Module, source: str = "") -> str:
     return _align_trailing(text) + "\n" if text else ""
 
 
-_COMPACT = (n.IncludeDecl, n.ConstDecl, n.ParamDecl, n.WindowDecl)
+_COMPACT = (n.IncludeDecl, n.ExemptDecl, n.ConstDecl, n.ParamDecl, n.WindowDecl)
 
 _TRAIL = "\x00"
 """Marks where a trailing comment starts on a line, until ``_align_trailing`` places it."""

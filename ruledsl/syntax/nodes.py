@@ -128,6 +128,12 @@ class IncludeDecl(Node, frozen=True):
     path: str
 
 
+class ExemptDecl(Node, frozen=True):
+    """``exempt by f1, f2``: the event fields an exemption key (``Engine.exempt``) is matched against."""
+
+    fields: list[Ident]
+
+
 class FieldDecl(Node, frozen=True):
     """One typed field of an event schema."""
 
@@ -204,6 +210,18 @@ class Clause(Node, frozen=True):
     keyword: str
 
 
+class ControlClause(Node, frozen=True):
+    """``control KEY as "KIND" for DURATION``: when the rule fires, the key's value gets a control.
+
+    ``kind`` and ``duration`` are expressions as written; the checker requires
+    a string literal and a positive duration (docs/semantics.md, "Controls").
+    """
+
+    key: Expr
+    kind: Expr
+    duration: Expr
+
+
 class RuleDecl(Node, frozen=True):
     """A rule: when its condition holds for an event, it proposes an action."""
 
@@ -217,6 +235,7 @@ class RuleDecl(Node, frozen=True):
     tags: list[str] = []
     shadow: bool = False
     clauses: list[Clause] = []
+    controls: list[ControlClause] = []  # repeatable, in source order
 
 
 class ScoreItem(Node, frozen=True):
@@ -256,6 +275,7 @@ Decl = Union[
     SequenceDecl,
     RuleDecl,
     ScorecardDecl,
+    ExemptDecl,
 ]
 
 

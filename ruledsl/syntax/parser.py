@@ -42,6 +42,7 @@ TOP_LEVEL_KEYWORDS = (
     "sequence",
     "rule",
     "scorecard",
+    "exempt",
 )
 
 
@@ -342,6 +343,9 @@ class _ToAST:
     def include_decl(self, meta, ch):
         return n.IncludeDecl(path=parse_string_token(ch[0]), span=_span_of_meta(meta))
 
+    def exempt_decl(self, meta, ch):
+        return n.ExemptDecl(fields=list(ch), span=_span_of_meta(meta))
+
     def event_decl(self, meta, ch):
         return n.EventDecl(name=ch[0], fields=list(ch[1:]), span=_span_of_meta(meta))
 
@@ -445,6 +449,14 @@ class _ToAST:
     def r_shadow(self, meta, ch):
         return ("shadow", True, _span_of_meta(meta))
 
+    def r_control(self, meta, ch):
+        key, kind, duration = ch
+        return (
+            "control",
+            n.ControlClause(key=key, kind=kind, duration=duration, span=_span_of_meta(meta)),
+            _span_of_meta(meta),
+        )
+
     def signed_int(self, meta, ch):
         sign, digits = ch
         value = int(str(digits).replace("_", ""))
@@ -454,6 +466,9 @@ class _ToAST:
         name, clauses = ch[0], ch[1:]
         fields: dict = {}
         for key, value, _span in clauses:
+            if key == "control":  # repeatable: every one kept, in source order
+                fields.setdefault("controls", []).append(value)
+                continue
             fields.setdefault("events" if key == "on" else key, value)
         return n.RuleDecl(
             name=name,

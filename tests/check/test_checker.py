@@ -178,6 +178,13 @@ CASES = [
     ("RD116", "event x { a: int  a: string }", [("RD116", 1, 19, "field `a` is declared more than once in `x`")]),
     ("RD117", "event x { ts: string }", [("RD117", 1, 15, "`ts` in `x` is declared as `string`")]),
     ("RD117-optional", "event x { ts: timestamp? }", [("RD117", 1, 15, "timestamp?")]),
+    ("RD119", "exempt by customer, custmer", [("RD119", 1, 21, "did you mean `customer`?")]),
+    ("RD119-none", "exempt by zzz", [("RD119", 1, 11, "not a field of any event type")]),
+    (
+        "RD120",
+        "exempt by customer, account\nexempt by account",
+        [("RD120", 2, 11, "already named at case.rdsl:1")],
+    ),
     # ---- RD2xx types
     ("RD201", R("city == 100"), [("RD201", 1, 27, "cannot compare `string` with `int`")]),
     (
@@ -282,6 +289,8 @@ CASES = [
     ("RD211-const", "const zero = 0\nconst c = 10 % zero\n" + R("amount > c"), [("RD211", 2, 16, "division by zero")]),
     ("RD212", R("amount > 0.00001"), [("RD212", 1, 36, "more than 4 digits")]),
     ("RD213", R("amount > 99999999999999999999"), [("RD213", 1, 36, "out of range")]),
+    ("RD214", "exempt by customer, amount", [("RD214", 1, 21, "`amount` is `decimal` in `transfer`")]),
+    ("RD214-ts", "exempt by ts", [("RD214", 1, 11, "`timestamp`")]),
     ("RD213-folded", "const big = 9000000000000000000 * 10\n" + R("amount > big"), [("RD213", 1, 13, "out of range")]),
     # ---- RD3xx windows, sequences
     (
@@ -362,6 +371,42 @@ CASES = [
         'scorecard s { on transfer item "a" when amount > 1 score 1 }\n'
         'scorecard t { on transfer item "b" when s > 1 score 1 }\n' + R("s > 1"),
         [("RD309", 2, 41, "a scorecard (`s`) cannot be read inside scorecard `t`")],
+    ),
+    # ---- controls (check/controls.py)
+    (
+        "RD302-control",
+        'rule r { on transfer when amount > 1 action block reason "x" control amount as "restricted" for 1d }',
+        [("RD302", 1, 70, "a control key cannot be `decimal`")],
+    ),
+    (
+        "RD302-controlled",
+        R("controlled(rate)"),
+        [("RD205", 1, 38, "a text, an enum or a whole number")],
+    ),
+    (
+        "RD311",
+        'const k = "x"\nrule r { on transfer when amount > 1 action block reason "x" control account as k for 1d }',
+        [("RD311", 2, 81, "must be a quoted, non-empty text")],
+    ),
+    (
+        "RD311-empty",
+        'rule r { on transfer when amount > 1 action block reason "x" control account as "" for 1d }',
+        [("RD311", 1, 81, "quoted, non-empty text")],
+    ),
+    (
+        "RD312",
+        'rule r { on transfer when amount > 1 action block reason "x" control account as "a" for 0d }',
+        [("RD312", 1, 89, "is not above zero")],
+    ),
+    (
+        "RD312-type",
+        'rule r { on transfer when amount > 1 action block reason "x" control account as "a" for 5 }',
+        [("RD312", 1, 89, "is `int`, not a duration")],
+    ),
+    (
+        "RD309-controlled",
+        "window w = count() of transfer where controlled(account) by customer over 1h\n" + R("w > 1"),
+        [("RD309", 1, 38, "`controlled` cannot be used inside window `w`")],
     ),
     # ---- RD4xx rule logic
     ("RD401", "const enabled = false\n" + R("enabled and amount > 1"), [("RD401", 2, 27, "rule `r` can never fire")]),
@@ -877,6 +922,8 @@ def test_builtin_table_is_complete():
         "max",
         "present",
         "level",
+        "controlled",
+        "control_kind",
     }
 
 
