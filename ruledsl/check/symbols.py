@@ -14,11 +14,12 @@ import re
 import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
-from typing import Optional, TypedDict, TypeVar, Union
+from typing import Any, Optional, TypedDict, TypeVar, Union
 
 import msgspec
 
 from ruledsl.check import messages as m
+from ruledsl.check.listfiles import ListFileError, file_format, read_table
 from ruledsl.check.types import ANY, SCALAR_TYPE_NAMES, TIMESTAMP, Type, display, scalar, unify
 from ruledsl.syntax import nodes as n
 from ruledsl.syntax.diagnostics import Diagnostic, make, suggest
@@ -71,6 +72,7 @@ class Symbols(msgspec.Struct):
     rules: dict[str, n.RuleDecl] = {}
     scorecards: dict[str, n.ScorecardDecl] = {}
     list_files: dict[str, str] = {}  # list name -> resolved path of its file
+    list_tables: dict[str, Any] = {}  # list name -> its CSV/JSON Lines file read by the check (check/listfiles.py)
     rule_events: dict[str, list[str]] = {}  # resolved event types ('any'/omitted: all)
     window_events: dict[str, list[str]] = {}
     sequence_events: dict[str, list[str]] = {}  # the distinct event types of the steps, in order
@@ -78,6 +80,7 @@ class Symbols(msgspec.Struct):
     source_dir: dict[str, str] = {}  # module path -> its directory
     value_types: dict[str, Type] = {}  # const/param/list/window/sequence/scorecard name -> type of its value
     decl_paths: dict[int, str] = {}  # id(declaration) -> path of the module declaring it
+    exempt_by: list[str] = []  # the `exempt by` fields, every declaration merged (check/exemptions.py)
 
 
 class Context:
@@ -198,8 +201,8 @@ def collect(ctx: Context) -> None:
                 else:
                     rule_first[name] = (path, decl.name.span.line)
                     sym.rules[name] = decl
-            elif isinstance(decl, n.IncludeDecl):
-                pass
+            elif isinstance(decl, (n.IncludeDecl, n.ExemptDecl)):
+                pass  # an `exempt by` is checked by ruledsl.check.exemptions
             else:
                 _declare_value(ctx, decl, path)
 
@@ -338,6 +341,9 @@ def check_list_file(ctx: Context, decl: n.ListDecl, elem: Type, path: str, recor
         return
     if elem.name == "any":
         return
+    if file_format(full) != "text":
+        _check_table_file(ctx, decl, elem, path, full, record)
+        return
     if elem.name == "int" or elem.name == "decimal":
         good = _BAD_LINE[elem.name]
     elif elem.name == "enum":
@@ -351,3 +357,19 @@ def check_list_file(ctx: Context, decl: n.ListDecl, elem: Type, path: str, recor
     line = text.count("\n", 0, found.start()) + 1
     more = sum(1 for _ in bad.finditer(text, found.end()))
     ctx.report(path, decl.file_span, m.list_file_entry(decl.file or "", line, found.group(0).strip(), elem, more))
+
+
+def _check_table_file(ctx: Context, decl: n.ListDecl, elem: Type, path: str, full: str, record: bool) -> None:
+    """A CSV or JSON Lines list: read it once here; the engine takes the table (``runtime.lists.resolve_lists``)."""
+    header = ctx.sym.header
+    zone = header.timezone if header is not None and header.timezone else "UTC"
+    try:
+        table = read_table(full, elem.name, elem.enum_values, zone)
+    except ListFileError as err:
+        ctx.report(path, decl.file_span, m.list_file_row(decl.file or "", err.line, err.problem, err.more))
+        return
+    except ValueError as err:  # an unknown time zone: reported on the header
+        ctx.report(path, decl.file_span, m.list_file_unreadable(decl.file or "", str(err)))
+        return
+    if record:
+        ctx.sym.list_tables[decl.name.name] = table

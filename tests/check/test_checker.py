@@ -924,6 +924,10 @@ def test_builtin_table_is_complete():
         "level",
         "controlled",
         "control_kind",
+        "list_category",
+        "list_source",
+        "list_attr",
+        "list_expires_at",
     }
 
 
