@@ -49,7 +49,8 @@ def extensions():
 setup(
     packages=[
         "ruledsl", "ruledsl.grammar", "ruledsl.syntax", "ruledsl.check", "ruledsl.compile", "ruledsl.runtime",
-        "ruledsl.kernels", "ruledsl.stores", "ruledsl.oracle", "ruledsl.ruletest", "ruledsl.sim", "ruledsl.cli",
+        "ruledsl.kernels", "ruledsl.stores", "ruledsl.oracle", "ruledsl.ruletest", "ruledsl.sim", "ruledsl.lab",
+        "ruledsl.cli",
     ],
     package_dir={"ruledsl.grammar": "grammar"},
     package_data={
@@ -57,6 +58,7 @@ setup(
         "ruledsl": ["py.typed"],
         "ruledsl.kernels": ["*.pyx", "*.pxd"],
         "ruledsl.stores": ["*.lua"],
+        "ruledsl.lab": ["templates/*.j2"],
     },
     ext_modules=extensions(),
     zip_safe=False,

@@ -45,6 +45,7 @@ LAYERS: tuple[str, ...] = (
     "oracle",
     "ruletest",
     "sim",
+    "lab",
     "cli",
 )
 """The packages of ``ruledsl``, lowest first: each may import only itself and those before it."""

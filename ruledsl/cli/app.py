@@ -50,7 +50,14 @@ EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_ERROR = 2
 
-COMMAND_MODULES: tuple[str, ...] = ("ruledsl.cli.run", "ruledsl.cli.test", "ruledsl.cli.compile", "ruledsl.cli.audit")
+COMMAND_MODULES: tuple[str, ...] = (
+    "ruledsl.cli.run",
+    "ruledsl.cli.test",
+    "ruledsl.cli.compile",
+    "ruledsl.cli.audit",
+    "ruledsl.cli.backtest",
+    "ruledsl.cli.cases",
+)
 """Modules whose ``register(app)`` adds further commands (``run``, ``test``, ...)."""
 
 app = typer.Typer(
