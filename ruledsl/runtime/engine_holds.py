@@ -26,6 +26,10 @@ change.  ``expire_due`` does so per hold: a hold whose line cannot be written
 stays open while the others expire, and ``ExpiryError`` (an ``AuditError``)
 names it afterwards - one hold the log refuses never blocks every later
 expiry.  Opening a hold is part of ``evaluate`` and is never logged.
+
+With a ``RedisStore`` the holds live in Redis, shared by every process on
+the store (``engine_shared_holds``, ``shared_holds``); without one, in the
+engine's ``HoldBook`` as described above.
 """
 
 from __future__ import annotations
@@ -38,38 +42,26 @@ from ruledsl.kernels.last import NEVER
 from ruledsl.kernels.values import parse_timestamp
 from ruledsl.runtime import audit as auditing
 from ruledsl.runtime.decision import Decision, MatchedRule, ScoreResult
+from ruledsl.runtime.engine_shared_holds import SharedHoldsMixin, shared_holds_for
 from ruledsl.runtime.holds import (
     CONFIRMATIONS,
+    ExpiryError,
     Hold,
     HoldBook,
     HoldError,
     HoldOutcome,
+    conflict_error,
     hold_id_for,
     hold_summary,
     outcome_of,
     outcome_summary,
+    shown_id,
 )
 
-
-class ExpiryError(auditing.AuditError):
-    """``expire_due`` could not record some holds: those stay open, the others expired.
-
-    ``expired`` holds the outcomes applied and recorded (also passed to the
-    callback), ``failures`` the ``(hold_id, exception)`` of each hold left open.
-    """
-
-    def __init__(self, expired: list[HoldOutcome], failures: list[tuple[str, Exception]]) -> None:
-        self.expired = expired
-        self.failures = failures
-        shown = "; ".join(f"{hold_id}: {err}" for hold_id, err in failures[:5])
-        more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
-        super().__init__(
-            f"{len(failures)} due hold(s) could not be recorded in the audit log and stay open "
-            f"({len(expired)} expired): {shown}{more}"
-        )
+__all__ = ["ExpiryError", "HoldsMixin"]  # ExpiryError lives in holds.py; imported from here too
 
 
-class HoldsMixin:
+class HoldsMixin(SharedHoldsMixin):
     """Holds for ``Engine``: opening (from ``_decide``), ``confirm_hold``, ``expire_due``, ``holds``."""
 
     # set by Engine.__init__
@@ -83,10 +75,16 @@ class HoldsMixin:
     _audit: Optional[auditing.AuditLog]
     _audit_lock: Callable[[], Any]
     _audit_record: Callable[..., Any]
+    _store: Any
+    _guard: Any
 
     def _init_holds(self, carry: Any = None) -> None:
         """Start the hold book (or take the replaced engine's, on a reload) and the held fields per event type."""
         self._hold_book: HoldBook = carry._hold_book if carry is not None else HoldBook()
+        # with a RedisStore the holds live in Redis, and the book keeps only those waiting to be written
+        self._shared_holds = (
+            carry._shared_holds if carry is not None else shared_holds_for(self._store, self._hold_book)
+        )
         sym, refs = self.result.symbols, self.result.refs
         self._held_fields: dict[str, list[str]] = {
             event: held_key_fields(sym, refs, event) for event in self.compiled.event_types
@@ -109,18 +107,25 @@ class HoldsMixin:
         hold_id = None
         if commit:
             book = self._hold_book
-            book.seq += 1
-            hold_id = hold_id_for(book.seq, event_type, ts, keys)
             holding = [r for r in rules if r.action == "hold" and not r.shadow]
-            book.open[hold_id] = Hold(
-                hold_id=hold_id,
-                event_type=event_type,
-                ts=ts,
-                held_keys=keys,
-                hold_expires_at=expires,
-                rules=[r.id for r in holding],
-                codes=[r.code for r in holding if r.code],
-            )
+            while True:
+                book.seq += 1
+                hold_id = hold_id_for(book.seq, event_type, ts, keys)
+                hold = Hold(
+                    hold_id=hold_id,
+                    event_type=event_type,
+                    ts=ts,
+                    held_keys=keys,
+                    hold_expires_at=expires,
+                    rules=[r.id for r in holding],
+                    codes=[r.code for r in holding if r.code],
+                )
+                shared = self._shared_holds
+                if shared is None:
+                    book.open[hold_id] = hold
+                    break
+                if shared.add(hold, self._guard):  # False: Redis has another hold with this id: the next number
+                    break
         return Decision(
             action="hold",
             event_type=event_type,
@@ -135,12 +140,23 @@ class HoldsMixin:
 
     # ---------------------------------------------------------------- public
     def holds(self) -> list[Hold]:
-        """The open holds, oldest first (``Hold``: id, event type and time, held keys, expiry, rules, codes)."""
+        """The open holds, oldest first (``Hold``: id, event type and time, held keys, expiry, rules, codes).
+
+        With a ``RedisStore``: every process's open holds, in the order they
+        reached Redis; ``HoldStoreError`` while Redis is unavailable.
+        """
+        if self._shared_holds is not None:
+            return self._shared_list(self._shared_holds)
         with self._lock:
             return list(self._hold_book.open.values())
 
     def hold_outcome(self, hold_id: str) -> Optional[HoldOutcome]:
-        """How a closed hold ended, or ``None`` if it is open, unknown, or too old to be remembered."""
+        """How a closed hold ended, or ``None`` if it is open, unknown, or too old to be remembered.
+
+        With a ``RedisStore``: closed by any process; ``HoldStoreError`` while Redis is unavailable.
+        """
+        if self._shared_holds is not None:
+            return self._shared_outcome(self._shared_holds, hold_id)
         with self._lock:
             return self._hold_book.closed.get(hold_id)
 
@@ -164,14 +180,20 @@ class HoldsMixin:
         recorded, or a hold that already expired (``expire_due``).  A hold
         whose ``hold_expires_at`` has passed can still be confirmed until
         ``expire_due`` expires it.
+
+        With a ``RedisStore`` any process sharing it can confirm the hold; of
+        two racing confirmations one wins and the other gets its outcome (or
+        ``HoldError``); ``HoldStoreError`` while Redis is unavailable.
         """
         wanted = CONFIRMATIONS.get(outcome) if isinstance(outcome, str) else None
         if wanted is None:
-            raise HoldError(f'outcome must be "release" or "block", not {outcome!r}', hold_id=_shown(hold_id))
+            raise HoldError(f'outcome must be "release" or "block", not {outcome!r}', hold_id=shown_id(hold_id))
         if not isinstance(hold_id, str):
             raise HoldError(f"a hold id is a string, not {type(hold_id).__name__}")
         auditing.check_who(by, reason)
         when = self._hold_time(at, "at") if at is not None else self._hold_now()
+        if self._shared_holds is not None:
+            return self._shared_confirm(self._shared_holds, hold_id, wanted, outcome, when, by, reason)
         with self._audit_lock():
             with self._lock:
                 book = self._hold_book
@@ -179,11 +201,11 @@ class HoldsMixin:
                 if done is not None:
                     if done.outcome == wanted:
                         return done
-                    raise _conflict(done, outcome)
+                    raise conflict_error(done, outcome)
                 hold = book.open.get(hold_id)
                 if hold is None:
                     raise HoldError(
-                        f"unknown hold id {_shown(hold_id)!r}: no open hold has it (never opened by this engine, "
+                        f"unknown hold id {shown_id(hold_id)!r}: no open hold has it (never opened by this engine, "
                         f"or closed too long ago to be remembered); {len(book.open)} hold(s) open",
                         hold_id=hold_id,
                     )
@@ -217,10 +239,18 @@ class HoldsMixin:
         ``ExpiryError`` lists the holds left open (its ``expired`` has the
         outcomes that would have been returned).  An interrupt
         (``KeyboardInterrupt``) while recording reopens the holds not yet recorded.
+
+        With a ``RedisStore`` it expires the due holds of every process; run
+        in several processes at once, each expiry is returned by one of them.
+        ``HoldStoreError`` (nothing changed) while Redis is unavailable; if
+        Redis fails part way, the holds expired so far go to the callback and
+        to the error's ``expired``, and the others stay open.
         """
         at = self._hold_time(now, "now")
         if callback is not None and not callable(callback):
             raise HoldError(f"callback must be callable, not {type(callback).__name__}")
+        if self._shared_holds is not None:
+            return self._shared_expire(self._shared_holds, at, callback)
         reason = "not confirmed before hold_expires_at"
         with self._audit_lock():
             with self._lock:
@@ -270,24 +300,3 @@ class HoldsMixin:
             return self.clock()
         latest = self._clock_state[0]
         return latest if latest != NEVER else 0
-
-
-def _shown(hold_id: Any) -> str:
-    text = str(hold_id)
-    return text if len(text) <= 64 else text[:61] + "..."
-
-
-def _conflict(done: HoldOutcome, outcome: str) -> HoldError:
-    who = f" by {done.by}" if done.by else ""
-    if done.outcome == "expired":
-        return HoldError(
-            f"hold {done.hold_id} expired into a block (at {done.at}, unconfirmed past its hold_expires_at "
-            f"{done.hold_expires_at}); an expired hold cannot be confirmed ({outcome!r})",
-            hold_id=done.hold_id,
-            state="expired",
-        )
-    return HoldError(
-        f"hold {done.hold_id} was already {done.outcome}{who} (at {done.at}); it cannot be confirmed {outcome!r} now",
-        hold_id=done.hold_id,
-        state=done.outcome,
-    )

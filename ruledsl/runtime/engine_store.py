@@ -48,6 +48,7 @@ class StoreMixin:
     _clock_state: list[int]
     _refill_span: int
     _fns: dict[Any, Any]
+    _shared_holds: Any  # engine_holds: the holds in Redis (SharedHolds), or None
     compiled: Any
     result: Any
     lateness_ms: int
@@ -105,6 +106,9 @@ class StoreMixin:
             self._local_store.apply_updates(ops)  # type: ignore[union-attr]  # history for the next outage
         if guard.buffered:  # type: ignore[union-attr]  # the outage's updates are still being replayed
             self._deg[0] = True
+        shared = self._shared_holds
+        if shared is not None and shared.pending:  # holds opened during an outage: Redis answers again
+            shared.flush_quietly(guard)
         outage = self._outage
         if outage.refill is not None or guard.data_losses != outage.data_losses:  # type: ignore[union-attr]
             self._refilling(ops[0][3])

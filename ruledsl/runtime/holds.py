@@ -17,6 +17,9 @@ from typing import Any, Optional
 
 import msgspec
 
+from ruledsl.runtime.audit import AuditError
+from ruledsl.stores.local import StoreError
+
 HOLD_OUTCOMES = ("released", "blocked", "expired")
 """How a hold ends: confirmed ``release`` (action ``pass``), confirmed ``block``, or expired (action ``block``)."""
 
@@ -82,6 +85,21 @@ class HoldError(ValueError):
         super().__init__(message)
         self.hold_id = hold_id
         self.state = state
+
+
+class HoldStoreError(HoldError, StoreError):
+    """The Redis store that keeps the holds could not be reached (an outage, a timeout, the circuit breaker open).
+
+    A ``HoldError`` and a ``ruledsl.stores.local.StoreError``.  ``maybe_applied``
+    is false when the request certainly never reached Redis (nothing changed);
+    true after a timeout or a reset, when the server may still have applied it -
+    confirming again with the same outcome is safe (idempotent) and tells.
+    """
+
+    def __init__(self, message: str, *, hold_id: Optional[str] = None, maybe_applied: bool = False):
+        super().__init__(message, hold_id=hold_id, state=None)
+        self.maybe_applied = maybe_applied
+        self.expired: list[Any] = []  # expire_due: the outcomes applied before the store failed (HoldOutcome)
 
 
 class Hold(msgspec.Struct, frozen=True, kw_only=True):
@@ -176,3 +194,44 @@ def hold_summary(hold: Hold) -> dict[str, Any]:
 def outcome_summary(outcome: HoldOutcome) -> dict[str, Any]:
     """What an audit line shows of the closed hold (``new``)."""
     return {"state": outcome.outcome, "action": outcome.action, "at": outcome.at}
+
+
+class ExpiryError(AuditError):
+    """``expire_due`` could not record some holds: those stay open, the others expired.
+
+    ``expired`` holds the outcomes applied and recorded (also passed to the
+    callback), ``failures`` the ``(hold_id, exception)`` of each hold left open.
+    """
+
+    def __init__(self, expired: list[HoldOutcome], failures: list[tuple[str, Exception]]) -> None:
+        self.expired = expired
+        self.failures = failures
+        shown = "; ".join(f"{hold_id}: {err}" for hold_id, err in failures[:5])
+        more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
+        super().__init__(
+            f"{len(failures)} due hold(s) could not be recorded in the audit log and stay open "
+            f"({len(expired)} expired): {shown}{more}"
+        )
+
+
+def shown_id(hold_id: Any) -> str:
+    """A hold id as an error message shows it (at most 64 characters)."""
+    text = str(hold_id)
+    return text if len(text) <= 64 else text[:61] + "..."
+
+
+def conflict_error(done: HoldOutcome, outcome: str) -> HoldError:
+    """The ``HoldError`` for confirming ``outcome`` a hold that already ended as ``done``."""
+    who = f" by {done.by}" if done.by else ""
+    if done.outcome == "expired":
+        return HoldError(
+            f"hold {done.hold_id} expired into a block (at {done.at}, unconfirmed past its hold_expires_at "
+            f"{done.hold_expires_at}); an expired hold cannot be confirmed ({outcome!r})",
+            hold_id=done.hold_id,
+            state="expired",
+        )
+    return HoldError(
+        f"hold {done.hold_id} was already {done.outcome}{who} (at {done.at}); it cannot be confirmed {outcome!r} now",
+        hold_id=done.hold_id,
+        state=done.outcome,
+    )

@@ -312,6 +312,8 @@ class RedisStore:
     connecting and every reply for clients built from a URL.
     ``ttl_margin_ms`` is added to every key's TTL.  ``cluster`` (default: the
     client's type) makes ``run`` send one script call per window-key value.
+    ``hold_retention_ms``: how long the outcome of a closed hold stays in Redis
+    (default 30 days; the engine keeps its holds here: :mod:`ruledsl.stores.redis_holds`).
     """
 
     def __init__(
@@ -322,6 +324,7 @@ class RedisStore:
         timeout_ms: int = 50,
         ttl_margin_ms: int = DEFAULT_TTL_MARGIN_MS,
         cluster: Optional[bool] = None,
+        hold_retention_ms: int = 30 * 86_400_000,
     ):
         try:
             import redis.exceptions as rexc
@@ -334,6 +337,9 @@ class RedisStore:
             raise ValueError("timeout_ms must be > 0")
         if ttl_margin_ms < 0:
             raise ValueError("ttl_margin_ms must be >= 0")
+        if hold_retention_ms <= 0:
+            raise ValueError("hold_retention_ms must be > 0")
+        self.hold_retention_ms = hold_retention_ms
         self.prefix = prefix
         self.timeout_ms = timeout_ms
         self.ttl_margin_ms = ttl_margin_ms
