@@ -24,6 +24,7 @@ import msgspec
 from ruledsl.check.checker import CheckResult
 from ruledsl.check.fold import convert_value
 from ruledsl.check.types import NUMERIC, promote, scorecard_score_type, window_result_type
+from ruledsl.compile.controlcode import control_specs
 from ruledsl.kernels.values import decimal_literal
 from ruledsl.syntax import nodes as n
 
@@ -70,6 +71,7 @@ class RuleMeta:
     index: int
     path: str = ""
     line: int = 0
+    controls: tuple[tuple[str, int], ...] = ()  # (kind, duration ms) per `control` clause
 
 
 @dataclass
@@ -492,6 +494,7 @@ def ruleset_tables(result: CheckResult, names: Names, consts: Constants, *, batc
                 index=i,
                 path=paths.get(id(rdecl), ""),
                 line=rdecl.span.line,
+                controls=control_specs(result, rdecl) if rdecl.controls else (),
             )
         )
     out.functions = {event: names.function(event) for event in sym.events}
