@@ -150,6 +150,12 @@ class HoldsMixin(SharedHoldsMixin):
         with self._lock:
             return list(self._hold_book.open.values())
 
+    @property
+    def holds_waiting(self) -> int:
+        """With a ``RedisStore``: holds opened (or restored) while Redis was unavailable, not written yet; else 0."""
+        with self._lock:
+            return self._shared_holds.pending if self._shared_holds is not None else 0
+
     def hold_outcome(self, hold_id: str) -> Optional[HoldOutcome]:
         """How a closed hold ended, or ``None`` if it is open, unknown, or too old to be remembered.
 

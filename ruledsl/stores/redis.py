@@ -86,6 +86,11 @@ Late events
     ops is discarded.  (Redis evicts per key, the in-memory kernels per sweep:
     for such reads the two may differ; for on-time events they never do.)
 
+Holds
+    With this store the engine keeps its open holds and their outcomes in
+    Redis as well, under ``{<prefix>:<namespace>}:holds:...``
+    (:mod:`ruledsl.stores.redis_holds`); ``clear()`` leaves them.
+
 Failures
     Any Redis failure raises :class:`ruledsl.stores.local.StoreError`: connection
     refused, socket timeout (``timeout_ms`` for connect and for each reply),

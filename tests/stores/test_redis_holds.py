@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from test_redis_store import RedisServer, _require_redis
+from test_redis_store import RedisServer, _require_redis, cluster, cluster_client  # noqa: F401 -- the fixture
 
 import ruledsl
 from ruledsl.runtime import audit, persistence
@@ -411,3 +411,45 @@ def test_without_a_redis_store_holds_stay_in_the_process(rules: Path):
     engine = ruledsl.load(rules, clock=None, compiled="never", store=LocalStore())
     hid = engine.evaluate(grey(T0)).hold_id
     assert engine._shared_holds is None and list(engine._hold_book.open) == [hid]
+
+
+def test_engines_of_one_process_never_give_one_id_to_two_holds(rules: Path, redis_server, tmp_path: Path):
+    a, b = engine_of(rules, redis_server), engine_of(rules, redis_server)
+    same = a.evaluate(grey(T0)).hold_id
+    assert b.evaluate(grey(T0)).hold_id == same  # the same event at the same count: the same hold
+    assert [h.hold_id for h in a.holds()] == [same]
+    other_rules = tmp_path / "other" / "hold_r.rdsl"
+    other_rules.parent.mkdir()
+    other_rules.write_text(RULES.replace('code "H-1"', 'code "H-2"'), encoding="utf-8")
+    c = engine_of(other_rules, redis_server)  # same namespace, another hold for the same id
+    theirs = c.evaluate(grey(T0)).hold_id
+    assert theirs != same
+    assert {h.hold_id: h.codes for h in a.holds()} == {same: ["H-1"], theirs: ["H-2"]}
+
+
+def test_holds_waiting_counts_the_holds_not_yet_written(rules: Path, redis_server):
+    a = engine_of(rules, redis_server)
+    assert a.holds_waiting == 0
+    redis_server.stop()
+    a.evaluate(grey(T0))
+    a.evaluate(grey(T0 + 1, customer="C2"))
+    assert a.holds_waiting == 2
+    redis_server.start()
+    a.evaluate({**grey(T0 + 2), "payee": "OK"})
+    assert a.holds_waiting == 0 and len(a.holds()) == 2
+    assert ruledsl.load(rules, clock=None, compiled="never").holds_waiting == 0
+
+
+def test_holds_in_a_redis_cluster(rules: Path, cluster):  # noqa: F811 -- the fixture
+    from ruledsl.stores.redis import RedisStore
+
+    a, b = (
+        ruledsl.load(rules, clock=None, compiled="never", store=RedisStore(cluster_client(cluster), timeout_ms=2000))
+        for _ in range(2)
+    )
+    ids = [a.evaluate(grey(T0 + i, customer=f"C{i}")).hold_id for i in range(20)]  # window keys in every slot
+    assert [h.hold_id for h in b.holds()] == ids
+    assert b.confirm_hold(ids[0], "block").outcome == "blocked"
+    assert a.hold_outcome(ids[0]).outcome == "blocked"
+    assert sorted(o.hold_id for o in b.expire_due(T0 + 2 * DAY)) == sorted(ids[1:])
+    assert a.holds() == [] and a.store_errors == 0
