@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import io
+import re
 from collections.abc import Sequence
 from typing import Any, Optional
 
 from ruledsl.syntax.nodes import ACTIONS
 
 ACTION_COLOURS = {"block": "#b2182b", "hold": "#ef8a62", "step_up": "#f4c542", "alert": "#67a9cf", "pass": "#7fbf7b"}
+_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.DOTALL)
 _STYLE = {
     "svg.fonttype": "none",
     "svg.hashsalt": "ruledsl-lab",
@@ -43,6 +45,7 @@ def _svg(fig: Any) -> str:
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
     plt.close(fig)
     text = buf.getvalue()
+    text = _METADATA.sub("", text)  # the Dublin Core block: bytes a reader never sees
     return text[text.index("<svg") :]
 
 
