@@ -17,10 +17,12 @@ from ruledsl.runtime.decision import ChannelDecision, Decision, MatchedRule, Sco
 from ruledsl.runtime.engine import Engine, load
 from ruledsl.runtime.engine_columns import ArrowResult
 from ruledsl.runtime.engine_holds import ExpiryError
+from ruledsl.runtime.exemptions import AppliedExemption, Exemption, ExemptionError
 from ruledsl.runtime.holds import Hold, HoldError, HoldOutcome
 from ruledsl.syntax.diagnostics import Diagnostic, RuleDSLError
 
 __all__ = [
+    "AppliedExemption",
     "ArrowResult",
     "AuditError",
     "AuditLog",
@@ -30,6 +32,8 @@ __all__ = [
     "Diagnostic",
     "Engine",
     "EventError",
+    "Exemption",
+    "ExemptionError",
     "ExpiryError",
     "Hold",
     "HoldError",

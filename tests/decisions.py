@@ -35,7 +35,7 @@ def differences(engine: Decision, ref: Decision, *, hold_ids: bool = True) -> li
     peek, which opens nothing, compared with the evaluation after it).
     """
     out = []
-    for attr in ("action", "event_type", "late", "hold_timeout_ms", "held_keys", "hold_expires_at"):
+    for attr in ("action", "event_type", "late", "hold_timeout_ms", "held_keys", "hold_expires_at", "exemptions"):
         if getattr(engine, attr) != getattr(ref, attr):
             out.append(f"{attr}: engine {getattr(engine, attr)!r}, reference {getattr(ref, attr)!r}")
     if hold_ids and (engine.hold_id is None) != (ref.hold_id is None):

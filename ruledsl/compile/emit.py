@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Any, Optional
 
 from ruledsl.check.checker import CheckResult
+from ruledsl.compile.exemptkeys import exempt_key_fields
 from ruledsl.compile.exprs import ConstantTable, ExprEmitter
 from ruledsl.compile.holdkeys import held_key_fields
 from ruledsl.compile.linemap import LineMap, Location
@@ -409,8 +410,9 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
     )
     # a hold decision holds these fields' values (ruledsl/compile/holdkeys.py)
     held = "(" + "".join(names.field(event, f) + ", " for f in held_key_fields(sym, result.refs, event)) + ")"
+    exm = _exemptions(body, names, event, exempt_key_fields(sym, event), batched or bool(card_codes))
     if batched:
-        body(1, f"dec = _decide({event!r}, hits, [{scores}], late, ts, commit, {held})")
+        body(1, f"dec = _decide({event!r}, hits, [{scores}], late, ts, commit, {held}{exm})")
         body(1, "if DEG[0]:")
         body(2, "DEG[0] = False")
         body(2, "return _degraded(dec)")
@@ -418,7 +420,8 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
     else:
         if not card_codes:
             body(1, f"if hits is None and not late: return PASS[{event!r}]")
-        body(1, f"return _decide({event!r}, hits, [{scores}], late, ts, commit, {held})")
+            _exemptions(body, names, event, exempt_key_fields(sym, event), True)
+        body(1, f"return _decide({event!r}, hits, [{scores}], late, ts, commit, {held}{exm})")
 
     # ---- the function head: decode the fields (every one is validated), then per-event values
     edecl = sym.events[event]
@@ -478,6 +481,22 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
             location=where_event,
         )
     )
+
+
+def _exemptions(body: Writer, names: Names, event: str, fields: list[str], write: bool) -> str:
+    """Filter ``hits`` by the exemptions granted (``write``); the ``_decide`` argument passing those applied.
+
+    Only for an event type with ``exempt by`` fields (else nothing, and the code is as without
+    exemptions); ``EXM[0]`` is false while no exemption is granted: one test per event with hits.
+    """
+    if not fields:
+        return ""
+    if write:
+        keys = "(" + "".join(names.field(event, f) + ", " for f in fields) + ")"
+        body(1, "exm = None  # the exemptions that applied (docs/semantics.md, Exemptions)")
+        body(1, "if EXM[0] and hits is not None:")
+        body(2, f"hits, exm = _exempt({event!r}, hits, ts, {keys})")
+    return ", exm=exm"
 
 
 def _rule_codes(gen: ExprEmitter, nodes: list[Node], codes: dict[int, str]) -> None:

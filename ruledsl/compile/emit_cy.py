@@ -48,6 +48,8 @@ _BUILTINS = frozenset({"min", "max", "abs", "len", "type", "int", "str", "float"
 
 _LISTS = ("P", "LS", "CLK", "FUT", "DEG")
 """Bound names that are Python lists (typed ``list``: indexing without a lookup)."""
+_USED_LISTS = ("EXM",)
+"""Python lists bound (and typed ``list``) only where the code loads them: exemptions' flag."""
 
 _IN_C = {
     # runtime helpers with a C version in the module (_PRELUDE) or the Evaluator: same results
@@ -220,8 +222,8 @@ def cython_module(compiled: Compiled, module_name: str) -> CythonModule:
     w(0, "cdef class Evaluator:")
     w(1, '"""One engine\'s evaluator: the bound names are this engine\'s state and helpers."""')
     w(0, "")
-    lists = [b for b in bindings if b in _LISTS]
-    objects = [b for b in bindings if b not in _LISTS and b != "PASS"]
+    lists = [b for b in bindings if b in _LISTS or b in _USED_LISTS]
+    objects = [b for b in bindings if b not in lists and b != "PASS"]
     w(1, f"cdef list {', '.join(lists)}")
     w(1, "cdef dict PASS")
     for i in range(0, len(objects), 8):

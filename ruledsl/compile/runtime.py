@@ -264,6 +264,8 @@ ENGINE_BINDINGS = (
     "DEG",  # [degraded since the last decision] (batched code only)
     "_degraded",  # mark a decision degraded (batched code only)
     "_SR",  # ScoreResult (a runtime type: the compile stage does not import the runtime)
+    "EXM",  # [any exemption granted] (rulesets with `exempt by` only; engine_exemptions)
+    "_exempt",  # hits -> (hits left, exemptions applied) (rulesets with `exempt by` only)
 )
 """Names the engine binds per instance."""
 

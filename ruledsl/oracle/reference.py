@@ -41,6 +41,7 @@ import msgspec
 import re2
 
 from ruledsl.kernels.values import EventError, decimal_literal, decimal_to_python, matches_text
+from ruledsl.oracle.ref_exemptions import RefExemptionsMixin
 from ruledsl.runtime.decision import Decision, MatchedRule, ScoreResult, final_action, rule_order_key
 from ruledsl.syntax import nodes as n
 
@@ -111,7 +112,7 @@ class _Ctx:
 # ---------------------------------------------------------------- the interpreter
 
 
-class ReferenceEngine:
+class ReferenceEngine(RefExemptionsMixin):
     """Tree-walking evaluator with brute-force state; same decisions as ``Engine``."""
 
     def __init__(
@@ -238,6 +239,7 @@ class ReferenceEngine:
                 features=self._features(decl.when, ctx),
             )
             matched.append((rule, self.rule_index[name]))
+        matched, exempted = self._apply_exemptions(etype, ts, fields, matched)  # ref_exemptions
         matched.sort(key=lambda pair: rule_order_key(pair[0], pair[1]))
         rules = [r for r, _i in matched]
         scores = [
@@ -254,6 +256,7 @@ class ReferenceEngine:
             scores=scores,
             late=late,
             hold_timeout_ms=self.hold_timeout_ms if action == "hold" else None,
+            exemptions=exempted,
         )
         if action == "hold":
             # the hold's fields as docs/semantics.md ("Holds") defines them; its id is random (a fresh uuid4),

@@ -17,7 +17,8 @@ import msgspec
 from msgspec import UNSET
 
 from ruledsl.kernels.values import EventError
-from ruledsl.ruletest.spec import Expectation, RuleCase, RuleTestFile, Step
+from ruledsl.ruletest.exempt_steps import exempted_problem, run_exempt_step
+from ruledsl.ruletest.spec import EXEMPT_STEP_KEY, Expectation, RuleCase, RuleTestFile, Step
 from ruledsl.ruletest.values import (
     format_number,
     format_value,
@@ -94,7 +95,9 @@ def run_case(case: RuleCase, *, explain: bool = True) -> CaseResult:
     for step in case.steps:
         record = StepRecord(step)
         try:
-            if step.hold_op is not None:
+            if step.hold_op == EXEMPT_STEP_KEY:
+                record.hold_problem = run_exempt_step(engine, step)
+            elif step.hold_op is not None:
                 _hold_step(engine, step, record, latest)
             else:
                 record.decision = engine.evaluate(step.event())
@@ -322,6 +325,9 @@ def compare(exp: Expectation, decision: Decision, zone: _dt.tzinfo, label: str =
                 )
             if want_level is not None and want_level != reported.level:
                 out.append(Mismatch(f"scores.{card}.level", f"expected {want_level}, got {reported.level}", label))
+    problem = exempted_problem(exp.exempted, decision) if exp.exempted is not None else None
+    if problem is not None:
+        out.append(Mismatch("exempted", problem, label))
     if exp.late is not None and exp.late != decision.late:
         out.append(Mismatch("late", f"expected {yaml_bool(exp.late)}, got {yaml_bool(decision.late)}", label))
     if exp.codes is not None:
@@ -369,8 +375,12 @@ def _explain(case: RuleCase, step: Step, mismatches: list[Mismatch], record: Ste
         for prev in case.steps:
             if prev is step:
                 break
-            with contextlib.suppress(EventError):
-                ref.evaluate(prev.event())
+            with contextlib.suppress(EventError, ValueError):
+                if prev.hold_op == EXEMPT_STEP_KEY:
+                    f = prev.fields
+                    ref.exempt(f["key"], rule=f["rule"], until=f["until"])
+                else:
+                    ref.evaluate(prev.event())
         event = step.event()
         ref_decision = ref.peek(event)
         silent: dict[str, dict] = {}

@@ -30,6 +30,8 @@ STEP_KEYS = ("at", "after", "ts", "repeat", "expect")
 HOLD_STEP_KEYS = ("expire_due", "confirm_hold")
 """Keys of a hold step, written in place of an event type (docs/testing.md, "Holds on the virtual clock")."""
 HOLD_STATES = ("open", "released", "blocked", "expired")
+EXEMPT_STEP_KEY = "exempt"
+"""Key of an exemption step (docs/testing.md, "Exemptions"): ``exempt: {key, rule, until, reason}``."""
 MAX_REPEAT = 10_000
 
 # ---------------------------------------------------------------- structure (msgspec)
@@ -57,6 +59,7 @@ class ExpectSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     codes: Union[list[str], UnsetType] = UNSET
     error: Union[bool, str, UnsetType] = UNSET
     hold: Union[Literal["open", "released", "blocked", "expired"], UnsetType] = UNSET
+    exempted: Union[list[str], UnsetType] = UNSET
 
 
 class CaseSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -151,6 +154,7 @@ class Expectation:
     codes: Optional[tuple[str, ...]] = None
     error: Union[bool, str, None] = None  # True: any EventError; str: naming that field
     hold: Optional[str] = None  # the state of the case's latest hold after the step (HOLD_STATES)
+    exempted: Optional[tuple[str, ...]] = None  # exactly these rules were kept from firing by exemptions
 
     def merged_over(self, base: Expectation) -> Expectation:
         """This expectation's keys, falling back to ``base``'s where this one says nothing."""
@@ -181,7 +185,9 @@ class Step:
     expect: Optional[Expectation] = None
     expect_last: Optional[Expectation] = None
     repeat: Optional[tuple[int, int]] = None  # (n, of) for a step written with `repeat`
-    hold_op: Optional[str] = None  # a hold step: "expire_due", "release" or "block" (event_type names the step)
+    # a step that is no event: "expire_due", "release" or "block" (a hold step), "exempt" (an exemption
+    # step, ``fields`` are its key, rule, until and reason); event_type names the step
+    hold_op: Optional[str] = None
 
     def event(self) -> dict[str, Any]:
         """The event as sent to the engine (a fresh dict); for a hold step, what the step does."""

@@ -19,6 +19,7 @@ import yaml
 from msgspec import UNSET
 
 from ruledsl.kernels.values import get_zone, parse_timestamp
+from ruledsl.ruletest.exempt_steps import exempt_step
 from ruledsl.ruletest.positions import (
     MISSING,
     YamlPositions,
@@ -31,6 +32,7 @@ from ruledsl.ruletest.ruleset import load_ruleset
 from ruledsl.ruletest.spec import (
     DEFAULT_START,
     DEFAULT_STEP_MS,
+    EXEMPT_STEP_KEY,
     HOLD_STEP_KEYS,
     MAX_REPEAT,
     STEP_KEYS,
@@ -382,6 +384,9 @@ class _Validator:
         for j, raw in enumerate(cs.events):
             sw = [*where, "events", j]
             line, _col = self.positions.mark(sw)
+            if EXEMPT_STEP_KEY in raw and EXEMPT_STEP_KEY not in self.rs.symbols.events:
+                prev = exempt_step(self, raw, sw, line, start, prev, steps)  # ruletest/exempt_steps.py
+                continue
             hold_keys = [k for k in raw if k in HOLD_STEP_KEYS and k not in self.rs.symbols.events]
             if hold_keys:
                 hold_step = self._hold_step(raw, sw, line, hold_keys, start, prev, len(steps))
@@ -602,7 +607,7 @@ class _Validator:
             out.action_at_least = spec.action_at_least
         if spec.hold_timeout is not UNSET:
             out.hold_timeout = self._hold_timeout(spec, where)
-        for key in ("fired", "silent", "rules"):
+        for key in ("fired", "silent", "rules", "exempted"):
             ids = getattr(spec, key)
             if ids is UNSET:
                 continue

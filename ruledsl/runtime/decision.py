@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 import msgspec
 
+from ruledsl.runtime.exemptions import AppliedExemption
 from ruledsl.syntax.nodes import ACTIONS
 
 ACTION_RANK = {action: rank for rank, action in enumerate(reversed(ACTIONS))}
@@ -69,6 +70,8 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     hold_id: Optional[str] = None
     held_keys: Optional[dict[str, Any]] = None
     hold_expires_at: Optional[int] = None
+    # the exemptions that kept rules from firing (docs/semantics.md, "Exemptions"); analysts only, not channel_view
+    exemptions: list[AppliedExemption] = []
 
     @property
     def matched(self) -> list[str]:

@@ -40,6 +40,7 @@ from ruledsl.runtime.decision import ACTION_RANK, DEFAULT_HOLD_TIMEOUT_MS, Decis
 from ruledsl.runtime.engine_audit import AuditMixin
 from ruledsl.runtime.engine_columns import ColumnsMixin
 from ruledsl.runtime.engine_compiled import CompiledMixin
+from ruledsl.runtime.engine_exemptions import ExemptionsMixin
 from ruledsl.runtime.engine_holds import HoldsMixin
 from ruledsl.runtime.engine_state import StateMixin
 from ruledsl.runtime.engine_store import StoreMixin, _Outage
@@ -70,7 +71,7 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin, AuditMixin, HoldsMixin):
+class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin, AuditMixin, HoldsMixin, ExemptionsMixin):
     """A compiled ruleset with its state.  Build one with ``ruledsl.load``."""
 
     _rewrite_error = staticmethod(_linemap.rewrite_traceback)  # for the compiled evaluator's evaluate()
@@ -127,6 +128,7 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin, AuditMixin, Ho
         self._reload_lock = threading.Lock()
         self._audit = open_log(audit_log)  # ruledsl.runtime.audit: administrative changes, never evaluate()
         self._init_holds(_carry)  # engine_holds: open holds (a reload keeps them)
+        self._init_exemptions(_carry)  # engine_exemptions: granted exemptions (a reload keeps them)
 
         self._params: list[Any] = []
         for name in compiled.params:
@@ -243,6 +245,7 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin, AuditMixin, Ho
         ns["_run"] = self._run_ops
         ns["DEG"] = self._deg
         ns["_degraded"] = self._degraded_decision
+        ns.update(self._exemption_bindings())  # EXM, _exempt: engine_exemptions
         self._ns = ns
         self._fns: dict[Any, Any] = {}  # the Python evaluator's (_bind_python) or the compiled one's
         self._rows: Optional[dict[str, Any]] = None  # the row functions, generated on first use
@@ -324,7 +327,10 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin, AuditMixin, Ho
         rank = ACTION_RANK
         hold = self._hold_decision  # engine_holds: a hold decision opens a hold
 
-        def decide(event_type, hits, scores, late, ts=0, commit=False, held=()):
+        def decide(event_type, hits, scores, late, ts=0, commit=False, held=(), *, exm=None):
+            if exm is not None:  # hits are what the exemptions left (engine_exemptions): show the exemptions
+                dec = decide(event_type, hits, scores, late, ts, commit, held)
+                return msgspec.structs.replace(dec, exemptions=exm)
             if hits is None:
                 if not scores and not late:
                     return passes[event_type]

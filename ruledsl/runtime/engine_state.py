@@ -64,6 +64,7 @@ class StateMixin:
     _lock: Any
     _set_param: Callable[[str, Any], None]
     _hold_book: Any  # engine_holds: the open holds (snapshotted and restored here)
+    _exemption_book: Any  # engine_exemptions: the granted exemptions (likewise)
 
     def _carry_state(self, old: Any) -> None:  # old: the Engine being replaced
         # windows and sequences whose definition did not change keep their kernel
@@ -167,6 +168,7 @@ class StateMixin:
         self._param_overrides.update(params)
         # open holds and remembered outcomes come back whatever the ruleset: a held transaction still waits
         self._hold_book.replace(snap.holds.seq, snap.holds.open, snap.holds.closed)
+        self._exemption_book.replace(snap.exemptions or ())  # engine_exemptions: whatever the ruleset, like holds
 
     def snapshot(self, path: Union[str, Path], *, fork: bool = False) -> int:
         """Write the engine's operational state to ``path`` atomically; returns its size in bytes.
@@ -211,6 +213,7 @@ class StateMixin:
         book = self._hold_book
         holds = persistence.SavedHolds(seq=book.seq, open=list(book.open.values()), closed=list(book.closed.values()))
         wm = clock[1]
+        exemptions = [ex for ex in self._exemption_book.granted.values() if ex.until > clock[0]] or None
 
         def build() -> list[Any]:
             return persistence.encode_parts(
@@ -228,6 +231,7 @@ class StateMixin:
                     for spec, dump in sequence_dumps
                 ],
                 holds=holds,
+                optional={"exemptions": exemptions},
             )
 
         return build

@@ -48,6 +48,7 @@ from typing import Annotated, Any, Optional, Union
 import msgspec
 
 from ruledsl.kernels.values import decimal_to_python
+from ruledsl.runtime.exemptions import Exemption
 from ruledsl.runtime.holds import Hold, HoldOutcome
 from ruledsl.syntax.durations import format_duration
 
@@ -115,7 +116,7 @@ class SavedHolds(msgspec.Struct, forbid_unknown_fields=True):
     closed: list[HoldOutcome] = []
 
 
-class Snapshot(msgspec.Struct, forbid_unknown_fields=True):
+class Snapshot(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """The payload of a snapshot file (``holds``: absent from snapshots written before holds existed)."""
 
     ruledsl_version: str
@@ -126,6 +127,7 @@ class Snapshot(msgspec.Struct, forbid_unknown_fields=True):
     windows: list[SavedWindow]
     sequences: list[SavedSequence]
     holds: SavedHolds = msgspec.field(default_factory=SavedHolds)
+    exemptions: Optional[list[Exemption]] = None  # the live exemptions; absent from older snapshots
 
 
 # ---------------------------------------------------------------- encoding
@@ -150,6 +152,7 @@ def encode_parts(
     windows: Iterable[tuple[str, Iterable[Sequence[Any]]]],
     sequences: Iterable[tuple[str, Iterable[Sequence[Any]]]],
     holds: Optional[SavedHolds] = None,
+    optional: Optional[dict[str, Any]] = None,
 ) -> list[Any]:
     """The file of a snapshot whose large arrays come in chunks (``windows``/``sequences``:
     ``(signature, chunks of items)``), as a list of byte parts to write in order; joined, they
@@ -161,7 +164,12 @@ def encode_parts(
     the threads evaluating meanwhile for long.
     """
     enc = _encode
-    payload: list[Any] = [b"\x88"]  # a map of the 8 fields of Snapshot, in their order
+    # the optional Snapshot fields given (``exemptions``...) that are not None, after ``holds`` in the Struct's
+    # order: the bytes msgspec writes for the same Snapshot (omit_defaults: a None field is left out, so a
+    # snapshot without them is byte for byte what was written before they existed)
+    given = optional or {}
+    tail = {name: given[name] for name in Snapshot.__struct_fields__ if given.get(name) is not None}
+    payload: list[Any] = [_map_header(8 + len(tail))]  # a map of Snapshot's fields, in their order
     payload += [enc("ruledsl_version"), enc(ruledsl_version), enc("ruleset"), enc(ruleset)]
     payload += [enc("clock"), enc(clock), enc("params"), enc(params), enc("lists"), _map_header(len(lists))]
     for name, values in lists.items():
@@ -173,6 +181,8 @@ def encode_parts(
             payload += [b"\x92", enc(signature)]  # [signature, items]: SavedWindow/SavedSequence as arrays
             payload += encode_array_parts(chunks)
     payload += [enc("holds"), enc(holds if holds is not None else SavedHolds())]
+    for name, value in tail.items():
+        payload += [enc(name), enc(value)]
     digest = hashlib.sha256()
     for part in payload:
         digest.update(part)  # hashlib releases the GIL on large parts
@@ -213,7 +223,12 @@ def _escaped(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {key: _escaped_part(value) for key, value in obj.items()}
     if isinstance(obj, msgspec.Struct):
-        fields = {name: _escaped_part(getattr(obj, name)) for name in obj.__struct_fields__}
+        names = obj.__struct_fields__
+        if obj.__struct_config__.omit_defaults:  # as msgspec writes it: a field at its None default is left out
+            names = tuple(
+                f.name for f in msgspec.structs.fields(obj) if f.default is not None or getattr(obj, f.name) is not None
+            )
+        fields = {name: _escaped_part(getattr(obj, name)) for name in names}
         return list(fields.values()) if obj.__struct_config__.array_like else fields
     return obj
 

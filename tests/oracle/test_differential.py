@@ -42,6 +42,7 @@ from ruledsl.check.checker import check
 from ruledsl.kernels.values import EventError
 from ruledsl.oracle.reference import ReferenceEngine
 from ruledsl.runtime.engine import build_engine
+from ruledsl.runtime.exemptions import ExemptionError
 from ruledsl.syntax.loader import load_text
 
 EXAMPLES = int(os.environ.get("RULEDSL_HYPOTHESIS_EXAMPLES") or settings().max_examples * 3 // 2)
@@ -100,6 +101,9 @@ def _run_both(result, scenario: Scenario, engine) -> None:
             engine.update_list(op[1], op[2])
             ref.update_list(op[1], op[2])
             continue
+        if op[0] in ("exempt", "revoke"):
+            _exemption_both(engine, ref, op, i)
+            continue
         event = op[1]
         where = f"op {i}, event {event!r}"
         results = {}
@@ -125,6 +129,40 @@ def _run_both(result, scenario: Scenario, engine) -> None:
             diffs = differences(da, db, hold_ids=not a.endswith("peek"))
             assert not diffs, f"{where}: {a} vs {b}:\n  " + "\n  ".join(diffs)
     assert engine.late_events == ref.late_events, (engine.late_events, ref.late_events)
+
+
+def _exemption_both(engine, ref, op: tuple, i: int) -> None:
+    """Grant or revoke an exemption on both: both refuse it or both return the same; then the same live ones."""
+    got = []
+    for target in (engine, ref):
+        try:
+            if op[0] == "exempt":
+                got.append(target.exempt(op[1], rule=op[2], until=op[3], by="diff", reason=f"op {i}"))
+            else:
+                got.append(target.revoke_exemption(op[1], rule=op[2]))
+        except ValueError as err:  # ExemptionError (engine), ValueError (reference)
+            got.append(type(err))
+    assert (got[0] is ExemptionError) == (got[1] is ValueError), f"op {i} {op!r}: engine {got[0]}, reference {got[1]}"
+    if got[1] is not ValueError:
+        assert got[0] == got[1], f"op {i} {op!r}: engine {got[0]}, reference {got[1]}"
+    assert engine.exemptions() == ref.exemptions(), f"op {i} {op!r}: live exemptions differ"
+
+
+def _control_both(engine, ref, op: tuple, i: int) -> None:
+    """Set or lift a control on both: both refuse it or both return the same; then the same live ones."""
+    got = []
+    for target in (engine, ref):
+        try:
+            if op[0] == "control_set":
+                got.append(target.set_control(op[1], op[2], until=op[3], by="diff", reason=f"op {i}"))
+            else:
+                got.append(target.lift_control(op[1], by="diff"))
+        except ValueError as err:  # ControlError (engine), ValueError (reference)
+            got.append(type(err))
+    assert (got[0] is ControlError) == (got[1] is ValueError), f"op {i} {op!r}: engine {got[0]}, reference {got[1]}"
+    if got[1] is not ValueError:
+        assert got[0] == got[1], f"op {i} {op!r}: engine {got[0]}, reference {got[1]}"
+    assert engine.controls() == ref.controls(), f"op {i} {op!r}: live controls differ"
 
 
 # ---------------------------------------------------------------- the tests
@@ -231,6 +269,14 @@ def test_engine_agrees_with_reference(scenario):
     check_scenario(scenario)
 
 
+@SETTINGS
+@given(scenarios(exempt=True))
+def test_exemptions_agree(scenario):
+    """Exemptions granted and revoked before and between events: the same rules stay silent, the same shown."""
+    _valid(scenario)
+    check_scenario(scenario)
+
+
 @settings(SETTINGS, max_examples=max(EXAMPLES // 3, 10))
 @given(scenarios())
 def test_engine_on_python_kernels_agrees_with_reference(scenario):
@@ -252,6 +298,13 @@ def test_cython_evaluator_agrees_with_reference(scenario):
 @settings(SETTINGS, max_examples=max(CYTHON_EXAMPLES // 2, 3))
 @given(scenario=scenarios(max_events=40, dirty=True, long_tail=False))
 def test_cython_evaluator_on_dirty_values_agrees(scenario):
+    _valid(scenario)
+    check_scenario(scenario, kernels="cython")
+
+
+@settings(SETTINGS, max_examples=max(CYTHON_EXAMPLES // 2, 3))
+@given(scenario=scenarios(max_events=40, long_tail=False, exempt=True))
+def test_cython_evaluator_exemptions_agree(scenario):
     _valid(scenario)
     check_scenario(scenario, kernels="cython")
 

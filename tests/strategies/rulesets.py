@@ -7,6 +7,7 @@ now and then, so that streams exercise out-of-order events.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Optional
@@ -29,6 +30,9 @@ from strategies.schema import (
 
 # ---------------------------------------------------------------- rulesets
 
+EXEMPT_BY = (("customer_id",), ("customer_id", "card_no"), ("phone", "customer_id"), ("device", "card_no", "phone"))
+"""``exempt by`` field lists drawn by ``rulesets(exempt=True)`` (optional fields and fields of one event type too)."""
+
 EVENT_SETS = (("transfer",), ("transfer",), ("login",), ("transfer", "login"))
 
 
@@ -43,6 +47,8 @@ class Scenario:
     timezone: Optional[str] = None
     params: dict[str, str] = field(default_factory=dict)  # name -> type
     lists: dict[str, str] = field(default_factory=dict)  # name -> element type
+    exempt_by: tuple[str, ...] = ()  # the `exempt by` fields (``rulesets(exempt=True)``)
+    rules: list[str] = field(default_factory=list)  # rule ids, in declaration order
 
     def __repr__(self) -> str:  # readable in hypothesis' falsifying example
         ops = "\n".join("    " + repr(op) for op in self.ops)
@@ -264,7 +270,12 @@ CLOCK_SCORECARD = _clock_scorecard()
 
 @st.composite
 def rulesets(
-    draw, lateness: Sequence[Optional[str]] = tuple(LATENESS), *, clock_scorecard: bool = True, shared: bool = False
+    draw,
+    lateness: Sequence[Optional[str]] = tuple(LATENESS),
+    *,
+    clock_scorecard: bool = True,
+    shared: bool = False,
+    exempt: bool = False,
 ) -> Scenario:
     """A random valid ruleset (source text) with its metadata; ops are left empty.
 
@@ -272,6 +283,8 @@ def rulesets(
     ``clock_scorecard``: now and then add ``CLOCK_SCORECARD`` (slow in the reference interpreter).
     ``shared``: also declare copies of windows and sequences under other names (one state in the
     engine) and families of rules sharing conditions (``_shared_rules``); False draws exactly as before.
+    ``exempt``: also declare ``exempt by`` over string fields (streams then grant and revoke
+    exemptions); False draws exactly as before.
     """
     scope = Scope()
     lines: list[str] = []
@@ -390,8 +403,15 @@ def rulesets(
             f'rule probe {{\n  reason "probe"\n  on {", ".join(events) if len(events) < 3 else "any"}\n'
             f"  when {' and '.join(reads)}\n  action pass\n}}"
         )
+    exempt_by: tuple[str, ...] = ()
+    if exempt:
+        exempt_by = draw(st.sampled_from(EXEMPT_BY))
+        lines.append("exempt by " + ", ".join(exempt_by))
+    source = "\n\n".join(lines) + "\n"
     return Scenario(
-        source="\n\n".join(lines) + "\n",
+        source=source,
+        exempt_by=exempt_by,
+        rules=re.findall(r"^rule (\w+)", source, re.MULTILINE),
         windows_ms=windows_ms,
         lateness_ms=LATENESS[lat_name],
         timezone=tz,

@@ -291,6 +291,18 @@ def _change(draw, scenario: Scenario) -> tuple:
     return ("list", name, draw(values))
 
 
+def _exemption(draw, scenario: Scenario, now: int) -> tuple:
+    # an exemption granted (until a moment after every event so far) or revoked, mostly for a key the
+    # `exempt by` fields carry; "all" rules half of the time
+    pools = {"customer_id": CUSTOMERS, "card_no": CARDS, "phone": PHONES, "device": DEVICES}
+    field = draw(st.sampled_from([*scenario.exempt_by, "customer_id"]))
+    key = draw(st.sampled_from(pools[field]))
+    rule = "all" if draw(st.booleans()) else draw(st.sampled_from(scenario.rules))
+    if draw(st.integers(0, 3)) == 0:
+        return ("revoke", key, rule)
+    return ("exempt", key, rule, now + draw(st.sampled_from((1, 999, 1000, 5000, 30_000, 600_000, 86_400_000))))
+
+
 @st.composite
 def streams(
     draw,
@@ -314,6 +326,8 @@ def streams(
     seen: list[int] = []
     durations = scenario.windows_ms or [1000]
     lateness = scenario.lateness_ms
+    for _ in range(draw(st.integers(0, 3)) if scenario.exempt_by else 0):
+        ops.append(_exemption(draw, scenario, now))
     for _ in range(n_events):
         kind = draw(st.integers(0, 39))
         if kind <= 21 or not seen:
@@ -347,6 +361,8 @@ def streams(
         ops.append(("event", ev))
         if draw(st.integers(0, 24)) == 0 and (scenario.params or scenario.lists):
             ops.append(_change(draw, scenario))
+        if scenario.exempt_by and draw(st.integers(0, 3)) == 0:
+            ops.append(_exemption(draw, scenario, now))
     if long_tail and draw(st.integers(0, 7)) == 0:
         rnd = random.Random(draw(st.integers(0, 2**32)))  # hypothesis' own randoms would draw from its buffer
         # the reference interpreter scores the clock scorecard's 43 items slowly: shorter then
@@ -394,10 +410,16 @@ def random_ops(rnd: random.Random, scenario: Scenario, n_events: int, now: int) 
 
 @st.composite
 def scenarios(
-    draw, max_events: int = 60, *, dirty: bool = False, long_tail: bool = True, shared: bool = False
+    draw,
+    max_events: int = 60,
+    *,
+    dirty: bool = False,
+    long_tail: bool = True,
+    shared: bool = False,
+    exempt: bool = False,
 ) -> Scenario:
-    """A ruleset and a stream of operations for it (see ``streams``; ``shared``: see ``rulesets``)."""
-    scenario = draw(rulesets(shared=shared))
+    """A ruleset and a stream of operations for it (see ``streams``; ``shared``, ``exempt``: see ``rulesets``)."""
+    scenario = draw(rulesets(shared=shared, exempt=exempt))
     scenario.ops = draw(streams(scenario, max_events, dirty=dirty, long_tail=long_tail))
     return scenario
 
