@@ -34,7 +34,12 @@ each on fresh state:
   Parquet (``arrow_bench.py``); cost per event for 30/300/3,000 rules with
   shared predicates and for identical vs different windows, with latency
   (``rules_bench.py``); cold and cached load by ruleset size
-  (``load_bench.py``) — each in a fresh interpreter.
+  (``load_bench.py``); loading a categorised 10,000,000-entry CSV list and a
+  text list, with the cost of looking them up (``list_bench.py``, short:
+  200,000 entries); ``ruledsl backtest``'s replay of generated traffic from
+  JSON Lines and Parquet, with and without a baseline, beside ``evaluate()``,
+  with peak memory (``backtest_bench.py``, short: 20,000 events) — each in a
+  fresh interpreter.
 
 Without Cython (or a C compiler) the hand-written Cython baseline is reported
 as missing and the rest runs; ``RULEDSL_BENCH_REQUIRE_CYTHON=1`` makes that an
@@ -682,6 +687,24 @@ class Bench:
         for measure, value in load_bench.rows(res):
             self.row("load by size", measure, value)
 
+    def s_lists(self):
+        """Loading a big list (CSV with categories, and text) and looking it up (``list_bench.py``)."""
+        import list_bench
+
+        res = self._child_bench("list_bench.py", ["--json"] + (["--short"] if self.args.short else []))
+        self.results["lists"] = res
+        for measure, value in list_bench.rows(res):
+            self.row("lists", measure, value)
+
+    def s_backtest(self):
+        """``ruledsl backtest``'s replay from files, with and without a baseline, beside evaluate() (``backtest_bench.py``)."""
+        import backtest_bench
+
+        res = self._child_bench("backtest_bench.py", ["--json"] + (["--short"] if self.args.short else []))
+        self.results["backtest"] = res
+        for measure, value in backtest_bench.rows(res):
+            self.row("backtest", measure, value)
+
     def s_lint(self):
         from ruledsl.check.checker import check
         from ruledsl.syntax.loader import load_program, load_text
@@ -757,6 +780,8 @@ class Bench:
             ("arrow", self.s_arrow),
             ("rules", self.s_rules),
             ("load_sizes", self.s_load_sizes),
+            ("lists", self.s_lists),
+            ("backtest", self.s_backtest),
             ("lint", self.s_lint),
         ]
 
@@ -812,7 +837,7 @@ def parse_args(argv=None):
         metavar="SECTIONS",
         type=lambda text: set(text.split(",")),
         help="run only these sections, comma-separated (load, correctness, throughput, latency, memory, "
-        "snapshot, arrow, rules, load_sizes, lint); the others are skipped",
+        "snapshot, arrow, rules, load_sizes, lists, backtest, lint); the others are skipped",
     )
     p.add_argument(
         "--handwritten-keys",

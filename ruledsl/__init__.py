@@ -13,12 +13,14 @@ from ruledsl._version import __version__
 from ruledsl.compile.build import BuildError
 from ruledsl.kernels.values import EventError
 from ruledsl.runtime.audit import AuditError, AuditLog
+from ruledsl.runtime.controls import ChannelControl, Control, ControlError
 from ruledsl.runtime.decision import ChannelDecision, Decision, MatchedRule, ScoreResult
 from ruledsl.runtime.engine import Engine, load
 from ruledsl.runtime.engine_columns import ArrowResult
 from ruledsl.runtime.engine_holds import ExpiryError
 from ruledsl.runtime.exemptions import AppliedExemption, Exemption, ExemptionError
-from ruledsl.runtime.holds import Hold, HoldError, HoldOutcome
+from ruledsl.runtime.holds import Hold, HoldError, HoldOutcome, HoldStoreError
+from ruledsl.runtime.lists import ListEntry
 from ruledsl.syntax.diagnostics import Diagnostic, RuleDSLError
 
 __all__ = [
@@ -27,7 +29,10 @@ __all__ = [
     "AuditError",
     "AuditLog",
     "BuildError",
+    "ChannelControl",
     "ChannelDecision",
+    "Control",
+    "ControlError",
     "Decision",
     "Diagnostic",
     "Engine",
@@ -38,6 +43,8 @@ __all__ = [
     "Hold",
     "HoldError",
     "HoldOutcome",
+    "HoldStoreError",
+    "ListEntry",
     "MatchedRule",
     "RuleDSLError",
     "ScoreResult",

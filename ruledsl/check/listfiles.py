@@ -109,9 +109,7 @@ class EntryReader:
         except (TypeError, ValueError, OverflowError) as err:
             raise ValueError(f"expires_at must be epoch milliseconds or an ISO 8601 time ({err})") from None
 
-    def meta(
-        self, category: Any, source: Any, expires_at: Any, attrs: Optional[dict[str, Any]] = None
-    ) -> Meta:
+    def meta(self, category: Any, source: Any, expires_at: Any, attrs: Optional[dict[str, Any]] = None) -> Meta:
         """The shared meta tuple of these attributes (None when there are none)."""
         for what, v in (("category", category), ("source", source)):
             if v is not None and type(v) is not str:
@@ -150,7 +148,7 @@ def read_table(path: str, type_name: str, enum_values: tuple[str, ...] = (), zon
 
 def _open_text(path: str) -> Any:
     try:
-        return open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 -- closed by the caller's with
+        return open(path, encoding="utf-8-sig", newline="")
     except OSError as err:
         raise ListFileError(path, 0, f"cannot read the file: {err.strerror or err}") from None
 
@@ -206,7 +204,7 @@ def _csv_rows(path: str, reader: EntryReader, errors: list[tuple[int, str]]) -> 
                             row[ie].strip() if ie is not None else None,
                             attrs,
                         )
-                    yield v, m
+                    yield v, m  # type: ignore[misc]  # `seen` is the not-found sentinel, replaced above
                 except ValueError as err:
                     errors.append((rows.line_num, str(err)))
         except csv.Error as err:
@@ -222,7 +220,7 @@ def _jsonl_rows(path: str, reader: EntryReader, errors: list[tuple[int, str]]) -
     with _open_text(path) as fh:
         line_no = 0
         try:
-            for line_no, line in enumerate(fh, 1):  # noqa: B007 -- the number is reported after a decode error
+            for line_no, line in enumerate(fh, 1):
                 if not line.strip():
                     continue
                 try:
@@ -281,7 +279,9 @@ def _csv_fast(path: str, reader: EntryReader) -> Optional[ListTable]:
             read_options=pcsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 24),
             parse_options=pcsv.ParseOptions(newlines_in_values=False),
             convert_options=pcsv.ConvertOptions(
-                column_types={c: pa.string() for c in names}, strings_can_be_null=False, quoted_strings_can_be_null=False
+                column_types={c: pa.string() for c in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowException, OSError, UnicodeDecodeError):
@@ -330,7 +330,7 @@ def _csv_fast(path: str, reader: EntryReader) -> Optional[ListTable]:
         except ValueError:
             return None
     del uniq, codes, indices
-    out.update(zip(pyvalues, map(metas.__getitem__, inverse.tolist())))
+    out.update(dict(zip(pyvalues, map(metas.__getitem__, inverse.tolist()), strict=True)))  # then a dict-to-dict copy
     out.first_exp = earliest_expiry(metas)
     return out
 

@@ -18,6 +18,7 @@ from typing import Any, Optional
 from ruledsl.check.checker import CheckResult
 from ruledsl.check.fold import convert_value
 from ruledsl.check.types import NUMERIC, promote
+from ruledsl.compile import controlcode
 from ruledsl.compile.plan import Constants, Names
 from ruledsl.kernels.values import SCALE
 from ruledsl.syntax import nodes as n
@@ -43,6 +44,9 @@ _CALLS: dict[str, Callable[..., str]] = {
     "endswith": lambda s, p: f"{s}.endswith({p})",
     "contains": lambda s, p: f"({p} in {s})",
 }
+
+_LIST_CALLS = {"list_category": "_lcat", "list_source": "_lsrc", "list_attr": "_lattr", "list_expires_at": "_lexp"}
+"""List attribute functions -> their runtime helper (``kernels/listtable.py``), called with the event's ``ts``."""
 
 _MEMBERSHIP_HELPERS = {
     ("decimal", "int"): "_dec_in_int",
@@ -311,9 +315,19 @@ class ExprEmitter:
         if lt in NUMERIC and elem_t in NUMERIC and promote(lt, elem_t) != elem_t:
             # the left side is wider than the list's entries: test exact representability
             fn = _MEMBERSHIP_HELPERS[(lt, elem_t)]
-            return self.guard_test([left], lambda a: f"({neg}{fn}({a}, {seq}))")
+            return self.guard_test([left], lambda a: f"({neg}{fn}({a}, {seq}, ts))")
         convs = [(lt, elem_t)] if lt in NUMERIC and elem_t in NUMERIC else None
-        return self.guard_test([left], lambda a: f"({a} {op} {seq})", convs)
+        return self.guard_test([left], lambda a: self.listed(a, seq, neg), convs)
+
+    def listed(self, a: str, seq: str, neg: str) -> str:
+        """``a in list``: a dict lookup; on a hit, a list whose entries may have expired by ``ts`` asks ``_live``."""
+        if a.isidentifier():
+            first = key = a
+        else:  # evaluated once
+            key = self.fresh()
+            first = f"({key} := {a})"
+        test = f"{first} in {seq} and ({seq}.first_exp > ts or _live({seq}, {key}, ts))"
+        return f"(not ({test}))" if neg else f"({test})"
 
     def e_ListLit(self, node: n.ListLit) -> Code:
         """An inline list as a tuple."""
@@ -330,12 +344,16 @@ class ExprEmitter:
         if f == "level":
             _kind, name = self.result.refs[id(args[0])]
             return self.names.scorecard(name, "lv"), name not in self.scored_here
+        if f in ("controlled", "control_kind"):  # the engine's control table, in event time
+            return controlcode.lookup(f, self.expr(args[0])[0])
         if f == "matches":
             pattern = args[1].value  # type: ignore[union-attr]
             if pattern not in self.regexes:
                 self.regexes.append(pattern)  # type: ignore[arg-type]
             rx = f"RX{self.regexes.index(pattern)}"  # type: ignore[arg-type]
             return self.guard([self.expr(args[0])], lambda s: f"_matches({rx}, {s})")
+        if f in _LIST_CALLS:
+            return self.list_call(node)
         parts = [self.expr(a) for a in args]
         out = self.ty(node)
         if f in ("hour", "minute", "weekday", "between_hours") and parts[0][0] == "ts":
@@ -348,3 +366,16 @@ class ExprEmitter:
             convs: list[Optional[tuple[str, str]]] = [(self.ty(a), out) for a in args]
             return self.guard(parts, lambda *xs: f"{f}({', '.join(xs)})", convs)
         return self.guard(parts, _CALLS[f])
+
+    def list_call(self, node: n.Call) -> Code:
+        """``list_category(L, x)`` & co.: the live entry's attribute at the event's time, or None."""
+        table, _ = self.expr(node.args[0])
+        elem = self.result.types[id(node.args[0])].elem
+        xt = self.ty(node.args[1])
+        conv = (xt, elem.name) if elem is not None and xt in NUMERIC and elem.name in NUMERIC else None
+        parts = [self.expr(a) for a in node.args[1:]]
+        helper = _LIST_CALLS[node.func]
+        code, _ = self.guard(
+            parts, lambda x, *name: f"{helper}({table}, {', '.join((x, 'ts', *name))})", [conv, None][: len(parts)]
+        )
+        return code, True

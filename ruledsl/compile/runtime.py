@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Optional
 
+from ruledsl.kernels import listtable as _listtable
 from ruledsl.kernels import state as _state
 from ruledsl.kernels.values import (
     DECIMAL_LIMIT,
@@ -59,21 +60,42 @@ def _fmod(a: float, b: float) -> Optional[float]:
 # ---------------------------------------------------------------- membership across numeric types
 
 
-def _dec_in_int(x: int, entries: Any) -> bool:
+def _dec_in_int(x: int, entries: Any, ts: int) -> bool:
     # a scaled decimal is in a list of ints only when it has no fraction
-    return x % SCALE == 0 and x // SCALE in entries
+    return x % SCALE == 0 and x // SCALE in entries and _listed(entries, x // SCALE, ts)
 
 
-def _flt_in_int(x: float, entries: Any) -> bool:
-    return x.is_integer() and int(x) in entries
+def _flt_in_int(x: float, entries: Any, ts: int) -> bool:
+    return x.is_integer() and int(x) in entries and _listed(entries, int(x), ts)
 
 
-def _flt_in_dec(x: float, entries: Any) -> bool:
+def _flt_in_dec(x: float, entries: Any, ts: int) -> bool:
     # the one 4-place decimal that could equal x when compared as a float
     if not -DECIMAL_LIMIT < x < DECIMAL_LIMIT:  # NaN and infinities fail too; no list entry is that large
         return False
     d = to_decimal(x)
-    return d / SCALE == x and d in entries
+    return d / SCALE == x and d in entries and _listed(entries, d, ts)
+
+
+def _listed(entries: Any, x: Any, ts: int) -> bool:
+    # after `x in entries`: not expired at the event's time (listtable.live), skipped when nothing can have expired
+    return entries.first_exp > ts or _listtable.live(entries, x, ts)
+
+
+# ---------------------------------------------------------------- controls (compile/controlcode.py)
+
+
+def _ctl_on(table: dict[Any, Any], key: Any, ts: int, clk: list[int]) -> bool:
+    # controlled(key): a live control (ts < until; a late event also needs the watermark before until,
+    # so controls the watermark has passed can be dropped without changing any decision)
+    c = table.get(key)
+    return c is not None and ts < c.until and clk[1] < c.until
+
+
+def _ctl_kind(table: dict[Any, Any], key: Any, ts: int, clk: list[int]) -> Optional[str]:
+    # control_kind(key): the live control's kind, else missing
+    c = table.get(key)
+    return c.kind if c is not None and ts < c.until and clk[1] < c.until else None
 
 
 # ---------------------------------------------------------------- window results
@@ -222,8 +244,15 @@ _STATIC: dict[str, Any] = {
     "_fdiv": _fdiv,
     "_fmod": _fmod,
     "_dec_in_int": _dec_in_int,
+    "_live": _listtable.live,  # list membership: an expiring entry is listed until its expires_at (event time)
+    "_lcat": _listtable.category,
+    "_lsrc": _listtable.source,
+    "_lexp": _listtable.expires_at,
+    "_lattr": _listtable.attr,
     "_flt_in_int": _flt_in_int,
     "_flt_in_dec": _flt_in_dec,
+    "_ctl_on": _ctl_on,
+    "_ctl_kind": _ctl_kind,
     "_between": between_hours,
     "_avg_d": _avg_d,
     "_avg_i": _avg_i,
@@ -264,6 +293,7 @@ ENGINE_BINDINGS = (
     "DEG",  # [degraded since the last decision] (batched code only)
     "_degraded",  # mark a decision degraded (batched code only)
     "_SR",  # ScoreResult (a runtime type: the compile stage does not import the runtime)
+    "CT",  # the live controls: key -> Control (runtime/controls.py; read by controlled()/control_kind())
     "EXM",  # [any exemption granted] (rulesets with `exempt by` only; engine_exemptions)
     "_exempt",  # hits -> (hits left, exemptions applied) (rulesets with `exempt by` only)
 )

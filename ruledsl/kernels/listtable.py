@@ -29,7 +29,7 @@ NO_EXPIRY = 1 << 62
 Meta = Optional[tuple[Optional[str], Optional[str], Optional[int], tuple[tuple[str, str], ...]]]
 
 
-class ListTable(dict):  # type: ignore[type-arg]
+class ListTable(dict):
     """value -> meta (None or ``(category, source, expires_at, attrs)``); ``first_exp`` bounds the expiries."""
 
     __slots__ = ("first_exp", "type_name")

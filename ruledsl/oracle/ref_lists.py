@@ -42,6 +42,7 @@ class RefListsMixin:
     zone: Any
     lists: dict[str, dict[Any, RefEntry]]
     _app_value: Any
+    _ref_equal: Any  # the interpreter's ``==`` (numbers across types)
 
     # ------------------------------------------------------------ building
     def _ref_list_from_runtime(self, type_name: str, table: Iterable[Any]) -> dict[Any, RefEntry]:
@@ -49,7 +50,9 @@ class RefListsMixin:
         metas = getattr(table, "get", None)
         out: dict[Any, RefEntry] = {}
         for v in table:
-            value = decimal.Decimal(v).scaleb(-4) if type_name == "decimal" and not isinstance(v, decimal.Decimal) else v
+            value = (
+                decimal.Decimal(v).scaleb(-4) if type_name == "decimal" and not isinstance(v, decimal.Decimal) else v
+            )
             meta = metas(v) if metas is not None else None
             out[value] = PLAIN if meta is None else RefEntry(meta[0], meta[1], meta[2], tuple(meta[3]))
         return out
@@ -144,10 +147,8 @@ class RefListsMixin:
     # ------------------------------------------------------------ evaluation
     def _ref_lookup(self, table: dict[Any, RefEntry], x: Any, ts: int) -> Optional[RefEntry]:
         """The live entry equal to ``x`` at event time ``ts`` (expired: ``expires_at <= ts``), or None."""
-        from ruledsl.oracle.reference import _equal
-
         for value, entry in table.items():
-            if _equal(x, value):
+            if self._ref_equal(x, value):
                 if entry.expires_at is not None and entry.expires_at <= ts:
                     return None
                 return entry

@@ -40,11 +40,13 @@ from ruledsl.runtime.decision import ACTION_RANK, DEFAULT_HOLD_TIMEOUT_MS, Decis
 from ruledsl.runtime.engine_audit import AuditMixin
 from ruledsl.runtime.engine_columns import ColumnsMixin
 from ruledsl.runtime.engine_compiled import CompiledMixin
+from ruledsl.runtime.engine_controls import ControlsMixin
 from ruledsl.runtime.engine_exemptions import ExemptionsMixin
 from ruledsl.runtime.engine_holds import HoldsMixin
+from ruledsl.runtime.engine_lists import ListsMixin
 from ruledsl.runtime.engine_state import StateMixin
 from ruledsl.runtime.engine_store import StoreMixin, _Outage
-from ruledsl.runtime.lists import convert_item, convert_values, resolve_lists
+from ruledsl.runtime.lists import convert_item
 from ruledsl.stores.guard import GuardedStore
 from ruledsl.stores.local import LocalStore
 from ruledsl.syntax.diagnostics import RuleDSLError
@@ -71,7 +73,17 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin, AuditMixin, HoldsMixin, ExemptionsMixin):
+class Engine(
+    StateMixin,
+    StoreMixin,
+    ColumnsMixin,
+    CompiledMixin,
+    AuditMixin,
+    HoldsMixin,
+    ExemptionsMixin,
+    ListsMixin,
+    ControlsMixin,
+):
     """A compiled ruleset with its state.  Build one with ``ruledsl.load``."""
 
     _rewrite_error = staticmethod(_linemap.rewrite_traceback)  # for the compiled evaluator's evaluate()
@@ -129,6 +141,7 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin, AuditMixin, Ho
         self._audit = open_log(audit_log)  # ruledsl.runtime.audit: administrative changes, never evaluate()
         self._init_holds(_carry)  # engine_holds: open holds (a reload keeps them)
         self._init_exemptions(_carry)  # engine_exemptions: granted exemptions (a reload keeps them)
+        self._init_controls(_carry)  # engine_controls: the controls in place (a reload keeps them)
 
         self._params: list[Any] = []
         for name in compiled.params:
@@ -136,13 +149,9 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin, AuditMixin, Ho
             self._params.append(const_value(result, decl.default, decl.type.name))
         for name, value in (params or {}).items():
             self._set_param(name, value)
-        self._lists: list[frozenset] = [None] * len(compiled.lists)  # type: ignore[list-item]
-        resolved = resolve_lists(result, lists)
-        for i, name in enumerate(compiled.lists):
-            self._lists[i] = resolved[name]
+        self._init_lists(result, lists)  # engine_lists: the lists' tables, those the application set
 
         self._param_overrides = dict(params or {})
-        self._list_overrides = dict(lists or {})
         self._clock_state = [NEVER, NEVER, 0, 0]  # max ts, watermark, committed events, late events
         # windows (sequences) with the same definition share one kernel object (Compiled.window_state)
         self._windows = compiled.shared_kernels("w", self._new_window)
@@ -246,6 +255,7 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin, AuditMixin, Ho
         ns["DEG"] = self._deg
         ns["_degraded"] = self._degraded_decision
         ns.update(self._exemption_bindings())  # EXM, _exempt: engine_exemptions
+        ns["CT"] = self._control_table.live  # engine_controls: read by controlled()/control_kind()
         self._ns = ns
         self._fns: dict[Any, Any] = {}  # the Python evaluator's (_bind_python) or the compiled one's
         self._rows: Optional[dict[str, Any]] = None  # the row functions, generated on first use
@@ -319,6 +329,7 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin, AuditMixin, Ho
         for k in lasts:
             k.advance(wm, SWEEP_BUDGET)
         _state.advance_all(kernels, wm, SWEEP_BUDGET)
+        self._sweep_controls(wm)  # engine_controls: controls the watermark has passed
 
     def _make_decide(self):
         metas = self.compiled.rules
@@ -326,8 +337,11 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin, AuditMixin, Ho
         passes = {e: Decision(action="pass", event_type=e) for e in self.compiled.event_types}
         rank = ACTION_RANK
         hold = self._hold_decision  # engine_holds: a hold decision opens a hold
+        control = self._control_decision
 
-        def decide(event_type, hits, scores, late, ts=0, commit=False, held=(), *, exm=None):
+        def decide(event_type, hits, scores, late, ts=0, commit=False, held=(), *, exm=None, ctl=None):
+            if ctl:  # the controls of the rules that fired (engine_controls): set when committed
+                return control(decide(event_type, hits, scores, late, ts, commit, held, exm=exm), hits, ctl, ts, commit)
             if exm is not None:  # hits are what the exemptions left (engine_exemptions): show the exemptions
                 dec = decide(event_type, hits, scores, late, ts, commit, held)
                 return msgspec.structs.replace(dec, exemptions=exm)
@@ -503,22 +517,6 @@ class Engine(StateMixin, StoreMixin, ColumnsMixin, CompiledMixin, AuditMixin, Ho
         i = self.compiled.params.index(name)
         value = self._params[i]
         return decimal_to_python(value) if self.compiled.param_types[name] == "decimal" else value
-
-    def update_list(
-        self, name: str, values: Iterable[Any], *, by: Optional[str] = None, reason: Optional[str] = None
-    ) -> None:
-        """Replace a list's entries; effective from the next event (audited: ``by``, ``reason``)."""
-        if self._audit is not None:
-            return self._audited_update_list(name, values, by, reason)
-        try:
-            i = self.compiled.lists.index(name)
-        except ValueError:
-            raise KeyError(f"unknown list {name!r}") from None
-        values = list(values)
-        new = convert_values(self.compiled.list_types[name], values)
-        with self._lock:
-            self._lists[i] = new
-            self._list_overrides[name] = values
 
     # ---------------------------------------------------------------- introspection
     @property

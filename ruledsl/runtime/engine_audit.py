@@ -1,7 +1,7 @@
 """The engine's administrative changes recorded in its audit log (``ruledsl.runtime.audit``).
 
-``Engine`` inherits these methods; its ``set_param``, ``update_list`` and
-``reload`` hand over to them when the engine has an audit log
+``Engine`` inherits these methods; its ``set_param`` and ``reload`` hand
+over to them (``update_list`` records itself: ``engine_lists``) when the engine has an audit log
 (``load(..., audit_log=...)``), and ``__init__`` records the snapshot
 restore.  ``evaluate`` never touches the log.
 
@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional, Union
 
 from ruledsl.runtime import audit as auditing
-from ruledsl.runtime.lists import convert_values
 from ruledsl.runtime.persistence import user_value, user_values
 
 
@@ -99,40 +98,6 @@ class AuditMixin:
                         self._param_overrides.pop(name, None)
                 raise
 
-    def _audited_update_list(self, name: str, values: Iterable[Any], by: Optional[str], reason: Optional[str]) -> None:
-        log = self._audit
-        if log is None:
-            raise RuntimeError("no audit log")
-        auditing.check_who(by, reason)
-        comp = self.compiled
-        if name not in comp.list_types:
-            raise KeyError(f"unknown list {name!r}")
-        i = comp.lists.index(name)
-        type_name = comp.list_types[name]
-        values = list(values)
-        converted = convert_values(type_name, values)  # a bad entry raises here: nothing changed
-        with log.lock:
-            old = self._lists[i]  # stable: every change to it is made under log.lock
-            old_summary = {"count": len(old), "digest": self._list_digest(name, old)}
-            # strings are recorded as given (in their order: a sorted list digests in linear time)
-            given = values if type_name in ("string", "enum") else user_values(type_name, converted)
-            new_summary = auditing.list_summary(given, self._user_set(type_name, old))
-            self._remember_digest(name, converted, new_summary["digest"])
-            with self._lock:
-                had, old_override = name in self._list_overrides, self._list_overrides.get(name)
-                self._lists[i] = converted
-                self._list_overrides[name] = values
-            try:
-                log.append("update_list", name, old_summary, new_summary, by=by, reason=reason)
-            except BaseException:
-                with self._lock:
-                    self._lists[i] = old
-                    if had:
-                        self._list_overrides[name] = old_override
-                    else:
-                        self._list_overrides.pop(name, None)
-                raise
-
     def _audited_reload(
         self, paths: Any, params: Optional[dict[str, Any]], lists: Optional[dict[str, Any]], by: Any, reason: Any
     ) -> list[str]:
@@ -149,7 +114,7 @@ class AuditMixin:
                 new["params"] = {k: user_value(comp.param_types[k], self._params[comp.params.index(k)]) for k in params}
             if lists:
                 new["lists"] = {
-                    k: auditing.list_summary(user_values(comp.list_types[k], self._lists[comp.lists.index(k)]))
+                    k: self._table_summary(k, self._lists[comp.lists.index(k)], None)  # type: ignore[attr-defined]
                     for k in lists
                 }
             new["kept_state"] = list(kept)
@@ -175,7 +140,7 @@ class AuditMixin:
                 k: user_value(comp.param_types[k], self._params[comp.params.index(k)]) for k in self._param_overrides
             },
             "lists": {
-                k: auditing.list_summary(user_values(comp.list_types[k], self._lists[comp.lists.index(k)]))
+                k: self._table_summary(k, self._lists[comp.lists.index(k)], None)  # type: ignore[attr-defined]
                 for k in self._list_overrides
             },
             "kept_state": list(getattr(self, "kept_state", [])),

@@ -86,34 +86,33 @@ class ListsMixin:
         both = set(adds).intersection(removes) if adds and removes else set()
         if both:
             raise ValueError(f"update_list: {_few(both)} both added and removed")
-        with self._audit_lock():  # type: ignore[attr-defined]
-            with self._list_lock:
-                old = self._lists[i]
-                if values is not None:
-                    new = convert_values(type_name, values, self.timezone)
-                    change: dict[str, Any] = {}
-                else:
-                    new, removed = _changed(old, adds, removes)
-                    change = _change_summary(type_name, adds, removed)
-                had, old_override = name in self._list_overrides, self._list_overrides.get(name)
-                with self._lock:
-                    self._lists[i] = new
-                    self._list_overrides[name] = new
-                if self._audit is None:
-                    return
-                try:
-                    old_summary = {"count": len(old), "digest": self._table_digest(name, old)}
-                    new_summary = self._table_summary(name, new, old if values is not None else None)
-                    new_summary.update(change)
-                    self._audit.append("update_list", name, old_summary, new_summary, by=by, reason=reason)
-                except BaseException:
-                    with self._lock:  # no change without its line
-                        self._lists[i] = old
-                        if had:
-                            self._list_overrides[name] = old_override
-                        else:
-                            self._list_overrides.pop(name, None)
-                    raise
+        with self._audit_lock(), self._list_lock:  # type: ignore[attr-defined]
+            old = self._lists[i]
+            if values is not None:
+                new = convert_values(type_name, values, self.timezone)
+                change: dict[str, Any] = {}
+            else:
+                new, removed = _changed(old, adds, removes)
+                change = _change_summary(type_name, adds, removed)
+            had, old_override = name in self._list_overrides, self._list_overrides.get(name)
+            with self._lock:
+                self._lists[i] = new
+                self._list_overrides[name] = new
+            if self._audit is None:
+                return
+            try:
+                old_summary = {"count": len(old), "digest": self._table_digest(name, old)}
+                new_summary = self._table_summary(name, new, old if values is not None else None)
+                new_summary.update(change)
+                self._audit.append("update_list", name, old_summary, new_summary, by=by, reason=reason)
+            except BaseException:
+                with self._lock:  # no change without its line
+                    self._lists[i] = old
+                    if had:
+                        self._list_overrides[name] = old_override
+                    else:
+                        self._list_overrides.pop(name, None)
+                raise
 
     def list_entry(self, name: str, value: Any) -> Optional[ListEntry]:
         """The entry of ``value`` in list ``name`` with its attributes, or None when it is not listed.
@@ -189,13 +188,11 @@ def saved_meta(type_name: str, table: ListTable) -> list[list[Any]]:
     """The attributes of a table's entries that have any, for a snapshot: ``[value, category, source,
     expires_at, [[name, value], ...]]`` each (its ``lists`` entry keeps every value)."""
     return [
-        [user_value(type_name, v), m[0], m[1], m[2], [list(p) for p in m[3]]]
-        for v, m in table.items()
-        if m is not None
+        [user_value(type_name, v), m[0], m[1], m[2], [list(p) for p in m[3]]] for v, m in table.items() if m is not None
     ]
 
 
-def restored_entries(values: list[Any], meta: Optional[list[list[Any]]]) -> list[Any]:
+def restored_entries(values: list[Any], meta: Optional[list[Any]]) -> list[Any]:
     """A snapshot's list back as ``update_list`` entries: the values, those with attributes as dicts."""
     if not meta:
         return values
@@ -248,8 +245,7 @@ def _change_summary(type_name: str, adds: dict[Any, Meta], removed: list[Any]) -
     out: dict[str, Any] = {"added_count": len(adds), "removed_count": len(removed)}
     if len(adds) + len(removed) <= SMALL_CHANGE:
         out["added"] = [
-            user_value(type_name, v) if m is None else _entry_dict(user_value(type_name, v), m)
-            for v, m in adds.items()
+            user_value(type_name, v) if m is None else _entry_dict(user_value(type_name, v), m) for v, m in adds.items()
         ]
         out["removed"] = user_values(type_name, removed)
     return out

@@ -12,6 +12,7 @@ from typing import Any, Optional, Union
 from ruledsl._version import __version__
 from ruledsl.kernels.last import NEVER
 from ruledsl.runtime import persistence
+from ruledsl.runtime.engine_lists import restored_entries, saved_meta
 from ruledsl.runtime.lists import convert_values
 from ruledsl.syntax.durations import format_duration, format_duration_compound
 
@@ -65,6 +66,7 @@ class StateMixin:
     _set_param: Callable[[str, Any], None]
     _hold_book: Any  # engine_holds: the open holds (snapshotted and restored here)
     _exemption_book: Any  # engine_exemptions: the granted exemptions (likewise)
+    _control_table: Any  # engine_controls: the controls in place (likewise)
 
     def _carry_state(self, old: Any) -> None:  # old: the Engine being replaced
         # windows and sequences whose definition did not change keep their kernel
@@ -124,7 +126,8 @@ class StateMixin:
             for name, values in snap.lists.items():
                 if name in comp.list_types and name not in self._list_overrides:
                     try:
-                        lists[name] = convert_values(comp.list_types[name], values)
+                        entries = restored_entries(values, (snap.list_meta or {}).get(name))  # engine_lists
+                        lists[name] = convert_values(comp.list_types[name], entries, self.timezone)
                     except (ValueError, TypeError) as err:
                         raise ValueError(f"list {name}: an entry is not a {comp.list_types[name]} ({err})") from None
             loads = []  # (kernel, items, name): kernels hold the lateness, so a changed one restores none
@@ -161,14 +164,15 @@ class StateMixin:
         self._clock_state[:] = snap.clock
         if snap.ruleset.lateness_ms != self.lateness_ms and snap.clock[0] != NEVER:
             self._clock_state[1] = snap.clock[0] - self.lateness_ms  # the watermark under this lateness
-        for name, values in snap.lists.items():
+        for name in snap.lists:
             if name in lists:
                 self._lists[comp.lists.index(name)] = lists[name]
-                self._list_overrides[name] = values
+                self._list_overrides[name] = lists[name]
         self._param_overrides.update(params)
         # open holds and remembered outcomes come back whatever the ruleset: a held transaction still waits
         self._hold_book.replace(snap.holds.seq, snap.holds.open, snap.holds.closed)
         self._exemption_book.replace(snap.exemptions or ())  # engine_exemptions: whatever the ruleset, like holds
+        self._control_table.replace(snap.controls or ())  # engine_controls: whatever the ruleset, like holds
 
     def snapshot(self, path: Union[str, Path], *, fork: bool = False) -> int:
         """Write the engine's operational state to ``path`` atomically; returns its size in bytes.
@@ -214,6 +218,7 @@ class StateMixin:
         holds = persistence.SavedHolds(seq=book.seq, open=list(book.open.values()), closed=list(book.closed.values()))
         wm = clock[1]
         exemptions = [ex for ex in self._exemption_book.granted.values() if ex.until > clock[0]] or None
+        controls = [c for c in self._control_table.live.values() if c.until > wm] or None  # the ones events can see
 
         def build() -> list[Any]:
             return persistence.encode_parts(
@@ -231,7 +236,13 @@ class StateMixin:
                     for spec, dump in sequence_dumps
                 ],
                 holds=holds,
-                optional={"exemptions": exemptions},
+                optional={"exemptions": exemptions, "list_meta": _list_meta(comp, lists), "controls": controls},
             )
 
         return build
+
+
+def _list_meta(comp: Any, lists: dict[str, Any]) -> Optional[dict[str, list[Any]]]:
+    """The attributes of the saved lists' entries (``Snapshot.list_meta``), None when no entry has any."""
+    out = {name: saved_meta(comp.list_types[name], table) for name, table in lists.items() if table.has_attributes()}
+    return out or None

@@ -48,6 +48,7 @@ from typing import Annotated, Any, Optional, Union
 import msgspec
 
 from ruledsl.kernels.values import decimal_to_python
+from ruledsl.runtime.controls import Control
 from ruledsl.runtime.exemptions import Exemption
 from ruledsl.runtime.holds import Hold, HoldOutcome
 from ruledsl.syntax.durations import format_duration
@@ -80,6 +81,9 @@ CHUNK = 4096
 
 def _entry_ts(entry: Any) -> Any:
     return entry[0]
+
+
+SavedListMeta = tuple[Scalar, Optional[str], Optional[str], Optional[Time], list[tuple[str, str]]]
 
 
 class SnapshotError(Exception):
@@ -128,6 +132,10 @@ class Snapshot(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     sequences: list[SavedSequence]
     holds: SavedHolds = msgspec.field(default_factory=SavedHolds)
     exemptions: Optional[list[Exemption]] = None  # the live exemptions; absent from older snapshots
+    # the attributes of the application's list entries that have any: [value, category, source, expires_at,
+    # [[name, text], ...]] (engine_lists.saved_meta); absent from older snapshots and when no entry has one
+    list_meta: Optional[dict[str, list[SavedListMeta]]] = None
+    controls: Optional[list[Control]] = None  # the controls in place (runtime/controls.py); absent from older ones
 
 
 # ---------------------------------------------------------------- encoding
