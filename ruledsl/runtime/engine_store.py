@@ -49,6 +49,9 @@ class StoreMixin:
     _refill_span: int
     _fns: dict[Any, Any]
     _shared_holds: Any  # engine_holds: the holds in Redis (SharedHolds), or None
+    _shared_controls: Any  # the control table when it is mirrored in Redis (shared_controls), or None
+    _ctl_quiet: list[bool]
+    _ctl_readers: frozenset[str]
     compiled: Any
     result: Any
     lateness_ms: int
@@ -73,8 +76,30 @@ class StoreMixin:
             self._outage.data_losses = guard.data_losses
         # the in-process state is the `local` fallback (and, under `local`, a mirror of this process's updates)
         self._local_store = LocalStore.from_kernels(self.compiled.windows, self._windows, self._sequences)
+        self._share_controls(guard)
         spans = [w.duration_ms for w in self.compiled.windows] + [s.within_ms for s in self.compiled.sequences]
         self._refill_span = min(max(spans, default=0), MAX_REFILL_MS) + self.lateness_ms
+
+    def _share_controls(self, guard: GuardedStore) -> None:
+        # with a RedisStore, a ruleset that sets or reads controls mirrors its control table in Redis
+        from ruledsl.runtime.shared_controls import SharedControlTable
+
+        self._shared_controls = None
+        self._ctl_quiet = [False]  # this event's type reads no control: an event with no window op skips the feed
+        self._ctl_readers = _control_readers(self.compiled)
+        table = getattr(self, "_control_table", None)  # engine_controls
+        if isinstance(table, SharedControlTable):  # a reload: the same table, the same store
+            table.guard, table.lateness_ms = guard, self.lateness_ms
+            self._shared_controls = table
+            return
+        from ruledsl.stores.redis import RedisStore
+        from ruledsl.stores.redis_controls import RedisControlTable
+
+        uses = any(getattr(m, "controls", ()) for m in self.compiled.rules) or "_ctl_" in self.compiled.source
+        if table is None or not uses or not isinstance(guard.store, RedisStore):
+            return
+        shared = SharedControlTable.adopt(table, RedisControlTable(guard.store), guard, self.lateness_ms)
+        self._control_table = self._shared_controls = shared
 
     def _configure_store(self) -> None:
         if self._guard is not None:
@@ -89,11 +114,12 @@ class StoreMixin:
 
     def _run_ops(self, ops: list) -> list:
         # an external store's answer for one event, or the configured policy when it is unavailable
-        if not ops:
+        ctl = self._shared_controls  # controls in Redis: their change feed is read in the same call
+        if not ops and (ctl is None or self._ctl_quiet[0]):
             return []
         guard = self._guard
         try:
-            results = guard.run(ops)  # type: ignore[union-attr]  # bound only with a store
+            results = guard.run(ops if ctl is None else [*ops, ctl.feed_op()])  # type: ignore[union-attr]
         except Exception:  # a store failure must never escape evaluate()
             self._outage.errors += 1
             self._deg[0] = True
@@ -102,6 +128,8 @@ class StoreMixin:
             if self.on_store_error == "fail_closed":
                 self._closed[0] = True  # _degraded_decision raises the action
             return [None if op[0] == "w" else False for op in ops]
+        if ctl is not None:
+            ctl.after_run(results.pop())
         if self.on_store_error == "local":
             self._local_store.apply_updates(ops)  # type: ignore[union-attr]  # history for the next outage
         if guard.buffered:  # type: ignore[union-attr]  # the outage's updates are still being replayed
@@ -110,7 +138,7 @@ class StoreMixin:
         if shared is not None and shared.pending:  # holds opened during an outage: Redis answers again
             shared.flush_quietly(guard)
         outage = self._outage
-        if outage.refill is not None or guard.data_losses != outage.data_losses:  # type: ignore[union-attr]
+        if ops and (outage.refill is not None or guard.data_losses != outage.data_losses):  # type: ignore[union-attr]
             self._refilling(ops[0][3])
         return results
 
@@ -146,6 +174,19 @@ class StoreMixin:
     def _guard_store(self, event_type: str, fn: Any) -> Any:
         # the flags never outlive the event, even when it raises
         deg, closed = self._deg, self._closed
+        if self._shared_controls is not None and event_type not in self._ctl_readers:
+            quiet = self._ctl_quiet
+
+            def quiet_guarded(*args: Any) -> Any:  # its rules read no control: no round trip just for the feed
+                quiet[0] = True
+                try:
+                    return fn(*args)
+                finally:
+                    deg[0] = False
+                    closed[0] = False
+                    quiet[0] = False
+
+            return quiet_guarded
 
         def guarded(*args: Any) -> Any:  # (event, commit) or a row function's (ts, fields..., commit)
             try:
@@ -155,3 +196,14 @@ class StoreMixin:
                 closed[0] = False
 
         return guarded
+
+
+def _control_readers(compiled: Any) -> frozenset[str]:
+    """The event types whose generated function reads a control (``controlled``/``control_kind``)."""
+    src, out = compiled.source, set()
+    for event, name in compiled.functions.items():
+        start = src.find(f"def {name}(")
+        end = src.find("\ndef ", start + 1)
+        if start >= 0 and "_ctl_" in src[start : end if end >= 0 else len(src)]:
+            out.add(event)
+    return frozenset(out)

@@ -98,6 +98,28 @@ def encode_outcome(outcome: HoldOutcome) -> bytes:
     return b"\x92" + encode_hold(hold) + encode_closing(outcome.outcome, outcome.at, outcome.by, outcome.reason)
 
 
+def guarded_call(guard: Optional[GuardedStore], fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` through the store's circuit breaker: refused at once while it is open
+    (``StoreUnavailable``); a ``StoreError`` counts as a failure of the store, a success closes it."""
+    breaker = guard.breaker if guard is not None else None
+    if breaker is not None and not breaker.allow():
+        raise StoreUnavailable()
+    try:
+        result = fn(*args)
+    except StoreError as err:
+        if guard is not None and breaker is not None:
+            guard.failures += 1
+            guard.last_error = str(err)
+            if breaker.record_failure():
+                log.warning("state store failed (%s): circuit breaker open, retry in %d ms", err, breaker.cooldown_ms)
+        raise
+    if breaker is not None and (breaker.state != CLOSED or breaker.consecutive_failures):
+        if breaker.state != CLOSED:
+            log.warning("state store is back: circuit breaker closed")
+        breaker.record_success()
+    return result
+
+
 class SharedHolds:
     """The engine's holds in Redis: ``table`` (a ``RedisHoldTable``) and the holds waiting to be written (``book``)."""
 
@@ -113,27 +135,8 @@ class SharedHolds:
 
     # ------------------------------------------------------------ the breaker
     def call(self, guard: Optional[GuardedStore], fn: Any, *args: Any) -> Any:
-        """``fn(*args)`` through the store's circuit breaker: refused at once while it is open
-        (``StoreUnavailable``); a ``StoreError`` counts as a failure of the store."""
-        breaker = guard.breaker if guard is not None else None
-        if breaker is not None and not breaker.allow():
-            raise StoreUnavailable()
-        try:
-            result = fn(*args)
-        except StoreError as err:
-            if guard is not None and breaker is not None:
-                guard.failures += 1
-                guard.last_error = str(err)
-                if breaker.record_failure():
-                    log.warning(
-                        "state store failed (%s): circuit breaker open, retry in %d ms", err, breaker.cooldown_ms
-                    )
-            raise
-        if breaker is not None and (breaker.state != CLOSED or breaker.consecutive_failures):
-            if breaker.state != CLOSED:
-                log.warning("state store is back: circuit breaker closed")
-            breaker.record_success()
-        return result
+        """``guarded_call``: ``fn(*args)`` through the store's circuit breaker."""
+        return guarded_call(guard, fn, *args)
 
     def admin(
         self, guard: Optional[GuardedStore], what: str, fn: Any, *args: Any, hold_id: Optional[str] = None

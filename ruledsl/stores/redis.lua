@@ -248,6 +248,28 @@ local function sequence_op(K, a)
   return r
 end
 
+-- 'x' .. seen: the controls' change feed (ruledsl/stores/redis_controls.py), KEYS[i] its stream,
+-- read in the event's call so that no event pays a round trip to learn of other processes'
+-- controls.  Reply {id, flag, key, record, ...}: the changes after `seen` up to entry `id`
+-- (record '' = lifted); flag '' (up to date), 'more' (more than 256 changes: read again) or
+-- 'gap' (`seen` is no longer in the feed, or the caller has seen nothing yet: load them all).
+local function control_feed(K, a)
+  local seen = ssub(a, 2)
+  local last = redis.call('XREVRANGE', K, '+', '-', 'COUNT', 1)
+  if #last == 0 or seen == '' then return {'', 'gap'} end
+  local top = last[1][1]
+  if top == seen then return {top, ''} end
+  if #redis.call('XRANGE', K, seen, seen) == 0 then return {top, 'gap'} end
+  local es = redis.call('XRANGE', K, '(' .. seen, '+', 'COUNT', 256)
+  local upto = es[#es][1]
+  local out = {upto, upto == top and '' or 'more'}
+  for _, e in ipairs(es) do
+    local f = e[2]
+    if f[1] == 'k' then out[#out + 1] = f[2]; out[#out + 1] = f[4] end
+  end
+  return out
+end
+
 -- With one more ARGV than KEYS, KEYS[1] is the namespace's epoch key, ARGV[1] the
 -- epoch the caller knows and ARGV[2] a new one to write if the key is missing
 -- (the data were lost); the reply then starts with 0 (unchanged), 1 (was
@@ -268,6 +290,13 @@ end
 local r0 = #res
 for i = 1, #KEYS - k0 do
   local K, a = KEYS[i + k0], ARGV[i + a0]
-  if sbyte(a, 1) == 113 then res[r0 + i] = sequence_op(K, a) else res[r0 + i] = window_op(K, a) end
+  local c = sbyte(a, 1)
+  if c == 113 then
+    res[r0 + i] = sequence_op(K, a)
+  elseif c == 120 then
+    res[r0 + i] = control_feed(K, a)
+  else
+    res[r0 + i] = window_op(K, a)
+  end
 end
 return res

@@ -91,6 +91,13 @@ Holds
     Redis as well, under ``{<prefix>:<namespace>}:holds:...``
     (:mod:`ruledsl.stores.redis_holds`); ``clear()`` leaves them.
 
+Controls
+    A ruleset that sets or reads entity controls mirrors its control table
+    under ``{<prefix>:<namespace>}:ctl:...`` (:mod:`ruledsl.stores.redis_controls`).
+    ``run`` then carries one more op, ``("x", key, argument, False)``, which
+    the script answers with the controls' changes since this process last
+    looked (op code ``x`` in ``redis.lua``): no extra round trip.
+
 Failures
     Any Redis failure raises :class:`ruledsl.stores.local.StoreError`: connection
     refused, socket timeout (``timeout_ms`` for connect and for each reply),
@@ -510,6 +517,12 @@ class RedisStore:
         # per group: [keys, args, op positions]; without a cluster, one group for every op
         single: list[list[Any]] = [[], [], []]
         for i, op in enumerate(ops):
+            if op[0] == "x":  # ("x", Redis key, argument, False): a raw script op (the controls' change feed)
+                xg = groups.setdefault(b"\x00" + op[1], [[], [], []]) if cluster else single
+                xg[0].append(op[1])
+                xg[1].append(op[2])
+                xg[2].append(i)
+                continue
             key = op[2]
             if key is None:
                 results[i] = None if op[0] == "w" else False
@@ -565,6 +578,8 @@ class RedisStore:
                 op = ops[pos]
                 if op[0] == "w":
                     results[pos] = self._decode(wins[op[1]], r, op)
+                elif op[0] == "x":
+                    results[pos] = r
                 else:
                     results[pos] = r == 1
         return results
