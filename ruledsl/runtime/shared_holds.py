@@ -169,8 +169,10 @@ class SharedHolds:
         if self.pending:
             try:
                 self.flush(guard)
-            except StoreError:
-                book.open[hold.hold_id] = hold  # behind the others, in order
+            except Exception as err:  # never fails the event: the hold waits behind the others, in order
+                if not isinstance(err, StoreError):
+                    log.warning("waiting holds could not be written to Redis: %s", err)
+                book.open[hold.hold_id] = hold
                 return True
         try:
             (status,) = self.call(guard, self.table.open, [(hold.hold_id, hold.hold_expires_at, encode_hold(hold))])

@@ -453,3 +453,27 @@ def test_holds_in_a_redis_cluster(rules: Path, cluster):  # noqa: F811 -- the fi
     assert a.hold_outcome(ids[0]).outcome == "blocked"
     assert sorted(o.hold_id for o in b.expire_due(T0 + 2 * DAY)) == sorted(ids[1:])
     assert a.holds() == [] and a.store_errors == 0
+
+
+def test_redis_failing_part_way_through_expire_due_reports_what_expired(rules: Path, redis_server, monkeypatch):
+    from ruledsl.stores import redis_holds
+
+    a = engine_of(rules, redis_server)
+    ids = [a.evaluate(grey(T0 + i, customer=f"C{i}")).hold_id for i in range(5)]
+    monkeypatch.setattr(redis_holds, "CHUNK", 2)
+    real, calls = redis_holds.RedisHoldTable.expire, []
+
+    def expire(self, hold_ids, closing, at):
+        calls.append(hold_ids)
+        if len(calls) == 2:
+            raise StoreError("redis: ConnectionError: the server went away", maybe_applied=False)
+        return real(self, hold_ids, closing, at)
+
+    monkeypatch.setattr(redis_holds.RedisHoldTable, "expire", expire)
+    seen: list[str] = []
+    with pytest.raises(HoldStoreError, match="unavailable") as err:
+        a.expire_due(T0 + 2 * DAY, callback=lambda o: seen.append(o.hold_id))
+    assert [o.hold_id for o in err.value.expired] == seen == ids[:2]  # the first chunk expired, and was told
+    monkeypatch.undo()
+    assert [h.hold_id for h in a.holds()] == ids[2:]  # the others stay open for the next call
+    assert sorted(o.hold_id for o in a.expire_due(T0 + 2 * DAY)) == sorted(ids[2:])
