@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Any, Optional
 
 from ruledsl.check.checker import CheckResult
+from ruledsl.compile.controlcode import control_appends, event_has_controls
 from ruledsl.compile.exemptkeys import exempt_key_fields
 from ruledsl.compile.exprs import ConstantTable, ExprEmitter
 from ruledsl.compile.holdkeys import held_key_fields
@@ -381,6 +382,9 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
     # ---- rules
     body(1, "")
     body(1, "hits = None")
+    ctl = ", ctl=ctl" if event_has_controls(sym, event) else ""  # compile/controlcode.py
+    if ctl:
+        body(1, "ctl = []  # (rule index, key, clause) of the controls of the rules that fire")
     _write_top(mod, gen, body, event, tree, codes, None)
 
     # ---- commit: feed the windows not fed by query_add, move the clock
@@ -412,7 +416,7 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
     held = "(" + "".join(names.field(event, f) + ", " for f in held_key_fields(sym, result.refs, event)) + ")"
     exm = _exemptions(body, names, event, exempt_key_fields(sym, event), batched or bool(card_codes))
     if batched:
-        body(1, f"dec = _decide({event!r}, hits, [{scores}], late, ts, commit, {held}{exm})")
+        body(1, f"dec = _decide({event!r}, hits, [{scores}], late, ts, commit, {held}{exm}{ctl})")
         body(1, "if DEG[0]:")
         body(2, "DEG[0] = False")
         body(2, "return _degraded(dec)")
@@ -421,7 +425,7 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
         if not card_codes:
             body(1, f"if hits is None and not late: return PASS[{event!r}]")
             _exemptions(body, names, event, exempt_key_fields(sym, event), True)
-        body(1, f"return _decide({event!r}, hits, [{scores}], late, ts, commit, {held}{exm})")
+        body(1, f"return _decide({event!r}, hits, [{scores}], late, ts, commit, {held}{exm}{ctl})")
 
     # ---- the function head: decode the fields (every one is validated), then per-event values
     edecl = sym.events[event]
@@ -633,6 +637,8 @@ def _write_rules(
                     inner += 1
                 body(inner, "if hits is None: hits = []")
                 body(inner, f"hits.append(({node.index}, {{{', '.join(feats)}}}))")
+                for line in control_appends(gen, rd, node.index):
+                    body(inner, line)
         elif isinstance(node, Branch):
             first = sym.rules[node.rules[0]]
             with body.at(

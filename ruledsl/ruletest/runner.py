@@ -17,6 +17,7 @@ import msgspec
 from msgspec import UNSET
 
 from ruledsl.kernels.values import EventError
+from ruledsl.ruletest.control_expect import controls_problem
 from ruledsl.ruletest.exempt_steps import exempted_problem, run_exempt_step
 from ruledsl.ruletest.spec import EXEMPT_STEP_KEY, Expectation, RuleCase, RuleTestFile, Step
 from ruledsl.ruletest.values import (
@@ -328,6 +329,9 @@ def compare(exp: Expectation, decision: Decision, zone: _dt.tzinfo, label: str =
     problem = exempted_problem(exp.exempted, decision) if exp.exempted is not None else None
     if problem is not None:
         out.append(Mismatch("exempted", problem, label))
+    problem = controls_problem(exp.controls, decision) if exp.controls is not None else None
+    if problem is not None:
+        out.append(Mismatch("controls", problem, label))
     if exp.late is not None and exp.late != decision.late:
         out.append(Mismatch("late", f"expected {yaml_bool(exp.late)}, got {yaml_bool(decision.late)}", label))
     if exp.codes is not None:

@@ -60,6 +60,7 @@ class ExpectSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     error: Union[bool, str, UnsetType] = UNSET
     hold: Union[Literal["open", "released", "blocked", "expired"], UnsetType] = UNSET
     exempted: Union[list[str], UnsetType] = UNSET
+    controls: Union[dict[Any, str], UnsetType] = UNSET  # key -> kind: the controls the decision set
 
 
 class CaseSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -155,6 +156,7 @@ class Expectation:
     error: Union[bool, str, None] = None  # True: any EventError; str: naming that field
     hold: Optional[str] = None  # the state of the case's latest hold after the step (HOLD_STATES)
     exempted: Optional[tuple[str, ...]] = None  # exactly these rules were kept from firing by exemptions
+    controls: Optional[dict[str, str]] = None  # exactly these controls set: key (as text) -> kind
 
     def merged_over(self, base: Expectation) -> Expectation:
         """This expectation's keys, falling back to ``base``'s where this one says nothing."""

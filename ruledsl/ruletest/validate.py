@@ -19,6 +19,7 @@ import yaml
 from msgspec import UNSET
 
 from ruledsl.kernels.values import get_zone, parse_timestamp
+from ruledsl.ruletest.control_expect import expected_controls
 from ruledsl.ruletest.exempt_steps import exempt_step
 from ruledsl.ruletest.positions import (
     MISSING,
@@ -674,6 +675,8 @@ class _Validator:
             out.hold = spec.hold
         if spec.late is not UNSET:
             out.late = spec.late
+        if spec.controls is not UNSET:  # ruletest/control_expect.py
+            out.controls = expected_controls(spec.controls)
         if spec.codes is not UNSET:
             for k, code in enumerate(spec.codes):
                 if code not in rs.codes:

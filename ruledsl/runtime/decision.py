@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 import msgspec
 
+from ruledsl.runtime.controls import ChannelControl, Control, channel_controls
 from ruledsl.runtime.exemptions import AppliedExemption
 from ruledsl.syntax.nodes import ACTIONS
 
@@ -45,7 +46,8 @@ class ChannelDecision(msgspec.Struct, frozen=True, kw_only=True):
 
     A hold also gives its id (to confirm it: ``Engine.confirm_hold``) and when
     it expires into a block; not what it holds (which fields a ruleset keys
-    state by is rule content).
+    state by is rule content).  The controls the decision set are shown (key,
+    kind, until, reason code): the channel acts on them and tells the customer.
     """
 
     action: str
@@ -53,6 +55,7 @@ class ChannelDecision(msgspec.Struct, frozen=True, kw_only=True):
     hold_timeout_ms: Optional[int] = None
     hold_id: Optional[str] = None
     hold_expires_at: Optional[int] = None
+    controls: list[ChannelControl] = []  # the controls this decision set: key, kind, until, reason code
 
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,6 +75,8 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     hold_expires_at: Optional[int] = None
     # the exemptions that kept rules from firing (docs/semantics.md, "Exemptions"); analysts only, not channel_view
     exemptions: list[AppliedExemption] = []
+    # the controls this decision set (docs/semantics.md, "Controls"; under peek: would set)
+    controls: list[Control] = []
 
     @property
     def matched(self) -> list[str]:
@@ -87,6 +92,7 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
             hold_timeout_ms=self.hold_timeout_ms,
             hold_id=self.hold_id,
             hold_expires_at=self.hold_expires_at,
+            controls=channel_controls(self.controls) if self.controls else [],
         )
 
 
