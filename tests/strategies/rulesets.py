@@ -49,6 +49,7 @@ class Scenario:
     lists: dict[str, str] = field(default_factory=dict)  # name -> element type
     exempt_by: tuple[str, ...] = ()  # the `exempt by` fields (``rulesets(exempt=True)``)
     rules: list[str] = field(default_factory=list)  # rule ids, in declaration order
+    controls: bool = False  # rules set and test controls (``rulesets(controls=True)``)
 
     def __repr__(self) -> str:  # readable in hypothesis' falsifying example
         ops = "\n".join("    " + repr(op) for op in self.ops)
@@ -256,6 +257,59 @@ def _shared_rules(draw, scope: Scope) -> list[str]:
     return out
 
 
+CONTROL_KINDS = ("restricted", "refused", "watch")
+CONTROL_DURATIONS = ("1ms", "1s", "5s", "30s", "1m", "10m", "1d")
+
+
+def _control_keys(events: Sequence[str]) -> list[str]:
+    """Key expressions every one of ``events`` can compute (an optional field may be missing: no control)."""
+    keys = ["customer_id", "upper(customer_id)"]
+    if set(events) <= {"transfer"}:
+        keys += ["card_no", "n"]
+    if set(events) <= {"transfer", "login"}:
+        keys += ["phone"]
+    if set(events) <= {"login"}:
+        keys += ["device"]
+    return keys
+
+
+def _control_clauses(draw, events: Sequence[str]) -> list[str]:
+    """Zero to two ``control`` clauses for a rule on ``events``."""
+    out = []
+    for _ in range(draw(st.sampled_from((0, 0, 1, 1, 2)))):
+        key = draw(st.sampled_from(_control_keys(events)))
+        kind = draw(st.sampled_from(CONTROL_KINDS))
+        out.append(f'  control {key} as "{kind}" for {draw(st.sampled_from(CONTROL_DURATIONS))}')
+    return out
+
+
+def _control_rules(draw) -> list[str]:
+    """Rules reading the controls (``controlled``, ``control_kind``), one of them setting one too."""
+    out = []
+    for j in range(draw(st.integers(1, 3))):
+        events = draw(st.sampled_from((*EVENT_SETS, ("login", "transfer", "reset"))))
+        key = draw(st.sampled_from(_control_keys(events)))
+        test = draw(
+            st.sampled_from(
+                (
+                    f"controlled({key})",
+                    f"not controlled({key})",
+                    f'control_kind({key}) == "{draw(st.sampled_from(CONTROL_KINDS))}"',
+                    f'control_kind({key}) != "watch"',
+                    f"present(control_kind({key}))",
+                )
+            )
+        )
+        action = draw(st.sampled_from(("block", "hold", "step_up", "alert")))
+        clauses = [f'  reason "control {j}"', f"  on {', '.join(events) if len(events) < 3 else 'any'}"]
+        clauses += [f"  when {test}", f"  action {action}"]
+        if draw(st.booleans()):
+            clauses.append(f"  priority {draw(st.integers(-1, 2))}")
+        clauses += _control_clauses(draw, events)
+        out.append(f"rule ctl{j} {{\n" + "\n".join(clauses) + "\n}")
+    return out
+
+
 def _clock_scorecard() -> str:
     items = [f'  item "h{h}" when hour(ts) >= {h} score 1' for h in range(1, 24)]
     items += [f'  item "m{m}" when minute(ts) >= {m} score 100' for m in (1, 15, 30, 31, 45, 59)]
@@ -276,6 +330,7 @@ def rulesets(
     clock_scorecard: bool = True,
     shared: bool = False,
     exempt: bool = False,
+    controls: bool = False,
 ) -> Scenario:
     """A random valid ruleset (source text) with its metadata; ops are left empty.
 
@@ -285,6 +340,8 @@ def rulesets(
     engine) and families of rules sharing conditions (``_shared_rules``); False draws exactly as before.
     ``exempt``: also declare ``exempt by`` over string fields (streams then grant and revoke
     exemptions); False draws exactly as before.
+    ``controls``: random rules also set controls (``_control_clauses``) and rules test them
+    (``_control_rules``); streams set and lift controls by hand too.  False draws exactly as before.
     """
     scope = Scope()
     lines: list[str] = []
@@ -384,6 +441,8 @@ def rulesets(
             clauses.append(f"  priority {draw(st.integers(-2, 3))}")
         if draw(st.integers(0, 3)) == 0:
             clauses.append("  shadow")
+        if controls:
+            clauses += _control_clauses(draw, events)
         lines.append(f"rule r{i} {{\n" + "\n".join(clauses) + "\n}")
     if shared:
         lines.extend(_shared_rules(draw, scope))
@@ -403,6 +462,8 @@ def rulesets(
             f'rule probe {{\n  reason "probe"\n  on {", ".join(events) if len(events) < 3 else "any"}\n'
             f"  when {' and '.join(reads)}\n  action pass\n}}"
         )
+    if controls:
+        lines.extend(_control_rules(draw))
     exempt_by: tuple[str, ...] = ()
     if exempt:
         exempt_by = draw(st.sampled_from(EXEMPT_BY))
@@ -411,6 +472,7 @@ def rulesets(
     return Scenario(
         source=source,
         exempt_by=exempt_by,
+        controls=controls,
         rules=re.findall(r"^rule (\w+)", source, re.MULTILINE),
         windows_ms=windows_ms,
         lateness_ms=LATENESS[lat_name],
