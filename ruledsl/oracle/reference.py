@@ -32,7 +32,7 @@ import datetime as dt
 import decimal
 import math
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
@@ -40,8 +40,11 @@ from zoneinfo import ZoneInfo
 import msgspec
 import re2
 
+from ruledsl.check.types import LIST_FUNCTIONS
 from ruledsl.kernels.values import EventError, decimal_literal, decimal_to_python, matches_text
+from ruledsl.oracle.ref_controls import RefControlsMixin
 from ruledsl.oracle.ref_exemptions import RefExemptionsMixin
+from ruledsl.oracle.ref_lists import RefEntry, RefListsMixin
 from ruledsl.runtime.decision import Decision, MatchedRule, ScoreResult, final_action, rule_order_key
 from ruledsl.syntax import nodes as n
 
@@ -112,7 +115,7 @@ class _Ctx:
 # ---------------------------------------------------------------- the interpreter
 
 
-class ReferenceEngine(RefExemptionsMixin):
+class ReferenceEngine(RefExemptionsMixin, RefListsMixin, RefControlsMixin):
     """Tree-walking evaluator with brute-force state; same decisions as ``Engine``."""
 
     def __init__(
@@ -151,14 +154,15 @@ class ReferenceEngine(RefExemptionsMixin):
             self.params[name] = self._coerce(decl.type.name, self._const_eval(decl.default))
         for name, value in (params or {}).items():
             self.set_param(name, value)
-        self.lists: dict[str, frozenset] = {}
+        self.lists: dict[str, dict[Any, RefEntry]] = {}  # value -> its attributes (ref_lists)
         for name, decl in self.sym.lists.items():
             if lists is not None and name in lists:
-                self.lists[name] = self._runtime_list(decl.type.name, lists[name])
+                self.lists[name] = self._ref_list_from_runtime(decl.type.name, lists[name])
             elif decl.items is not None:
-                self.lists[name] = frozenset(self._coerce(decl.type.name, self._const_eval(e)) for e in decl.items)
+                items = (self._coerce(decl.type.name, self._const_eval(e)) for e in decl.items)
+                self.lists[name] = self._ref_list_plain(items)
             else:
-                self.lists[name] = self._read_list_file(name, decl.type.name)
+                self.lists[name] = self._ref_read_list_file(name, decl.type.name)
 
         # what on-time events fed, in arrival order:
         # window -> key -> [(ts, arrival, value of the argument)], sequence -> key -> [(ts, steps matched)]
@@ -175,11 +179,6 @@ class ReferenceEngine(RefExemptionsMixin):
         decl = self.sym.params[name]
         self.params[name] = self._app_value(decl.type.name, value)
 
-    def update_list(self, name: str, values: Iterable[Any]) -> None:
-        """Replace a list with application values (as given to ``Engine.update_list``)."""
-        decl = self.sym.lists[name]
-        self.lists[name] = frozenset(self._app_value(decl.type.name, v) for v in values)
-
     def _app_value(self, type_name: str, value: Any) -> Any:
         if type_name == "decimal":
             if _is_int(value):
@@ -195,18 +194,8 @@ class ReferenceEngine(RefExemptionsMixin):
             return float(value)
         return value
 
-    def _runtime_list(self, type_name: str, values: Iterable[Any]) -> frozenset:
-        # lists given to the constructor are in ``resolve_lists`` form: decimals scaled by 10_000
-        if type_name == "decimal":
-            return frozenset(decimal.Decimal(v).scaleb(-4) if _is_int(v) else round4(v) for v in values)
-        return frozenset(values)
-
-    def _read_list_file(self, name: str, type_name: str) -> frozenset:
-        path = self.sym.list_files[name]
-        with open(path, encoding="utf-8-sig") as fh:
-            lines = [line.strip() for line in fh]
-        entries = [e for e in lines if e and not e.startswith("#")]
-        return frozenset(self._app_value(type_name, e) for e in entries)
+    def _ref_equal(self, a: Any, b: Any) -> bool:
+        return _equal(a, b)  # ref_lists: a looked-up value against a list entry
 
     # ------------------------------------------------------------ public evaluation
     def evaluate(self, event: Any) -> Decision:
@@ -268,6 +257,7 @@ class ReferenceEngine(RefExemptionsMixin):
                 held_keys=held,
                 hold_expires_at=ts + self.hold_timeout_ms,
             )
+        decision = self._ref_apply_controls(decision, ctx, commit)  # ref_controls: the controls its rules set
         if commit:
             self._commit(ctx)
         return decision
@@ -490,7 +480,10 @@ class ReferenceEngine(RefExemptionsMixin):
         if op in ("in", "not in"):
             if a is None or b is None:
                 return False
-            found = any(_equal(a, item) for item in b)
+            if isinstance(b, dict):  # a declared list: its live entries at the event's time (ref_lists)
+                found = self._ref_lookup(b, a, ctx.ts if ctx is not None else 0) is not None
+            else:
+                found = any(_equal(a, item) for item in b)
             return found if op == "in" else not found
         if op in ("==", "!=", "<", "<=", ">", ">="):
             if a is None or b is None:
@@ -508,6 +501,12 @@ class ReferenceEngine(RefExemptionsMixin):
             if kind != "scorecard":
                 raise ValueError(f"level() of {kind} `{target}`; the checker admits only a scorecard")
             return self._cached(ctx, "scorecard", target, self._scorecard)[1]
+        if f in LIST_FUNCTIONS:  # ref_lists: the entry's attribute at the event's time
+            table = self._eval(e.args[0], ctx)
+            rest = [self._eval(a, ctx) for a in e.args[1:]]
+            return self._ref_list_call(f, table, rest, ctx.ts if ctx is not None else 0)
+        if f in ("controlled", "control_kind"):  # ref_controls: the controls in place, in event time
+            return self._ref_control_call(f, self._eval(e.args[0], ctx), ctx.ts if ctx is not None else 0)
         args = [self._eval(a, ctx) for a in e.args]
         if f == "present":
             return args[0] is not None

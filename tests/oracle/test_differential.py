@@ -41,6 +41,7 @@ from strategies import CLOCK_MS, Scenario, long_scenarios, scenarios
 from ruledsl.check.checker import check
 from ruledsl.kernels.values import EventError
 from ruledsl.oracle.reference import ReferenceEngine
+from ruledsl.runtime.controls import ControlError
 from ruledsl.runtime.engine import build_engine
 from ruledsl.runtime.exemptions import ExemptionError
 from ruledsl.syntax.loader import load_text
@@ -101,8 +102,16 @@ def _run_both(result, scenario: Scenario, engine) -> None:
             engine.update_list(op[1], op[2])
             ref.update_list(op[1], op[2])
             continue
+        if op[0] == "list_change":  # entries with attributes added, values removed (issue 11.4)
+            removed = [v for v in op[3] if v not in {e["value"] if isinstance(e, dict) else e for e in op[2]}]
+            engine.update_list(op[1], add=op[2], remove=removed)
+            ref.update_list(op[1], add=op[2], remove=removed)
+            continue
         if op[0] in ("exempt", "revoke"):
             _exemption_both(engine, ref, op, i)
+            continue
+        if op[0] in ("control_set", "control_lift"):
+            _control_both(engine, ref, op, i)
             continue
         event = op[1]
         where = f"op {i}, event {event!r}"
@@ -128,6 +137,7 @@ def _run_both(result, scenario: Scenario, engine) -> None:
                 assert da.hold_id is None, f"{where}: {a} opened a hold"
             diffs = differences(da, db, hold_ids=not a.endswith("peek"))
             assert not diffs, f"{where}: {a} vs {b}:\n  " + "\n  ".join(diffs)
+        assert engine.controls() == ref.controls(), f"{where}: live controls differ"
     assert engine.late_events == ref.late_events, (engine.late_events, ref.late_events)
 
 
@@ -277,6 +287,14 @@ def test_exemptions_agree(scenario):
     check_scenario(scenario)
 
 
+@SETTINGS
+@given(scenarios(controls=True))
+def test_controls_agree(scenario):
+    """Rules set controls and test them on later events; controls set and lifted by hand between events."""
+    _valid(scenario)
+    check_scenario(scenario)
+
+
 @settings(SETTINGS, max_examples=max(EXAMPLES // 3, 10))
 @given(scenarios())
 def test_engine_on_python_kernels_agrees_with_reference(scenario):
@@ -305,6 +323,13 @@ def test_cython_evaluator_on_dirty_values_agrees(scenario):
 @settings(SETTINGS, max_examples=max(CYTHON_EXAMPLES // 2, 3))
 @given(scenario=scenarios(max_events=40, long_tail=False, exempt=True))
 def test_cython_evaluator_exemptions_agree(scenario):
+    _valid(scenario)
+    check_scenario(scenario, kernels="cython")
+
+
+@settings(SETTINGS, max_examples=max(CYTHON_EXAMPLES // 2, 3))
+@given(scenario=scenarios(max_events=40, long_tail=False, controls=True))
+def test_cython_evaluator_controls_agree(scenario):
     _valid(scenario)
     check_scenario(scenario, kernels="cython")
 

@@ -269,7 +269,7 @@ def _start(draw_or_rnd, scenario: Scenario) -> int:
     return draw(st.sampled_from(zone_base if zone_base and draw(st.booleans()) else BASE_TS))
 
 
-def _change(draw, scenario: Scenario) -> tuple:
+def _change(draw, scenario: Scenario, now: int = 0) -> tuple:
     # a parameter or list change between two events
     if scenario.params and (not scenario.lists or draw(st.booleans())):
         name = draw(st.sampled_from(sorted(scenario.params)))
@@ -288,7 +288,26 @@ def _change(draw, scenario: Scenario) -> tuple:
         "decimal": st.lists(st.sampled_from(("0.1", "100", 2.5, 1)), max_size=3),
         "int": st.lists(st.integers(-1, 5), max_size=3),
     }[scenario.lists[name]]
-    return ("list", name, draw(values))
+    if draw(st.integers(0, 2)) == 0:
+        return ("list", name, draw(values))
+    # entries with attributes and expiries around the stream's time, replacing the list or added/removed
+    entries = [_list_entry(draw, v, now) for v in draw(values)]
+    if draw(st.booleans()):
+        return ("list", name, entries)
+    return ("list_change", name, entries, draw(values))
+
+
+def _list_entry(draw, value, now: int):
+    if draw(st.integers(0, 3)) == 0:
+        return value
+    entry = {"value": value, "category": draw(st.sampled_from(("fraud", "suspect", None)))}
+    if draw(st.booleans()):
+        entry["source"] = draw(st.sampled_from(("icbc", "pboc")))
+    if draw(st.booleans()):
+        entry["expires_at"] = now + draw(st.sampled_from((-1, 0, 1, 1000, 60_000)))
+    if draw(st.booleans()):
+        entry["attrs"] = {"note": draw(st.sampled_from(("fraud", "suspect", "x")))}
+    return entry
 
 
 def _exemption(draw, scenario: Scenario, now: int) -> tuple:
@@ -328,6 +347,8 @@ def streams(
     lateness = scenario.lateness_ms
     for _ in range(draw(st.integers(0, 3)) if scenario.exempt_by else 0):
         ops.append(_exemption(draw, scenario, now))
+    for _ in range(draw(st.integers(0, 2)) if scenario.controls else 0):
+        ops.append(_control_op(draw, now))
     for _ in range(n_events):
         kind = draw(st.integers(0, 39))
         if kind <= 21 or not seen:
@@ -360,9 +381,11 @@ def streams(
             _dirty(draw, ev, now)
         ops.append(("event", ev))
         if draw(st.integers(0, 24)) == 0 and (scenario.params or scenario.lists):
-            ops.append(_change(draw, scenario))
+            ops.append(_change(draw, scenario, now))
         if scenario.exempt_by and draw(st.integers(0, 3)) == 0:
             ops.append(_exemption(draw, scenario, now))
+        if scenario.controls and draw(st.integers(0, 5)) == 0:
+            ops.append(_control_op(draw, now))
     if long_tail and draw(st.integers(0, 7)) == 0:
         rnd = random.Random(draw(st.integers(0, 2**32)))  # hypothesis' own randoms would draw from its buffer
         # the reference interpreter scores the clock scorecard's 43 items slowly: shorter then
@@ -408,6 +431,16 @@ def random_ops(rnd: random.Random, scenario: Scenario, n_events: int, now: int) 
     return ops
 
 
+def _control_op(draw, now: int) -> tuple:
+    # a control set by hand (until around the stream's time: some already past) or lifted, on a key
+    # the generated rules test
+    key = draw(st.sampled_from((*CUSTOMERS, "C1", *CARDS, *PHONES, *DEVICES, 1, 3)))
+    if draw(st.integers(0, 2)) == 0:
+        return ("control_lift", key)
+    kind = draw(st.sampled_from(("restricted", "refused", "watch")))
+    return ("control_set", key, kind, now + draw(st.sampled_from((-1000, 1, 999, 5000, 60_000, 86_400_000))))
+
+
 @st.composite
 def scenarios(
     draw,
@@ -417,9 +450,11 @@ def scenarios(
     long_tail: bool = True,
     shared: bool = False,
     exempt: bool = False,
+    controls: bool = False,
 ) -> Scenario:
-    """A ruleset and a stream of operations for it (see ``streams``; ``shared``, ``exempt``: see ``rulesets``)."""
-    scenario = draw(rulesets(shared=shared, exempt=exempt))
+    """A ruleset and a stream of operations for it (see ``streams``; ``shared``, ``exempt``, ``controls``:
+    see ``rulesets``)."""
+    scenario = draw(rulesets(shared=shared, exempt=exempt, controls=controls))
     scenario.ops = draw(streams(scenario, max_events, dirty=dirty, long_tail=long_tail))
     return scenario
 
