@@ -167,7 +167,7 @@ def holdqueue_chart(new: dict, old: Optional[dict], zone: _dt.tzinfo) -> str:
         fig.autofmt_xdate()
         ax.set_ylabel("holds per hour")
         ax.set_title("hold queue by hour", loc="left")
-        ax.legend(frameon=False, fontsize=7, loc="upper left")
+        ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         return _svg(fig)
 
 

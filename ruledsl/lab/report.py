@@ -88,7 +88,13 @@ def _environment() -> Any:
     )
     env.filters["num"] = _num
     env.filters["pct"] = _pct
+    env.filters["jsontext"] = _jsontext
     return env
+
+
+def _jsontext(value: Any) -> str:
+    # an event as readable JSON: Chinese as itself (Jinja's tojson writes \\uXXXX); autoescape makes it safe HTML
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def _num(value: Any, digits: int = 0) -> str:

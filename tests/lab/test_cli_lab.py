@@ -180,3 +180,18 @@ def test_cases_bad_inputs(ruleset, events_file, tmp_path):
     result = invoke("cases", ruleset, "-e", events_file, "--out", out, code=2)
     assert "--by" in result.stderr
     assert not out.exists()
+
+
+def test_sample_events_are_escaped_and_readable(ruleset, tmp_path):
+    # an event's own text reaches the report only escaped; Chinese stays Chinese
+    from labfiles import hand_events
+
+    events = hand_events()
+    events[2]["note"] = "<script>alert(1)</script> 收款人"
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events), encoding="utf-8")
+    html = tmp_path / "o.html"
+    invoke("backtest", ruleset, "-e", path, "--baseline-params", "huge=6500", "--report", html, "-q", code=0)
+    page = html.read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; 收款人" in page
+    assert "<script" not in page
