@@ -33,6 +33,8 @@ def test_wheel_ships_the_grammar(wheel: Path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "ruledsl/grammar/ruledsl.lark" in names
     assert "ruledsl/stores/redis.lua" in names  # RedisStore reads its script with importlib.resources
+    assert "ruledsl/lab/templates/backtest.html.j2" in names  # the lab's reports (jinja2.PackageLoader)
+    assert "ruledsl/lab/templates/base.html.j2" in names
 
 
 def test_installed_wheel_parses_and_evaluates_outside_the_checkout(wheel: Path, tmp_path: Path):
