@@ -218,7 +218,7 @@ def list_file_row(shown: str, line: int, problem: str, more: int) -> Msg:
         "RD114",
         f"line {line} of `{shown}`: {problem}{extra}",
         "a CSV list has a header row with a `value` column; a JSON Lines list one object per line "
-        "(docs/language.md, \"List files\")",
+        '(docs/language.md, "List files")',
     )
 
 
@@ -367,7 +367,11 @@ def wrong_arg(b: Builtin, index: int, t: Type) -> Msg:
 
 def list_function_needs_list(name: str) -> Msg:
     """RD205: the first argument of ``list_category`` & co. that is not a declared list's name."""
-    return ("RD205", f"the first argument of `{name}` must be the name of a declared list", f"write `{name}(LIST_NAME, x)`")
+    return (
+        "RD205",
+        f"the first argument of `{name}` must be the name of a declared list",
+        f"write `{name}(LIST_NAME, x)`",
+    )
 
 
 def list_lookup_mismatch(name: str, got: Type, elem: Type) -> Msg:

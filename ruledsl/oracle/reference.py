@@ -123,7 +123,7 @@ class ReferenceEngine(RefExemptionsMixin, RefListsMixin, RefControlsMixin):
         result,
         *,
         params: Optional[dict] = None,
-        lists: Optional[dict[str, frozenset]] = None,
+        lists: Optional[dict[str, Any]] = None,
         timezone: Optional[str] = None,
         clock: Optional[Any] = None,
         max_future_skew_ms: Optional[int] = None,
