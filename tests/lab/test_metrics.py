@@ -165,3 +165,20 @@ def test_hold_queue_load_and_expiry(ruleset, events_file):
     assert hours[1767232800000]["arrived"] == 1 and hours[1767232800000]["called_back"] == 1
     assert hours[1767254400000]["expired"] == 1  # 08:00
     assert slow["hours"][-1]["backlog"] == 0
+
+
+def test_labels_from_parquet_equal_labels_from_csv(ruleset, entity_labels, tmp_path):
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with open(entity_labels, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    pq_path = tmp_path / "labels.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), pq_path)
+    zone = load(ruleset, clock=None)._zone
+    from_csv, from_pq = read_labels(entity_labels, zone), read_labels(pq_path, zone)
+    assert from_pq.fraud == from_csv.fraud and from_pq.names == from_csv.names
+    assert from_csv.fraud == {"A2": 1767312000000, "A4": 1767312000000, "A5": 1767225600000, "A9": 1767225600000}
+    assert from_pq.kind == "entity" and from_pq.normal == 1
