@@ -247,6 +247,8 @@ class ExprGen:
             if not self.scope.lists:
                 return self.e_bool(0)
             name, elem = self.choice(self.scope.lists)
+            if self.draw(st.integers(0, 2)) == 0:
+                return p(self.list_attribute(name, elem, d))
             op = self.choice(("in", "not in"))
             return p(f"{self.expr(elem, d)} {op} {name}")
         if kind == "in_lit":
@@ -289,6 +291,24 @@ class ExprGen:
         if names:
             return self.choice(names)
         return self.literal("bool")
+
+    def list_attribute(self, name: str, elem: str, d: int) -> str:
+        """A test of a list entry's attributes (issue 11.4): category, source, a free attribute, the expiry."""
+        x = self.expr(self.choice(("int", "decimal")) if elem == "decimal" else elem, d)
+        fn = self.choice(("list_category", "list_source", "list_attr", "list_expires_at", "present"))
+        if fn == "list_expires_at":
+            return f"list_expires_at({name}, {x}) {self.choice(('<', '>=', '=='))} {self.e_timestamp(0)}"
+        if fn == "present":
+            return f"present(list_category({name}, {x}))"
+        attr = f', "{self.choice(LIST_ATTRS)}"' if fn == "list_attr" else ""
+        value = self.choice(LIST_CATEGORIES if fn != "list_source" else LIST_SOURCES)
+        return f'{fn}({name}, {x}{attr}) {self.choice(("==", "!="))} "{value}"'
+
+
+LIST_CATEGORIES = ("fraud", "suspect", "")
+LIST_SOURCES = ("icbc", "pboc")
+LIST_ATTRS = ("note", "branch")
+"""Attribute texts of list entries (strategies/streams.py draws entries with these)."""
 
 
 # ---------------------------------------------------------------- constant declarations
