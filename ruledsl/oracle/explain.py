@@ -194,14 +194,17 @@ class _Explainer:
         value = self._value(e)
         return Condition(kind="test", text=text, holds=value is True, detail=self._test_detail(e, value))
 
-    def _label(self, e: n.Expr, value: Any) -> str:
+    def _label(self, e: n.Expr, value: Any, ty: str = "") -> str:
         """``name value`` for a name, the value alone for a literal, ``text value`` otherwise."""
-        vt = self._show(e, value)
+        vt = self._show(e, value, ty)
         if isinstance(e, n.Literal) or (isinstance(e, n.Unary) and isinstance(e.operand, n.Literal)):
             return vt
         return f"{format_expr(e)} {vt}"
 
-    def _show(self, e: n.Expr, value: Any) -> str:
+    def _show(self, e: n.Expr, value: Any, ty: str = "") -> str:
+        """A value as people read it; ``ty`` "decimal": an int compared with a decimal shows as one."""
+        if ty == "decimal" and type(value) is int:
+            return m.value_text(decimal.Decimal(value), "decimal")
         if isinstance(value, dict):  # a declared list
             return format_expr(e)
         if isinstance(value, list) and isinstance(e, n.ListLit):
@@ -233,15 +236,17 @@ class _Explainer:
             comp.margin_text = f"{self._label(e.left, a)} {'in' if inside else 'not in'} {self._show(e.right, b)}"
             return comp
         ty = self._type(e.left) if self._type(e.left) not in ("any",) else self._type(e.right)
+        if "decimal" in (self._type(e.left), self._type(e.right)) and "float" not in (ty, self._type(e.right)):
+            ty = "decimal"  # an int side of a decimal comparison reads as a decimal
         if m.is_number(a) and m.is_number(b):
             comp.margin = m.difference(a, b)
         comp.margin_text = self._margin_text(e, a, b, holds, comp.margin, ty)
         return comp
 
     def _margin_text(self, e: n.Binary, a: Any, b: Any, holds: bool, margin: Any, ty: str) -> str:
-        left, op = self._label(e.left, a), e.op
-        rv = self._show(e.right, b)
-        right = self._label(e.right, b)
+        left, op = self._label(e.left, a, ty), e.op
+        rv = self._show(e.right, b, ty)
+        right = self._label(e.right, b, ty)
         need = rv if isinstance(e.right, n.Literal) else f"{rv} ({format_expr(e.right)})"
         if margin is None:  # strings, enums, booleans
             if holds:
@@ -351,7 +356,29 @@ class _Counterfactuals:
                     continue
                 cur, v = self.ex._value(this, ctx), self.ex._value(other, ctx)
                 out.setdefault((target, kind), []).extend(self._across(target, self.ex._type(this), op, cur, v))
+        self._fed_fields(out)
         return [(name, kind, cands) for (name, kind), cands in out.items() if cands]
+
+    def _fed_fields(self, out: dict[tuple[str, str], list[tuple[Any, str]]]) -> None:
+        """A ``sum`` window the event feeds with a field moves with it: the field's change that moves the window."""
+        ctx, sym = self.ex.ctx, self.ex.sym
+        for (name, kind), cands in list(out.items()):
+            decl = sym.windows.get(name) if kind == "window" else None
+            if decl is None or decl.agg.name != "sum" or decl.exclude_current or not isinstance(decl.arg, n.Name):
+                continue
+            fref = self.ref.refs[id(decl.arg)]
+            current = ctx.cache.get(("window", name))
+            value = ctx.field(fref[1])
+            if fref[0] != "field" or ctx.type not in sym.window_events[name] or not m.is_number(current):
+                continue
+            if not m.is_number(value):
+                continue
+            ty = self.ex._type(decl.arg)
+            for wanted, _text in cands:
+                if m.is_number(wanted):
+                    new = value + m.difference(wanted, current)  # type: ignore[operator]
+                    text = f"{fref[1]} at most {m.value_text(new, ty)} ({name} {m.value_text(wanted, ty)})"
+                    out.setdefault((fref[1], "field"), []).append((new, text))
 
     def _optional(self, field: str) -> bool:
         t = self.ex.sym.fields[self.ex.ctx.type].get(field)
