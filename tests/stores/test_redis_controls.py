@@ -253,3 +253,17 @@ def test_an_event_that_reads_no_control_and_no_window_makes_no_call(rules: Path,
     assert d.action == "alert" and not d.degraded and a.store_errors == 0  # nothing asked of Redis
     assert a.evaluate(transfer(T0 + 2, "Z")).degraded  # a transfer reads controls: it needs the feed
     assert a.store_errors == 1
+
+
+def test_the_compiled_evaluator_reads_the_shared_table(rules: Path, redis_server):
+    from ruledsl.stores.redis import RedisStore
+
+    a, b = (
+        ruledsl.load(rules, clock=None, compiled="require", store=RedisStore(redis_server.url, timeout_ms=1000))
+        for _ in range(2)
+    )
+    assert a.evaluator == b.evaluator == "cython"
+    a.evaluate(login(T0, "C"))
+    assert b.evaluate(transfer(T0 + 1, "C")).action == "block"
+    b.lift_control("C")
+    assert a.evaluate(transfer(T0 + 2, "C")).action == "pass"
