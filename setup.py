@@ -50,7 +50,7 @@ setup(
     packages=[
         "ruledsl", "ruledsl.grammar", "ruledsl.syntax", "ruledsl.check", "ruledsl.compile", "ruledsl.runtime",
         "ruledsl.kernels", "ruledsl.stores", "ruledsl.oracle", "ruledsl.ruletest", "ruledsl.sim", "ruledsl.lab",
-        "ruledsl.cli",
+        "ruledsl.serve", "ruledsl.cli",
     ],
     package_dir={"ruledsl.grammar": "grammar"},
     package_data={

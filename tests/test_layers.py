@@ -46,6 +46,7 @@ LAYERS: tuple[str, ...] = (
     "ruletest",
     "sim",
     "lab",
+    "serve",
     "cli",
 )
 """The packages of ``ruledsl``, lowest first: each may import only itself and those before it."""

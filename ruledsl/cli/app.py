@@ -57,6 +57,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ruledsl.cli.audit",
     "ruledsl.cli.backtest",
     "ruledsl.cli.cases",
+    "ruledsl.cli.explain_event",
+    "ruledsl.cli.serve",
 )
 """Modules whose ``register(app)`` adds further commands (``run``, ``test``, ...)."""
 
