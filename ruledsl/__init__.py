@@ -12,6 +12,9 @@ Embedding in a channel service::
 from ruledsl._version import __version__
 from ruledsl.compile.build import BuildError
 from ruledsl.kernels.values import EventError
+
+# importing oracle.explain registers the implementation of Engine.explain (runtime/engine_explain.py)
+from ruledsl.oracle.explain import Comparison, Condition, Counterfactual, Explanation, RuleExplanation
 from ruledsl.runtime.audit import AuditError, AuditLog
 from ruledsl.runtime.controls import ChannelControl, Control, ControlError
 from ruledsl.runtime.decision import ChannelDecision, Decision, MatchedRule, ScoreResult
@@ -21,6 +24,7 @@ from ruledsl.runtime.engine_holds import ExpiryError
 from ruledsl.runtime.exemptions import AppliedExemption, Exemption, ExemptionError
 from ruledsl.runtime.holds import Hold, HoldError, HoldOutcome, HoldStoreError
 from ruledsl.runtime.lists import ListEntry
+from ruledsl.runtime.settings import SettingError, SettingTypeError, UnknownSettingError
 from ruledsl.syntax.diagnostics import Diagnostic, RuleDSLError
 
 __all__ = [
@@ -31,8 +35,11 @@ __all__ = [
     "BuildError",
     "ChannelControl",
     "ChannelDecision",
+    "Comparison",
+    "Condition",
     "Control",
     "ControlError",
+    "Counterfactual",
     "Decision",
     "Diagnostic",
     "Engine",
@@ -40,6 +47,7 @@ __all__ = [
     "Exemption",
     "ExemptionError",
     "ExpiryError",
+    "Explanation",
     "Hold",
     "HoldError",
     "HoldOutcome",
@@ -47,7 +55,11 @@ __all__ = [
     "ListEntry",
     "MatchedRule",
     "RuleDSLError",
+    "RuleExplanation",
     "ScoreResult",
+    "SettingError",
+    "SettingTypeError",
+    "UnknownSettingError",
     "__version__",
     "load",
 ]

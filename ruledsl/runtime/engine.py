@@ -42,11 +42,13 @@ from ruledsl.runtime.engine_columns import ColumnsMixin
 from ruledsl.runtime.engine_compiled import CompiledMixin
 from ruledsl.runtime.engine_controls import ControlsMixin
 from ruledsl.runtime.engine_exemptions import ExemptionsMixin
+from ruledsl.runtime.engine_explain import ExplainMixin
 from ruledsl.runtime.engine_holds import HoldsMixin
 from ruledsl.runtime.engine_lists import ListsMixin
 from ruledsl.runtime.engine_state import StateMixin
 from ruledsl.runtime.engine_store import StoreMixin, _Outage
 from ruledsl.runtime.lists import convert_item
+from ruledsl.runtime.settings import param_value, unknown_name
 from ruledsl.stores.guard import GuardedStore
 from ruledsl.stores.local import LocalStore
 from ruledsl.syntax.diagnostics import RuleDSLError
@@ -83,6 +85,7 @@ class Engine(
     ExemptionsMixin,
     ListsMixin,
     ControlsMixin,
+    ExplainMixin,
 ):
     """A compiled ruleset with its state.  Build one with ``ruledsl.load``."""
 
@@ -147,9 +150,10 @@ class Engine(
         for name in compiled.params:
             decl = result.symbols.params[name]
             self._params.append(const_value(result, decl.default, decl.type.name))
+        call = "reload" if _carry is not None else "load"
         for name, value in (params or {}).items():
-            self._set_param(name, value)
-        self._init_lists(result, lists)  # engine_lists: the lists' tables, those the application set
+            self._set_param(name, value, f"{call}(params=...)")
+        self._init_lists(result, lists, f"{call}(lists=...)")  # engine_lists: the tables, those the app set
 
         self._param_overrides = dict(params or {})
         self._clock_state = [NEVER, NEVER, 0, 0]  # max ts, watermark, committed events, late events
@@ -491,18 +495,14 @@ class Engine(
                     raise _linemap.rewrite_traceback(exc) from None
         return out
 
-    def _set_param(self, name: str, value: Any) -> None:
-        try:
-            i = self.compiled.params.index(name)
-        except ValueError:
-            raise KeyError(f"unknown parameter {name!r}") from None
+    def _set_param(self, name: str, value: Any, call: str = "set_param") -> None:
+        # SettingError naming the parameter, its type, a did-you-mean (runtime/settings.py); converts, then assigns
+        if not isinstance(name, str) or name not in self.compiled.param_types:
+            raise unknown_name("parameter", name, self.compiled.params, call=call)
         type_name = self.compiled.param_types[name]
-        if type_name in ("duration", "timestamp"):
-            if type(value) is not int:
-                raise TypeError(f"parameter {name!r} is a {type_name}: give milliseconds as an int")
-            self._params[i] = value
-        else:
-            self._params[i] = convert_item(type_name, value)
+        choices = self.result.symbols.value_types[name].enum_values if type_name == "enum" else ()
+        converted = param_value(name, type_name, value, convert_item, call=call, choices=choices)
+        self._params[self.compiled.params.index(name)] = converted
 
     def set_param(self, name: str, value: Any, *, by: Optional[str] = None, reason: Optional[str] = None) -> None:
         """Change a business parameter; effective from the next event (audited: ``by``, ``reason``)."""
@@ -514,6 +514,8 @@ class Engine(
 
     def get_param(self, name: str) -> Any:
         """A parameter's current value (decimals as ``decimal.Decimal``)."""
+        if not isinstance(name, str) or name not in self.compiled.param_types:
+            raise unknown_name("parameter", name, self.compiled.params, call="get_param")
         i = self.compiled.params.index(name)
         value = self._params[i]
         return decimal_to_python(value) if self.compiled.param_types[name] == "decimal" else value

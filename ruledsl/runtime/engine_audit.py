@@ -25,6 +25,7 @@ from typing import Any, Optional, Union
 
 from ruledsl.runtime import audit as auditing
 from ruledsl.runtime.persistence import user_value, user_values
+from ruledsl.runtime.settings import unknown_name
 
 
 class AuditMixin:
@@ -76,8 +77,8 @@ class AuditMixin:
         comp = self.compiled
         with log.lock:
             with self._lock:
-                if name not in comp.param_types:
-                    raise KeyError(f"unknown parameter {name!r}")
+                if not isinstance(name, str) or name not in comp.param_types:
+                    raise unknown_name("parameter", name, comp.params, call="set_param")
                 i = comp.params.index(name)
                 old = self._params[i]
                 had, old_override = name in self._param_overrides, self._param_overrides.get(name)

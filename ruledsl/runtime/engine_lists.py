@@ -23,6 +23,7 @@ from ruledsl.kernels.listtable import ListTable, Meta, earliest_expiry
 from ruledsl.runtime import audit as auditing
 from ruledsl.runtime.lists import ListEntry, convert_entries, convert_item, convert_values, resolve_lists
 from ruledsl.runtime.persistence import user_value, user_values
+from ruledsl.runtime.settings import SettingError, list_error, unknown_name
 
 SMALL_CHANGE = 20
 """An incremental change records the entries added and the values removed when there are at most this many."""
@@ -39,9 +40,11 @@ class ListsMixin:
     _lists: list[Any]
     _list_overrides: dict[str, Any]
 
-    def _init_lists(self, result: Any, lists: Optional[dict[str, Iterable[Any]]]) -> None:
+    def _init_lists(
+        self, result: Any, lists: Optional[dict[str, Iterable[Any]]], call: str = "load(lists=...)"
+    ) -> None:
         """Every declared list as its table (``lists=`` given here win over files and inline items)."""
-        resolved = resolve_lists(result, lists)
+        resolved = resolve_lists(result, lists, call=call)
         self._lists = [resolved[name] for name in self.compiled.lists]
         # the lists the application set: kept by a reload, written to snapshots (as their tables)
         self._list_overrides = {name: resolved[name] for name in lists or {}}
@@ -63,33 +66,52 @@ class ListsMixin:
         ``category``, ``source``, ``expires_at`` (epoch ms or ISO 8601) and
         ``attrs``, or ``ListEntry`` structs; an added value already listed
         takes the new attributes.  ``remove`` takes values (or entries: their
-        value); a value that is not listed is skipped.  A bad entry raises
-        ``TypeError``/``ValueError`` naming it and changes nothing.  Audited
+        value); a value that is not listed is skipped.  An unknown list, a bad
+        entry or a bad combination of arguments raises a ``SettingError``
+        naming the list, its type and the entry, and changes nothing.  Audited
         (``by``, ``reason``) when the engine has a log: the count and digest
         of the contents before and after, and the change itself when small.
         """
+        i, type_name = self._list_slot(name, "update_list")
         if values is not None and (add is not None or remove is not None):
-            raise ValueError("update_list: give values (to replace the list) or add=/remove=, not both")
+            raise SettingError(
+                f"update_list: list `{name}`: give values (to replace the list) or add=/remove=, not both",
+                kind="list",
+                name=name,
+                expected=type_name,
+            )
         if values is None and add is None and remove is None:
-            raise ValueError("update_list: give values (to replace the list) or add=/remove=")
+            raise SettingError(
+                f"update_list: list `{name}`: give values (to replace the list) or add=/remove=",
+                kind="list",
+                name=name,
+                expected=type_name,
+            )
         if self._audit is not None:
             auditing.check_who(by, reason)
         try:
-            i = self.compiled.lists.index(name)
-        except ValueError:
-            raise KeyError(f"unknown list {name!r}") from None
-        type_name = self.compiled.list_types[name]
-        if values is not None:
-            values = values if isinstance(values, ListTable) else list(values)
-        adds = convert_entries(type_name, add, self.timezone) if add is not None else {}
-        removes = _removed_values(type_name, remove) if remove is not None else []
+            for what, given in (("values", values), ("add", add), ("remove", remove)):
+                if isinstance(given, (str, bytes)):  # list("C1") would be the entries "C" and "1"
+                    raise TypeError(f"{what} must be a collection of entries, not a {type(given).__name__}")
+            if values is not None:
+                values = values if isinstance(values, ListTable) else list(values)
+            adds = convert_entries(type_name, add, self.timezone) if add is not None else {}
+            removes = _removed_values(type_name, remove) if remove is not None else []
+            new_table = convert_values(type_name, values, self.timezone) if values is not None else None
+        except (TypeError, ValueError, OverflowError) as err:
+            raise list_error(name, type_name, err, call="update_list") from None
         both = set(adds).intersection(removes) if adds and removes else set()
         if both:
-            raise ValueError(f"update_list: {_few(both)} both added and removed")
+            raise SettingError(
+                f"update_list: list `{name}`: {_few(both)} both added and removed",
+                kind="list",
+                name=name,
+                expected=type_name,
+            )
         with self._audit_lock(), self._list_lock:  # type: ignore[attr-defined]
             old = self._lists[i]
-            if values is not None:
-                new = convert_values(type_name, values, self.timezone)
+            if new_table is not None:  # values given: the table built above, outside the locks
+                new = new_table
                 change: dict[str, Any] = {}
             else:
                 new, removed = _changed(old, adds, removes)
@@ -120,16 +142,22 @@ class ListsMixin:
         An expired entry is returned as it is stored (its ``expires_at`` says
         so): it no longer matches in rules, but stays until removed or replaced.
         """
+        i, type_name = self._list_slot(name, "list_entry")
         try:
-            i = self.compiled.lists.index(name)
-        except ValueError:
-            raise KeyError(f"unknown list {name!r}") from None
-        type_name = self.compiled.list_types[name]
-        key = convert_item(type_name, value)
+            key = convert_item(type_name, value)
+        except (TypeError, ValueError, OverflowError) as err:
+            raise list_error(name, type_name, err, call="list_entry") from None
         table = self._lists[i]
         if key not in table:
             return None
         return entry_of(type_name, key, table[key])
+
+    def _list_slot(self, name: Any, call: str) -> tuple[int, str]:
+        """The index and type of list ``name``; ``UnknownSettingError`` (with a did-you-mean) if undeclared."""
+        lists = self.compiled.lists
+        if not isinstance(name, str) or name not in self.compiled.list_types:
+            raise unknown_name("list", name, lists, call=call)
+        return lists.index(name), self.compiled.list_types[name]
 
     # ---------------------------------------------------------------- audit and snapshots
     def _table_summary(self, name: str, table: ListTable, old: Optional[ListTable]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ import msgspec
 from ruledsl.check.listfiles import JSON_KEYS, EntryReader, file_format, read_table
 from ruledsl.kernels.listtable import ListTable, Meta, earliest_expiry
 from ruledsl.kernels.values import to_decimal
+from ruledsl.runtime.settings import SettingTypeError, list_error, unknown_name
 
 
 class ListEntry(msgspec.Struct, frozen=True):
@@ -118,7 +119,9 @@ def convert_entries(
             else:
                 out[convert_item(type_name, e)] = None
         except (TypeError, ValueError, OverflowError) as err:
-            raise type(err)(f"list entry {i} ({_short(e)}): {err}") from None
+            again = type(err)(f"list entry {i} ({_short(e)}): {err}")
+            again.entry_index, again.entry = i, e  # type: ignore[union-attr]  # for SettingError (settings.py)
+            raise again from None
     return out
 
 
@@ -132,21 +135,39 @@ def convert_values(type_name: str, values: Iterable[Any], zone: str = "UTC") -> 
     return table
 
 
-def resolve_lists(result, overrides: Optional[dict[str, Iterable[Any]]] = None) -> dict[str, ListTable]:
-    """Every declared list as a ``ListTable``: an override, else its file, else its inline items."""
+def resolve_lists(
+    result, overrides: Optional[dict[str, Iterable[Any]]] = None, *, call: str = "load(lists=...)"
+) -> dict[str, ListTable]:
+    """Every declared list as a ``ListTable``: an override, else its file, else its inline items.
+
+    A bad override raises a ``SettingError`` (``runtime.settings``) whose message starts with ``call``.
+    """
     from ruledsl.compile import const_value
 
     overrides = overrides or {}
-    unknown = set(overrides) - set(result.symbols.lists)
+    unknown = sorted(set(overrides) - set(result.symbols.lists), key=str)
     if unknown:
-        raise KeyError(f"unknown list(s): {', '.join(sorted(unknown))}")
+        raise unknown_name("list", unknown[0], list(result.symbols.lists), call=call)
     header = result.symbols.header
     zone = header.timezone if header is not None and header.timezone else "UTC"
     out: dict[str, ListTable] = {}
     for name, decl in result.symbols.lists.items():
         type_name = decl.type.name
         if name in overrides:
-            out[name] = convert_values(type_name, overrides[name], zone)
+            given = overrides[name]
+            if isinstance(given, (str, bytes)):
+                raise SettingTypeError(
+                    f"{call}: list `{name}` takes a collection of entries, not a {type(given).__name__} "
+                    "(a str would be read as its characters)",
+                    kind="list",
+                    name=name,
+                    expected=type_name,
+                    value=given,
+                )
+            try:
+                out[name] = convert_values(type_name, given, zone)
+            except (TypeError, ValueError, OverflowError) as err:
+                raise list_error(name, type_name, err, call=call) from None
         elif decl.file is not None:
             # the check read a CSV/JSON Lines file already: the first engine takes that table
             table = result.symbols.list_tables.pop(name, None)
