@@ -143,6 +143,7 @@ class _Explainer:
         return Explanation(
             event_type=etype,
             ts=self.ctx.ts,
+            time=m.value_text(self.ctx.ts, "timestamp", self.ref.zone),
             late=self.ctx.late,
             action=self.decision.action,
             decision=self.decision,
@@ -376,7 +377,7 @@ class _Counterfactuals:
             ty = self.ex._type(decl.arg)
             for wanted, _text in cands:
                 if m.is_number(wanted):
-                    new = value + m.difference(wanted, current)  # type: ignore[operator]
+                    new = value + m.difference(wanted, current)  # type: ignore[arg-type]
                     text = f"{fref[1]} at most {m.value_text(new, ty)} ({name} {m.value_text(wanted, ty)})"
                     out.setdefault((fref[1], "field"), []).append((new, text))
 

@@ -85,6 +85,7 @@ class Explanation(msgspec.Struct, kw_only=True):
 
     event_type: str
     ts: int
+    time: str = ""  # ts in the engine's time zone, ISO 8601
     late: bool
     action: str
     decision: Decision
