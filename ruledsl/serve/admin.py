@@ -164,9 +164,17 @@ def engine_error(err: Exception) -> Optional[HTTPError]:
 
 
 async def _body(request: Request, service: Service, kind: type) -> Any:
+    from ruledsl.runtime.audit import AuditError, check_who
+
     raw = await read_body(request, service)
     try:
-        return msgspec.json.decode(raw or b"{}", type=kind)
+        body = msgspec.json.decode(raw or b"{}", type=kind)
+        for field, who in (("by", (body.by, None)), ("reason", (None, body.reason))):
+            try:  # the audit log's rules for who and why, checked here: a bad value is the caller's, not a 503
+                check_who(*who)
+            except AuditError as err:
+                raise HTTPError(422, "bad_request", str(err), field) from None
+        return body
     except msgspec.ValidationError as err:
         field = str(err).rpartition("at `$.")[2].rstrip("`") if "at `$." in str(err) else None
         raise HTTPError(422, "bad_request", str(err), field) from None

@@ -157,7 +157,9 @@ async def not_found(request: Request, exc: Exception) -> Response:
     """Unknown paths and methods as JSON errors."""
     status = getattr(exc, "status_code", 404)
     code = "method_not_allowed" if status == 405 else "not_found"
-    return HTTPError(status, code, f"{request.method} {request.url.path}: {code.replace('_', ' ')}").response()
+    response = HTTPError(status, code, f"{request.method} {request.url.path}: {code.replace('_', ' ')}").response()
+    response.headers.update(getattr(exc, "headers", None) or {})  # a 405 keeps Starlette's Allow header
+    return response
 
 
 async def server_error(request: Request, exc: Exception) -> Response:

@@ -177,6 +177,9 @@ def test_bad_input_is_4xx_naming_the_field_and_changes_nothing(start_server, eve
     assert "unknown hold id" in answers[8][1]["error"]["message"]
     assert all(set(body) == {"error"} for _, body in answers)
     assert srv.call("POST", "/v1/decide/batch", None, "channel", msgspec.json.encode(big))[0] == 413
+    # who and why follow the audit log's rules even without an audit log: a bad one is the caller's 422
+    status, body = srv.call("POST", "/v1/admin/controls/lift", {"key": "6222", "by": ""}, "admin")
+    assert status == 422 and body["error"]["field"] == "by"
     # nothing changed: the parameter kept its value and no event was counted
     assert srv.call("GET", "/v1/admin/params", None, "admin")[1]["night_large_amount"] == "10000.0000"
     _, text = srv.call("GET", "/metrics")
