@@ -168,12 +168,12 @@ async def _body(request: Request, service: Service, kind: type) -> Any:
 
     raw = await read_body(request, service)
     try:
-        body = msgspec.json.decode(raw or b"{}", type=kind)
-        for field, who in (("by", (body.by, None)), ("reason", (None, body.reason))):
+        body: Any = msgspec.json.decode(raw or b"{}", type=kind)
+        for name, who in (("by", (body.by, None)), ("reason", (None, body.reason))):
             try:  # the audit log's rules for who and why, checked here: a bad value is the caller's, not a 503
                 check_who(*who)
             except AuditError as err:
-                raise HTTPError(422, "bad_request", str(err), field) from None
+                raise HTTPError(422, "bad_request", str(err), name) from None
         return body
     except msgspec.ValidationError as err:
         field = str(err).rpartition("at `$.")[2].rstrip("`") if "at `$." in str(err) else None
