@@ -80,6 +80,8 @@ def test_example_events_summary_and_decisions(runner, tmp_path):
         "hold_id": None,
         "held_keys": None,
         "hold_expires_at": None,
+        "controls": [],
+        "exemptions": [],
     }
 
 
