@@ -241,6 +241,15 @@ def duplicate_header_item(item: str) -> Msg:
     return ("RD115", f"`{item}` is written more than once in the ruleset header", "keep one")
 
 
+def cardinality_above_values(name: str, declared: int, most: int) -> Msg:
+    """RD314: a budget clause declares more distinct values than the field's type has."""
+    return (
+        "RD314",
+        f"field `{name}` declares cardinality {declared} but can take at most {most} values",
+        f"write `cardinality {most}` or less (or drop the clause: the budget counts the values itself)",
+    )
+
+
 def duplicate_field(name: str, event: str, first_line: int) -> Msg:
     """RD116: a field declared twice in an event type."""
     return (

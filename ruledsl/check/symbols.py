@@ -308,9 +308,18 @@ def _collect_fields(ctx: Context, decl: n.EventDecl, path: str) -> None:
             t = TIMESTAMP
         fields[fname] = t
         first_line[fname] = f.name.span.line
+        if f.cardinality is not None:
+            _check_cardinality(ctx, f, t, path)
     if "ts" not in fields:
         fields["ts"] = TIMESTAMP
     ctx.sym.fields[ev] = fields
+
+
+def _check_cardinality(ctx: Context, f: n.FieldDecl, t: Type, path: str) -> None:
+    """RD314: an enum or bool field cannot take more distinct values than it has."""
+    most = len(f.type.enum_values) if t.name == "enum" else 2 if t.name == "bool" else None
+    if most is not None and f.cardinality is not None and f.cardinality > most + int(t.optional):
+        ctx.report(path, f.span, m.cardinality_above_values(f.name.name, f.cardinality, most + int(t.optional)))
 
 
 # ---------------------------------------------------------------- list files

@@ -661,6 +661,38 @@ Example:
     control account_no as "restricted" for 0d
 Fix: give how long the control lasts, e.g. `for 30d`.""",
     ),
+    _c(
+        "RD313",
+        "warning",
+        "window or sequence state very large",
+        """
+What: `ruledsl lint --budget` estimates that a window or sequence keeps
+state for a very long time (a span of a year or more: effectively
+unbounded) or holds a large share of the memory budget (a quarter or more,
+or 1 GiB without a budget).  The message gives the estimate.
+Why: its keys and entries stay in memory (or Redis) for the whole span; a
+ruleset that fits in a test can exhaust a production host.
+Example:
+    window idle_gap = since() of transfer by customer_id over 36500d
+Fix: shorten the span, narrow the key or the events (`where`), or raise the
+budget knowingly (`--budget-limit`).  See docs/bench.md for the model.""",
+    ),
+    _c(
+        "RD314",
+        "error",
+        "bad cardinality or rate",
+        """
+What: a field's budget clause has a cardinality that is not a whole number
+from 1 to 10^15, a rate that is not a positive count per duration, or a
+cardinality above the number of values an enum or bool field can take.
+Why: `ruledsl lint --budget` multiplies these numbers into a memory
+estimate; a nonsensical input would give a nonsensical budget.
+Example:
+    card_no: string cardinality 0
+    channel: enum("atm", "pos") cardinality 10
+Fix: `card_no: string cardinality 10M rate 3/1d` (ten million cards, about
+three events per card per day).""",
+    ),
     # ---- RD4xx: rule logic
     _c(
         "RD401",

@@ -363,6 +363,14 @@ def _block(header: str, inner: list[str], footer: list[_Comment]) -> list[str]:
 # ---------------------------------------------------------------- declarations
 
 
+def format_budget(f: n.FieldDecl) -> str:
+    """A field's budget clause as written (`` cardinality 10M rate 3/1d``), or ``""``."""
+    if f.cardinality_text is None:
+        return ""
+    rate = f" rate {f.rate_text}/{format_duration(f.rate_per_ms)}" if f.rate_per_ms is not None else ""
+    return f" cardinality {f.cardinality_text}{rate}"
+
+
 def format_type(t: n.TypeRef) -> str:
     """``decimal``, ``string?``, ``enum("a", "b")``."""
     if t.name == "enum":
@@ -484,7 +492,7 @@ class _Formatter:
         return [], _block(f"ruleset {d.name.name}", _emit_items(ordered, INDENT), footer)
 
     def d_EventDecl(self, d: n.EventDecl):
-        items = _attach(self.pool, [(f.span, [f"{f.name.name}: {format_type(f.type)}"]) for f in d.fields])
+        items = _attach(self.pool, [(f.span, [f"{f.name.name}: {format_type(f.type)}{format_budget(f)}"]) for f in d.fields])
         footer = self.pool.before(d.span.end) if d.span.end else []
         return [], _block(f"event {d.name.name}", _emit_items(items, INDENT), footer)
 

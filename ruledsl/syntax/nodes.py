@@ -135,10 +135,14 @@ class ExemptDecl(Node, frozen=True):
 
 
 class FieldDecl(Node, frozen=True):
-    """One typed field of an event schema."""
+    """One typed field of an event schema, with its optional budget clause (``cardinality 10M rate 3/1d``)."""
 
     name: Ident
     type: TypeRef
+    cardinality: Optional[int] = None  # distinct values (ruledsl lint --budget)
+    cardinality_text: Optional[str] = None  # as written, for the formatter
+    rate_text: Optional[str] = None  # events per value per ``rate_per_ms``, as written (``3``, ``0.5``)
+    rate_per_ms: Optional[int] = None
 
 
 class EventDecl(Node, frozen=True):

@@ -22,6 +22,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from lark.lexer import Lexer
 
 from ruledsl.syntax import nodes as n
+from ruledsl.syntax.budget_syntax import field_budget_values
 from ruledsl.syntax.diagnostics import Diagnostic, make
 from ruledsl.syntax.durations import UNIT_PATTERN, parse_duration
 from ruledsl.syntax.lalr_loop import FusedParser
@@ -68,7 +69,8 @@ class _FastLexer(Lexer):
 
     _WS = r"(?:\s+|#[^\n]*)"
     _TOKENS = (
-        r"(?P<DECIMAL>\d[\d_]*\.\d+)"
+        r"(?P<COUNT>\d[\d_]*(?:\.\d+)?[kKMG](?!\w))"  # `cardinality 10M` (before DECIMAL/INT)
+        r"|(?P<DECIMAL>\d[\d_]*\.\d+)"
         rf"|(?P<DURATION>\d+(?:{UNIT_PATTERN})(?!\w))"
         r"|(?P<INT>\d[\d_]*)"
         r'|(?P<STRING>"(?:[^"\\\n]|\\.)*")'
@@ -350,7 +352,11 @@ class _ToAST:
         return n.EventDecl(name=ch[0], fields=list(ch[1:]), span=_span_of_meta(meta))
 
     def field_decl(self, meta, ch):
-        return n.FieldDecl(name=ch[0], type=ch[1], span=_span_of_meta(meta))
+        budget = ch[2] or {}
+        return n.FieldDecl(name=ch[0], type=ch[1], span=_span_of_meta(meta), **budget)
+
+    def field_budget(self, meta, ch):
+        return field_budget_values(ch, _span_of_meta(meta))
 
     def simple_type(self, meta, ch):
         return n.TypeRef(name=ch[0].name, optional=ch[1] is not None, span=_span_of_meta(meta))
@@ -645,6 +651,7 @@ _TERMINAL_WORDS = {
     "DECIMAL": "a decimal number",
     "STRING": 'a quoted string ("...")',
     "DURATION": "a duration such as `10m`, `1h` or `30d`",
+    "COUNT": "a count such as `10M`",
     "COMP_OP": "a comparison (`==`, `!=`, `<`, `<=`, `>`, `>=`)",
     "ADD_OP": "`+` or `-`",
     "MUL_OP": "`*`, `/` or `%`",
@@ -680,7 +687,7 @@ def _describe_token(tok: Token) -> str:
         return "the end of the file"
     if tok.type == "STRING":
         return f"string {tok}"
-    if tok.type in ("INT", "DECIMAL", "DURATION"):
+    if tok.type in ("INT", "DECIMAL", "DURATION", "COUNT"):
         return f"number `{tok}`"
     if tok.type == "NAME":
         return f"name `{tok}`"
