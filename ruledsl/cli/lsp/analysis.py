@@ -39,6 +39,8 @@ CLAUSE_KEYWORDS = (
     "max_future_skew",
     "by",
     "enum",
+    "cardinality",  # a field's expected distinct values and rate (lint --budget)
+    "rate",
     "file",
     "of",
     "where",
