@@ -201,6 +201,11 @@ def list_file_unreadable(shown: str, reason: str) -> Msg:
     )
 
 
+def list_file_not_utf8(shown: str, where: str, hint: str) -> Msg:
+    """RD114: a list file that is not UTF-8 (GBK exports are common): the first bad byte and how to convert."""
+    return ("RD114", f"cannot read list file `{shown}`: not valid UTF-8: {where}", hint)
+
+
 def list_file_entry(shown: str, line: int, entry: str, declared: Type, more: int) -> Msg:
     """RD114: a list file entry that is not a value of the list's type (the first one, and how many more)."""
     extra = f" (and {more} more bad line{'s' if more != 1 else ''})" if more else ""

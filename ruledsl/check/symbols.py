@@ -23,6 +23,7 @@ from ruledsl.check.listfiles import ListFileError, file_format, read_table
 from ruledsl.check.types import ANY, SCALAR_TYPE_NAMES, TIMESTAMP, Type, display, scalar, unify
 from ruledsl.syntax import nodes as n
 from ruledsl.syntax.diagnostics import Diagnostic, make, suggest
+from ruledsl.syntax.encoding import NotUtf8Error, read_utf8
 from ruledsl.syntax.loader import Program
 
 VALUE_KINDS = ("const", "param", "list", "window", "sequence", "scorecard")
@@ -341,7 +342,10 @@ def check_list_file(ctx: Context, decl: n.ListDecl, elem: Type, path: str, recor
     if record:
         ctx.sym.list_files[decl.name.name] = full
     try:
-        text = Path(full).read_text(encoding="utf-8-sig")
+        text = read_utf8(full, decl.file or full)
+    except NotUtf8Error as err:  # where the bad byte is, and the iconv command (GBK lists are common)
+        ctx.report(path, decl.file_span, m.list_file_not_utf8(decl.file or "", err.where(), err.hint))
+        return
     except (OSError, UnicodeDecodeError, ValueError) as err:
         reason = (
             "not valid UTF-8" if isinstance(err, UnicodeDecodeError) else (getattr(err, "strerror", None) or str(err))

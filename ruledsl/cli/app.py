@@ -41,7 +41,8 @@ import typer
 from ruledsl._version import __version__
 from ruledsl.syntax.codes import CODES
 from ruledsl.syntax.diagnostics import Diagnostic, make, render, sort_key, suggest
-from ruledsl.syntax.loader import RULESET_SUFFIX, display_path, find_ruleset_files, read_source
+from ruledsl.syntax.encoding import NotUtf8Error
+from ruledsl.syntax.loader import RULESET_SUFFIX, display_path, find_ruleset_files, not_utf8_diagnostic, read_source
 
 if TYPE_CHECKING:
     from ruledsl.check.checker import CheckResult
@@ -59,6 +60,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ruledsl.cli.cases",
     "ruledsl.cli.explain_event",
     "ruledsl.cli.serve",
+    "ruledsl.cli.lsp",
 )
 """Modules whose ``register(app)`` adds further commands (``run``, ``test``, ...)."""
 
@@ -421,7 +423,11 @@ def fmt(
         shown = display_path(f)
         try:
             raw = f.read_bytes()
-            text = read_source(str(f))
+            text = read_source(str(f), shown)
+        except NotUtf8Error as err:
+            echo_diagnostics([not_utf8_diagnostic(shown, err)], {}, err=True)
+            io_error = True
+            continue
         except (OSError, UnicodeDecodeError) as err:
             reason = "not valid UTF-8" if isinstance(err, UnicodeDecodeError) else (err.strerror or str(err))
             echo_diagnostics([make("RD006", f"cannot read `{shown}`: {reason}", shown)], {}, err=True)

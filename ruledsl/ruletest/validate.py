@@ -51,6 +51,7 @@ from ruledsl.ruletest.spec import (
 )
 from ruledsl.ruletest.values import canonical_value, describe_value, parse_duration, quote_hint
 from ruledsl.syntax.diagnostics import render, suggest
+from ruledsl.syntax.encoding import NotUtf8Error, read_utf8
 from ruledsl.syntax.loader import display_path
 from ruledsl.syntax.nodes import ACTIONS, LEVELS
 
@@ -778,9 +779,10 @@ def load_test_file(path: Union[str, Path]) -> RuleTestFile:
     path = Path(path)
     shown = display_path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise RuleTestError([Problem(shown, "cannot read the test file: not valid UTF-8")]) from None
+        text = read_utf8(path, shown)
+    except NotUtf8Error as err:
+        problem = Problem(shown, f"cannot read the test file: {err}; {err.hint}", err.line, err.col)
+        raise RuleTestError([problem]) from None
     except OSError as err:
         raise RuleTestError([Problem(shown, f"cannot read the test file: {err.strerror or err}")]) from None
     return _Validator(path, text).run()

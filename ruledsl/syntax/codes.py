@@ -85,9 +85,9 @@ Fix: split the condition into named windows, constants or several rules.""",
         "error",
         "cannot read file",
         """
-What: a ruleset file, or a file named by `include`, cannot be read or is
-not valid UTF-8.
-Fix: check the path (relative to the including file) and its encoding.""",
+What: a ruleset file, or a file named by `include`, cannot be read (it
+does not exist, or permissions).  A file that is not UTF-8 is RD008.
+Fix: check the path (relative to the including file).""",
     ),
     _c(
         "RD007",
@@ -97,6 +97,34 @@ Fix: check the path (relative to the including file) and its encoding.""",
 What: files include each other in a cycle.
 Example: a.rdsl includes b.rdsl, which includes a.rdsl.
 Fix: move the shared declarations into a third file that both include.""",
+    ),
+    _c(
+        "RD008",
+        "error",
+        "file is not UTF-8",
+        """
+What: a ruleset file (or a file it includes) has bytes that are not UTF-8;
+the diagnostic points at the first one (line:column) and guesses the
+encoding the file was saved in.
+Why: ruledsl reads rulesets, list files and test files as UTF-8 only (a BOM
+is tolerated).  Files saved by Chinese Windows editors are often GBK
+(GB 2312 / GB 18030); reading them as anything else would silently change
+reason texts and list entries.
+Example: a file saved as GBK with `reason "大额转账"` in it.
+Fix: convert the file, e.g. `iconv -f GBK -t UTF-8 rules.rdsl > rules.utf8.rdsl`,
+or save it as UTF-8 in your editor.""",
+    ),
+    _c(
+        "RD009",
+        "warning",
+        "file declares nothing",
+        """
+What: a ruleset file has no declarations at all: it is empty, or holds only
+comments.
+Why: loading it gives an engine with no rules, which passes every event; usually
+the wrong file, a file truncated by a failed copy, or a file whose content
+was commented out.
+Fix: check that the path names the ruleset you meant, or delete the file.""",
     ),
     # ---- RD1xx: names
     _c(

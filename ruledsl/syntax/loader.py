@@ -15,6 +15,7 @@ import msgspec
 
 from ruledsl.syntax import nodes as n
 from ruledsl.syntax.diagnostics import Diagnostic, make
+from ruledsl.syntax.encoding import NotUtf8Error, read_utf8
 from ruledsl.syntax.parser import parse
 
 RULESET_SUFFIX = ".rdsl"
@@ -34,9 +35,25 @@ class Program(msgspec.Struct, kw_only=True):
         return any(d.severity == "error" for d in self.diagnostics)
 
 
-def read_source(path: str) -> str:
-    """Read a file as UTF-8 (a BOM is tolerated); raises OSError or UnicodeDecodeError."""
-    return Path(path).read_text(encoding="utf-8-sig")
+def read_source(path: str, shown: str | None = None) -> str:
+    """Read a file as UTF-8 (a BOM is tolerated); raises OSError or ``NotUtf8Error`` (a UnicodeDecodeError)."""
+    return read_utf8(path, shown)
+
+
+def not_utf8_diagnostic(shown: str, err: NotUtf8Error) -> Diagnostic:
+    """RD008 at the first bad byte of ``shown``, with the likely encoding and how to convert it."""
+    span = n.Span(err.offset, err.offset + 1, err.line, err.col, err.line, err.col + 1)
+    return make("RD008", f"`{shown}` is not valid UTF-8: {err.where()}", shown, span, err.hint)
+
+
+def empty_file_diagnostic(shown: str) -> Diagnostic:
+    """RD009: a file without a single declaration."""
+    return make(
+        "RD009",
+        f"`{shown}` declares nothing (it is empty or only comments)",
+        shown,
+        help="loaded alone it gives an engine with no rules; check the path or delete the file",
+    )
 
 
 def display_path(path: Path) -> str:
@@ -79,7 +96,11 @@ def load_program(
             return
         shown = display_path(path)
         try:
-            text = overrides[real] if real in overrides else read_source(str(path))
+            text = overrides[real] if real in overrides else read_source(str(path), shown)
+        except NotUtf8Error as err:
+            program.diagnostics.append(not_utf8_diagnostic(shown, err))
+            done[real] = shown
+            return
         except (OSError, UnicodeDecodeError) as err:
             at_path, span = where if where else (shown, n.NO_SPAN)
             reason = "not valid UTF-8" if isinstance(err, UnicodeDecodeError) else (err.strerror or str(err))
@@ -92,6 +113,8 @@ def load_program(
         program.diagnostics.extend(diags)
         if module is None:
             return
+        if not module.decls and not diags:
+            program.diagnostics.append(empty_file_diagnostic(shown))
         for decl in module.decls:
             if isinstance(decl, n.IncludeDecl):
                 visit(path.parent / decl.path, (*chain, real), (shown, decl.span))

@@ -608,9 +608,9 @@ def test_clean_ruleset_has_no_diagnostics():
     assert result.ok
 
 
-def test_empty_program_is_clean():
+def test_empty_program_only_warns_that_it_declares_nothing():
     result = check(load_text("", "empty.rdsl"))
-    assert result.diagnostics == [] and result.ok
+    assert [(d.code, d.severity) for d in result.diagnostics] == [("RD009", "warning")] and result.ok
 
 
 def test_generated_ruleset_is_clean():

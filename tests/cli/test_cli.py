@@ -272,7 +272,7 @@ def test_lint_directory_without_rulesets_exits_2(runner, workdir):
 def test_lint_unreadable_file_exits_2(runner, workdir):
     (workdir / "bad.rdsl").write_bytes(b'rule r { reason "\xff\xfe" }')
     result = invoke(runner, "lint", "bad.rdsl", code=2)
-    assert "RD006" in result.stdout and "not valid UTF-8" in result.stdout
+    assert "bad.rdsl:1:18: RD008" in result.stdout and "not valid UTF-8: byte 0xFF" in result.stdout
 
 
 def test_lint_bad_format_and_no_args_are_usage_errors(runner, workdir):
