@@ -199,6 +199,19 @@ def test_a_syntax_error_while_typing(session: Session, opened: tuple[Path, list[
     assert session.change(path, FIXED) == []
 
 
+def test_a_change_in_an_open_included_file_rechecks_the_includer(
+    session: Session, workspace: Path, opened: tuple[Path, list[t.Diagnostic]]
+) -> None:
+    path, _ = opened
+    schema = workspace / "schema.rdsl"
+    assert session.open(schema, SCHEMA) == []
+    session.change(schema, SCHEMA.replace("amount:", "amt:"))  # unsaved: only the editor has it
+    diags = session.diagnostics(path.as_uri())
+    assert [d.code for d in diags] == ["RD103"] and "`amount`" in diags[0].message
+    session.change(schema, SCHEMA)
+    assert session.diagnostics(path.as_uri()) == []
+
+
 def test_hover_field_window_param_list_and_code(session: Session, opened: tuple[Path, list[t.Diagnostic]]) -> None:
     path, _ = opened
 

@@ -408,7 +408,10 @@ class Analysis:
         by_type: dict[str, list[str]] = {}
         comments: list[str] = []
         for ev, fd in found:
-            by_type.setdefault(format_type(fd.type), []).append(ev.name.name)
+            shown = format_type(fd.type)
+            if fd.cardinality_text:  # the budget clause says how many keys a window by it holds
+                shown += f" cardinality {fd.cardinality_text}"
+            by_type.setdefault(shown, []).append(ev.name.name)
             c = self._comment(fd, ev)
             if c and c not in comments:
                 comments.append(c)
@@ -595,9 +598,11 @@ def doc_comment(text: str, span: n.Span) -> str:
             lines.insert(0, line.lstrip("#").strip())
             pos = prev
     eol = text.find("\n", span.end)
-    tail = text[span.end : eol if eol >= 0 else len(text)].strip()
-    if tail.startswith("#"):
-        lines.append(tail.lstrip("#").strip())
+    tail = text[span.end : eol if eol >= 0 else len(text)]
+    # the span may stop before a clause the node does not cover (a field's budget clause)
+    hash_at = tail.find("#")
+    if hash_at >= 0 and tail.count('"', 0, hash_at) % 2 == 0:
+        lines.append(tail[hash_at:].lstrip("#").strip())
     return "\n".join(line for line in lines if line)
 
 

@@ -204,7 +204,12 @@ def build_server() -> RuleDSLServer:
 
     @server.feature(t.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: RuleDSLServer, params: t.DidChangeTextDocumentParams) -> None:
-        ls.analyse(params.text_document.uri)
+        uri = params.text_document.uri
+        shown = ls.analyse(uri).shown
+        # the open documents that include this one see its unsaved text at once
+        for other, a in list(ls.analyses.items()):
+            if other != uri and shown in a.program.sources and other in ls.workspace.text_documents:
+                ls.analyse(other)
 
     @server.feature(t.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: RuleDSLServer, params: t.DidSaveTextDocumentParams) -> None:
