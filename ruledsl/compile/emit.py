@@ -40,6 +40,7 @@ from ruledsl.compile.plan import (
     window_type,
 )
 from ruledsl.compile.ruletree import Branch, Dispatch, Leaf, Node, RuleTree
+from ruledsl.compile.sweepcode import split_rules, write_loop
 from ruledsl.kernels.values import DECIMAL_LIMIT, SCALE, TS_MAX, TS_MIN
 from ruledsl.syntax import nodes as n
 from ruledsl.syntax.durations import format_duration
@@ -99,7 +100,8 @@ class Writer:
 class _Module:
     """Shared state while writing one module."""
 
-    def __init__(self, result: CheckResult, names: Names, consts: Constants, out: Compiled):
+    def __init__(self, result: CheckResult, names: Names, consts: Constants, out: Compiled, sweep: Any = None):
+        self.sweep = sweep  # the swept parameter's name (compile/sweepcode.py), or None
         self.result = result
         self.sym = result.symbols
         self.names = names
@@ -125,18 +127,21 @@ class _Module:
         return f"{path}:{decl.span.line}" if path else f"line {decl.span.line}"
 
 
-def compile_module(result: CheckResult, *, batched: bool = False, filename: Optional[str] = None) -> Compiled:
+def compile_module(
+    result: CheckResult, *, batched: bool = False, filename: Optional[str] = None, sweep: Optional[str] = None
+) -> Compiled:
     """Generate the evaluator module for a checked ruleset (``result.ok`` must be true).
 
     ``batched`` generates code for an external state store: each event's
     window and sequence operations go to the store in one call (``_run``).
+    ``sweep`` names a parameter: the variant of ``compile/sweepcode.py`` (not for ``batched``).
     """
     if not result.ok:
         raise ValueError("cannot compile a ruleset with errors")
     names = Names(result.symbols)
     consts = Constants(result)
     out = ruleset_tables(result, names, consts, batched=batched)
-    mod = _Module(result, names, consts, out)
+    mod = _Module(result, names, consts, out, sweep)
     w = Writer()
     header = result.symbols.header
     title = header.name.name if header is not None else "ruleset"
@@ -176,9 +181,12 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
 
     # rule and scorecard conditions first: the windows they read are known from the plan;
     # rules as a tree of shared conditions (ruletree.py), their code in the order it is written
-    tree = RuleTree(result, mod.consts).build(ep.rules)
+    fixed, swept = split_rules(result, ep.rules, mod.sweep)  # swept: the rules reading a swept parameter
+    tree = RuleTree(result, mod.consts).build(fixed)
+    swept_tree = RuleTree(result, mod.consts).build(swept)
     codes: dict[int, str] = {}
     _rule_codes(gen, tree, codes)
+    _rule_codes(gen, swept_tree, codes)
     card_codes = []
     for cname in ep.scorecards:
         d = sym.scorecards[cname]
@@ -386,6 +394,15 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
     if ctl:
         body(1, "ctl = []  # (rule index, key, clause) of the controls of the rules that fire")
     _write_top(mod, gen, body, event, tree, codes, None)
+    if mod.sweep is not None:
+        write_loop(
+            body,
+            names.param(mod.sweep),
+            bool(ctl),
+            Writer,
+            lambda w: _write_top(mod, gen, w, event, swept_tree, codes, None),
+            lambda w: _exemptions(w, names, event, exempt_key_fields(sym, event), True),
+        )
 
     # ---- commit: feed the windows not fed by query_add, move the clock
     body(1, "")
@@ -414,8 +431,11 @@ def _emit_event(mod: _Module, emit: Writer, ep: EventPlan) -> None:
     )
     # a hold decision holds these fields' values (ruledsl/compile/holdkeys.py)
     held = "(" + "".join(names.field(event, f) + ", " for f in held_key_fields(sym, result.refs, event)) + ")"
-    exm = _exemptions(body, names, event, exempt_key_fields(sym, event), batched or bool(card_codes))
-    if batched:
+    write_exm = (batched or bool(card_codes)) and mod.sweep is None
+    exm = _exemptions(body, names, event, exempt_key_fields(sym, event), write_exm)
+    if mod.sweep is not None:
+        body(1, f"return _sweep({event!r}, SWH, [{scores}], late, ts, commit, {held})")
+    elif batched:
         body(1, f"dec = _decide({event!r}, hits, [{scores}], late, ts, commit, {held}{exm}{ctl})")
         body(1, "if DEG[0]:")
         body(2, "DEG[0] = False")

@@ -186,3 +186,35 @@ def cases_chart(by_action: dict, by_rule: Sequence[tuple[str, int]]) -> str:
         a2.set_yticks(range(len(rows)), [r for r, _ in rows])
         a2.set_title("cases per rule", loc="left")
         return _svg(fig)
+
+
+def sweep_chart(sweep: dict) -> str:
+    """A parameter sweep's curve: alerts per 10,000 normal events (x) against fraud caught (y), one point per value.
+
+    Without labels the y axis is not known: alerts per 10,000 events against the value instead.
+    """
+    points = sweep["points"]
+    if not points:
+        return ""
+    plt = _pyplot()
+    labels = [str(p["value"]) for p in points]
+    with plt.rc_context(_STYLE):
+        fig, ax = _figure(6.5, 3.6)
+        if sweep.get("labelled"):
+            x = [p["alerts_per_10k_normal"] or 0.0 for p in points]
+            ent = [100 * (p["entities_warned_before_share"] or 0.0) for p in points]
+            rec = [100 * (p["recall"] or 0.0) for p in points]
+            ax.plot(x, ent, "o-", color="#b2182b", label="fraud entities warned before their label date")
+            ax.plot(x, rec, "s--", color="#4393c3", label="fraud events alerted (recall)")
+            for xi, yi, text in zip(x, ent, labels, strict=True):
+                ax.annotate(text, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            ax.set_xlabel("alerts per 10,000 normal events")
+            ax.set_ylabel("fraud caught (%)")
+            ax.legend(frameon=False, loc="lower right")
+        else:
+            ax.plot(range(len(points)), [p["alerts_per_10k"] or 0.0 for p in points], "o-", color="#4393c3")
+            ax.set_xticks(list(range(len(points))), labels)
+            ax.set_xlabel(sweep["param"])
+            ax.set_ylabel("alerts per 10,000 events")
+        ax.set_title(f"sweep of {sweep['param']}", loc="left")
+        return _svg(fig)

@@ -32,7 +32,10 @@ class Consumer(Protocol):
     """Something that keeps a bounded summary of the decisions."""
 
     def add(self, chunk: Chunk, new: list[Any], old: Optional[list[Any]], scored: Optional[Sequence[int]]) -> None:
-        """Take a chunk's decisions; ``scored`` lists the indices to count (None: every event)."""
+        """Take a chunk's decisions; ``scored`` lists the indices to count (None: every event).
+
+        A consumer may also have ``add_history(chunk)``: called with every history chunk.
+        """
 
 
 class ReplayResult:
@@ -144,6 +147,10 @@ def replay(
                 for i, d in enumerate(chunk.evaluate(eng)):
                     if isinstance(d, EventError):
                         result.reject(which, chunk.source, chunk.lines[i], d)
+            for consumer in consumers:  # a consumer with its own engine (lab/sweep.py) fills its windows too
+                hist = getattr(consumer, "add_history", None)
+                if hist is not None:
+                    hist(chunk)
             result.history += len(chunk)
             if progress is not None:
                 progress(result)

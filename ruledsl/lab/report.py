@@ -52,6 +52,7 @@ def backtest_data(
     comparison: Optional[dict],
     hold_queue: dict,
     timezone: str,
+    sweeps: Optional[list[dict]] = None,
 ) -> dict:
     """Every figure of a backtest as JSON-ready data (what ``--json`` writes and the HTML shows)."""
     if baseline_metrics is not None:  # each candidate rule's hits under the baseline, for the rules table
@@ -73,6 +74,7 @@ def backtest_data(
         "baseline_metrics": baseline_metrics,
         "comparison": comparison,
         "hold_queue": hold_queue,
+        "sweeps": list(sweeps or []),
     }
 
 
@@ -131,6 +133,7 @@ def render_backtest(data: dict, zone: _dt.tzinfo) -> str:
         "rules": charts.rules_chart(metrics["rules"]),
         "matrix": charts.matrix_chart(comparison["matrix"]) if comparison else "",
         "holds": charts.holdqueue_chart(hq["candidate"], hq.get("baseline"), zone) if hq else "",
+        "sweeps": [charts.sweep_chart(s) for s in data.get("sweeps", [])],
     }
     env = _environment()
     env.filters["when"] = _when(zone)

@@ -58,7 +58,7 @@ def report(tmp_path_factory) -> Path:
         [
             "backtest", str(ECHANNEL), "--events", str(events), "--labels", str(labels),
             "--baseline", str(ECHANNEL), "--baseline-params", "repeat_txn_count=4",
-            "--report", str(html), "--callback-capacity", "2/h", "--quiet",
+            "--report", str(html), "--callback-capacity", "2/h", "--quiet", "--sweep", "repeat_txn_count=1:5:1",
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -71,8 +71,15 @@ def test_report_renders_offline_with_tables_and_charts(report, tmp_path):
     assert proc.returncode == 0 and "</html>" in dom, proc.stderr[-2000:]
     for table in ("rules-table", "matrix-table", "holds-table", "labels-table", "actions-table", "affected-table"):
         assert f'id="{table}"' in dom, table
-    assert dom.count("<svg") >= 4  # actions, rules, transition matrix, hold queue
-    for title in ("decisions by action", "rules by hits", "decision transitions (events)", "hold queue by hour"):
+    assert 'id="sweep-table-repeat_txn_count"' in dom
+    assert dom.count("<svg") >= 5  # actions, rules, transition matrix, hold queue, sweep curve
+    for title in (
+        "decisions by action",
+        "rules by hits",
+        "decision transitions (events)",
+        "hold queue by hour",
+        "sweep of repeat_txn_count",
+    ):
         assert title in dom, title
     assert "<script" not in dom
 
