@@ -25,6 +25,8 @@ from ruledsl.check.controls import check_controls
 from ruledsl.check.exemptions import check_exempt_by
 from ruledsl.check.exprs import ExprChecker, Scope, structure_key
 from ruledsl.check.fold import NOTCONST, convert_value
+from ruledsl.check.logic import check_logic
+from ruledsl.check.suppress import apply_suppressions
 from ruledsl.check.symbols import LIST_TYPES, VALUE_KINDS, Context, Symbols, check_list_file, collect, type_of_ref
 from ruledsl.check.types import (
     AGG_ARG_WORDS,
@@ -126,10 +128,11 @@ def check(program: Program, *, list_dir_override: Union[str, Path, None] = None)
     _check_lateness(ctx)
     _check_hold_timeout(ctx)
     check_exempt_by(ctx)
+    check_logic(ctx)  # RD407-RD409: check/logic.py
     diags = ctx.diags
     if program.has_syntax_errors:
         diags = [d for d in diags if d.code not in _CASCADE_CODES]
-    diags = sorted(list(program.diagnostics) + diags, key=sort_key)
+    diags = sorted(apply_suppressions(program, list(program.diagnostics) + diags), key=sort_key)  # check/suppress.py
     return CheckResult(
         diagnostics=diags,
         symbols=ctx.sym,

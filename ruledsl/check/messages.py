@@ -726,3 +726,34 @@ def exempt_field_type(name: str, event: str, t: Type) -> Msg:
         f"`exempt by` field `{name}` is `{display(t)}` in `{event}`: an exemption key is a string or an int",
         "name identifier fields (string, int or enum), e.g. a customer id or an account number",
     )
+
+
+# ---------------------------------------------------------------- RD407-RD409 (check/logic.py)
+
+
+def contradiction(text: str, operands: str, consequence: str) -> Msg:
+    """RD407: a condition, or part of one, that no value of its operands makes true."""
+    return (
+        "RD407",
+        f"`{text}` is never true: no value of {operands} satisfies these comparisons",
+        f"check the operators and bounds (`<` for `>`? `and` for `or`?); as written, {consequence or 'this part is dead'}",
+    )
+
+
+def tautology(text: str, operands: str, whole: bool) -> Msg:
+    """RD408: a condition, or part of one, that every value of its operands makes true."""
+    what = "the rule fires on every event of its types" if whole else "this part tests nothing"
+    return (
+        "RD408",
+        f"`{text}` is always true: every value of {operands} satisfies it",
+        f"check the operators and bounds (`or` for `and`?); as written, {what}",
+    )
+
+
+def shared_code(rule: str, other: str, code: str, path: str, line: int) -> Msg:
+    """RD409: a rule whose reason code another (non-shadow) rule already uses."""
+    return (
+        "RD409",
+        f"rules `{rule}` and `{other}` ({_at(path, line)}) have the same reason code `{code}`",
+        "the channel gets only the code: give each rule its own, or mark the trial version `shadow`",
+    )

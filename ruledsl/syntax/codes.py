@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import msgspec
 
+from ruledsl.syntax.codes_lint import LINT_CODES
+
 
 class Code(msgspec.Struct, frozen=True):
     """A registered diagnostic code."""
@@ -787,5 +789,7 @@ Example:
 Fix: add `on EVENT_TYPES` and at least one `item "label" when COND score N`.""",
     ),
 ]
+
+_ALL.extend(_c(*entry) for entry in LINT_CODES)  # suppressions and rule-logic checks (codes_lint.py)
 
 CODES: dict[str, Code] = {c.code: c for c in _ALL}

@@ -55,6 +55,7 @@ The AST has no comments, so they are recovered from the source by position:
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections.abc import Iterable
 from typing import Any, Optional
@@ -287,6 +288,9 @@ def scan_comments(source: str) -> list[_Comment]:
     return out
 
 
+_SUPPRESSION = re.compile(r"#\s*ruledsl\s*:")
+
+
 class _Pool:
     """Comments handed out in source order."""
 
@@ -316,6 +320,19 @@ class _Pool:
             self.i += 1
             return c
         return None
+
+    def header_suppression(self, span: n.Span) -> Optional[_Comment]:
+        """Take a ``# ruledsl: ignore[...]`` comment ending the first line of a declaration.
+
+        It stays on the header line: there it covers the whole declaration (``check/suppress.py``).
+        """
+        c = self.comments[self.i] if self.i < len(self.comments) else None
+        if c is None or not (span.start < c.start < span.end) or c.line != span.line or c.own_line:
+            return None
+        if not _SUPPRESSION.match(c.text):
+            return None
+        self.i += 1
+        return c
 
     def rest(self) -> list[_Comment]:
         taken = self.comments[self.i :]
@@ -589,10 +606,15 @@ def format_module(module: n.Module, source: str = "") -> str:
         start, end = d.span.start, d.span.end
         leading = pool.before(start) if end else []
         gap = bool(leading) and end > 0 and _blank_line_between(source, leading[-1].end, start)
+        head = pool.header_suppression(d.span) if end else None
         inner, lines = f.decl(d)
         trailing = pool.trailing(end) if end else None
+        if head is None and trailing is not None and _SUPPRESSION.match(trailing.text) and len(lines) > 1:
+            head, trailing = trailing, None  # a one-line declaration's suppression stays on its first line
         if trailing is not None:
             lines[-1] += _TRAIL + trailing.text
+        if head is not None:
+            lines[0] += _TRAIL + head.text
         above: list[str] = []
         for i, c in enumerate(leading):
             if i > 0 and c.blank_before:

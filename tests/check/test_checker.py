@@ -429,6 +429,15 @@ CASES = [
         'rule b { on transfer when amount > 100 action block reason "y" }',
         [("RD404", 1, 6, "rule `b`")],
     ),
+    ("RD407", R("amount > 10 and amount < 5"), [("RD407", 1, 27, "no value of `amount`")]),
+    ("RD408", R('channel != "atm" or channel != "web"'), [("RD408", 1, 27, "every value of `channel`")]),
+    (
+        "RD409",
+        'rule a { on transfer when amount > 1 action block reason "x" code "C" }\n'
+        'rule b { on login when city == "x" action alert reason "y" code "C" }',
+        [("RD409", 2, 60, "same reason code `C`")],
+    ),
+    ("RD010", "const c = 1  # ruledsl: ignore[RD401]\n" + R("amount > c"), [("RD010", 1, 14, "nothing")]),
     (
         "RD405",
         'scorecard s { on transfer item "a" when amount > 1 score 10 level medium >= 40 level high >= 80 }\n'
