@@ -243,6 +243,40 @@ def child_backtest(data: dict, compiled: str, fmt: str, baseline: bool) -> dict:
     return out
 
 
+SWEEP = "repeat_txn_count=1:10:1"
+"""The sweep measured: 10 values of a threshold the transfer and payment rules read."""
+
+
+def child_sweep(data: dict, compiled: str) -> dict:
+    """The JSON Lines backtest with a 10-value ``--sweep`` on its own engine: the sweep's pass apart."""
+    from ruledsl.lab.labels import read_labels
+    from ruledsl.lab.metrics import RuleMetrics
+    from ruledsl.lab.readers import ReadStats, iter_chunks
+    from ruledsl.lab.replay import replay
+    from ruledsl.lab.sweep import SweepCurve, SweepEvaluator, plan
+
+    engine = _engine(compiled)
+    zone = engine._zone
+    labels = read_labels(Path(data["labels"]), zone)
+    sweeper = _engine("never")  # the variant is generated Python on any engine
+    t0 = time.perf_counter()
+    curve = SweepCurve(SweepEvaluator(sweeper, plan(sweeper, SWEEP)), labels, zone)
+    build = time.perf_counter() - t0
+    stats = ReadStats()
+    result = replay(engine, iter_chunks([Path(data["jsonl"])], stats), [RuleMetrics(labels, zone), curve], stats)
+    points = curve.to_dict()["points"]
+    seconds = time.perf_counter() - t0
+    return {
+        "events": result.events,
+        "seconds": seconds,
+        "sweep_seconds": curve.seconds + build,
+        "values": len(points),
+        "events_per_s": result.events / seconds,
+        "peak_rss_mib": peak_kib() / 1024,
+        "alerts": [p["alerts"] for p in points],
+    }
+
+
 def in_child(args: list[str]) -> dict:
     """Run this script's ``--child`` in a fresh interpreter; its JSON."""
     proc = subprocess.run(
@@ -270,10 +304,16 @@ def run(n: int, compiled: str) -> dict:
             for baseline in (False, True):
                 key = f"backtest_{fmt}" + ("_baseline" if baseline else "")
                 res[key] = in_child(["backtest", blob, compiled, fmt, "1" if baseline else "0"])
+        res["sweep"] = in_child(["sweep", blob, compiled])
     base = res["evaluate"]["events_per_s"]
     for key, r in res.items():
         if key.startswith("backtest_"):
             r["ratio_to_evaluate"] = r["events_per_s"] / base
+    # N replays: the JSON Lines backtest's time per value (each replay is that same work)
+    sw = res["sweep"]
+    sw["replays_seconds"] = sw["values"] * res["backtest_jsonl"]["seconds"]
+    sw["one_replay_seconds"] = res["backtest_jsonl"]["seconds"]
+    sw["times_cheaper"] = sw["replays_seconds"] / sw["sweep_seconds"]
     return res
 
 
@@ -298,6 +338,15 @@ def rows(res: dict) -> list[tuple[str, str]]:
                     f"peak RSS {r['peak_rss_mib']:.0f} MiB ({r['rss_loaded_mib']:.0f} MiB loaded)",
                 )
             )
+    sw = res["sweep"]
+    out.append(
+        (
+            f"--sweep, {sw['values']} values, JSON Lines",
+            f"the sweep's pass {sw['sweep_seconds']:.1f} s vs {sw['values']} replays {sw['replays_seconds']:.1f} s "
+            f"({sw['times_cheaper']:.1f}x cheaper; one replay {sw['one_replay_seconds']:.1f} s); "
+            f"backtest with it {sw['events_per_s']:,.0f} events/s, peak RSS {sw['peak_rss_mib']:.0f} MiB",
+        )
+    )
     r = res["backtest_jsonl_baseline"]
     out.append(("HTML report", f"{r['report_s']:.2f} s, {r['report_kib']:.0f} KiB"))
     return out
@@ -311,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         data = json.loads(blob)
         if kind == "evaluate":
             out = child_evaluate(data, compiled)
+        elif kind == "sweep":
+            out = child_sweep(data, compiled)
         else:
             out = child_backtest(data, compiled, rest[0], rest[1] == "1")
         print(json.dumps(out))
