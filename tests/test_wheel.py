@@ -35,6 +35,17 @@ def test_wheel_ships_the_grammar(wheel: Path):
     assert "ruledsl/stores/redis.lua" in names  # RedisStore reads its script with importlib.resources
     assert "ruledsl/lab/templates/backtest.html.j2" in names  # the lab's reports (jinja2.PackageLoader)
     assert "ruledsl/lab/templates/base.html.j2" in names
+    # the example rulesets, their includes, lists and example events: the demo runs from an installed wheel
+    for shipped in (
+        "ruledsl/rulesets/echannel_monitoring.rdsl",
+        "ruledsl/rulesets/common/echannel_events.rdsl",
+        "ruledsl/rulesets/examples/echannel_monitoring.jsonl",
+        "ruledsl/rulesets/lists/risk_accounts_sample.txt",
+        "ruledsl/rulesets/lists/risk_accounts_categorised_sample.csv",
+        "ruledsl/rulesets/tests/echannel_monitoring.test.yaml",
+        "ruledsl/cli/lsp/server.py",
+    ):
+        assert shipped in names, shipped
 
 
 def test_installed_wheel_parses_and_evaluates_outside_the_checkout(wheel: Path, tmp_path: Path):
@@ -73,3 +84,43 @@ def test_installed_wheel_parses_and_evaluates_outside_the_checkout(wheel: Path, 
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "hold"
+
+
+def test_the_demo_and_generate_run_from_the_installed_wheel(wheel: Path, tmp_path: Path):
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "COLUMNS")}
+    env["PYTHONPATH"] = str(target)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    demo = subprocess.run(
+        [sys.executable, "-m", "ruledsl.cli.demo", "--customers", "40", "--days", "1", "--warmup-days", "0"],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=env,
+        timeout=300,
+    )
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr
+    assert str(target / "ruledsl" / "rulesets") in demo.stdout  # the shipped rulesets, not a checkout's
+    assert "echannel_monitoring.rdsl × echannel_monitoring.jsonl" in demo.stdout
+    # the stream is the checkout's: the sample lists ship with the package
+    gen = subprocess.run(
+        [sys.executable, "-m", "ruledsl", "generate", "--customers", "200", "--days", "2", "--profile", "counter"],
+        capture_output=True,
+        cwd=work,
+        env=env,
+        timeout=300,
+    )
+    assert gen.returncode == 0, gen.stderr.decode()
+    here = subprocess.run(
+        [sys.executable, "-m", "ruledsl.sim", "--customers", "200", "--days", "2", "--profile", "counter"],
+        capture_output=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert gen.stdout == here.stdout

@@ -61,6 +61,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ruledsl.cli.explain_event",
     "ruledsl.cli.serve",
     "ruledsl.cli.lsp",
+    "ruledsl.cli.generate",
 )
 """Modules whose ``register(app)`` adds further commands (``run``, ``test``, ...)."""
 
@@ -192,7 +193,15 @@ def _plural(count: int, word: str) -> str:
 
 def _version_callback(value: bool) -> None:
     if value:
+        from ruledsl.kernels.state import COMPILED
+
         typer.echo(f"ruledsl {__version__}")
+        # says whether the install fell back to the pure-Python kernels (setup.py: no C compiler)
+        typer.echo(
+            "kernels: compiled (Cython)"
+            if COMPILED
+            else "kernels: pure Python (slower; the C extensions were not built or RULEDSL_NO_EXTENSIONS is set)"
+        )
         raise typer.Exit(EXIT_OK)
 
 

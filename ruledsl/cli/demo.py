@@ -1,10 +1,14 @@
 """The README's demo: example events, then a generated, labelled stream.
 
+``python -m ruledsl.cli.demo [RULESETS_DIR]`` (``--help`` for the options) runs
+from any directory: without ``RULESETS_DIR`` it uses the rulesets shipped with
+ruledsl (``rulesets/`` of the source checkout, ``ruledsl/rulesets`` in a wheel).
+
 1. For every ``rulesets/examples/NAME.jsonl`` with a ``rulesets/NAME.rdsl``,
    load the ruleset, evaluate the events in order and print one line per
    decision: time, event type, action and the matched rules with their reasons.
 2. Generate a seeded stream of every event family with labelled fraud
-   scenarios (``python -m ruledsl.sim --profile all``: 1,000 customers, 7 days,
+   scenarios (``ruledsl generate --profile all``: 1,000 customers, 7 days,
    after 14 days of unscored warm-up traffic; e-channel events, account
    openings, ledger postings, retail steps and counter transfers), run it
    through every top-level ruleset in ``rulesets/`` by the code path of
@@ -18,8 +22,10 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
+from typing import Optional
 
 import msgspec
 from rich.console import Console
@@ -228,8 +234,8 @@ def run_generated(
         lines.append(encode(event))
     rulesets = load_rulesets(root, sample, console)
     command = (
-        f"python -m ruledsl.sim --profile {profile} --customers {customers} --days {days} --seed {seed} "
-        f"--fraud-rate {fraud_rate} --warmup-days {warmup_days} --out events.jsonl"
+        f"ruledsl generate --profile {profile} --customers {customers} --days {days} --seed {seed} "
+        f"--fraud-rate {fraud_rate} --warmup-days {warmup_days} > events.jsonl"
     )
     console.print()
     console.rule("[bold]generated traffic with labelled fraud scenarios[/bold]")
@@ -252,14 +258,58 @@ def run_generated(
     return 1 if report.rejected_any or report.internal_errors else 0
 
 
-def main() -> None:
-    """Entry point for ``python -m ruledsl.cli.demo [RULESETS_DIR]``."""
-    root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("rulesets")
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m ruledsl.cli.demo",
+        description="The README's demo: evaluate the example events of the shipped rulesets, then generate "
+        "a labelled stream of every event family (like `ruledsl generate --profile all`) and run it through "
+        "every top-level ruleset (like `ruledsl run --skip-unknown-types`), with a summary per ruleset. "
+        "Runs from any directory; writes nothing.",
+    )
+    p.add_argument(
+        "rulesets",
+        nargs="?",
+        type=Path,
+        default=None,
+        metavar="RULESETS_DIR",
+        help="directory of rulesets with examples/NAME.jsonl beside them (default: the rulesets shipped "
+        "with ruledsl: rulesets/ of the source checkout, or ruledsl/rulesets in an installed wheel)",
+    )
+    p.add_argument("--customers", type=int, default=DEMO_CUSTOMERS, help=f"customers (default {DEMO_CUSTOMERS})")
+    p.add_argument("--days", type=int, default=DEMO_DAYS, help=f"days of traffic (default {DEMO_DAYS})")
+    p.add_argument(
+        "--warmup-days", type=int, default=DEMO_WARMUP_DAYS, help=f"unscored days before (default {DEMO_WARMUP_DAYS})"
+    )
+    p.add_argument("--seed", type=int, default=DEMO_SEED, help=f"random seed (default {DEMO_SEED})")
+    return p
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Entry point for ``python -m ruledsl.cli.demo [RULESETS_DIR] [--customers N] [--days N] ...``."""
+    from ruledsl.sim.output import shipped_rulesets
+
+    p = _parser()
+    args = p.parse_args(argv)
+    root = args.rulesets if args.rulesets is not None else shipped_rulesets()
+    if root is None:
+        p.error(
+            "no shipped rulesets found (neither ruledsl/rulesets nor a source checkout's rulesets/); give RULESETS_DIR"
+        )
+    if not root.is_dir() or not any(root.glob("*.rdsl")):
+        p.error(f"no .rdsl rulesets in {root}")
+    for name in ("customers", "days", "warmup_days"):
+        if getattr(args, name) < 0:
+            p.error(f"--{name.replace('_', '-')} must be 0 or more")
     console = Console(width=200)
     status = run_examples(root, console)
     if status == 2:  # no example events: still show the generated traffic
         status = 0
-    status = max(status, run_generated(root, console))
+    status = max(
+        status,
+        run_generated(
+            root, console, customers=args.customers, days=args.days, warmup_days=args.warmup_days, seed=args.seed
+        ),
+    )
     sys.exit(status)
 
 

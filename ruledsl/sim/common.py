@@ -14,7 +14,6 @@ import math
 import random
 import zlib
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Optional, Union
 
 Tag = Optional[Union[str, tuple[str, str]]]
@@ -77,12 +76,18 @@ PHONE_PREFIXES = ("138", "139", "136", "137", "135", "158", "159", "186", "187",
 def read_list(*names: str) -> tuple[str, ...]:
     """Entries of the files ``rulesets/lists/NAME.txt`` that are at hand (scenarios sometimes hit them).
 
-    These stand for counterparties the risk-list service already knows; without
-    the files (an installed package) scenarios just never hit a list.
+    These stand for counterparties the risk-list service already knows; they
+    ship with the package (``ruledsl.sim.output.shipped_rulesets``), so an
+    installed wheel generates the same stream as the checkout.
     """
+    from ruledsl.sim.output import shipped_rulesets
+
     out: list[str] = []
+    shipped = shipped_rulesets()  # rulesets/ of the checkout, or ruledsl/rulesets of a wheel
+    if shipped is None:
+        return ()
     for name in names:
-        path = Path(__file__).resolve().parents[2] / "rulesets" / "lists" / f"{name}.txt"
+        path = shipped / "lists" / f"{name}.txt"
         try:
             text = path.read_text(encoding="utf-8")
         except OSError:

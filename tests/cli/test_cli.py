@@ -444,7 +444,11 @@ def test_explain_needs_a_code(runner):
 
 
 def test_version(runner):
-    assert invoke(runner, "--version", code=0).stdout == f"ruledsl {__version__}\n"
+    from ruledsl.kernels.state import COMPILED
+
+    out = invoke(runner, "--version", code=0).stdout
+    assert out.startswith(f"ruledsl {__version__}\nkernels: ")
+    assert ("kernels: compiled (Cython)" in out) == COMPILED
 
 
 def test_module_entry_point_runs_as_a_program(workdir):
