@@ -12,7 +12,6 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ruledsl.syntax import nodes as n
 from ruledsl.syntax.durations import parse_duration
 
 COUNT_SUFFIXES: dict[str, int] = {"k": 1_000, "K": 1_000, "M": 1_000_000, "G": 1_000_000_000}
@@ -35,36 +34,38 @@ def count_value(text: str) -> Decimal:
         raise ValueError(f"not a count: {text!r}") from None
 
 
-def field_budget_values(ch: list[Any], span: n.Span) -> dict[str, Any]:
+class BudgetClauseError(ValueError):
+    """A budget clause the grammar accepts but the language does not (the parser reports it as RD314)."""
+
+    def __init__(self, message: str, help: str):
+        super().__init__(message)
+        self.help = help
+
+
+def field_budget_values(ch: list[Any]) -> dict[str, Any]:
     """The ``FieldDecl`` keywords of a parsed ``cardinality N [rate R/D]`` clause.
 
-    Raises the parser's ``SyntaxProblem`` (RD314) for a cardinality that is
-    not a whole number from 1 up to 10^15, a rate that is not positive, or a
-    rate written with another operator than ``/``.
+    Raises ``BudgetClauseError`` for a cardinality that is not a whole number
+    from 1 up to 10^15, a rate that is not positive, or a rate written with
+    another operator than ``/``.
     """
-    from ruledsl.syntax.parser import SyntaxProblem  # the parser imports this module
-
     card_tok, rate_tok, op_tok, per_tok = (list(ch) + [None] * 4)[:4]
     card = count_value(str(card_tok))
     if card != card.to_integral_value() or not 1 <= card <= MAX_CARDINALITY:
-        raise SyntaxProblem(
-            "RD314",
+        raise BudgetClauseError(
             f"cardinality `{card_tok}` is not a whole number from 1 to 10^15",
-            span,
             "write how many distinct values the field takes, e.g. `cardinality 10M`",
         )
     out: dict[str, Any] = {"cardinality": int(card), "cardinality_text": str(card_tok)}
     if rate_tok is not None:
         if str(op_tok) != "/" or count_value(str(rate_tok)) <= 0:
-            raise SyntaxProblem(
-                "RD314",
+            raise BudgetClauseError(
                 f"rate `{rate_tok} {op_tok} {per_tok}` is not a positive count per duration",
-                span,
                 "write how many events one value sees per span, e.g. `rate 3/1d`",
             )
         per = parse_duration(str(per_tok))
         if per <= 0:
-            raise SyntaxProblem("RD314", "a rate's duration must be positive", span, "e.g. `rate 3/1d`")
+            raise BudgetClauseError("a rate's duration must be positive", "e.g. `rate 3/1d`")
         out["rate_text"] = str(rate_tok)
         out["rate_per_ms"] = per
     return out

@@ -22,7 +22,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from lark.lexer import Lexer
 
 from ruledsl.syntax import nodes as n
-from ruledsl.syntax.budget_syntax import field_budget_values
+from ruledsl.syntax.budget_syntax import BudgetClauseError, field_budget_values
 from ruledsl.syntax.diagnostics import Diagnostic, make
 from ruledsl.syntax.durations import UNIT_PATTERN, parse_duration
 from ruledsl.syntax.lalr_loop import FusedParser
@@ -356,7 +356,10 @@ class _ToAST:
         return n.FieldDecl(name=ch[0], type=ch[1], span=_span_of_meta(meta), **budget)
 
     def field_budget(self, meta, ch):
-        return field_budget_values(ch, _span_of_meta(meta))
+        try:
+            return field_budget_values(ch)
+        except BudgetClauseError as err:
+            raise SyntaxProblem("RD314", str(err), _span_of_meta(meta), err.help) from None
 
     def simple_type(self, meta, ch):
         return n.TypeRef(name=ch[0].name, optional=ch[1] is not None, span=_span_of_meta(meta))
