@@ -107,6 +107,9 @@ def guarded(func: Callable) -> Callable:
             return func(*args, **kwargs)
         except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
             raise
+        except BrokenPipeError:  # the reader went away (`| head`): stop quietly
+            _silence_stdout()
+            raise typer.Exit(EXIT_PROBLEMS) from None
         except Exception as err:
             if _debug():
                 raise
@@ -114,6 +117,13 @@ def guarded(func: Callable) -> Callable:
             raise typer.Exit(EXIT_ERROR) from None
 
     return wrapper
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush does not fail again on a closed pipe."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
@@ -143,29 +153,29 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
 
 
 def _use_color() -> bool:
-    if os.environ.get("NO_COLOR"):
-        return False
-    try:
-        return sys.stdout.isatty()
-    except (AttributeError, ValueError):
-        return False
+    from ruledsl.cli.lint_run import use_color  # FORCE_COLOR, NO_COLOR, a terminal
+
+    return use_color("auto")
 
 
 _SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow"}
 
 
-def echo_diagnostics(diags: list[Diagnostic], sources: dict[str, str], *, err: bool = False) -> None:
-    """Print rendered diagnostics, a blank line after each; coloured on a terminal."""
+def echo_diagnostics(
+    diags: list[Diagnostic], sources: dict[str, str], *, err: bool = False, color: Optional[bool] = None
+) -> None:
+    """Print rendered diagnostics, a blank line after each; coloured on a terminal (or as ``color`` says)."""
     if not diags:
         return
-    if not _use_color() or err:
+    if not (_use_color() if color is None else color) or err:
         for d in diags:
             typer.echo(render(d, sources.get(d.path)) + "\n", err=err)
         return
     from rich.console import Console
     from rich.text import Text
 
-    console = Console(highlight=False, soft_wrap=True)
+    forced = {"force_terminal": True, "no_color": False} if color else {}
+    console = Console(highlight=False, soft_wrap=True, **forced)  # type: ignore[arg-type]
     for d in diags:
         style = _SEVERITY_STYLE.get(d.severity, "bold")
         for i, line in enumerate(render(d, sources.get(d.path)).split("\n")):
@@ -218,6 +228,14 @@ def _root(
 # ---------------------------------------------------------------- lint
 
 
+class ColorMode(str, enum.Enum):
+    """``--color``: when to colour the output."""
+
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
 class OutputFormat(str, enum.Enum):
     """How ``lint`` reports diagnostics."""
 
@@ -237,19 +255,109 @@ def lint(
         ),
     ],
     output_format: Annotated[
-        OutputFormat,
-        typer.Option("--format", "-f", help="text, json, github (workflow annotations) or sarif (2.1.0)."),
-    ] = OutputFormat.text,
+        Optional[OutputFormat],
+        typer.Option(
+            "--format", "-f", help="text, json, github (workflow annotations) or sarif (2.1.0); default: text."
+        ),
+    ] = None,
+    budget: Annotated[bool, typer.Option("--budget", help="Estimate window/sequence memory (docs/bench.md).")] = False,
+    budget_limit: Annotated[
+        Optional[str], typer.Option("--budget-limit", help="With --budget: exit 1 above this size (e.g. 2GiB).")
+    ] = None,
+    sample: Annotated[
+        Optional[Path], typer.Option("--sample", help="With --budget: measure keys and rates from events (JSONL).")
+    ] = None,
+    rate: Annotated[
+        str, typer.Option("--rate", help="With --budget: events per key value when none is declared.")
+    ] = "10/1d",
+    # ---- configuration, suppression, stdin, watch, colour (cli/lint_run.py, docs/lint.md)
+    select: Annotated[
+        Optional[str], typer.Option("--select", help="Only these warning codes/prefixes (RD307,RD4).")
+    ] = None,
+    ignore: Annotated[Optional[str], typer.Option("--ignore", help="Not these warning codes/prefixes.")] = None,
+    exit_zero: Annotated[
+        Optional[bool], typer.Option("--exit-zero/--no-exit-zero", help="Exit 0 when only warnings are found.")
+    ] = None,
+    warnings_as_errors: Annotated[
+        Optional[bool],
+        typer.Option("--warnings-as-errors/--no-warnings-as-errors", help="Report warnings as errors."),
+    ] = None,
+    config: Annotated[
+        Optional[Path], typer.Option("--config", help="Use this ruledsl.toml/pyproject.toml, no discovery.")
+    ] = None,
+    stdin_filename: Annotated[
+        Optional[str], typer.Option("--stdin-filename", help="With PATH `-`: the name of the text on stdin.")
+    ] = None,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Lint again whenever a file changes.")] = False,
+    color: Annotated[ColorMode, typer.Option("--color", help="auto (FORCE_COLOR, NO_COLOR, tty), always, never.")] = (
+        "auto"  # type: ignore[assignment]
+    ),
+    watch_interval: Annotated[float, typer.Option("--watch-interval", hidden=True)] = 0.5,
 ) -> None:
     """Check rulesets: syntax, names, types, windows, rule logic.
 
-    Every file is checked as an entry point with the files it includes.
+    Every file is checked as an entry point with the files it includes;
+    `-` reads one ruleset from stdin.  Settings come from `[tool.ruledsl]`
+    in pyproject.toml or a ruledsl.toml found upward (docs/lint.md).
     Exit code 0 when nothing is reported, 1 when there are errors or
-    warnings, 2 on a usage or I/O error.
+    warnings (0 for warnings only with --exit-zero), 2 on a usage or I/O error.
     """
-    files = expand_paths(paths)
-    diags, sources, io_error, crashed = _lint_files(files)
-    fmt = output_format.value if isinstance(output_format, OutputFormat) else str(output_format)
+    from ruledsl.cli import lint_run
+
+    reading_stdin = [str(p) for p in paths] == [lint_run.STDIN]
+    if reading_stdin and watch:
+        usage_error("--watch cannot read stdin")
+
+    def once() -> tuple[int, list[str]]:
+        try:
+            opts = lint_run.lint_options(
+                paths,
+                select=select,
+                ignore=ignore,
+                exit_zero=exit_zero,
+                warnings_as_errors=warnings_as_errors,
+                config=config,
+                output_format=output_format.value if isinstance(output_format, OutputFormat) else output_format,
+                color=color.value if isinstance(color, ColorMode) else str(color),
+                stdin_filename=stdin_filename,
+            )
+        except lint_run.ConfigError as err:
+            usage_error(str(err))
+        if reading_stdin:
+            files: list[Path] = []
+            name = stdin_filename or lint_run.DEFAULT_STDIN_NAME
+            diags, sources = lint_run.check_stdin(name, lint_run.read_stdin())
+            io_error = crashed = False
+            n_files = 1
+        else:
+            files = expand_paths(paths)
+            diags, sources, io_error, crashed = _lint_files(files)
+            n_files = len(files)
+        diags = lint_run.finish(diags, opts)
+        fmt = opts.output_format
+        over_budget = False
+        if budget:
+            from ruledsl.cli.budget import lint_budget_cli  # the memory budget (cli/budget.py)
+
+            more, over_budget = lint_budget_cli(
+                files, budget_limit, sample, rate, show_table=fmt in ("text", "github"), opts=opts
+            )
+            diags = sorted(diags + more, key=sort_key)
+        code = _lint_report(diags, sources, n_files, opts, io_error or crashed, over_budget)
+        return code, [*sources, *(str(p) for p in opts.resolver.config_files())]
+
+    if watch:
+        raise typer.Exit(lint_run.watch(list(paths), once, watch_interval))
+    raise typer.Exit(once()[0])
+
+
+def _lint_report(
+    diags: list[Diagnostic], sources: dict[str, str], n_files: int, opts: Any, failed: bool, over_budget: bool
+) -> int:
+    """Print one lint run in the chosen format; returns the exit code."""
+    from ruledsl.cli import lint_run
+
+    fmt = opts.output_format
     if fmt == "json":
         typer.echo(json.dumps([d.to_dict() for d in diags], ensure_ascii=False, indent=2))
     elif fmt == "sarif":
@@ -257,13 +365,11 @@ def lint(
     elif fmt == "github":
         for d in diags:
             typer.echo(github_annotation(d))
-        typer.echo(_lint_summary(diags, len(files)))
+        typer.echo(_lint_summary(diags, n_files))
     else:
-        echo_diagnostics(diags, sources)
-        typer.echo(_lint_summary(diags, len(files)))
-    if io_error or crashed:
-        raise typer.Exit(EXIT_ERROR)
-    raise typer.Exit(EXIT_PROBLEMS if diags else EXIT_OK)
+        echo_diagnostics(diags, sources, color=opts.color)
+        typer.echo(_lint_summary(diags, n_files))
+    return lint_run.exit_code(diags, opts, failed, over_budget)
 
 
 def _lint_files(files: list[Path]) -> tuple[list[Diagnostic], dict[str, str], bool, bool]:
@@ -415,11 +521,19 @@ def fmt(
     diff: Annotated[
         bool, typer.Option("--diff", help="Change nothing; print a unified diff of the changes (exit 1 if any).")
     ] = False,
+    stdin_filename: Annotated[
+        Optional[str], typer.Option("--stdin-filename", help="With PATH `-`: the name of the text on stdin.")
+    ] = None,
 ) -> None:
     """Rewrite rulesets in the canonical layout, keeping comments.
 
     Files with syntax errors are reported and left untouched (exit 1).
+    `ruledsl fmt -` formats stdin to stdout.
     """
+    if [str(p) for p in paths] == ["-"]:  # cli/lint_run.py
+        from ruledsl.cli.lint_run import DEFAULT_STDIN_NAME, fmt_stdin
+
+        raise typer.Exit(fmt_stdin(stdin_filename or DEFAULT_STDIN_NAME, check, diff))
     from ruledsl.syntax.formatter import FormatError, format_module, scan_comments, strip_spans
     from ruledsl.syntax.parser import parse
 
@@ -586,7 +700,16 @@ def main(argv: Optional[list[str]] = None) -> None:
     try:
         app(args=argv, prog_name="ruledsl")
     except SystemExit:
+        try:
+            sys.stdout.flush()  # here, not at interpreter exit, so a closed pipe ends quietly
+        except BrokenPipeError:
+            _silence_stdout()
+        except (OSError, ValueError):
+            pass
         raise
+    except BrokenPipeError:
+        _silence_stdout()
+        sys.exit(EXIT_PROBLEMS)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
