@@ -82,6 +82,7 @@ class ExprGen:
         self.events = events
         self.fields = fields_of(events)
         self.allow_state = allow_state  # windows, sequences, scorecards may be read
+        self.exact_ints = False  # while True, an int operand never reads a scorecard (list_attribute)
 
     def choice(self, options):
         return self.draw(st.sampled_from(options))
@@ -92,7 +93,7 @@ class ExprGen:
         out += [c.name for c in self.scope.params if c.type == t]
         if self.allow_state:
             out += [w.name for w in self.scope.windows if w.type == t]
-            if t == "int":
+            if t == "int" and not self.exact_ints:
                 out += self.scope.scorecards  # a score is an int (or a decimal: numbers mix freely)
         return out
 
@@ -294,7 +295,12 @@ class ExprGen:
 
     def list_attribute(self, name: str, elem: str, d: int) -> str:
         """A test of a list entry's attributes (issue 11.4): category, source, a free attribute, the expiry."""
-        x = self.expr(self.choice(("int", "decimal")) if elem == "decimal" else elem, d)
+        # a list function refuses a decimal looked up in an int list (RD205), and a score may be a decimal
+        self.exact_ints = elem == "int"
+        try:
+            x = self.expr(self.choice(("int", "decimal")) if elem == "decimal" else elem, d)
+        finally:
+            self.exact_ints = False
         fn = self.choice(("list_category", "list_source", "list_attr", "list_expires_at", "present"))
         if fn == "list_expires_at":
             return f"list_expires_at({name}, {x}) {self.choice(('<', '>=', '=='))} {self.e_timestamp(0)}"
