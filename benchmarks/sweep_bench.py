@@ -40,8 +40,9 @@ if str(HERE) not in sys.path:
 
 import workload  # noqa: E402
 
+from ruledsl.runtime.benchtime import latency_pass, percentiles  # noqa: E402  (shared with `ruledsl bench`)
+
 STANDARD = HERE / "standard.rdsl"
-PERCENTILES = (50, 90, 99, 99.9)
 
 
 def build_engine(every: int, budget: int):
@@ -51,32 +52,6 @@ def build_engine(every: int, budget: int):
     engine_module.ADVANCE_EVERY = every  # bound into the generated code's namespace when the engine is built
     engine_module.SWEEP_BUDGET = budget  # read by Engine._advance at each call
     return engine_module.load(STANDARD)
-
-
-def latency_pass(engine, events: list[dict]) -> list[int]:
-    """The time in ns of each ``engine.evaluate()`` call over ``events``, in event order."""
-    evaluate = engine.evaluate
-    clock = time.perf_counter_ns
-    lat = [0] * len(events)
-    gc.collect()
-    gc.freeze()
-    try:
-        for i, ev in enumerate(events):
-            t0 = clock()
-            evaluate(ev)
-            lat[i] = clock() - t0
-    finally:
-        gc.unfreeze()
-    return lat
-
-
-def percentiles(lat: list[int], prefix: str = "") -> dict[str, float]:
-    """p50/p90/p99/p99.9, max and mean in µs of call times in ns."""
-    lat = sorted(lat)
-    res = {f"{prefix}p{p}_us": lat[min(len(lat) - 1, int(p / 100 * len(lat)))] / 1000 for p in PERCENTILES}
-    res[f"{prefix}max_us"] = lat[-1] / 1000
-    res[f"{prefix}mean_us"] = statistics.fmean(lat) / 1000
-    return res
 
 
 def throughput_pass(engine, events: list[dict]) -> dict[str, float]:

@@ -62,6 +62,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ruledsl.cli.serve",
     "ruledsl.cli.lsp",
     "ruledsl.cli.generate",
+    "ruledsl.cli.bench",
 )
 """Modules whose ``register(app)`` adds further commands (``run``, ``test``, ...)."""
 
