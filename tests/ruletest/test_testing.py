@@ -745,7 +745,7 @@ cases:
         "F:6:10: params.bigg: unknown parameter `bigg`; did you mean `big`?",
         "F:6:24: params.big: bad value for decimal parameter `big`: not a number: 'lots'",
         "F:7:9: lists.blak: unknown list `blak`; did you mean `black`?",
-        "F:7:26: lists.black: bad entry for list `black`: list entries must be strings, got 1 "
+        "F:7:26: lists.black: bad entry for list `black`: list entry 0 (1): expected a string, got int "
         '(YAML read it as a number: quote it, e.g. "6222000000001001")',
         "F:12:11: cases[1].name (case \"one\"): case name 'one' is already used by cases[0]",
         'F:13:13: cases[1].events (case "one"): a case needs at least one event',
