@@ -107,13 +107,13 @@ def bench_one(
     calibration: float,
 ) -> dict[str, Any]:
     """Every figure of one ruleset (the dict written to JSON)."""
-    from ruledsl.check.checker import check_files
+    from ruledsl.check.checker import load_and_check
     from ruledsl.cli.bench_shares import measure_shares
     from ruledsl.runtime.benchtime import gc_state, latency_pass, percentiles, timed_loop
 
-    result = check_files(path)
+    result = load_and_check([path])
     if not result.ok:
-        raise ValueError(f"{path} has errors: run `ruledsl lint {path}`")
+        raise ValueError(f"{path} has errors: see `ruledsl lint {path}`")
     make = _engine_factory(evaluator)
     used, skipped, probe = _usable_events(make, result, events)
     if not used:
