@@ -18,7 +18,7 @@ import typer
 
 from ruledsl.cli.lint_config import FORMATS, ConfigError, LintConfig, Resolver, filter_diagnostics
 from ruledsl.syntax.codes import CODES
-from ruledsl.syntax.diagnostics import Diagnostic, sort_key
+from ruledsl.syntax.diagnostics import Diagnostic, render, sort_key
 from ruledsl.syntax.loader import find_ruleset_files
 
 STDIN = "-"
@@ -197,14 +197,14 @@ def fmt_stdin(name: str, check: bool, diff: bool) -> int:
     """
     import difflib
 
-    from ruledsl.cli.app import echo_diagnostics
     from ruledsl.syntax.formatter import FormatError, format_module
     from ruledsl.syntax.parser import parse
 
     text = read_stdin()
     module, diags = parse(text, name)
     if diags or module is None:
-        echo_diagnostics(sorted(diags, key=sort_key), {name: text}, err=True)
+        for d in sorted(diags, key=sort_key):
+            typer.echo(render(d, text) + "\n", err=True)
         typer.echo(f"error: {name}: not formatted, it has syntax errors", err=True)
         return 1
     try:
