@@ -39,6 +39,7 @@ from urllib.parse import quote as url_quote
 import typer
 
 from ruledsl._version import __version__
+from ruledsl.cli.progress import FileProgress, ctrl_c_passes_through, exit_if_interrupted
 from ruledsl.syntax.codes import CODES
 from ruledsl.syntax.diagnostics import Diagnostic, make, render, sort_key, suggest
 from ruledsl.syntax.encoding import NotUtf8Error
@@ -348,8 +349,11 @@ def lint(
         return code, [*sources, *(str(p) for p in opts.resolver.config_files())]
 
     if watch:
-        raise typer.Exit(lint_run.watch(list(paths), once, watch_interval))
-    raise typer.Exit(once()[0])
+        with ctrl_c_passes_through():  # Ctrl-C ends the watch, not one pass (cli/progress.py)
+            raise typer.Exit(lint_run.watch(list(paths), once, watch_interval))
+    code = once()[0]
+    exit_if_interrupted()
+    raise typer.Exit(code)
 
 
 def _lint_report(
@@ -379,7 +383,7 @@ def _lint_files(files: list[Path]) -> tuple[list[Diagnostic], dict[str, str], bo
     out: list[Diagnostic] = []
     sources: dict[str, str] = {}
     io_error = crashed = False
-    for f in files:
+    for f in FileProgress(files, "checking"):  # a bar on a terminal; Ctrl-C: a partial summary (cli/progress.py)
         shown = display_path(f)
         try:
             # the checker's diagnostics include the program's own (I/O, syntax)
@@ -543,7 +547,7 @@ def fmt(
     unchanged = failed = 0
     io_error = False
     dry = check or diff
-    for f in files:
+    for f in FileProgress(files, "formatting"):  # a bar on a terminal; Ctrl-C: a partial summary (cli/progress.py)
         shown = display_path(f)
         try:
             raw = f.read_bytes()
@@ -611,6 +615,7 @@ def fmt(
                 continue
             typer.echo(f"reformatted {shown}", err=True)
     typer.echo(_fmt_summary(len(changed), unchanged, failed, dry), err=True)
+    exit_if_interrupted()
     if io_error:
         raise typer.Exit(EXIT_ERROR)
     if failed or (dry and changed):

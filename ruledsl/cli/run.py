@@ -53,6 +53,10 @@ not evaluated, written or scored, so each ruleset's statistics cover only the
 event types it knows.  ``python -m ruledsl.sim --profile all`` makes
 such a stream (account opening, ledger postings, e-channel and retail events).
 
+On a terminal a progress bar is drawn on stderr; the first Ctrl-C stops the
+replay between two events, writes the decisions so far, prints the summary of
+those events and exits with 130 (``ruledsl.cli.progress``).
+
 Exit codes: ``0`` every event evaluated; ``1`` some events were rejected (the
 rest were evaluated and written); ``2`` usage or I/O error: a missing or
 unreadable events or ruleset file, a ruleset with errors (its diagnostics are
@@ -415,6 +419,7 @@ def register(app) -> None:
         skipped.  Exit codes: 0 all events evaluated, 1 some events rejected,
         2 usage or I/O error (missing file, ruleset with errors, bad option).
         """
+        from ruledsl.cli.progress import exit_if_interrupted, track_events
         from ruledsl.cli.run_parquet import is_parquet, iter_batches, replay_arrow
         from ruledsl.kernels.values import get_zone
         from ruledsl.syntax.durations import parse_duration
@@ -483,7 +488,7 @@ def register(app) -> None:
             if is_parquet(events):
                 report = replay_arrow(
                     loaded,
-                    iter_batches(events),
+                    track_events(events, iter_batches(events), parquet=True),  # a bar; Ctrl-C stops between batches
                     events_name=events_name,
                     out=sink,
                     warmup_ms=warmup_ms,
@@ -492,7 +497,7 @@ def register(app) -> None:
             else:
                 report = replay(
                     loaded,
-                    iter_lines(events),
+                    track_events(events, iter_lines(events), parquet=False),  # a bar; Ctrl-C stops between lines
                     events_name=events_name,
                     out=sink,
                     warmup_ms=warmup_ms,
@@ -517,6 +522,7 @@ def register(app) -> None:
                 summary_stream.flush()
             else:
                 render_report(report, make_console(summary_stream), top=top)
+        exit_if_interrupted()  # after Ctrl-C: the summary above is of the events read so far; exit 130
         if report.internal_errors:
             typer.echo(
                 f"ruledsl: internal error on {report.internal_errors} event(s) (see above); this is a bug in "
