@@ -46,6 +46,7 @@ def test_wheel_ships_the_grammar(wheel: Path):
         "ruledsl/cli/lsp/server.py",
     ):
         assert shipped in names, shipped
+    assert any(n.endswith((".dist-info/licenses/LICENSE", ".dist-info/LICENSE")) for n in names)
 
 
 def test_installed_wheel_parses_and_evaluates_outside_the_checkout(wheel: Path, tmp_path: Path):

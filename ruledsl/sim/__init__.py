@@ -82,17 +82,20 @@ traffic from its own, so ``fraud_rate`` changes normal traffic only where a
 victim's own sessions make way for a scenario.
 About 100,000 events take 1-2 seconds.
 
-Command line::
+Command line (``python -m ruledsl.sim`` takes the same options; both write
+to standard output unless ``--out`` names a file outside the package and the
+source checkout, see ``ruledsl.sim.output``)::
 
-    python -m ruledsl.sim --customers 2000 --days 7 --seed 1 --out events.jsonl
-    python -m ruledsl.sim --profile all --customers 1000 --days 7 --warmup-days 14 --out all.jsonl
+    ruledsl generate --customers 2000 --days 7 --seed 1 > events.jsonl
+    ruledsl generate --profile all --customers 1000 --days 7 --warmup-days 14 --out /tmp/all.jsonl
 
 Modules: ``catalog`` (families, event and scenario types, profiles),
 ``common`` (formats, random helpers, customers, identifiers), ``stream``
 (state, output queue, e-channel events), one module per family (``echannel``,
 ``account_opening``, ``ledger`` and ``ledger_scenarios``, ``retail``,
 ``counter``), ``generate`` (the families combined, ``generate``,
-``write_jsonl``) and ``command`` (``python -m ruledsl.sim``).
+``write_jsonl``), ``command`` (``python -m ruledsl.sim``, and ``write_stream`` for
+``ruledsl generate``) and ``output`` (where a stream may be written, the shipped rulesets).
 """
 
 from ruledsl.sim.catalog import (
