@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("pygls")
-
 from ruledsl.cli.lsp.analysis import Analysis, completions, doc_comment, format_text
 from ruledsl.cli.lsp.server import to_offset, to_position
 
