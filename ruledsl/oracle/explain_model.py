@@ -153,6 +153,8 @@ def difference(a: Number, b: Number) -> Number:
 
 def step(type_name: str, v: Number) -> Optional[Number]:
     """The smallest positive step of a type's values: 1 (int, ms), 0.0001 (decimal); None for floats."""
+    if isinstance(v, float):  # a decimal compared with a float is compared as a float: no exact step
+        return None
     if type_name in ("int", "duration", "timestamp") and type(v) is int:
         return 1
     if type_name == "decimal" or isinstance(v, decimal.Decimal):
