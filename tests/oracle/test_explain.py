@@ -220,6 +220,22 @@ def test_float_margin(source: Path) -> None:
     assert "model" not in _fired(engine, _event(score=model.counterfactual.value))
 
 
+def test_decimal_compared_with_a_float(tmp_path: Path) -> None:
+    # a decimal field against a float is compared as floats: the boundary is the float's neighbour
+    path = tmp_path / "mixed.rdsl"
+    path.write_text(
+        'ruleset mixed { timezone "UTC" }\n'
+        "event e { amount: decimal\n ratio: float }\n"
+        'rule over { reason "over" on e when ratio < amount action alert }\n'
+    )
+    engine = ruledsl.load(path, clock=None)
+    ev = {"type": "e", "ts": T0, "amount": "2.50", "ratio": 1.25}
+    rule = _rule(engine.explain(ev), "over")
+    assert rule.fired and rule.counterfactual is not None
+    changed = dict(ev, **{rule.counterfactual.input: rule.counterfactual.value})
+    assert engine.peek(changed).action == "pass"
+
+
 def test_explain_changes_no_state(source: Path, tmp_path: Path) -> None:
     engine = _engine(source, history=5)
     engine.snapshot(tmp_path / "a.snap")  # (writing a snapshot compacts the kernels: their bytes change once)
