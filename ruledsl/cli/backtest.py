@@ -26,6 +26,7 @@ errors, a bad option value).
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -186,6 +187,7 @@ def run_backtest(
     samples: int = 3,
     quiet: bool = False,
     sweep: Optional[list[str]] = None,
+    explain: bool = True,
 ) -> NoReturn:
     """The body of ``ruledsl backtest`` (exits with its code)."""
     from ruledsl.lab.compare import DEFAULT_ENTITY_FIELDS, Comparison
@@ -252,6 +254,13 @@ def run_backtest(
     except LabError as err:
         fail(str(err))
     report_problems(result)
+    compared = comparison.to_dict() if comparison is not None else None
+    explained = None
+    if compared is not None:
+        explained = _explain_samples(
+            compared, explain and not result.interrupted, rulesets, events, baseline or [], params, baseline_params,
+            history=history, timezone=timezone, skip_unknown_types=skip_unknown_types, quiet=quiet,
+        )  # fmt: skip
     new_dict = metrics.to_dict()
     old_dict = old_metrics.to_dict() if old_metrics is not None else None
     label_view = label_set.describe() if "labelled" in new_dict else None
@@ -266,7 +275,8 @@ def run_backtest(
         replay=result.to_dict(),
         metrics=new_dict,
         baseline_metrics=old_dict,
-        comparison=comparison.to_dict() if comparison is not None else None,
+        comparison=compared,
+        explain=explained,
         hold_queue={"candidate": holds, "baseline": old_holds.simulate(per_hour) if old_holds is not None else None},
         timezone=str(zone),
         sweeps=[c.to_dict() for c in curves],
@@ -282,7 +292,52 @@ def run_backtest(
         fail(str(err))
     if not quiet:
         print_summary(data, report, json_out)
+    if explained is not None and explained.get("interrupted"):
+        raise typer.Exit(EXIT_INTERRUPTED)
     finish(result)
+
+
+def _explain_samples(
+    compared: dict,
+    enabled: bool,
+    rulesets: list[Path],
+    events: list[Path],
+    baseline: list[Path],
+    params: Optional[list[str]],
+    baseline_params: Optional[list[str]],
+    *,
+    history: Optional[list[Path]],
+    timezone: Optional[str],
+    skip_unknown_types: bool,
+    quiet: bool,
+) -> dict:
+    """The samples' explanations (``lab/explain_pass.py``): a second pass on fresh engines; its figures."""
+    from ruledsl.lab.explain_pass import explain_samples, sample_positions
+    from ruledsl.lab.readers import ReadStats, iter_chunks
+
+    positions = sample_positions(compared["cells"])
+    if not enabled or not positions:
+        return {"enabled": False, "samples": len(positions)}
+    began = time.perf_counter()
+    engine = load_engine(rulesets, timezone=timezone, params=params or [], what="ruleset")
+    old = load_engine(baseline, timezone=timezone, params=baseline_params or [], what="baseline")
+    stats = ReadStats()
+    try:
+        with progress_bar(use_progress(quiet), "explaining samples") as update:
+            done = explain_samples(
+                engine,
+                old,
+                iter_chunks(events, stats),
+                positions,
+                stats,
+                history=iter_chunks(history, ReadStats()) if history else (),
+                skip_unknown_types=skip_unknown_types,
+                progress=update,
+            )
+    except LabError as err:
+        fail(str(err))
+    done.seconds = time.perf_counter() - began  # engines' loading included: the whole extra cost
+    return done.to_dict()
 
 
 def _sweep_curves(
@@ -350,6 +405,12 @@ def print_summary(data: dict, report: Optional[Path], json_out: Optional[Path]) 
             f"sweep of {sw['param']} ({len(pts)} values, one pass, {sw['seconds']:.1f} s): alerts per 10,000 "
             f"from {pts[0]['alerts_per_10k'] or 0:.1f} ({pts[0]['value']}) to {pts[-1]['alerts_per_10k'] or 0:.1f} "
             f"({pts[-1]['value']})"
+        )
+    ex = data.get("explain")
+    if ex and ex.get("enabled"):
+        out(
+            f"samples explained: {ex['explained']:,} of {ex['samples']:,} in {ex['seconds']:.1f} s "
+            f"(a second pass over {ex['events_evaluated']:,} events" + (", interrupted)" if ex["interrupted"] else ")")
         )
     for path, what in ((report, "report"), (json_out, "JSON")):
         if path is not None:
@@ -457,6 +518,13 @@ def register(app: typer.Typer) -> None:
             int, typer.Option("--samples", help="Sample events per transition cell.", min=0, max=100)
         ] = 3,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")] = False,
+        explain: Annotated[
+            bool,
+            typer.Option(
+                "--explain/--no-explain",
+                help="Explain the sample events with margins (a second pass up to the last sample).",
+            ),
+        ] = True,
         sweep: Annotated[
             Optional[list[str]],
             typer.Option(
@@ -496,4 +564,5 @@ def register(app: typer.Typer) -> None:
             samples=samples,
             quiet=quiet,
             sweep=sweep,
+            explain=explain,
         )

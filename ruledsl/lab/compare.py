@@ -9,7 +9,9 @@
   event whose action is *stronger* under the candidate (escalated: e.g.
   ``pass -> hold``), and those with one whose action is weaker (relaxed);
 - **samples**: the first ``samples`` events of every non-empty cell, with
-  their file and line, the event and each version's fired rules.
+  their file and line, the event and each version's fired rules; the file's
+  index in ``--events`` with the line names the event's position in the
+  stream, where ``lab/explain_pass.py`` finds it again to explain it.
 
 Only the events whose action changed are looked at one by one (the matrix
 itself is counted over action lists), so an unchanged stream costs a zip
@@ -94,6 +96,7 @@ class Comparison:
         kept.append(
             {
                 "file": chunk.source,
+                "file_index": chunk.file,
                 "line": chunk.lines[i],
                 "event": _jsonable(chunk.row(i)),
                 "old_rules": _rules(old[i]),

@@ -20,7 +20,7 @@ from __future__ import annotations
 import gzip
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
@@ -59,18 +59,21 @@ class Chunk:
     """A batch of events from one file: dicts (JSON Lines) or an Arrow ``RecordBatch`` (Parquet).
 
     ``lines[i]`` is event ``i``'s line number in the file (JSON Lines) or its
-    row number from 1 (Parquet).
+    row number from 1 (Parquet); ``file`` is the file's index in the list
+    read, so ``(file, lines[i])`` names one event of the stream even when a
+    file is given twice (``lab/explain_pass.py`` finds samples again by it).
     """
 
-    __slots__ = ("batch", "events", "lines", "source")
+    __slots__ = ("batch", "events", "file", "lines", "source")
 
     def __init__(
-        self, source: str, lines: Sequence[int], events: Optional[list[dict]] = None, batch: Any = None
+        self, source: str, lines: Sequence[int], events: Optional[list[dict]] = None, batch: Any = None, file: int = 0
     ) -> None:
         self.source = source
         self.lines = lines
         self.events = events
         self.batch = batch
+        self.file = file
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -123,10 +126,18 @@ class Chunk:
         if self.batch is not None:
             import pyarrow as pa
 
-            return Chunk(self.source, lines, batch=self.batch.take(pa.array(keep, pa.int64())))
+            return Chunk(self.source, lines, batch=self.batch.take(pa.array(keep, pa.int64())), file=self.file)
         assert self.events is not None
         events = self.events
-        return Chunk(self.source, lines, events=[events[i] for i in keep])
+        return Chunk(self.source, lines, events=[events[i] for i in keep], file=self.file)
+
+    def slice(self, start: int, stop: int) -> Chunk:
+        """Events ``start`` to ``stop - 1`` as a chunk of their own (zero-copy for Arrow)."""
+        lines = self.lines[start:stop]
+        if self.batch is not None:
+            return Chunk(self.source, lines, batch=self.batch.slice(start, stop - start), file=self.file)
+        assert self.events is not None
+        return Chunk(self.source, lines, events=self.events[start:stop], file=self.file)
 
 
 def sniff(path: Path) -> str:
@@ -169,22 +180,28 @@ def iter_chunks(
     sizes = [p.stat().st_size for p in paths]
     stats.bytes_total = sum(sizes)
     base = 0
-    for path, name, size in zip(paths, names, sizes, strict=True):
+    for index, (path, name, size) in enumerate(zip(paths, names, sizes, strict=True)):
         try:
             kind = sniff(path)
         except OSError as err:
             raise LabError(f"cannot read {name}: {err.strerror or err}") from None
         if kind == "parquet":
-            yield from _parquet_chunks(path, name, stats, batch_rows, base, size)
+            chunks = _parquet_chunks(path, name, stats, batch_rows, base, size)
         else:
-            yield from _jsonl_chunks(path, name, stats, batch_rows, base, kind == "gzip")
+            chunks = _jsonl_chunks(path, name, stats, batch_rows, base, kind == "gzip")
+        try:
+            for chunk in chunks:
+                chunk.file = index
+                yield chunk
+        finally:
+            chunks.close()  # a reader stopped early (Ctrl-C, the explanations' pass) closes its file now
         base += size
         stats.bytes_done = base
 
 
 def _jsonl_chunks(
     path: Path, name: str, stats: ReadStats, batch_rows: int, base: int, gzipped: bool
-) -> Iterator[Chunk]:
+) -> Generator[Chunk, None, None]:
     decode = msgspec.json.Decoder().decode
     raw = open(path, "rb")  # noqa: SIM115 -- closed in the finally below
     try:
@@ -234,7 +251,9 @@ def _json_kind(value: Any) -> str:
     return "a number"
 
 
-def _parquet_chunks(path: Path, name: str, stats: ReadStats, batch_rows: int, base: int, size: int) -> Iterator[Chunk]:
+def _parquet_chunks(
+    path: Path, name: str, stats: ReadStats, batch_rows: int, base: int, size: int
+) -> Generator[Chunk, None, None]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -53,6 +53,7 @@ def backtest_data(
     hold_queue: dict,
     timezone: str,
     sweeps: Optional[list[dict]] = None,
+    explain: Optional[dict] = None,
 ) -> dict:
     """Every figure of a backtest as JSON-ready data (what ``--json`` writes and the HTML shows)."""
     if baseline_metrics is not None:  # each candidate rule's hits under the baseline, for the rules table
@@ -75,6 +76,7 @@ def backtest_data(
         "comparison": comparison,
         "hold_queue": hold_queue,
         "sweeps": list(sweeps or []),
+        "explain": explain,  # the samples' explanations' pass (lab/explain_pass.py); None without a baseline
     }
 
 

@@ -10,6 +10,7 @@ Skipped, with the reason, only where Chromium is not installed.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -82,6 +83,11 @@ def test_report_renders_offline_with_tables_and_charts(report, tmp_path):
     ):
         assert title in dom, title
     assert "<script" not in dom
+    # the sample events' explanations (a second pass, lab/explain_pass.py): margins and counterfactuals in the DOM
+    assert dom.count('class="explained"') >= 3
+    assert re.search(r"would not have fired with [^<]+", dom)
+    assert re.search(r"✓ [a-z_0-9]+ [0-9,.]+ (&gt;=|&gt;|&lt;=|&lt;) [a-z_0-9]+ [0-9,.]+ by [0-9,.]+", dom), "a margin"
+    assert 'id="explain-cost"' in dom and "by a second pass over" in dom
 
 
 def test_report_screenshot_is_a_page(report, tmp_path):
