@@ -52,6 +52,13 @@ def register(app: typer.Typer) -> None:
         log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning, error.")] = "info",
         ssl_certfile: Annotated[Optional[Path], typer.Option("--ssl-certfile", help="TLS certificate (PEM).")] = None,
         ssl_keyfile: Annotated[Optional[Path], typer.Option("--ssl-keyfile", help="TLS private key (PEM).")] = None,
+        audit_log: Annotated[
+            Optional[Path],
+            typer.Option(
+                "--audit-log",
+                help="Record admin changes in this hash-chained audit log (by: the admin token's name).",
+            ),
+        ] = None,
         drain_timeout: Annotated[
             float, typer.Option("--drain-timeout", help="Seconds SIGTERM waits for requests in flight.")
         ] = 10.0,
@@ -78,6 +85,7 @@ def register(app: typer.Typer) -> None:
             ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
             ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
             drain_timeout=drain_timeout,
+            audit_log=str(audit_log) if audit_log else None,
         )
         if config.log_level not in ("debug", "info", "warning", "error"):
             usage_error(f"--log-level must be debug, info, warning or error, not {log_level!r}")

@@ -1,7 +1,11 @@
 """Admin routes under ``/v1/admin/``: parameters, lists, reload, snapshot, holds, controls, exemptions.
 
-Each calls the engine's own API with the request's ``by``/``reason`` (the
-audit log's fields) and answers with what the engine returned.  Bodies are
+Each calls the engine's own API with ``by`` and ``reason`` (the audit log's
+fields: ``--audit-log``) and answers with what the engine returned.  ``by``
+is the admin token's name (``config.Tokens``), so the log says which token
+made the change whatever the body claims; a ``by`` in the body is kept
+beside it (``ops-alice (zhang.wei)``: the person the token holder acts
+for).  ``reason`` comes from the body.  Bodies are
 decoded into the Structs below (unknown fields refused, the wrong type
 named by its JSON path); the engine's errors become 422 with the engine's
 message, nothing changed.  With ``--workers > 1`` the calls that change one
@@ -21,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ruledsl.serve.http import HTTPError, json_response, read_body, scope_of
+from ruledsl.serve.http import HTTPError, bearer, json_response, read_body, scope_of
 from ruledsl.serve.service import Service
 
 Key = Union[str, int]
@@ -29,7 +33,11 @@ Time = Union[int, str]  # epoch ms or ISO 8601, as an event's ts
 
 
 class Who(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Who makes the change and why (to the audit log)."""
+    """Why the change is made, and for whom (to the audit log).
+
+    The log's ``by`` is the admin token's name; a ``by`` given here is kept
+    beside it: ``ops-alice (zhang.wei)``.
+    """
 
     by: Optional[str] = None
     reason: Optional[str] = None
@@ -121,6 +129,7 @@ def _admin(handler: Callable[[Request, Service], Any], *, per_process: bool = Fa
         service: Service = request.app.state.service
         try:
             scope_of(request, service, ("admin",))
+            request.state.by = service.tokens.name_of(bearer(request.headers.get("authorization")))
             if per_process and service.config.workers > 1:
                 raise HTTPError(
                     409,
@@ -174,6 +183,8 @@ async def _body(request: Request, service: Service, kind: type) -> Any:
                 check_who(*who)
             except AuditError as err:
                 raise HTTPError(422, "bad_request", str(err), name) from None
+        token = request.state.by
+        body.by = token if body.by is None or body.by == token else f"{token} ({body.by})"
         return body
     except msgspec.ValidationError as err:
         field = str(err).rpartition("at `$.")[2].rstrip("`") if "at `$." in str(err) else None

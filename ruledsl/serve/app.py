@@ -1,8 +1,9 @@
-"""The HTTP routes: decide, batch, health, readiness, metrics, the OpenAPI document; admin in ``admin``.
+"""The HTTP application: health, readiness, metrics, the OpenAPI document; decide in ``decide``, admin in ``admin``.
 
-Handlers call the engine directly on the event loop: a decision takes
-microseconds, less than a hand-off to a thread would.  Slow engine calls
-(reload, snapshot, expiry) go to a thread.  Errors are JSON
+``ServeApp`` hands the two decide calls straight to their ASGI endpoints
+(``decide``: the hot path skips Starlette's layers) and everything else to
+Starlette's routing.  Slow engine calls (reload, snapshot, expiry) go to a
+thread.  Errors are JSON
 ``{"error": {"code", "message", "field"?}}``: 400 bad JSON, 401 no token,
 403 wrong scope, 413 too large, 422 a bad event or admin argument (the
 engine's message), 503 while draining or when a shared store is down.
@@ -13,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,101 +23,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ruledsl.kernels.values import EventError
 from ruledsl.serve.admin import admin_routes
 from ruledsl.serve.config import CONFIG_ENV, ServeConfig, Tokens
-from ruledsl.serve.http import JSON, HTTPError, decode_json, encode, event_error, json_response, read_body, scope_of
+from ruledsl.serve.decide import Decide, DecideBatch, Receive, Scope, Send
+from ruledsl.serve.http import JSON, HTTPError, json_response
 from ruledsl.serve.logs import log
 from ruledsl.serve.metrics import CONTENT_TYPE
 from ruledsl.serve.service import Service, load_engine
-
-# ---------------------------------------------------------------- decide
-
-
-async def decide(request: Request) -> Response:
-    """``POST /v1/decide``: one event -> its decision (channel view, or the full decision for analysts)."""
-    service: Service = request.app.state.service
-    started = time.perf_counter()
-    try:
-        scope = scope_of(request, service, ("channel", "analyst"))
-        _not_draining(service)
-        event = decode_json(await read_body(request, service), service)
-        if not isinstance(event, dict):
-            service.metrics.rejected.labels("bad_event").inc()
-            raise HTTPError(422, "bad_event", f"an event is a JSON object, not {_json_kind(event)}")
-        try:
-            decision = service.engine.evaluate(event)
-        except EventError as err:
-            service.metrics.rejected.labels("bad_event").inc()
-            raise HTTPError(422, "bad_event", str(err), err.field) from None
-    except HTTPError as err:
-        return err.response()
-    service.metrics.decisions[decision.action].inc()
-    body = encode(decision if scope == "analyst" else decision.channel_view())
-    service.metrics.latency_one.observe(time.perf_counter() - started)
-    return Response(body, media_type=JSON)
-
-
-async def decide_batch(request: Request) -> Response:
-    """``POST /v1/decide/batch``: ``{"events": [...]}`` -> ``{"results": [...]}`` in the same order.
-
-    A bad event gets ``{"error": {...}}`` in its place; the others are decided.
-    """
-    service: Service = request.app.state.service
-    started = time.perf_counter()
-    try:
-        scope = scope_of(request, service, ("channel", "analyst"))
-        _not_draining(service)
-        payload = decode_json(await read_body(request, service), service)
-        events = payload.get("events") if isinstance(payload, dict) else None
-        if not isinstance(events, list):
-            raise HTTPError(422, "bad_batch", 'a batch is a JSON object {"events": [event, ...]}', "events")
-        if len(events) > service.config.max_batch:
-            service.metrics.rejected.labels("too_large").inc(len(events))
-            raise HTTPError(
-                413, "too_large", f"{len(events)} events in one batch; the limit is {service.config.max_batch}"
-            )
-    except HTTPError as err:
-        return err.response()
-    results: list[Any] = []
-    counters = service.metrics.decisions
-    rejected = service.metrics.rejected
-    analyst = scope == "analyst"
-    objects = [e for e in events if type(e) is dict]
-    decided = iter(service.engine.evaluate_many(objects, errors="return"))
-    for event in events:
-        if type(event) is not dict:  # the engine would read a string as JSON text: not what a batch means
-            rejected.labels("bad_event").inc()
-            results.append(
-                {"error": {"code": "bad_event", "message": f"an event is a JSON object, not {_json_kind(event)}"}}
-            )
-            continue
-        out = next(decided)
-        if isinstance(out, EventError):
-            rejected.labels("bad_event").inc()
-            results.append({"error": event_error(out)})
-            continue
-        counters[out.action].inc()
-        results.append(out if analyst else out.channel_view())
-    body = encode({"results": results})
-    service.metrics.latency_batch.observe(time.perf_counter() - started)
-    return Response(body, media_type=JSON)
-
-
-def _not_draining(service: Service) -> None:
-    if service.draining:
-        raise HTTPError(503, "draining", "the service is shutting down; send this to another instance")
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if value is None:
-        return "null"
-    return "a number" if isinstance(value, (int, float)) and not isinstance(value, bool) else "a boolean"
-
 
 # ---------------------------------------------------------------- health, metrics, OpenAPI
 
@@ -172,8 +84,23 @@ async def server_error(request: Request, exc: Exception) -> Response:
 # ---------------------------------------------------------------- the application
 
 
-def create_app(service: Service) -> Starlette:
-    """The Starlette application serving ``service``."""
+class ServeApp(Starlette):
+    """Starlette, with a shortcut for the decide calls: ``POST`` to their paths goes straight to their endpoint."""
+
+    fast: dict[str, Any]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one ASGI call."""
+        if scope["type"] == "http" and scope["method"] == "POST":
+            endpoint = self.fast.get(scope["path"])
+            if endpoint is not None:
+                await endpoint(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(service: Service) -> ServeApp:
+    """The application serving ``service``."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -183,25 +110,26 @@ def create_app(service: Service) -> Starlette:
         finally:
             await service.stop()
 
-    routes = [
-        Route("/v1/decide", decide, methods=["POST"]),
-        Route("/v1/decide/batch", decide_batch, methods=["POST"]),
+    fast = {"/v1/decide": Decide(service), "/v1/decide/batch": DecideBatch(service)}
+    routes = [  # the decide paths too: another method gets its 405 from the router
+        *(Route(path, endpoint, methods=["POST"]) for path, endpoint in fast.items()),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         *admin_routes(),
     ]
-    app = Starlette(
+    app = ServeApp(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: not_found, 500: server_error, Exception: server_error},
     )
     app.state.service = service
+    app.fast = fast
     return app
 
 
-def app_from_env() -> Starlette:
+def app_from_env() -> ServeApp:
     """The application for a uvicorn worker process: settings from ``RULEDSL_SERVE_CONFIG`` (set by the CLI)."""
     config = msgspec.json.decode(os.environ[CONFIG_ENV], type=ServeConfig)
     service = Service(config, load_engine(config), Tokens.load(config.tokens_file))

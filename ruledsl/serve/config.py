@@ -1,7 +1,7 @@
 """The service's settings and its access tokens.
 
 Tokens come from a token file (``--tokens FILE``: JSON or YAML mapping each
-scope to a token or a list of tokens) and from the environment
+scope to a token, a list of tokens, or a mapping of names to tokens) and from the environment
 (``RULEDSL_CHANNEL_TOKENS``, ``RULEDSL_ANALYST_TOKENS``,
 ``RULEDSL_ADMIN_TOKENS``: comma-separated); both are merged.  A token is
 kept only as its SHA-256 digest, so a lookup costs the same whatever the
@@ -12,6 +12,10 @@ tokens the full decision (matched rules, features, scores); ``admin``
 tokens the admin calls and nothing else (docs/serve.md, "Tokens").  With no
 channel token configured, deciding is open to anyone who can reach the
 port (the channel view only) - allowed on a loopback address alone.
+
+Each token has a name: the one the token file gives it, else its scope and
+the first 8 hex digits of its digest (``admin-3fa2b1c0``: it names the token
+without revealing it).  Admin calls are recorded under that name (``by``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import hashlib
 import ipaddress
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import msgspec
 
@@ -55,6 +59,7 @@ class ServeConfig(msgspec.Struct, kw_only=True):
     ssl_certfile: Optional[str] = None
     ssl_keyfile: Optional[str] = None
     drain_timeout: float = 10.0  # seconds SIGTERM waits for requests in flight
+    audit_log: Optional[str] = None  # the engine's hash-chained audit log (admin changes)
 
     def check(self) -> None:
         """Raise ``ServeError`` for settings that cannot work together."""
@@ -70,6 +75,11 @@ class ServeConfig(msgspec.Struct, kw_only=True):
             raise ServeError(
                 "--state is for one worker: with --workers > 1 the shared state lives in Redis, and each "
                 "worker's snapshot would overwrite the others'"
+            )
+        if self.workers > 1 and self.audit_log:
+            raise ServeError(
+                "--audit-log is for one worker: with --workers > 1 every worker would append its own "
+                "hash chain to the one file and break it"
             )
         if not 0 < self.port < 65536:
             raise ServeError(f"--port must be 1-65535, not {self.port}")
@@ -99,21 +109,22 @@ def digest(token: str) -> bytes:
 
 
 class Tokens:
-    """Token digests -> scope."""
+    """Token digests -> scope and name."""
 
-    def __init__(self, by_scope: dict[str, list[str]]) -> None:
-        self._scope: dict[bytes, str] = {}
+    def __init__(self, by_scope: dict[str, list[Any]]) -> None:
+        self._who: dict[bytes, tuple[str, str]] = {}
         self.counts = dict.fromkeys(SCOPES, 0)
         for scope, tokens in by_scope.items():
             if scope not in SCOPES:
                 raise ServeError(f"unknown token scope {scope!r}; the scopes are {', '.join(SCOPES)}")
-            for token in tokens:
+            for entry in tokens:
+                name, token = entry if isinstance(entry, tuple) else (None, entry)
                 if not isinstance(token, str) or len(token) < 16:
                     raise ServeError(f"a {scope} token must be a string of at least 16 characters")
                 key = digest(token)
-                if self._scope.get(key, scope) != scope:
-                    raise ServeError(f"one token is given for two scopes ({self._scope[key]} and {scope})")
-                self._scope[key] = scope
+                if key in self._who and self._who[key][0] != scope:
+                    raise ServeError(f"one token is given for two scopes ({self._who[key][0]} and {scope})")
+                self._who[key] = (scope, name or f"{scope}-{key[:4].hex()}")
                 self.counts[scope] += 1
 
     @property
@@ -123,13 +134,19 @@ class Tokens:
 
     def scope_of(self, token: str) -> Optional[str]:
         """The scope of ``token``, or None if it is not a configured token."""
-        return self._scope.get(digest(token))
+        who = self._who.get(digest(token))
+        return None if who is None else who[0]
+
+    def name_of(self, token: str) -> Optional[str]:
+        """The name of ``token`` (the token file's, or ``scope-<8 hex of its digest>``), or None if unknown."""
+        who = self._who.get(digest(token))
+        return None if who is None else who[1]
 
     @classmethod
     def load(cls, tokens_file: Optional[str], environ: Optional[dict[str, str]] = None) -> Tokens:
         """Tokens from the token file (if any) and the environment variables, merged."""
         env = os.environ if environ is None else environ
-        by_scope: dict[str, list[str]] = {scope: [] for scope in SCOPES}
+        by_scope: dict[str, list[Any]] = {scope: [] for scope in SCOPES}
         if tokens_file:
             for scope, tokens in _read_tokens_file(Path(tokens_file)).items():
                 if scope not in by_scope:
@@ -142,7 +159,7 @@ class Tokens:
         return cls(by_scope)
 
 
-def _read_tokens_file(path: Path) -> dict[str, list[str]]:
+def _read_tokens_file(path: Path) -> dict[str, list[Any]]:
     import yaml
 
     try:
@@ -153,10 +170,18 @@ def _read_tokens_file(path: Path) -> dict[str, list[str]]:
         raise ServeError(f"the token file {path} is not valid JSON or YAML: {err}") from None
     if not isinstance(data, dict):
         raise ServeError(f"the token file {path} must map scopes ({', '.join(SCOPES)}) to tokens")
-    out: dict[str, list[str]] = {}
+    out: dict[str, list[Any]] = {}
     for scope, value in data.items():
+        if isinstance(value, dict):  # name -> token: the name is who the audit log records
+            named = []
+            for name, token in value.items():
+                if not isinstance(name, str) or not name.strip():
+                    raise ServeError(f"{path}: `{scope}`: a token's name must be a non-empty string, not {name!r}")
+                named.append((name, token))
+            out[str(scope)] = named
+            continue
         tokens = [value] if isinstance(value, str) else value
         if not isinstance(tokens, list):
-            raise ServeError(f"{path}: `{scope}` must be a token or a list of tokens")
+            raise ServeError(f"{path}: `{scope}` must be a token, a list of tokens or a mapping of names to tokens")
         out[str(scope)] = tokens
     return out

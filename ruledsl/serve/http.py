@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ruledsl.kernels.values import EventError
+from ruledsl.serve.config import Tokens
 from ruledsl.serve.service import Service
 
 JSON = "application/json"
@@ -26,13 +27,17 @@ class HTTPError(Exception):
         self.message = message
         self.field = field
 
-    def response(self) -> Response:
-        """The error as a JSON response."""
+    def body(self) -> bytes:
+        """The JSON error body."""
         body: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.field is not None:
             body["field"] = self.field
+        return encode({"error": body})
+
+    def response(self) -> Response:
+        """The error as a JSON response."""
         headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
-        return Response(encode({"error": body}), status_code=self.status, media_type=JSON, headers=headers)
+        return Response(self.body(), status_code=self.status, media_type=JSON, headers=headers)
 
 
 def json_response(value: Any, status: int = 200) -> Response:
@@ -44,18 +49,28 @@ def json_response(value: Any, status: int = 200) -> Response:
 
 
 def scope_of(request: Request, service: Service, allowed: tuple[str, ...]) -> str:
-    """The scope of the request's bearer token; 401 without a valid one, 403 for a scope not in ``allowed``.
+    """The scope of the request's bearer token (``role_of`` on its Authorization header)."""
+    return role_of(request.headers.get("authorization"), service.tokens, allowed)
+
+
+def bearer(authorization: Optional[str]) -> str:
+    """The token of an ``Authorization: Bearer TOKEN`` header ("" without one)."""
+    kind, _, token = (authorization or "").partition(" ")
+    return token.strip() if kind.lower() == "bearer" else ""
+
+
+def role_of(authorization: Optional[str], tokens: Tokens, allowed: tuple[str, ...]) -> str:
+    """The scope of a bearer token; 401 without a valid one, 403 for a scope not in ``allowed``.
 
     With no channel token configured, a request without a token is a channel
     request when ``channel`` is allowed.
     """
-    header = request.headers.get("authorization")
-    if header is None:
-        if service.tokens.open_channel and "channel" in allowed:
+    if authorization is None:
+        if tokens.open_channel and "channel" in allowed:
             return "channel"
         raise HTTPError(401, "unauthorized", "this call needs a bearer token (Authorization: Bearer TOKEN)")
-    kind, _, token = header.partition(" ")
-    scope = service.tokens.scope_of(token.strip()) if kind.lower() == "bearer" else None
+    token = bearer(authorization)
+    scope = tokens.scope_of(token) if token else None
     if scope is None:
         raise HTTPError(401, "unauthorized", "the bearer token is not valid")
     if scope not in allowed:
@@ -72,14 +87,14 @@ async def read_body(request: Request, service: Service) -> bytes:
     limit = service.config.max_body
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
-        service.metrics.rejected.labels("too_large").inc()
+        service.metrics.rejected["too_large"] += 1
         raise HTTPError(413, "too_large", f"the request body is {length} bytes; the limit is {limit} (--max-body)")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            service.metrics.rejected.labels("too_large").inc()
+            service.metrics.rejected["too_large"] += 1
             raise HTTPError(413, "too_large", f"the request body is over {limit} bytes (--max-body)")
         chunks.append(chunk)
     return b"".join(chunks)
@@ -90,7 +105,7 @@ def decode_json(body: bytes, service: Service) -> Any:
     try:
         return decode(body)
     except msgspec.DecodeError as err:
-        service.metrics.rejected.labels("bad_json").inc()
+        service.metrics.rejected["bad_json"] += 1
         raise HTTPError(400, "bad_json", f"the body is not valid JSON: {err}") from None
 
 

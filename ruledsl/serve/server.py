@@ -22,6 +22,7 @@ def _uvicorn_options(config: ServeConfig) -> dict[str, Any]:
         "timeout_graceful_shutdown": config.drain_timeout,
         "lifespan": "on",
         "server_header": False,
+        "proxy_headers": False,  # X-Forwarded-For is not used, and its middleware costs every request
         "loop": "auto",  # uvloop when installed
         "http": "auto",  # httptools when installed
     }

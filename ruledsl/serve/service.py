@@ -24,7 +24,7 @@ from ruledsl.serve.metrics import Metrics
 
 
 def load_engine(config: ServeConfig) -> Any:
-    """The engine for ``config``: its rulesets, the snapshot at ``--state`` if there is one, Redis if given.
+    """The engine for ``config``: its rulesets, the snapshot at ``--state`` if there is one, Redis and the audit log if given.
 
     Raises ``ServeError`` for a missing file, a ruleset with errors (the
     diagnostics rendered), a snapshot that does not fit, or a Redis URL that
@@ -46,8 +46,12 @@ def load_engine(config: ServeConfig) -> Any:
             store = RedisStore(config.redis, timeout_ms=200)
         except (ValueError, ImportError) as err:
             raise ServeError(f"--redis {config.redis}: {err}") from None
+    from ruledsl.runtime.audit import AuditError
+
     try:
-        engine = load(config.rulesets, timezone=config.timezone, state=state, store=store)
+        engine = load(config.rulesets, timezone=config.timezone, state=state, store=store, audit_log=config.audit_log)
+    except AuditError as err:
+        raise ServeError(f"--audit-log {config.audit_log}: {err}") from None
     except RuleDSLError as err:
         shown = "\n".join(render(d, err.sources.get(d.path)) for d in err.diagnostics)
         raise ServeError(f"{shown}\nthe ruleset has errors; not serving it") from None
@@ -155,7 +159,7 @@ class Service:
                 log(logging.WARNING, "expiring holds failed", error=f"{type(err).__name__}: {err}")
                 continue
             for out in expired:
-                self.metrics.holds_expired.inc()
+                self.metrics.holds_expired += 1
                 log(logging.INFO, "hold expired into a block", **_outcome_fields(out))
 
 

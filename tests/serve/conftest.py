@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RULESET = ROOT / "rulesets" / "echannel_monitoring.rdsl"
 RULEDSL = Path(sys.executable).with_name("ruledsl")
 CURL = shutil.which("curl")
+REDIS_SERVER = shutil.which("redis-server")
 
 TOKENS = {
     "channel": "channel-token-for-tests-0001",
@@ -178,3 +179,51 @@ def sim_events(customers: int = 40, days: int = 2, seed: int = 3) -> list[dict[s
         check=True,
     )
     return [msgspec.json.decode(line) for line in done.stdout.splitlines() if line.strip()]
+
+
+class Redis:
+    """A redis-server child process on a free port of 127.0.0.1 (no persistence)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc = subprocess.Popen(
+            [str(REDIS_SERVER), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            cwd=directory,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            assert time.monotonic() < deadline and self.proc.poll() is None, "redis-server did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop the server (a store outage for the services using it)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def redis(tmp_path) -> Iterator[Redis]:
+    """A real redis-server for the test (skipped without one locally; CI must have it)."""
+    if REDIS_SERVER is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed; CI must install it")
+        pytest.skip("redis-server is not on PATH")
+    server = Redis(tmp_path)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis: Redis) -> str:
+    """The URL of the test's redis-server."""
+    return redis.url

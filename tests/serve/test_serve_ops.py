@@ -15,8 +15,6 @@ from test_serve import engine, plain, without_hold_id
 import ruledsl
 from conftest import RULEDSL, RULESET, free_port, sim_events
 
-REDIS_SERVER = shutil.which("redis-server")
-
 
 @pytest.fixture(scope="module")
 def events():
@@ -149,34 +147,6 @@ def test_token_file(start_server, tmp_path, events):
 
 
 # ---------------------------------------------------------------- Redis
-
-
-@pytest.fixture
-def redis_url(tmp_path):
-    if REDIS_SERVER is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is not installed; CI must install it")
-        pytest.skip("redis-server is not on PATH")
-    port = free_port()
-    proc = subprocess.Popen(
-        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        cwd=tmp_path,
-    )
-    import redis
-
-    client = redis.Redis(port=port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 def test_two_servers_on_one_redis_share_counts(start_server, redis_url, events):
