@@ -15,12 +15,17 @@ measure then runs in a fresh interpreter (so its peak RSS is its own):
   queue), JSON Lines and Parquet, with and without ``--baseline`` (the same
   ruleset with ``repeat_txn_count`` one higher, so a second engine decides
   every event and the transition matrix is kept);
-- the HTML report's rendering (charts and templates), once, apart.
+- the HTML report's rendering (charts and templates), once, apart;
+- the sample events' explanations (``lab/explain_pass.py``, on by default
+  when a report is written): after the JSON Lines replay with a baseline,
+  the second pass on fresh engines up to the last sample, ``engine.explain``
+  on both versions per sample (3 per transition cell), timed apart, engines'
+  loading included; its cost is set against the replay with a baseline.
 
 Rates are events per wall-clock second of the timed part; peak memory is the
 child's high-water mark (``VmHWM``), with its RSS after loading the engine (before
-replaying) beside it, so the replay's own growth shows.  ``--sweep`` is not
-measured: it is not implemented yet.  Times are reported, never asserted.
+replaying) beside it, so the replay's own growth shows.  ``--sweep`` (10
+values, one pass) is measured against N replays.  Times are reported, never asserted.
 """
 
 from __future__ import annotations
@@ -277,6 +282,37 @@ def child_sweep(data: dict, compiled: str) -> dict:
     }
 
 
+def child_explain(data: dict, compiled: str) -> dict:
+    """The explanations' pass after a JSON Lines replay with a baseline (what ``--no-explain`` skips)."""
+    from ruledsl.lab.compare import Comparison
+    from ruledsl.lab.explain_pass import explain_samples, sample_positions
+    from ruledsl.lab.readers import ReadStats, iter_chunks
+    from ruledsl.lab.replay import replay
+
+    path = [Path(data["jsonl"])]
+    comparison = Comparison()
+    stats = ReadStats()
+    t0 = time.perf_counter()
+    replay(_engine(compiled), iter_chunks(path, stats), [comparison], stats, baseline=_engine(compiled, param=True))
+    replay_seconds = time.perf_counter() - t0
+    positions = sample_positions(comparison.to_dict()["cells"])
+    t1 = time.perf_counter()
+    engine, old = _engine(compiled), _engine(compiled, param=True)
+    stats = ReadStats()
+    done = explain_samples(engine, old, iter_chunks(path, stats), positions, stats)
+    seconds = time.perf_counter() - t1
+    return {
+        "replay_seconds": replay_seconds,
+        "seconds": seconds,
+        "samples": done.samples,
+        "explained": done.explained,
+        "mismatches": done.mismatches,
+        "events_evaluated": done.events,
+        "events": stats.lines,
+        "peak_rss_mib": peak_kib() / 1024,
+    }
+
+
 def in_child(args: list[str]) -> dict:
     """Run this script's ``--child`` in a fresh interpreter; its JSON."""
     proc = subprocess.run(
@@ -305,6 +341,7 @@ def run(n: int, compiled: str) -> dict:
                 key = f"backtest_{fmt}" + ("_baseline" if baseline else "")
                 res[key] = in_child(["backtest", blob, compiled, fmt, "1" if baseline else "0"])
         res["sweep"] = in_child(["sweep", blob, compiled])
+        res["explain"] = in_child(["explain", blob, compiled])
     base = res["evaluate"]["events_per_s"]
     for key, r in res.items():
         if key.startswith("backtest_"):
@@ -349,6 +386,15 @@ def rows(res: dict) -> list[tuple[str, str]]:
     )
     r = res["backtest_jsonl_baseline"]
     out.append(("HTML report", f"{r['report_s']:.2f} s, {r['report_kib']:.0f} KiB"))
+    ex = res["explain"]
+    out.append(
+        (
+            "explained samples, JSON Lines",
+            f"{ex['explained']} samples in {ex['seconds']:.1f} s: a second pass over {ex['events_evaluated']:,} events "
+            f"(the last sample's position) on fresh engines, beside {ex['replay_seconds']:.1f} s for the "
+            f"comparison's replay ({ex['seconds'] / ex['replay_seconds']:.2f}x); {ex['mismatches']} mismatches",
+        )
+    )
     return out
 
 
@@ -362,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
             out = child_evaluate(data, compiled)
         elif kind == "sweep":
             out = child_sweep(data, compiled)
+        elif kind == "explain":
+            out = child_explain(data, compiled)
         else:
             out = child_backtest(data, compiled, rest[0], rest[1] == "1")
         print(json.dumps(out))
