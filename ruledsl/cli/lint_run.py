@@ -180,6 +180,12 @@ def watch(paths: list[Path], once: Callable[[], tuple[int, list[str]]], interval
             now = watched(used)
             if now == last:
                 continue
+            while True:  # let a save that is still being written settle first
+                time.sleep(interval)
+                settled = watched(used)
+                if settled == now:
+                    break
+                now = settled
             typer.echo("[watch] change detected, linting again", err=True)
             _code, used = once()
             sys.stdout.flush()

@@ -218,7 +218,9 @@ def test_watch_lints_again_after_a_change(project):
     try:
         assert "All checks passed" in proc.stdout.readline()
         time.sleep(0.3)
-        target.write_text(CLEAN + "const spare = 1\n", encoding="utf-8")
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(CLEAN + "const spare = 1\n", encoding="utf-8")
+        os.replace(tmp, target)  # as editors save: the watcher never sees half a file
         lines = []
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
