@@ -335,16 +335,14 @@ def lint(
             files = expand_paths(paths)
             diags, sources, io_error, crashed = _lint_files(files)
             n_files = len(files)
-        diags = lint_run.finish(diags, opts)
-        fmt = opts.output_format
         over_budget = False
-        if budget:
+        if budget:  # before finish(): RD313 obeys select/ignore and suppression comments like any warning
             from ruledsl.cli.budget import lint_budget_cli  # the memory budget (cli/budget.py)
 
-            more, over_budget = lint_budget_cli(
-                files, budget_limit, sample, rate, show_table=fmt in ("text", "github"), opts=opts
-            )
+            show = opts.output_format in ("text", "github")
+            more, over_budget = lint_budget_cli(files, budget_limit, sample, rate, show_table=show, opts=opts)
             diags = sorted(diags + more, key=sort_key)
+        diags = lint_run.finish(diags, opts)
         code = _lint_report(diags, sources, n_files, opts, io_error or crashed, over_budget)
         return code, [*sources, *(str(p) for p in opts.resolver.config_files())]
 

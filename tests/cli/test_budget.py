@@ -250,6 +250,9 @@ def test_unbounded_window_warns_with_its_estimate(tmp_path):
     res = _lint("--budget", str(p))
     assert res.exit_code == 1
     assert "RD313 warning: window `logins_1d` keeps state for 400d (estimated" in res.output
+    # RD313 is a warning like the checker's: --ignore (and the configuration, suppressions) apply
+    res = _lint("--budget", "--ignore", "RD313", str(p))
+    assert res.exit_code == 0 and "RD313" not in res.output
 
 
 # ---------------------------------------------------------------- a sample
