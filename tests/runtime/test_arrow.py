@@ -50,16 +50,23 @@ DECIMAL_FIELDS = {f for fields in SCHEMA.values() for f, (t, _) in fields.items(
 
 
 def _as_decimal(v):
-    # a value the dict path reads as the same decimal, as decimal.Decimal (else the value itself)
+    # a value the dict path reads as the same decimal, as decimal.Decimal (else the value itself);
+    # only where an Arrow decimal can hold it (precision at most 76: "1E-300000" needs 300,001 digits)
     if type(v) is int:
-        return decimal.Decimal(v)
-    if type(v) is str and len(v) <= 64:
+        d = decimal.Decimal(v)
+    elif type(v) is str and len(v) <= 64:
         try:
             d = decimal.Decimal(v.strip())
         except decimal.InvalidOperation:
             return v
-        return d if d.is_finite() and d.adjusted() < 60 else v
-    return v
+    else:
+        return v
+    if not d.is_finite():
+        return v
+    digits, exponent = len(d.as_tuple().digits), d.as_tuple().exponent
+    assert isinstance(exponent, int)
+    precision = max(digits, -exponent) + max(exponent, 0)
+    return d if precision <= 60 else v
 
 
 def _encodable(v) -> bool:
