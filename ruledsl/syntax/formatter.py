@@ -509,7 +509,9 @@ class _Formatter:
         return [], _block(f"ruleset {d.name.name}", _emit_items(ordered, INDENT), footer)
 
     def d_EventDecl(self, d: n.EventDecl):
-        items = _attach(self.pool, [(f.span, [f"{f.name.name}: {format_type(f.type)}{format_budget(f)}"]) for f in d.fields])
+        items = _attach(
+            self.pool, [(f.span, [f"{f.name.name}: {format_type(f.type)}{format_budget(f)}"]) for f in d.fields]
+        )
         footer = self.pool.before(d.span.end) if d.span.end else []
         return [], _block(f"event {d.name.name}", _emit_items(items, INDENT), footer)
 
