@@ -38,8 +38,11 @@ each on fresh state:
   text list, with the cost of looking them up (``list_bench.py``, short:
   200,000 entries); ``ruledsl backtest``'s replay of generated traffic from
   JSON Lines and Parquet, with and without a baseline, beside ``evaluate()``,
-  with peak memory (``backtest_bench.py``, short: 20,000 events) — each in a
-  fresh interpreter.
+  with peak memory (``backtest_bench.py``, short: 20,000 events); ``ruledsl
+  serve`` under wrk - the in-process cost of a decide call, a bare uvicorn
+  app's rate, single decisions/s and batch events/s (``serve_bench.py``, on
+  every core, skipped without wrk; short: 2 s runs) — each in a fresh
+  interpreter.
 
 Without Cython (or a C compiler) the hand-written Cython baseline is reported
 as missing and the rest runs; ``RULEDSL_BENCH_REQUIRE_CYTHON=1`` makes that an
@@ -705,6 +708,19 @@ class Bench:
         for measure, value in backtest_bench.rows(res):
             self.row("backtest", measure, value)
 
+    def s_serve(self):
+        """``ruledsl serve`` under wrk: the floor, single decisions, batches (``serve_bench.py``; skipped without wrk)."""
+        import serve_bench
+
+        compiled = "require" if getattr(self, "evaluator_missing", "not built") is None else "never"
+        args = ["--json", "-", "--compiled", compiled] + (["--short"] if self.args.short else ["--rounds", "1"])
+        res = self._child_bench("serve_bench.py", args)
+        self.results["serve"] = res
+        if "skipped" in res:
+            self.row("ruledsl serve", "skipped", res["skipped"])
+        for measure, value in serve_bench.rows(res):
+            self.row("ruledsl serve", measure, value)
+
     def s_lint(self):
         from ruledsl.check.checker import check
         from ruledsl.syntax.loader import load_program, load_text
@@ -782,6 +798,7 @@ class Bench:
             ("load_sizes", self.s_load_sizes),
             ("lists", self.s_lists),
             ("backtest", self.s_backtest),
+            ("serve", self.s_serve),
             ("lint", self.s_lint),
         ]
 

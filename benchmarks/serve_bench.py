@@ -13,6 +13,10 @@ as a subprocess on a free port and drives it with ``wrk`` (Debian's package:
 events (``workload.py``) in time order, one JSON body per request from a Lua
 script:
 
+- **asgi**: microseconds per decide call through the application's ASGI
+  callable in one process, no sockets (and per engine call alone): what the
+  HTTP layer above uvicorn costs, without the noise of a shared machine's
+  scheduler - measured without wrk too;
 - **floor**: a bare uvicorn ASGI app answering a constant 60-byte JSON body
   (uvloop, httptools, no access log) - the most this machine gives any
   Python HTTP service with wrk on the same cores;
@@ -30,10 +34,10 @@ Each measure starts a fresh server (so every run begins at the stream's
 first event; a run that wraps round the stream makes late events, which the
 result counts from ``/metrics``).  ``--rounds N`` repeats the sections
 interleaved and reports the median of each measure.  Without ``wrk`` the
-script says so and exits 0 (``--require-wrk``: exit 1).  Speed is never
+script says so, measures only **asgi** and exits 0 (``--require-wrk``: exit 1).  Speed is never
 checked here: the figures are recorded (benchmarks/README.md, docs/serve.md).
 
-``--short`` (2 s per run, 20,000 events, one round, floor/single/batch) is
+``--short`` (2 s per run, 20,000 events, one round, asgi/floor/single/batch) is
 the section ``serve`` of ``run_bench.py``.
 """
 
@@ -62,18 +66,21 @@ ROOT = HERE.parent
 STANDARD = HERE / "standard.rdsl"
 WRK = shutil.which("wrk")
 REDIS_SERVER = shutil.which("redis-server")
-SECTIONS = ("floor", "single", "half", "batch", "redis")
-SHORT_SECTIONS = ("floor", "single", "batch")
+SECTIONS = ("asgi", "floor", "single", "half", "batch", "redis")
+SHORT_SECTIONS = ("asgi", "floor", "single", "batch")
+NEEDS_WRK = ("floor", "single", "half", "batch", "redis")
 BATCH = 100
+WEEK_MS = 7 * 86_400_000
+FIRST_LAP_MS = 694_224_000_000  # 1992-01-01 UTC: after the last summer time of the ruleset's zone (Asia/Shanghai)
+LAP_SHIFT: dict[Path, int] = {}  # bodies file -> ms each time round the stream moves its events on
 
 # One Lua state per wrk thread: the bodies are read once and sent in order, round and round.  Each
-# round after the first moves every "ts" on by the stream's span (and a day), so the server sees
-# time go on instead of late events: each body is kept split round its ts values for that.
+# round after the first moves every "ts" on by args[3] ms (``lap_shift``), so the server sees time
+# go on instead of late events: each body is kept split round its ts values for that.
 LUA = r"""
 local plain, pieces, stamps, n, i, lap, shift, pace = {}, {}, {}, 0, 0, 0, 0, 0
 local headers = {["Content-Type"] = "application/json"}
 init = function(args)
-  local lo, hi = math.huge, -math.huge
   for line in io.lines(args[1]) do
     n = n + 1
     plain[n] = line
@@ -82,14 +89,12 @@ init = function(args)
       p[#p + 1] = line:sub(last, s + 4)
       local v = tonumber(num)
       t[#t + 1] = v
-      if v < lo then lo = v end
-      if v > hi then hi = v end
       last = e
     end
     p[#p + 1] = line:sub(last)
     pieces[n], stamps[n] = p, t
   end
-  shift = hi - lo + 86400000
+  shift = tonumber(args[3] or "0")
   pace = tonumber(args[2] or "0")  -- ms between two requests of one connection; 0: as fast as possible
 end
 request = function()
@@ -269,7 +274,7 @@ def run_wrk(url: str, lua: Path, bodies: Path, *, connections: int, seconds: flo
     assert WRK is not None
     env = dict(os.environ, RDSL_PACE="1" if pace_ms > 0 else "0")
     cmd = [WRK, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", str(lua), url]
-    cmd += ["--", str(bodies), f"{pace_ms:.4f}"]
+    cmd += ["--", str(bodies), f"{pace_ms:.4f}", str(LAP_SHIFT[bodies])]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 60)
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed: {done.stderr}")
@@ -280,12 +285,36 @@ def run_wrk(url: str, lua: Path, bodies: Path, *, connections: int, seconds: flo
 
 
 def late_events(base: str) -> int:
-    """``ruledsl_late_events_total`` of the server at ``base``."""
-    m = re.search(rb"^ruledsl_late_events_total (\S+)", http_get(base + "/metrics"), re.M)
+    """``ruledsl_late_events_total`` of the server at ``base`` (checking no event was refused on the way)."""
+    text = http_get(base + "/metrics")
+    refused = re.search(rb'^ruledsl_rejected_events_total\{reason="bad_event"\} (\S+)', text, re.M)
+    if refused and float(refused.group(1)):  # a batch answers 200 with the refusals inside: not a fair figure
+        raise RuntimeError(f"the server refused {int(float(refused.group(1)))} events of the benchmark's stream")
+    m = re.search(rb"^ruledsl_late_events_total (\S+)", text, re.M)
     return int(float(m.group(1))) if m else 0
 
 
 # ---------------------------------------------------------------- the measures
+
+
+def lap_shift(events: list[dict]) -> int:
+    """How far each time round the stream moves its events on: the span, rounded up to whole weeks.
+
+    Whole weeks keep each event's hour and weekday (rules read ``hour(ts)``).
+    """
+    span = events[-1]["ts"] - events[0]["ts"] + 1
+    return -(-span // WEEK_MS) * WEEK_MS
+
+
+def place_laps(events: list[dict]) -> list[dict]:
+    """The events moved back by whole weeks to start in 1992, so that many rounds stay in the past.
+
+    The service refuses an event more than a few minutes ahead of the wall
+    clock (``max_future_skew``): rounds of a one-year stream from 1992 reach
+    the present after about 34 rounds, far more than a run sends.
+    """
+    back = (events[0]["ts"] - FIRST_LAP_MS) // WEEK_MS * WEEK_MS
+    return [dict(e, ts=e["ts"] - back) for e in events]
 
 
 class Bench:
@@ -311,7 +340,7 @@ class Bench:
         sys.path.insert(0, str(HERE))
         import workload
 
-        events = workload.generate(n_events=self.args.events, cache=True)
+        events = place_laps(workload.generate(n_events=self.args.events, cache=True))
         singles = self.tmp / "events.jsonl"
         batches = self.tmp / "batches.jsonl"
         with open(singles, "w", encoding="utf-8") as f:
@@ -321,6 +350,7 @@ class Bench:
             for i in range(0, len(events) - BATCH + 1, BATCH):
                 body = {"events": events[i : i + BATCH]}
                 f.write(json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n")
+        LAP_SHIFT[singles] = LAP_SHIFT[batches] = lap_shift(events)
         return singles, batches
 
     def record(self, name: str, res: dict) -> None:
@@ -358,10 +388,27 @@ class Bench:
         return res
 
     def half(self, peak: float) -> None:
-        """p50/p99 with wrk paced to half of ``peak`` decisions/s."""
+        """p50/p99 with wrk paced to half of ``peak`` decisions/s.
+
+        wrk's ``delay()`` is the pause between a response and the connection's
+        next request, so the rate is ``connections / (pause + latency)``: a
+        short paced run measures the latency part, and the pause of the real
+        run is what is left of ``connections / target`` after it.
+        """
         target = peak / 2
         conns = self.args.connections
-        pace_ms = 1000.0 * conns / target
+        cycle_ms = 1000.0 * conns / target
+        with serve(self.server_args(), self.env, self.log) as url:
+            probe = run_wrk(
+                url + "/v1/decide",
+                self.lua,
+                self.singles,
+                connections=conns,
+                seconds=max(1.0, self.args.duration / 4),
+                pace_ms=cycle_ms,
+            )
+        overhead = 1000.0 * conns / max(probe["requests_per_s"], 1.0) - cycle_ms
+        pace_ms = max(0.05, cycle_ms - max(overhead, 0.0))
         with serve(self.server_args(), self.env, self.log) as url:
             res = run_wrk(
                 url + "/v1/decide",
@@ -375,6 +422,21 @@ class Bench:
         res["target_per_s"] = target
         res["pace_ms"] = pace_ms
         self.record("half", res)
+
+    def asgi(self) -> None:
+        """Microseconds per decide call through the whole application in this machine's process, no sockets."""
+        env = dict(self.env)
+        done = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--asgi-child", str(self.singles)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=600,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"the in-process measure failed: {done.stderr[-2000:]}")
+        self.record("asgi", json.loads(done.stdout.strip().splitlines()[-1]))
 
     def batch(self, extra: Optional[list[str]] = None, name: str = "batch") -> None:
         """Events/s through the batch endpoint, 100 events a request."""
@@ -408,6 +470,8 @@ class Bench:
         only = self.args.only
         for r in range(self.args.rounds):
             print(f"round {r + 1} of {self.args.rounds}", flush=True)
+            if "asgi" in only:
+                self.asgi()
             if "floor" in only:
                 self.floor()
             peak = None
@@ -443,9 +507,86 @@ class Bench:
         return out
 
 
+def asgi_child(bodies_file: str, n: int = 10_000) -> dict:
+    """In a fresh process: µs per ``POST /v1/decide`` through the application's ASGI callable, and per engine call.
+
+    The same events as the wrk runs, in order, on a fresh engine each; the
+    application's figure includes the engine's (and reading the body,
+    tokens, metrics, encoding the answer), the difference is what the HTTP
+    layer above uvicorn costs.  Best of three passes of ``n`` calls.
+    """
+    import asyncio
+
+    import msgspec
+
+    from ruledsl.serve.app import create_app
+    from ruledsl.serve.config import ServeConfig, Tokens
+    from ruledsl.serve.service import Service, load_engine
+
+    bodies = Path(bodies_file).read_bytes().splitlines()[:n]
+    config = ServeConfig(rulesets=[str(STANDARD)])
+
+    def ready_engine() -> Any:
+        engine = load_engine(config)
+        deadline = time.monotonic() + 300
+        while os.environ.get("RULEDSL_COMPILED") == "require" and engine.evaluator != "cython":
+            if time.monotonic() > deadline:
+                raise RuntimeError("the Cython evaluator was not ready")
+            time.sleep(0.05)
+        return engine
+
+    async def calls(app: Any) -> float:
+        async def send(message: Any) -> None:
+            pass
+
+        t0 = time.perf_counter()
+        for body in bodies:
+            messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+            async def receive(messages: list = messages) -> Any:
+                return messages.pop()
+
+            scope = {
+                "type": "http",
+                "asgi": {"version": "3.0"},
+                "http_version": "1.1",
+                "method": "POST",
+                "scheme": "http",
+                "path": "/v1/decide",
+                "raw_path": b"/v1/decide",
+                "query_string": b"",
+                "root_path": "",
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))],
+                "client": ("127.0.0.1", 1),
+                "server": ("127.0.0.1", 8080),
+                "state": {},
+            }
+            await app(scope, receive, send)
+        return (time.perf_counter() - t0) / len(bodies) * 1e6
+
+    app_us, engine_us = [], []
+    decode = msgspec.json.Decoder().decode
+    for _ in range(3):
+        app_us.append(asyncio.run(calls(create_app(Service(config, ready_engine(), Tokens({}))))))
+        engine = ready_engine()
+        t0 = time.perf_counter()
+        for body in bodies:
+            engine.evaluate(decode(body))
+        engine_us.append((time.perf_counter() - t0) / len(bodies) * 1e6)
+    return {"app_us": min(app_us), "engine_us": min(engine_us), "http_layer_us": min(app_us) - min(engine_us)}
+
+
 def rows(res: dict) -> list[tuple[str, str]]:
     """(measure, figure) rows for run_bench.py's table."""
     out = []
+    if "asgi" in res:
+        a = res["asgi"]
+        out.append(
+            (
+                "in-process decide call (no sockets)",
+                f"{a['app_us']:.1f} µs = engine {a['engine_us']:.1f} + HTTP layer {a['http_layer_us']:.1f}",
+            )
+        )
     if "floor" in res:
         f = res["floor"]
         out.append(("bare uvicorn ASGI app (the floor)", f"{f['requests_per_s']:,.0f} req/s, p99 {f['p99_ms']:.1f} ms"))
@@ -489,6 +630,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     )
     p.add_argument("--pythonpath", help="put DIR first on the server's PYTHONPATH (to measure another ruledsl tree)")
     p.add_argument("--require-wrk", action="store_true", help="exit 1 instead of 0 when wrk is not installed")
+    p.add_argument("--asgi-child", help=argparse.SUPPRESS)  # internal: the in-process measure, in a fresh process
     a = p.parse_args(argv)
     a.duration = a.duration or (2.0 if a.short else 8.0)
     a.rounds = a.rounds or (1 if a.short else 3)
@@ -503,11 +645,18 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[list[str]] = None) -> int:
     """Run the benchmark; 0 unless it could not run (wrk missing with ``--require-wrk``, a server failing)."""
     args = parse_args(argv)
+    if args.asgi_child:
+        print(json.dumps(asgi_child(args.asgi_child)))
+        return 0
     if WRK is None:
-        print("serve_bench: wrk is not installed (apt-get install wrk); nothing measured", file=sys.stderr)
-        if args.json == "-":
-            print(json.dumps({"skipped": "wrk is not installed"}))
-        return 1 if args.require_wrk else 0
+        print("serve_bench: wrk is not installed (apt-get install wrk); only the in-process measure", file=sys.stderr)
+        if args.require_wrk:
+            return 1
+        args.only = tuple(s for s in args.only if s not in NEEDS_WRK)
+        if not args.only:
+            return 0
+    if hasattr(os, "sched_setaffinity"):  # run_bench.py pins itself to one core: the server and wrk need both
+        os.sched_setaffinity(0, range(os.cpu_count() or 1))
     bench = Bench(args)
     try:
         res = bench.run()
