@@ -111,23 +111,23 @@ def explain_samples(
                 chunk = chunk.only_types(known, Counter())  # counted by the main replay already
             file, lines = chunk.file, chunk.lines
             hits = [i for i, line in enumerate(lines) if (file, line) in wanted]
-            start = 0
+            start = 0  # events before it are evaluated on both engines (counted as they are)
             for i in hits:
                 if i > start:
                     part = chunk.slice(start, i)
                     for eng in engines:
                         part.evaluate(eng)
+                    result.events += i - start
                 _explain_one(engine, baseline, chunk, i, wanted.pop((file, lines[i])), result)
                 start = i
                 if not wanted:
+                    result.events += 1  # the last sample: explained, no need to evaluate it
                     break
             if wanted:
                 part = chunk.slice(start, len(chunk)) if start else chunk
                 for eng in engines:
                     part.evaluate(eng)
-                result.events += len(chunk)
-            else:
-                result.events += start + 1
+                result.events += len(chunk) - start
             if progress is not None:
                 progress(result)
             if not wanted:

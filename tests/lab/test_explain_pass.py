@@ -158,3 +158,29 @@ def test_closest_check_counts_negation(tmp_path):
     closest = closest_check(rule.condition)
     assert closest is not None and closest.text == "amount < 5500"  # true, but under a not: it is what fails
     assert closest_check(next(r for r in ex.rules if r.rule == "big").condition) is None  # big holds
+
+
+def test_ctrl_c_in_the_explanations_pass_keeps_the_figures_and_exits_130(ruleset, events_file, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    import ruledsl.lab.explain_pass as explain_pass
+
+    real_chunks, real_one = readers.iter_chunks, explain_pass._explain_one
+    monkeypatch.setattr(readers, "iter_chunks", lambda paths, stats, **kw: real_chunks(paths, stats, batch_rows=2))
+
+    def then_interrupt(*args):
+        real_one(*args)
+        if args[3] == 0:  # one Ctrl-C after the first sample: the pass stops before the next chunk
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(explain_pass, "_explain_one", then_interrupt)
+    js, html = tmp_path / "o.json", tmp_path / "o.html"
+    invoke("backtest", ruleset, "-e", events_file, "--baseline-params", "huge=6500", "--json", js, "--report", html,
+           "-q", code=130)  # fmt: skip
+    data = json.loads(js.read_text())
+    assert data["partial"] is False and data["metrics"]["events"] == 10  # the replay's figures are whole
+    ex = data["explain"]
+    assert ex["interrupted"] is True and ex["samples"] == 8
+    assert ex["explained"] == ex["events_evaluated"] == 2  # e1 and e2, both samples of the first chunk
+    assert "(interrupted)" in html.read_text(encoding="utf-8")
