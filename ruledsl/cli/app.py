@@ -22,7 +22,6 @@ directories to ``.rdsl`` files, exit 2 on a bad path), ``usage_error``,
 from __future__ import annotations
 
 import contextlib
-import difflib
 import enum
 import functools
 import importlib
@@ -527,16 +526,20 @@ def fmt(
     stdin_filename: Annotated[
         Optional[str], typer.Option("--stdin-filename", help="With PATH `-`: the name of the text on stdin.")
     ] = None,
+    color: Annotated[
+        ColorMode, typer.Option("--color", help="The --diff output: auto (FORCE_COLOR, NO_COLOR, tty), always, never.")
+    ] = "auto",  # type: ignore[assignment]
 ) -> None:
     """Rewrite rulesets in the canonical layout, keeping comments.
 
     Files with syntax errors are reported and left untouched (exit 1).
     `ruledsl fmt -` formats stdin to stdout.
     """
-    if [str(p) for p in paths] == ["-"]:  # cli/lint_run.py
-        from ruledsl.cli.lint_run import DEFAULT_STDIN_NAME, fmt_stdin
+    from ruledsl.cli.lint_run import DEFAULT_STDIN_NAME, echo_diff, fmt_stdin, use_color  # cli/lint_run.py
 
-        raise typer.Exit(fmt_stdin(stdin_filename or DEFAULT_STDIN_NAME, check, diff))
+    colored = use_color(color.value if isinstance(color, ColorMode) else str(color))
+    if [str(p) for p in paths] == ["-"]:
+        raise typer.Exit(fmt_stdin(stdin_filename or DEFAULT_STDIN_NAME, check, diff, colored))
     from ruledsl.syntax.formatter import FormatError, format_module, scan_comments, strip_spans
     from ruledsl.syntax.parser import parse
 
@@ -590,17 +593,7 @@ def fmt(
             continue
         changed.append(shown)
         if diff:
-            typer.echo(
-                "".join(
-                    difflib.unified_diff(
-                        text.splitlines(keepends=True),
-                        new.splitlines(keepends=True),
-                        fromfile=f"{shown} (original)",
-                        tofile=f"{shown} (formatted)",
-                    )
-                ),
-                nl=False,
-            )
+            echo_diff(text, new, shown, colored)
         if check:
             typer.echo(f"would reformat {shown}", err=True)
         elif not dry:

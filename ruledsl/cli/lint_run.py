@@ -195,14 +195,39 @@ def watch(paths: list[Path], once: Callable[[], tuple[int, list[str]]], interval
         return 0
 
 
-def fmt_stdin(name: str, check: bool, diff: bool) -> int:
-    """``ruledsl fmt -``: format stdin to stdout (``--check``: print nothing; ``--diff``: the diff).
+# the colours of `git diff`: bold file names, cyan hunk headers, red removals, green additions
+_DIFF_STYLES = (("--- ", "\x1b[1m"), ("+++ ", "\x1b[1m"), ("@@", "\x1b[36m"), ("-", "\x1b[31m"), ("+", "\x1b[32m"))
+
+
+def echo_diff(old: str, new: str, name: str, color: bool) -> None:
+    """Print the unified diff ``fmt --diff`` shows for ``name``, coloured as ``git diff`` when ``color``."""
+    import difflib
+
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=f"{name} (original)",
+        tofile=f"{name} (formatted)",
+    )
+    if not color:
+        typer.echo("".join(lines), nl=False)
+        return
+    out = []
+    for line in lines:
+        body = line.rstrip("\n")
+        style = next((code for prefix, code in _DIFF_STYLES if body.startswith(prefix)), "")
+        # the reset goes before the newline, so a pager that cuts lines leaves no colour running
+        out.append(f"{style}{body}\x1b[0m{line[len(body) :]}" if style else line)
+    # click strips escape codes when stdout is no terminal unless told otherwise
+    typer.echo("".join(out), nl=False, color=True)
+
+
+def fmt_stdin(name: str, check: bool, diff: bool, color: bool = False) -> int:
+    """``ruledsl fmt -``: format stdin to stdout (``--check``: print nothing; ``--diff``: the diff, ``color``ed).
 
     Exit 1 when the text has syntax errors (diagnostics on stderr, nothing on
     stdout) or, with ``--check``/``--diff``, when it would change.
     """
-    import difflib
-
     from ruledsl.syntax.formatter import FormatError, format_module
     from ruledsl.syntax.parser import parse
 
@@ -220,13 +245,7 @@ def fmt_stdin(name: str, check: bool, diff: bool) -> int:
         return 1
     if check or diff:
         if diff and new != text:
-            lines = difflib.unified_diff(
-                text.splitlines(keepends=True),
-                new.splitlines(keepends=True),
-                fromfile=f"{name} (original)",
-                tofile=f"{name} (formatted)",
-            )
-            typer.echo("".join(lines), nl=False)
+            echo_diff(text, new, name, color)
         if check and new != text:
             typer.echo(f"would reformat {name}", err=True)
         return 1 if new != text else 0

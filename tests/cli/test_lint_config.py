@@ -179,6 +179,26 @@ def test_color_modes(project):
     assert "\x1b[" not in run(["lint", "rules"], project, env={"NO_COLOR": "1"}).stdout
 
 
+def test_fmt_diff_color_modes(project):
+    (project / "a.rdsl").write_text("const x=1\n", encoding="utf-8")
+    colored = run(["fmt", "--diff", "--color", "always", "a.rdsl"], project)
+    assert colored.returncode == 1
+    # git's colours, each line reset before its newline
+    assert "\x1b[31m-const x=1\x1b[0m\n" in colored.stdout and "\x1b[32m+const x = 1\x1b[0m\n" in colored.stdout
+    assert "\x1b[1m--- a.rdsl (original)\x1b[0m\n" in colored.stdout and "\x1b[36m@@ " in colored.stdout
+    plain = run(["fmt", "--diff", "--color", "never", "a.rdsl"], project, env={"FORCE_COLOR": "1"})
+    assert plain.returncode == 1 and "-const x=1\n+const x = 1\n" in plain.stdout and "\x1b[" not in plain.stdout
+    assert "\x1b[" not in run(["fmt", "--diff", "a.rdsl"], project).stdout  # auto: not a terminal
+    assert "\x1b[31m" in run(["fmt", "--diff", "a.rdsl"], project, env={"FORCE_COLOR": "1"}).stdout
+    assert "\x1b[" not in run(["fmt", "--diff", "a.rdsl"], project, env={"NO_COLOR": "1"}).stdout
+    piped = run(["fmt", "-", "--diff", "--color", "always"], project, stdin="const x=1\n")
+    assert "\x1b[32m+const x = 1\x1b[0m" in piped.stdout
+    # --check prints file names only, --color or not; the file is never written
+    check = run(["fmt", "--check", "--color", "always", "a.rdsl"], project)
+    assert check.returncode == 1 and check.stdout == "" and "would reformat a.rdsl" in check.stderr
+    assert (project / "a.rdsl").read_text(encoding="utf-8") == "const x=1\n"
+
+
 def test_a_closed_pipe_ends_quietly(project):
     many = SCHEMA + "".join(
         f'rule r{i} {{ on transfer when amount > 10 and amount < 5 action alert reason "r" }}\n' for i in range(400)
