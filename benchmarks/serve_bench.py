@@ -184,26 +184,56 @@ def serve(args: list[str], env: dict[str, str], log: Path) -> Iterator[str]:
             env=env,
             stdout=out,
             stderr=out,
-            cwd=ROOT,
+            cwd=tempfile.gettempdir(),  # not the checkout: `-m` puts the cwd first, before --pythonpath
         )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(url + "/readyz", proc)
+        SERVER_PID[url] = proc.pid
         yield url
     finally:
+        SERVER_PID.pop(url, None)
         _stop(proc)
+
+
+SERVER_PID: dict[str, int] = {}  # base URL -> the server's process (one worker: the process that decides)
+
+
+def cpu_seconds(url: str) -> Optional[float]:
+    """User + system CPU time of the server at ``url`` so far (Linux ``/proc``; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{SERVER_PID[url]}/stat").read_text().rsplit(")", 1)[1].split()
+    except (KeyError, OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed_wrk(url: str, path: str, per_request: int, **kwargs: Any) -> dict:
+    """``run_wrk`` on ``url + path``, with the server's CPU time per event (µs): what a decision costs it.
+
+    On a shared machine the rate depends on what the other jobs leave; the
+    server's own CPU time per event does much less.
+    """
+    before = cpu_seconds(url)
+    res = run_wrk(url + path, **kwargs)
+    after = cpu_seconds(url)
+    if before is not None and after is not None and res["requests"]:
+        res["server_cpu_us_per_event"] = (after - before) / (res["requests"] * per_request) * 1e6
+    return res
 
 
 @contextmanager
 def floor_server(env: dict[str, str]) -> Iterator[str]:
     """The bare ASGI app on uvicorn (uvloop, httptools): the floor any Python service stands on."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", FLOOR_APP, str(port)], env=env, cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, "-c", FLOOR_APP, str(port)], env=env, cwd=tempfile.gettempdir())
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(url + "/", proc)
+        SERVER_PID[url] = proc.pid
         yield url
     finally:
+        SERVER_PID.pop(url, None)
         _stop(proc)
 
 
@@ -368,18 +398,26 @@ class Bench:
     def floor(self) -> None:
         """The bare ASGI app's requests/s at the same concurrency."""
         with floor_server(self.env) as url:
-            res = run_wrk(
-                url + "/", self.lua, self.singles, connections=self.args.connections, seconds=self.args.duration
+            res = timed_wrk(
+                url,
+                "/",
+                1,
+                lua=self.lua,
+                bodies=self.singles,
+                connections=self.args.connections,
+                seconds=self.args.duration,
             )
         self.record("floor", res)
 
     def single(self) -> dict:
         """The most single decisions/s on one worker."""
         with serve(self.server_args(), self.env, self.log) as url:
-            res = run_wrk(
-                url + "/v1/decide",
-                self.lua,
-                self.singles,
+            res = timed_wrk(
+                url,
+                "/v1/decide",
+                1,
+                lua=self.lua,
+                bodies=self.singles,
                 connections=self.args.connections,
                 seconds=self.args.duration,
             )
@@ -441,7 +479,15 @@ class Bench:
     def batch(self, extra: Optional[list[str]] = None, name: str = "batch") -> None:
         """Events/s through the batch endpoint, 100 events a request."""
         with serve(self.server_args() + (extra or []), self.env, self.log) as url:
-            res = run_wrk(url + "/v1/decide/batch", self.lua, self.batches, connections=4, seconds=self.args.duration)
+            res = timed_wrk(
+                url,
+                "/v1/decide/batch",
+                BATCH,
+                lua=self.lua,
+                bodies=self.batches,
+                connections=4,
+                seconds=self.args.duration,
+            )
             res["late_events"] = late_events(url)
         res["events_per_s"] = res["requests_per_s"] * BATCH
         self.record(name, res)
@@ -589,13 +635,19 @@ def rows(res: dict) -> list[tuple[str, str]]:
         )
     if "floor" in res:
         f = res["floor"]
-        out.append(("bare uvicorn ASGI app (the floor)", f"{f['requests_per_s']:,.0f} req/s, p99 {f['p99_ms']:.1f} ms"))
+        cpu = f"; server CPU {f['server_cpu_us_per_event']:.0f} µs each" if "server_cpu_us_per_event" in f else ""
+        out.append(
+            ("bare uvicorn ASGI app (the floor)", f"{f['requests_per_s']:,.0f} req/s, p99 {f['p99_ms']:.1f} ms{cpu}")
+        )
     if "single" in res:
         s = res["single"]
         out.append(
             (
                 "single decisions/s, one worker",
-                f"{s['requests_per_s']:,.0f}/s, p50 {s['p50_ms']:.2f} ms, p99 {s['p99_ms']:.1f} ms",
+                f"{s['requests_per_s']:,.0f}/s, p50 {s['p50_ms']:.2f} ms, p99 {s['p99_ms']:.1f} ms"
+                + (
+                    f"; server CPU {s['server_cpu_us_per_event']:.0f} µs each" if "server_cpu_us_per_event" in s else ""
+                ),
             )
         )
     if "half" in res:
@@ -607,7 +659,9 @@ def rows(res: dict) -> list[tuple[str, str]]:
             )
         )
     if "batch" in res:
-        out.append(("batch of 100, one worker", f"{res['batch']['events_per_s']:,.0f} events/s"))
+        b = res["batch"]
+        cpu = f"; server CPU {b['server_cpu_us_per_event']:.1f} µs an event" if "server_cpu_us_per_event" in b else ""
+        out.append(("batch of 100, one worker", f"{b['events_per_s']:,.0f} events/s{cpu}"))
     if "redis_single" in res:
         out.append(("two workers on Redis, single", f"{res['redis_single']['requests_per_s']:,.0f}/s"))
     if "redis_batch" in res:
