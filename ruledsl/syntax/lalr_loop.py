@@ -6,7 +6,7 @@ and finds each reduction's callback by hashing its ``Rule`` object; for a
 ``FusedParser`` runs the same automaton (the parse table and the composed
 callbacks of a built ``Lark`` parser, so the same transformer methods run
 in the same order) with the tables flattened into one list of dicts, and
-lexes with the ``_FastLexer``'s regex and keyword rules in the same loop.
+lexes with the ``FastLexer`` (syntax/lexer.py)'s regex and keyword rules in the same loop.
 
 It only knows how to succeed: at the first character or token that the
 automaton does not accept it returns ``None``, and the caller runs Lark's
@@ -33,7 +33,7 @@ class FusedParser:
 
     def __init__(self, parser: Lark):
         frontend = parser.parser
-        lexer = frontend.lexer  # the _FastLexer instance: its regex, keywords and punctuation
+        lexer = frontend.lexer  # the FastLexer instance: its regex, keywords and punctuation
         lalr = frontend.parser.parser  # lark.parsers.lalr_parser._Parser
         table = lalr.parse_table
         callbacks = lalr.callbacks
