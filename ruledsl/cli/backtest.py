@@ -25,7 +25,6 @@ errors, a bad option value).
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +33,7 @@ from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 
+from ruledsl.cli.progress import bar, bar_wanted
 from ruledsl.lab import LabError
 
 EXIT_INTERRUPTED = 130
@@ -95,44 +95,22 @@ def shown_params(items: list[str]) -> dict[str, str]:
 
 @contextmanager
 def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[Any], None]]:
-    """A rich progress bar on stderr (by bytes of the events files) when ``enabled``; yields the update."""
+    """A progress bar on stderr (by bytes of the events files) when ``enabled``; yields the update."""
     if not enabled:
         yield lambda result: None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TextColumn("{task.fields[events]} events"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=Console(file=sys.stderr),
-        transient=True,
-    )
-    with progress:
-        task = progress.add_task(label, total=None, events="0")
+    with bar(label, None, percent=True) as step:
 
         def update(result: Any) -> None:
             stats = result.stats
-            progress.update(
-                task,
-                total=stats.bytes_total or None,
-                completed=stats.bytes_done,
-                events=f"{result.events + result.history:,}",
-            )
+            step(stats.bytes_done, f"{result.events + result.history:,} events", total=stats.bytes_total or None)
 
         yield update
 
 
 def use_progress(quiet: bool) -> bool:
-    """Draw a progress bar: on a terminal, unless ``--quiet``."""
-    try:
-        return not quiet and sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
+    """Draw a progress bar: unless ``--quiet``, where ``bar_wanted`` says (a terminal, not CI)."""
+    return not quiet and bar_wanted()
 
 
 def report_problems(result: Any) -> None:

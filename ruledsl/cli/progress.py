@@ -1,4 +1,4 @@
-"""Progress bars and Ctrl-C for ``run``, ``lint`` and ``fmt`` (``backtest`` has its own, in ``ruledsl.lab``).
+"""Progress bars and Ctrl-C for ``run``, ``lint`` and ``fmt``; ``bar`` and ``bar_wanted`` also serve ``backtest`` and ``cases``.
 
 A bar is drawn on standard error only when it is a terminal (not in a pipe,
 a file or CI: ``CI`` set, ``TERM=dumb``), and only for work worth watching:
@@ -86,15 +86,19 @@ def ctrl_c_passes_through() -> Iterator[None]:
 
 
 @contextmanager
-def _bar(label: str, total: Optional[float], unit: str) -> Iterator[Callable[[float, str], None]]:
-    """A transient rich bar on stderr; yields ``update(completed, detail)``."""
+def bar(label: str, total: Optional[float], *, percent: Optional[bool] = None) -> Iterator[Callable[..., None]]:
+    """A transient rich bar on stderr; yields ``update(completed, detail, total=None)``.
+
+    ``percent`` shows the percentage column (default: when ``total`` is known); a caller
+    that learns the total as it goes (``ruledsl backtest``: bytes of the files) passes it to ``update``.
+    """
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%" if total else ""),
+        TextColumn("{task.percentage:>3.0f}%" if (bool(total) if percent is None else percent) else ""),
         TextColumn("{task.fields[detail]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
@@ -104,7 +108,9 @@ def _bar(label: str, total: Optional[float], unit: str) -> Iterator[Callable[[fl
     with progress:
         task = progress.add_task(label, total=total, detail="")
 
-        def update(completed: float, detail: str) -> None:
+        def update(completed: float, detail: str, total: Optional[float] = None) -> None:
+            if total is not None:
+                progress.update(task, total=total)
             progress.update(task, completed=completed, detail=detail)
 
         yield update
@@ -124,7 +130,7 @@ class FileProgress:
     def __iter__(self) -> Iterator[Path]:
         with StopFlag() as stop:
             if bar_wanted() and self.total >= MIN_FILES:
-                with _bar(self.label, self.total, "files") as update:
+                with bar(self.label, self.total) as update:
                     yield from self._each(stop, update)
             else:
                 yield from self._each(stop, None)
@@ -161,7 +167,7 @@ class StreamProgress:
         """Yield ``items``; ``size(item)`` advances the bar (bytes, rows), redrawn every ``every`` items."""
         with StopFlag() as stop:
             if bar_wanted():
-                with _bar(self.label, self.total, self.unit) as update:
+                with bar(self.label, self.total) as update:
                     yield from self._each(items, size, stop, update, every)
             else:
                 yield from self._each(items, size, stop, None, every)
