@@ -30,42 +30,17 @@ from pygments.token import (
 
 from ruledsl.check.types import BUILTINS, SCALAR_TYPE_NAMES
 from ruledsl.syntax.nodes import ACTIONS, AGGREGATES, LEVELS
+from ruledsl.syntax.parser import grammar_keywords
 
 # ``\b`` is Unicode-aware, so a keyword inside a Chinese name (``规则rule``) is not one
 _END = r"\b"
 
 DECLARATIONS = ("ruleset", "event", "const", "param", "list", "window", "sequence", "rule", "scorecard", "exempt")
-HEADER = ("version", "description", "timezone", "lateness", "hold_timeout", "max_future_skew")
-CLAUSES = (
-    "reason",
-    "code",
-    "on",
-    "when",
-    "action",
-    "priority",
-    "tags",
-    "shadow",
-    "control",
-    "as",
-    "for",
-    "item",
-    "score",
-    "level",
-    "step",
-    "of",
-    "where",
-    "by",
-    "over",
-    "within",
-    "excluding",
-    "current",
-    "file",
-    "cardinality",
-    "rate",
-)
 WORD_OPERATORS = ("and", "or", "not", "in")
 CONSTANTS = ("true", "false", "any")
 TYPES = (*SCALAR_TYPE_NAMES, "enum")
+CLAUSES = tuple(sorted(grammar_keywords() - {"include", *DECLARATIONS, *WORD_OPERATORS, *CONSTANTS, *TYPES}))
+"""Header items and clauses: every other keyword of the grammar (``grammar_keywords``)."""
 FUNCTIONS = tuple(sorted(set(BUILTINS) | set(AGGREGATES)))
 
 # what a declaration keyword names, for the themes that colour definitions
@@ -110,7 +85,7 @@ class RuledslLexer(RegexLexer):
             (words(FUNCTIONS, prefix=r"\b", suffix=r"(?=\s*\()"), Name.Builtin),
             (words(("include",), suffix=_END), Keyword.Namespace),
             (words(DECLARATIONS, suffix=_END), Keyword.Declaration),
-            (words(HEADER + CLAUSES, suffix=_END), Keyword),
+            (words(CLAUSES, suffix=_END), Keyword),
             (words(WORD_OPERATORS, suffix=_END), Operator.Word),
             (words(TYPES, suffix=_END), Keyword.Type),
             (words(CONSTANTS, suffix=_END), Keyword.Constant),

@@ -57,6 +57,17 @@ def _grammar_text() -> str:
     return resources.files("ruledsl.grammar").joinpath("ruledsl.lark").read_text(encoding="utf-8")
 
 
+@functools.lru_cache(maxsize=1)
+def grammar_keywords() -> frozenset[str]:
+    """Every word the grammar matches literally (``"rule"``, ``TRUE: "true"`` ...): the language's keywords.
+
+    Read from the grammar's text, so editors and highlighters (``ruledsl.cli.lsp``,
+    ``ruledsl.cli.highlight``) never keep a list of their own.
+    """
+    text = re.sub(r"//[^\n]*", "", _grammar_text())
+    return frozenset(re.findall(r'"([A-Za-z_]\w*)"', text))
+
+
 def _build_lark() -> tuple[Lark, _InlineAST]:
     """A new parser and its transformer, the tables read from the cache when possible."""
     # Tree building and position propagation are the slow parts of a Lark

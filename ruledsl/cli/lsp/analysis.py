@@ -26,48 +26,12 @@ from ruledsl.syntax.codes import CODES
 from ruledsl.syntax.diagnostics import Diagnostic
 from ruledsl.syntax.formatter import FormatError, format_expr, format_module, format_type, scan_comments, strip_spans
 from ruledsl.syntax.loader import Program, display_path, load_program
-from ruledsl.syntax.parser import TOP_LEVEL_KEYWORDS, parse
+from ruledsl.syntax.parser import TOP_LEVEL_KEYWORDS, grammar_keywords, parse
 
 log = logging.getLogger("ruledsl.lsp")
 
-CLAUSE_KEYWORDS = (
-    "version",
-    "description",
-    "timezone",
-    "lateness",
-    "hold_timeout",
-    "max_future_skew",
-    "by",
-    "enum",
-    "cardinality",  # a field's expected distinct values and rate (lint --budget)
-    "rate",
-    "file",
-    "of",
-    "where",
-    "over",
-    "excluding",
-    "current",
-    "within",
-    "step",
-    "reason",
-    "code",
-    "on",
-    "when",
-    "action",
-    "priority",
-    "tags",
-    "shadow",
-    "control",
-    "as",
-    "for",
-    "item",
-    "score",
-    "level",
-    "any",
-)
-EXPR_KEYWORDS = ("and", "or", "not", "in", "true", "false")
-KEYWORDS = TOP_LEVEL_KEYWORDS + CLAUSE_KEYWORDS + EXPR_KEYWORDS
-"""Every keyword of the language (tests/cli/test_lsp_grammar.py keeps it in step with the grammar)."""
+KEYWORDS = TOP_LEVEL_KEYWORDS + tuple(sorted(grammar_keywords() - set(TOP_LEVEL_KEYWORDS)))
+"""Every keyword of the language, declarations first (read from the grammar: ``grammar_keywords``)."""
 
 TYPE_NAMES = ("int", "decimal", "float", "string", "bool", "timestamp", "duration", "enum")
 
